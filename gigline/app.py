@@ -1,0 +1,118 @@
+"""The app factory: nothing is built at import time; each resource has one cleanup context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import text
+
+import scheduler as market_clock
+from gigline.keys import CARRIER, CLOCK, DESK, ENGINE, SCHEDULER, SENDER, SESSIONS, SETTINGS
+from gigline.settings import Settings
+from ivr_flows.catalogue import load_catalogue
+from market.calls import CallDesk
+from market.clock import Clock, utc_now
+from market.directory import load_market_view
+from market.seed import ensure_demo_jobs, ensure_market
+from market.sender import OutboxSender
+from store.db import ensure_migrated, make_engine, make_sessionmaker, upgrade
+from telephony import webhooks
+from telephony.carrier import SmsCarrier
+from telephony.signature import twilio_signature_middleware
+from telephony.twilio_carrier import TwilioCarrier
+from telephony.twiml import VoiceRenderer
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now,
+               carrier: SmsCarrier | None = None) -> web.Application:
+    app = web.Application(
+        middlewares=[twilio_signature_middleware(settings.auth_token, settings.public_url)]
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_carrier(carrier))
+    app.cleanup_ctx.append(_scheduler)
+    webhooks.add_routes(app)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = make_engine(settings.database_url)
+    try:
+        if settings.embedded:
+            await upgrade(engine)  # the embedded default looks after itself
+        else:
+            await ensure_migrated(engine)
+        sessions = make_sessionmaker(engine)
+        now = app[CLOCK]()
+        async with sessions() as session, session.begin():
+            market = await ensure_market(session, settings.market_code)
+            if settings.demo_data:
+                await ensure_demo_jobs(session, market, now)
+            market_view = await load_market_view(session, market, settings.agent_numbers)
+        catalogue = load_catalogue(settings.language)
+        app[ENGINE], app[SESSIONS] = engine, sessions
+        app[DESK] = app[webhooks.DESK] = CallDesk(
+            sessions=sessions, clock=app[CLOCK], catalogue=catalogue, market_id=market.id,
+            timezone=market.timezone, market=market_view, id_hash_key=settings.id_hash_key,
+        )
+        app[webhooks.RENDERER] = VoiceRenderer(
+            public_url=settings.public_url, say_language=catalogue.say_language,
+            voice=settings.voice,
+        )
+        yield
+    finally:
+        await engine.dispose()
+
+
+def _carrier(injected: SmsCarrier | None):
+    async def carrier_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        carrier = injected or TwilioCarrier(
+            account_sid=settings.account_sid,
+            auth_token=settings.auth_token,
+            from_number=settings.sms_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            api_base=settings.rest_api_base,
+        )
+        app[CARRIER] = carrier
+        try:
+            yield
+        finally:
+            await carrier.close()
+
+    return carrier_ctx
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    sender = OutboxSender(
+        app[SESSIONS], app[CARRIER], app[CLOCK],
+        status_callback=f"{settings.public_url}/twilio/status",
+        rate_per_second=settings.sms_rate_per_second,
+        interval_seconds=settings.outbox_interval_seconds,
+    )
+    app[SENDER] = sender
+    scheduler = market_clock.build_scheduler(sender.send_due, settings.outbox_interval_seconds)
+    app[SCHEDULER] = scheduler
+    app[webhooks.NUDGE] = lambda: market_clock.run_soon(scheduler)
+    if settings.run_scheduler:
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    async with request.app[ENGINE].connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return web.json_response({"status": "ok", "database": "ok"})

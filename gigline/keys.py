@@ -1,0 +1,22 @@
+"""Typed application state: one key per shared resource."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from gigline.settings import Settings
+from market.calls import CallDesk
+from market.clock import Clock
+from market.sender import OutboxSender
+from telephony.carrier import SmsCarrier
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker)
+DESK = web.AppKey("desk", CallDesk)
+CARRIER = web.AppKey("carrier", SmsCarrier)
+SENDER = web.AppKey("sender", OutboxSender)
+SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)

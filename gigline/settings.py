@@ -1,0 +1,161 @@
+"""Settings: read once from the environment into one frozen, validated object."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_DATA_DIR = Path("var")
+LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+LOCAL_HOTLINE_NUMBER = "+863592123456"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    public_url: str
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_phone_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str | None = None
+    local_carrier_port: int = 8081
+    local_carrier_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    run_scheduler: bool = True
+    data_dir: Path = DEFAULT_DATA_DIR
+    language: str = "zh-CN"
+    voice: str = "Polly.Zhiyu"
+    agent_numbers: tuple[str, ...] = ()
+    id_hash_key: str = "gigline-dev-only-key"
+    market_code: str = "yuncheng"
+    outbox_interval_seconds: float = 2.0
+    sms_rate_per_second: float = 1.0
+    demo_data: bool = False
+    embedded: bool = field(default=False)
+
+    @property
+    def uses_local_carrier(self) -> bool:
+        return not (self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def account_sid(self) -> str:
+        return self.twilio_account_sid or LOCAL_ACCOUNT_SID
+
+    @property
+    def auth_token(self) -> str:
+        """Signs webhooks and authenticates REST calls: Twilio's, or the local carrier's."""
+        return self.twilio_auth_token or self.local_carrier_token
+
+    @property
+    def rest_api_base(self) -> str | None:
+        if self.twilio_api_base or not self.uses_local_carrier:
+            return self.twilio_api_base
+        return f"http://127.0.0.1:{self.local_carrier_port}"
+
+    @property
+    def sms_from_number(self) -> str:
+        return self.twilio_phone_number or LOCAL_HOTLINE_NUMBER
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        data_dir = Path(env.get("GIGLINE_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        db_url = env.get("GIGLINE_DATABASE_URL")
+        embedded = db_url is None
+        if embedded:
+            db_url = f"sqlite+aiosqlite:///{data_dir / 'gigline.db'}"
+        port = _int(env, "GIGLINE_PORT", 8080)
+        host = env.get("GIGLINE_HOST", "127.0.0.1")
+        settings = cls(
+            database_url=_async_driver(db_url),
+            public_url=env.get("GIGLINE_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+            listen_host=host,
+            listen_port=port,
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_phone_number=env.get("TWILIO_PHONE_NUMBER") or None,
+            twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+            twilio_api_base=env.get("GIGLINE_TWILIO_API_BASE") or None,
+            local_carrier_port=_int(env, "GIGLINE_LOCAL_CARRIER_PORT", 8081),
+            local_carrier_token=env.get("GIGLINE_LOCAL_CARRIER_TOKEN") or secrets.token_hex(16),
+            run_scheduler=env.get("GIGLINE_SCHEDULER", "1") != "0",
+            data_dir=data_dir,
+            language=env.get("GIGLINE_LANGUAGE", "zh-CN"),
+            voice=env.get("GIGLINE_VOICE", "Polly.Zhiyu"),
+            agent_numbers=tuple(
+                n.strip() for n in env.get("GIGLINE_AGENT_NUMBERS", "").split(",") if n.strip()
+            ),
+            id_hash_key=env.get("GIGLINE_ID_HASH_KEY", "gigline-dev-only-key"),
+            market_code=env.get("GIGLINE_MARKET", "yuncheng"),
+            outbox_interval_seconds=float(env.get("GIGLINE_OUTBOX_INTERVAL", "2")),
+            sms_rate_per_second=float(env.get("GIGLINE_SMS_RATE", "1")),
+            demo_data=env.get("GIGLINE_DEMO", "1" if embedded else "0") == "1",
+            embedded=embedded,
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if urlsplit(self.public_url).scheme not in ("http", "https"):
+            raise SettingsError(f"GIGLINE_PUBLIC_URL must be an http(s) URL: {self.public_url!r}")
+        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
+            raise SettingsError("set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither")
+        if not self.uses_local_carrier:
+            if not (self.twilio_phone_number or self.twilio_messaging_service_sid):
+                raise SettingsError(
+                    "with Twilio credentials, set TWILIO_PHONE_NUMBER or "
+                    "TWILIO_MESSAGING_SERVICE_SID"
+                )
+            if self.id_hash_key == "gigline-dev-only-key":
+                raise SettingsError("set GIGLINE_ID_HASH_KEY: ID numbers need a secret key")
+        elif not _is_loopback(self.public_url):
+            # The local carrier signs with a throwaway token: never let it face the internet.
+            raise SettingsError(
+                "no Twilio credentials but GIGLINE_PUBLIC_URL is not a loopback address: "
+                "the local carrier only runs on one machine; set the TWILIO_* settings"
+            )
+        if self.language not in ("zh-CN", "en"):
+            raise SettingsError(f"GIGLINE_LANGUAGE must be zh-CN or en: {self.language!r}")
+        if self.sms_rate_per_second <= 0:
+            raise SettingsError("GIGLINE_SMS_RATE must be positive")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number: {raw!r}") from None
+
+
+def _async_driver(url: str) -> str:
+    """Accept plain URLs operators know and pick the async drivers Gigline uses."""
+    for plain, async_ in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return async_ + url[len(plain):]
+    return url
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

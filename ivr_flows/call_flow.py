@@ -1,0 +1,559 @@
+"""The hotline call: registration, main menu, offers, wage reports, reaching an agent.
+
+`step(state, event, ctx) -> (state, commands)` is pure. Every question is an Ask; at
+every Ask `*` repeats it and `0` reaches an agent; silence or a wrong key asks again,
+and after three failures the caller is offered an agent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from ivr_flows.commands import (
+    Ask,
+    CompleteRegistration,
+    ConnectAgent,
+    FindOffers,
+    HangUp,
+    RecordConsent,
+    RecordName,
+    RecordWageReport,
+    RequestCallback,
+    ReserveSlot,
+    SaveProfile,
+    Say,
+    StoreIdNumber,
+)
+from ivr_flows.context import CallContext
+from ivr_flows.inputs import (
+    Answer,
+    CallStarted,
+    FlowInput,
+    OffersFound,
+    OfferView,
+    Recorded,
+    SlotResult,
+)
+from market.identity import is_valid_id_number
+
+MAX_FAILURES = 3
+WAGE_MIN_YUAN = 30
+WAGE_MAX_YUAN = 3000
+WAGE_REPORT_MAX_YUAN = 999_999
+AVAILABILITY = {"1": "today", "2": "tomorrow", "3": "week", "4": "not_now"}
+REGISTRATION_FIELDS = ("trades", "district_id", "town_id", "day_wage_fen", "availability")
+
+
+@dataclass
+class CallState:
+    step: str = "start"
+    failures: int = 0
+    page: int = 0
+    mode: str = "register"  # register | update
+    resume_step: str | None = None
+    draft: dict = field(default_factory=dict)
+    offers: list[dict] = field(default_factory=list)
+    offer_index: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CallState:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class _Turn:
+    """Collects one turn's commands while the handlers move the state along."""
+
+    def __init__(self, state: CallState, ctx: CallContext):
+        self.state = state
+        self.ctx = ctx
+        self.commands: list = []
+
+    def say(self, prompt_id: str, **params: object) -> None:
+        self.commands.append(Say(self.ctx.catalogue.text(prompt_id, **params)))
+
+    def do(self, command: object) -> None:
+        self.commands.append(command)
+
+    def go(self, step: str, page: int = 0) -> None:
+        self.state.step = step
+        self.state.failures = 0
+        self.state.page = page
+        self.ask()
+
+    def ask(self) -> None:
+        self.commands.append(_PROMPTS[self.state.step](self.state, self.ctx))
+
+    def fail(self, prompt_id: str = "not_understood", **params: object) -> None:
+        self.state.failures += 1
+        if self.state.failures >= MAX_FAILURES:
+            if self.state.step == "offer_agent":
+                _reach_agent(self, "repeated_failures")
+                return
+            self.state.resume_step = self.state.step
+            self.go("offer_agent")
+            return
+        self.say(prompt_id, **params)
+        self.ask()
+
+
+def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallState, list]:
+    turn = _Turn(dataclasses.replace(state, draft=dict(state.draft)), ctx)
+    if isinstance(event, CallStarted):
+        _start(turn)
+    elif turn.state.step == "ended":
+        turn.do(HangUp())
+    elif isinstance(event, Answer):
+        _answer(turn, event.value.strip())
+    elif isinstance(event, Recorded):
+        _recorded(turn, event)
+    elif isinstance(event, OffersFound):
+        _offers_found(turn, event.offers)
+    elif isinstance(event, SlotResult):
+        _slot_result(turn, event)
+    return turn.state, turn.commands
+
+
+# --- start ---------------------------------------------------------------------------
+def _start(turn: _Turn) -> None:
+    ctx, worker = turn.ctx, turn.ctx.worker
+    if not ctx.caller:
+        turn.say("hidden_number")
+        if ctx.market.agent_numbers:
+            _reach_agent(turn, "hidden_number")
+        else:
+            _end(turn)
+        return
+    if worker and worker.status == "active":
+        if worker.name:
+            turn.say("greeting_registered_name", name=worker.name, market=ctx.market.name)
+        else:
+            number = ctx.catalogue.digits(worker.number)
+            turn.say("greeting_registered_number", number=number, market=ctx.market.name)
+        turn.go("main_menu")
+        return
+    turn.say("greeting_new", market=ctx.market.name)
+    if worker and worker.consented:
+        turn.state.draft = {
+            "trades": list(worker.trades),
+            "district_id": worker.district_id,
+            "town_id": worker.town_id,
+            "day_wage_fen": worker.day_wage_fen,
+            "availability": worker.availability,
+            "id_last4": worker.id_last4,
+            "id_done": worker.id_last4 is not None,
+            "name_recorded": worker.has_name_recording,
+        }
+        turn.say("resume")
+        _next_registration_step(turn)
+        return
+    turn.go("consent")
+
+
+def _next_registration_step(turn: _Turn) -> None:
+    draft = turn.state.draft
+    if not draft.get("trades"):
+        turn.go("trades")
+    elif not draft.get("town_id"):
+        turn.go("district")
+    elif draft.get("day_wage_fen") is None:
+        turn.go("wage")
+    elif not draft.get("availability"):
+        turn.go("availability")
+    elif not draft.get("id_done"):
+        turn.go("id_ask")
+    elif not draft.get("name_recorded"):
+        turn.go("name")
+    else:
+        turn.go("review")
+
+
+# --- answers -------------------------------------------------------------------------
+def _answer(turn: _Turn, value: str) -> None:
+    if value == "*":
+        turn.ask()
+    elif value == "0":
+        _reach_agent(turn, "caller_asked")
+    elif turn.state.step == "name" and not value:
+        turn.fail("name_missing")  # the Record heard nothing and fell through
+    elif turn.state.step in _HANDLERS:
+        _HANDLERS[turn.state.step](turn, value)
+    elif turn.state.step in _PROMPTS:
+        turn.ask()  # keys where none are expected: say the question again
+    else:
+        _start(turn)
+
+
+def _on_consent(turn: _Turn, value: str) -> None:
+    if value == "1":
+        turn.do(RecordConsent())
+        turn.state.mode = "register"
+        turn.state.draft = {}
+        _next_registration_step(turn)
+    elif value == "2":
+        turn.say("consent_declined")
+        _end(turn)
+    else:
+        turn.fail()
+
+
+def _on_trades(turn: _Turn, value: str) -> None:
+    trades = [t.code for t in turn.ctx.market.trades]
+    chosen = _menu_choice(turn, trades, value)
+    if chosen is None:
+        return
+    picked = turn.state.draft.setdefault("trades", [])
+    if chosen not in picked:
+        picked.append(chosen)
+    turn.do(SaveProfile({"trades": list(picked)}))
+    names = [turn.ctx.market.trade_name(code) for code in picked]
+    turn.say("trade_added", trades=turn.ctx.catalogue.join(names))
+    turn.go("trades_more")
+
+
+def _on_trades_more(turn: _Turn, value: str) -> None:
+    if value == "1":
+        turn.go("trades")
+    elif value == "2":
+        _after_profile_change(turn)
+    else:
+        turn.fail()
+
+
+def _on_district(turn: _Turn, value: str) -> None:
+    districts = turn.ctx.market.districts
+    chosen = _menu_choice(turn, [d.id for d in districts], value)
+    if chosen is None:
+        return
+    turn.state.draft["district_id"] = chosen
+    turn.go("town")
+
+
+def _on_town(turn: _Turn, value: str) -> None:
+    district = turn.ctx.market.district(turn.state.draft.get("district_id"))
+    towns = [t.id for t in district.towns] if district else []
+    chosen = _menu_choice(turn, towns, value)
+    if chosen is None:
+        return
+    turn.state.draft["town_id"] = chosen
+    turn.do(SaveProfile({"district_id": district.id, "town_id": chosen}))
+    _next_registration_step(turn)
+
+
+def _on_wage(turn: _Turn, value: str) -> None:
+    if not value.isdigit() or not WAGE_MIN_YUAN <= int(value) <= WAGE_MAX_YUAN:
+        turn.fail("wage_invalid", min=WAGE_MIN_YUAN, max=WAGE_MAX_YUAN)
+        return
+    fen = int(value) * 100
+    turn.state.draft["day_wage_fen"] = fen
+    turn.do(SaveProfile({"day_wage_fen": fen}))
+    _next_registration_step(turn)
+
+
+def _on_availability(turn: _Turn, value: str) -> None:
+    if value not in AVAILABILITY:
+        turn.fail()
+        return
+    turn.state.draft["availability"] = AVAILABILITY[value]
+    turn.do(SaveProfile({"availability": AVAILABILITY[value]}))
+    _after_profile_change(turn)
+
+
+def _on_id_ask(turn: _Turn, value: str) -> None:
+    if value == "1":
+        turn.go("id_entry")
+    elif value == "2":
+        turn.state.draft["id_done"] = True
+        _next_registration_step(turn)
+    else:
+        turn.fail()
+
+
+def _on_id_entry(turn: _Turn, value: str) -> None:
+    id_number = value.replace("*", "X")
+    if not is_valid_id_number(id_number):
+        turn.fail("id_invalid")
+        return
+    turn.do(StoreIdNumber(id_number))
+    turn.state.draft.update(id_done=True, id_last4=id_number[-4:])
+    _next_registration_step(turn)
+
+
+def _recorded(turn: _Turn, event: Recorded) -> None:
+    if turn.state.step != "name":
+        turn.ask()
+        return
+    if event.duration_seconds <= 0 or not event.url:
+        turn.fail("name_missing")
+        return
+    turn.state.draft["name_recorded"] = True
+    turn.do(SaveProfile({"name_recording_url": event.url}))
+    _next_registration_step(turn)
+
+
+def _on_review(turn: _Turn, value: str) -> None:
+    if value == "1":
+        turn.do(CompleteRegistration())
+        worker = turn.ctx.worker
+        number = turn.ctx.catalogue.digits(worker.number) if worker else ""
+        turn.say("registered", number=number)
+        turn.state.draft = {}
+        turn.go("main_menu")
+    elif value == "2":
+        turn.state.draft = {"id_done": False}
+        turn.go("trades")
+    else:
+        turn.fail()
+
+
+def _on_main_menu(turn: _Turn, value: str) -> None:
+    if value == "1":
+        turn.state.step = "offers_wait"
+        turn.do(FindOffers())
+    elif value == "2":
+        turn.go("update_menu")
+    elif value == "3":
+        turn.go("wage_report")
+    else:
+        turn.fail()
+
+
+def _on_update_menu(turn: _Turn, value: str) -> None:
+    turn.state.mode = "update"
+    if value == "1":
+        turn.state.draft = {"trades": []}
+        turn.go("trades")
+    elif value == "2":
+        turn.go("availability")
+    elif value == "3":
+        turn.go("main_menu")
+    else:
+        turn.fail()
+
+
+def _after_profile_change(turn: _Turn) -> None:
+    if turn.state.mode == "update":
+        turn.say("updated")
+        turn.state.mode = "register"
+        turn.go("main_menu")
+    else:
+        _next_registration_step(turn)
+
+
+def _on_wage_report(turn: _Turn, value: str) -> None:
+    if not value.isdigit() or not 1 <= int(value) <= WAGE_REPORT_MAX_YUAN:
+        turn.fail()
+        return
+    turn.do(RecordWageReport(int(value) * 100))
+    turn.say("wage_report_saved")
+    turn.go("main_menu")
+
+
+def _on_offer_agent(turn: _Turn, value: str) -> None:
+    if value == "1":
+        turn.go(turn.state.resume_step or "main_menu")
+    else:
+        turn.fail()
+
+
+# --- offers --------------------------------------------------------------------------
+def _offers_found(turn: _Turn, offers: tuple[OfferView, ...]) -> None:
+    if not offers:
+        turn.say("no_offers")
+        turn.go("main_menu")
+        return
+    turn.state.offers = [_offer_to_dict(o) for o in offers]
+    turn.state.offer_index = 0
+    turn.go("offer")
+
+
+def _on_offer(turn: _Turn, value: str) -> None:
+    offer = turn.state.offers[turn.state.offer_index]
+    if value == "1":
+        turn.state.step = "offer_wait"
+        turn.do(ReserveSlot(offer["job_line_id"]))
+    elif value == "2":
+        _next_offer(turn)
+    else:
+        turn.fail()
+
+
+def _slot_result(turn: _Turn, result: SlotResult) -> None:
+    if turn.state.step != "offer_wait":
+        turn.ask()
+        return
+    if result.reserved:
+        turn.say("offer_reserved")
+        turn.state.offers = []
+        turn.go("main_menu")
+    else:
+        turn.say("offer_full")
+        _next_offer(turn)
+
+
+def _next_offer(turn: _Turn) -> None:
+    turn.state.offer_index += 1
+    if turn.state.offer_index >= len(turn.state.offers):
+        turn.say("offers_end")
+        turn.state.offers = []
+        turn.go("main_menu")
+    else:
+        turn.go("offer")
+
+
+def _offer_to_dict(offer: OfferView) -> dict:
+    data = dataclasses.asdict(offer)
+    data["start_date"] = offer.start_date.isoformat()
+    return data
+
+
+# --- agent and ending ----------------------------------------------------------------
+def _reach_agent(turn: _Turn, reason: str) -> None:
+    numbers = turn.ctx.market.agent_numbers
+    if numbers:
+        turn.say("agent_connecting")
+        turn.do(ConnectAgent(numbers))
+        turn.say("goodbye")
+    else:
+        turn.do(RequestCallback(reason))
+        turn.say("agent_callback")
+    _end(turn)
+
+
+def _end(turn: _Turn) -> None:
+    turn.state.step = "ended"
+    turn.do(HangUp())
+
+
+# --- prompts -------------------------------------------------------------------------
+def _menu(state: CallState, ctx: CallContext, labels: list[str], prompt_id: str) -> Ask:
+    """At most 4 keys a page: 4 items, or 3 and a key that pages on (wrapping round)."""
+    cat = ctx.catalogue
+    page_items, paged = _page(labels, state.page)
+    options = [cat.text("menu_option", label=x, key=i + 1) for i, x in enumerate(page_items)]
+    if paged:
+        last_page = (state.page + 1) * 3 >= len(labels)
+        options.append(cat.text("back_to_start_option" if last_page else "more_option", key=4))
+    return Ask((cat.text(prompt_id, options="，".join(options)),))
+
+
+def _page(items: list, page: int) -> tuple[list, bool]:
+    if len(items) <= 4:
+        return items, False
+    return items[page * 3 : page * 3 + 3], True
+
+
+def _menu_choice(turn: _Turn, items: list, value: str) -> object | None:
+    """The item for a key on the current page; pages on for 4; None after a failure."""
+    page_items, paged = _page(items, turn.state.page)
+    if paged and value == "4":
+        next_page = turn.state.page + 1
+        turn.go(turn.state.step, page=next_page if next_page * 3 < len(items) else 0)
+        return None
+    if value.isdigit() and 1 <= int(value) <= len(page_items):
+        return page_items[int(value) - 1]
+    turn.fail()
+    return None
+
+
+def _ask(prompt_id: str, **kwargs) -> Callable[[CallState, CallContext], Ask]:
+    return lambda state, ctx: Ask((ctx.catalogue.text(prompt_id),), **kwargs)
+
+
+def _trades_menu(state: CallState, ctx: CallContext) -> Ask:
+    return _menu(state, ctx, [t.name for t in ctx.market.trades], "trades_menu")
+
+
+def _district_menu(state: CallState, ctx: CallContext) -> Ask:
+    return _menu(state, ctx, [d.name for d in ctx.market.districts], "district_menu")
+
+
+def _town_menu(state: CallState, ctx: CallContext) -> Ask:
+    district = ctx.market.district(state.draft.get("district_id"))
+    return _menu(state, ctx, [t.name for t in district.towns] if district else [], "town_menu")
+
+
+def _review(state: CallState, ctx: CallContext) -> Ask:
+    cat, market, draft = ctx.catalogue, ctx.market, state.draft
+    district, town = market.district(draft.get("district_id")), market.town(draft.get("town_id"))
+    last4 = draft.get("id_last4")
+    id_text = cat.text("review_id_last4", last4=cat.digits(last4)) if last4 else None
+    text = cat.text(
+        "review",
+        trades=cat.join([market.trade_name(c) for c in draft.get("trades", [])]),
+        district=district.name if district else "",
+        town=town.name if town else "",
+        wage=cat.yuan(draft.get("day_wage_fen") or 0),
+        availability=cat.text(f"availability_{draft.get('availability')}"),
+        id=id_text or cat.text("review_id_none"),
+    )
+    return Ask((text,))
+
+
+def _offer(state: CallState, ctx: CallContext) -> Ask:
+    cat, offer = ctx.catalogue, state.offers[state.offer_index]
+    text = cat.text(
+        "offer",
+        trade=offer["trade"],
+        wage=cat.yuan(offer["day_wage_fen"]),
+        days=offer["days"],
+        place=offer["place"],
+        start=spoken_date(date.fromisoformat(offer["start_date"]), ctx),
+    )
+    return Ask((text, cat.text("offer_choices")))
+
+
+def spoken_date(day: date, ctx: CallContext) -> str:
+    delta = (day - ctx.today).days
+    if delta <= 0:
+        return ctx.catalogue.text("today")
+    if delta == 1:
+        return ctx.catalogue.text("tomorrow")
+    return ctx.catalogue.text("date", month=day.month, day=day.day)
+
+
+_PROMPTS: dict[str, Callable[[CallState, CallContext], object]] = {
+    "consent": _ask("consent"),
+    "trades": _trades_menu,
+    "trades_more": _ask("trades_more"),
+    "district": _district_menu,
+    "town": _town_menu,
+    "wage": _ask("wage_ask", max_digits=5, finish_on_key="#", timeout_seconds=10),
+    "availability": _ask("availability_menu"),
+    "id_ask": _ask("id_ask"),
+    "id_entry": _ask("id_entry", max_digits=18, finish_on_key="#", timeout_seconds=15),
+    "name": lambda state, ctx: RecordName((ctx.catalogue.text("name_record"),)),
+    "review": _review,
+    "main_menu": _ask("main_menu"),
+    "offer": _offer,
+    "update_menu": _ask("update_menu"),
+    "wage_report": _ask("wage_report_ask", max_digits=7, finish_on_key="#", timeout_seconds=10),
+    "offer_agent": _ask("offer_agent"),
+    "offers_wait": _ask("main_menu"),
+    "offer_wait": _offer,
+    "ended": lambda state, ctx: HangUp(),
+}
+
+_HANDLERS: dict[str, Callable[[_Turn, str], None]] = {
+    "consent": _on_consent,
+    "trades": _on_trades,
+    "trades_more": _on_trades_more,
+    "district": _on_district,
+    "town": _on_town,
+    "wage": _on_wage,
+    "availability": _on_availability,
+    "id_ask": _on_id_ask,
+    "id_entry": _on_id_entry,
+    "review": _on_review,
+    "main_menu": _on_main_menu,
+    "offer": _on_offer,
+    "update_menu": _on_update_menu,
+    "wage_report": _on_wage_report,
+    "offer_agent": _on_offer_agent,
+}

@@ -1,0 +1,60 @@
+"""Prompt catalogues: text lives in JSON files keyed by id, never in code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+
+class UnknownLanguage(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    language: str
+    say_language: str
+    prompts: dict[str, str]
+    words: dict[str, list[str]]
+    digit_names: tuple[str, ...]
+    list_separator: str
+
+    def text(self, prompt_id: str, **params: object) -> str:
+        return self.prompts[prompt_id].format(**params)
+
+    def digits(self, value: str) -> str:
+        """Identifiers are read digit by digit: 000123 -> 零 零 零 一 二 三."""
+        return " ".join(self.digit_names[int(c)] if c.isdigit() else c for c in value)
+
+    def yuan(self, fen: int) -> str:
+        """Money is read as an amount: 50000 fen -> 500元."""
+        amount = f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}"
+        return self.text("yuan", amount=amount)
+
+    def join(self, items: list[str]) -> str:
+        return self.list_separator.join(items)
+
+    def is_word(self, group: str, text: str) -> bool:
+        normalised = text.strip().upper()
+        return any(normalised == w.upper() for w in self.words[group])
+
+
+@cache
+def load_catalogue(language: str) -> Catalogue:
+    try:
+        raw = resources.files(__package__).joinpath(f"catalogues/{language}.json").read_text(
+            encoding="utf-8"
+        )
+    except FileNotFoundError:
+        raise UnknownLanguage(language) from None
+    data = json.loads(raw)
+    return Catalogue(
+        language=data["language"],
+        say_language=data["say_language"],
+        prompts=data["prompts"],
+        words=data["words"],
+        digit_names=tuple(data["digits"]),
+        list_separator=data["list_separator"],
+    )

@@ -1,0 +1,101 @@
+"""What a flow asks for. Voice commands are rendered by the channel (TwiML, or another
+carrier's); effects are carried out by the runner against the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+# --- voice ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Play the prompts while listening for keys (and, later, speech)."""
+
+    prompts: tuple[str, ...]
+    max_digits: int = 1
+    finish_on_key: str = ""
+    timeout_seconds: int = 6
+
+
+@dataclass(frozen=True)
+class RecordName:
+    prompts: tuple[str, ...]
+    max_seconds: int = 8
+
+
+@dataclass(frozen=True)
+class ConnectAgent:
+    numbers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HangUp:
+    pass
+
+
+VoiceCommand = Say | Ask | RecordName | ConnectAgent | HangUp
+
+
+# --- effects -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RecordConsent:
+    pass
+
+
+@dataclass(frozen=True)
+class SaveProfile:
+    """Keep what the caller entered so far, so a hang-up loses nothing."""
+
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoreIdNumber:
+    """The only place an ID number travels in clear; the runner keeps a keyed hash."""
+
+    id_number: str
+
+
+@dataclass(frozen=True)
+class CompleteRegistration:
+    pass
+
+
+@dataclass(frozen=True)
+class FindOffers:
+    """Asks the runner for matching offers; answered with an OffersFound input."""
+
+
+@dataclass(frozen=True)
+class ReserveSlot:
+    """Asks the runner to take a slot; answered with a SlotResult input."""
+
+    job_line_id: int
+
+
+@dataclass(frozen=True)
+class RecordWageReport:
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    reason: str
+
+
+Effect = (
+    RecordConsent
+    | SaveProfile
+    | StoreIdNumber
+    | CompleteRegistration
+    | FindOffers
+    | ReserveSlot
+    | RecordWageReport
+    | RequestCallback
+)
+QUERIES = (FindOffers, ReserveSlot)

@@ -1,0 +1,51 @@
+"""What a flow hears. Keys and (later) speech arrive as the same Answer type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class CallStarted:
+    pass
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The caller's reply to an Ask: keys pressed, or speech mapped to the same keys.
+    An empty value means the caller said and pressed nothing before the timeout."""
+
+    value: str
+    source: str = "keys"  # keys | speech
+
+
+@dataclass(frozen=True)
+class Recorded:
+    url: str
+    duration_seconds: int
+
+
+@dataclass(frozen=True)
+class OfferView:
+    job_line_id: int
+    job_code: str
+    trade: str
+    day_wage_fen: int
+    days: int
+    place: str
+    start_date: date
+
+
+@dataclass(frozen=True)
+class OffersFound:
+    offers: tuple[OfferView, ...]
+
+
+@dataclass(frozen=True)
+class SlotResult:
+    job_line_id: int
+    reserved: bool
+
+
+FlowInput = CallStarted | Answer | Recorded | OffersFound | SlotResult

@@ -1,0 +1,1 @@
+"""The market's rules: identity checks, phones, matching and reservations."""

@@ -1,0 +1,186 @@
+"""Runs one turn of a call: load the call's state, step the flow, carry out its effects,
+save the state with the rendered response. A retried webhook gets the saved response."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr_flows import call_flow
+from ivr_flows.catalogue import Catalogue
+from ivr_flows.commands import (
+    Ask,
+    CompleteRegistration,
+    ConnectAgent,
+    FindOffers,
+    HangUp,
+    RecordConsent,
+    RecordName,
+    RecordWageReport,
+    RequestCallback,
+    ReserveSlot,
+    SaveProfile,
+    Say,
+    StoreIdNumber,
+)
+from ivr_flows.context import CallContext, MarketView
+from ivr_flows.inputs import CallStarted, FlowInput, OffersFound, SlotResult
+from market import offers, workers
+from market.clock import Clock, market_today
+from store.models import CallbackRequest, CallSession, WageReport, Worker
+from store.repo import insert_ignoring_duplicates
+
+VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
+MAX_EFFECT_ROUNDS = 4
+Render = Callable[[list, int], str]
+
+
+@dataclass(frozen=True)
+class CallDesk:
+    """What a turn needs, built once at start-up."""
+
+    sessions: async_sessionmaker
+    clock: Clock
+    catalogue: Catalogue
+    market_id: int
+    timezone: str
+    market: MarketView
+    id_hash_key: str
+
+
+class _Effects:
+    """Carries out one turn's effects inside its transaction."""
+
+    def __init__(self, desk: CallDesk, session: AsyncSession, call: CallSession,
+                 worker: Worker | None, now: datetime):
+        self.desk, self.session, self.call, self.worker, self.now = (
+            desk, session, call, worker, now
+        )
+        self.today = market_today(now, desk.timezone)
+
+    async def apply(self, effect: object) -> FlowInput | None:
+        desk, session = self.desk, self.session
+        if isinstance(effect, RecordConsent):
+            self.worker = await workers.record_consent(
+                session, market_id=desk.market_id, phone=self.call.phone,
+                call_sid=self.call.call_sid, now=self.now,
+            )
+            return None
+        worker = self._worker()
+        match effect:
+            case SaveProfile(fields=fields):
+                await workers.save_profile(
+                    session, worker, fields, market_id=desk.market_id, today=self.today
+                )
+            case StoreIdNumber(id_number=id_number):
+                workers.store_id_number(worker, id_number, desk.id_hash_key)
+            case CompleteRegistration():
+                await workers.complete_registration(
+                    session, worker, catalogue=desk.catalogue, hotline=desk.market.hotline,
+                    now=self.now,
+                )
+            case FindOffers():
+                found = await offers.find_offers(
+                    session, worker, today=self.today, timezone=desk.timezone
+                )
+                return OffersFound(found)
+            case ReserveSlot(job_line_id=line_id):
+                reserved = await offers.reserve_slot(
+                    session, worker, line_id, channel="call_in", now=self.now,
+                    today=self.today, timezone=desk.timezone, catalogue=desk.catalogue,
+                )
+                return SlotResult(line_id, reserved)
+            case RecordWageReport(amount_fen=amount):
+                session.add(WageReport(worker_id=worker.id, amount_fen=amount,
+                                       call_sid=self.call.call_sid, created_at=self.now))
+            case RequestCallback(reason=reason):
+                await insert_ignoring_duplicates(
+                    session, CallbackRequest.__table__,
+                    {"phone": self.call.phone, "call_sid": self.call.call_sid,
+                     "reason": reason, "status": "open", "created_at": self.now},
+                    ["call_sid"],
+                )
+            case _:
+                raise TypeError(f"unknown effect {effect!r}")
+        return None
+
+    def _worker(self) -> Worker:
+        if self.worker is None:
+            raise RuntimeError("the flow asked to change a worker before consent")
+        return self.worker
+
+
+async def take_turn(
+    desk: CallDesk,
+    *,
+    call_sid: str,
+    caller: str,
+    turn: int | None,
+    event: FlowInput,
+    render: Render,
+) -> str:
+    """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
+    now = desk.clock()
+    async with desk.sessions() as session, session.begin():
+        await insert_ignoring_duplicates(
+            session, CallSession.__table__,
+            {"call_sid": call_sid, "phone": caller, "direction": "inbound",
+             "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
+             "started_at": now, "updated_at": now},
+            ["call_sid"],
+        )
+        call = await session.scalar(
+            select(CallSession).where(CallSession.call_sid == call_sid).with_for_update()
+        )
+        if call.turn > 0 and (turn is None or turn < call.turn):
+            return call.last_response  # Twilio retried a webhook we already answered
+        if call.turn == 0:
+            event = CallStarted()  # also for a gather of a call we never saw: start afresh
+        worker = await workers.load_worker(session, call.phone)
+        effects = _Effects(desk, session, call, worker, now)
+        state = call_flow.CallState.from_dict(call.state)
+        voice: list = []
+        next_event: FlowInput | None = event
+        for _ in range(MAX_EFFECT_ROUNDS):
+            ctx = _context(desk, call.phone, effects)
+            state, commands = call_flow.step(state, next_event, ctx)
+            next_event = None
+            for command in commands:
+                if isinstance(command, VOICE_COMMANDS):
+                    voice.append(command)
+                else:
+                    next_event = await effects.apply(command) or next_event
+            if next_event is None:
+                break
+        call.turn += 1
+        call.state = state.to_dict()
+        call.updated_at = now
+        call.last_response = render(voice, call.turn)
+        return call.last_response
+
+
+def _context(desk: CallDesk, phone: str, effects: _Effects) -> CallContext:
+    worker = effects.worker
+    return CallContext(
+        caller=phone,
+        today=effects.today,
+        market=desk.market,
+        catalogue=desk.catalogue,
+        worker=workers.worker_view(worker) if worker is not None else None,
+    )
+
+
+async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:
+    """Records that the carrier ended the call; False for a call we never saw."""
+    now = desk.clock()
+    async with desk.sessions() as session, session.begin():
+        result = await session.execute(
+            update(CallSession)
+            .where(CallSession.call_sid == call_sid)
+            .values(status=status, ended_at=now, updated_at=now)
+        )
+        return result.rowcount == 1

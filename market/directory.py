@@ -1,0 +1,38 @@
+"""The market's reference data as the flows see it (loaded once, it rarely changes)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr_flows.context import AreaView, MarketView, TradeView
+from store.models import Area, Market, Trade
+
+
+async def load_market_view(
+    session: AsyncSession, market: Market, agent_numbers: tuple[str, ...]
+) -> MarketView:
+    trades = await session.scalars(
+        select(Trade).where(Trade.market_id == market.id).order_by(Trade.position)
+    )
+    areas = list(
+        await session.scalars(
+            select(Area).where(Area.market_id == market.id).order_by(Area.position, Area.id)
+        )
+    )
+    districts = tuple(
+        AreaView(
+            id=d.id,
+            name=d.name,
+            towns=tuple(AreaView(id=t.id, name=t.name) for t in areas if t.parent_id == d.id),
+        )
+        for d in areas
+        if d.kind == "district"
+    )
+    return MarketView(
+        name=market.name,
+        hotline=market.hotline_number,
+        trades=tuple(TradeView(code=t.code, name=t.name) for t in trades),
+        districts=districts,
+        agent_numbers=agent_numbers,
+    )

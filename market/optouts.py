@@ -1,0 +1,26 @@
+"""Opt-outs win over everything: an opted-out number gets no SMS until it opts back in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import OptOut
+
+
+async def set_opt_out(
+    session: AsyncSession, phone: str, *, opted_out: bool, keyword: str, source: str,
+    now: datetime,
+) -> None:
+    row = await session.get(OptOut, phone)
+    if row is None:
+        row = OptOut(phone=phone)
+        session.add(row)
+    row.opted_out, row.keyword, row.source, row.changed_at = opted_out, keyword, source, now
+    await session.flush()
+
+
+async def is_opted_out(session: AsyncSession, phone: str) -> bool:
+    return bool(await session.scalar(select(OptOut.opted_out).where(OptOut.phone == phone)))

@@ -1,0 +1,44 @@
+"""Every outbound SMS is a row first: queued once by its dedupe key, sent by the sender."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import OutboundSms
+from store.repo import insert_ignoring_duplicates
+
+PRIORITY_ALERT = 1
+PRIORITY_REPLY = 3
+PRIORITY_NOTICE = 5
+
+
+async def enqueue_sms(
+    session: AsyncSession,
+    *,
+    dedupe_key: str,
+    phone: str,
+    body: str,
+    kind: str,
+    now: datetime,
+    priority: int = PRIORITY_NOTICE,
+) -> bool:
+    """Queues the SMS unless one with the same key exists; True if newly queued."""
+    return await insert_ignoring_duplicates(
+        session,
+        OutboundSms.__table__,
+        {
+            "dedupe_key": dedupe_key,
+            "phone": phone,
+            "body": body,
+            "kind": kind,
+            "priority": priority,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+        ["dedupe_key"],
+    )

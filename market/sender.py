@@ -1,0 +1,158 @@
+"""Sends the outbox: claims due rows, hands them to the carrier, records the outcome.
+
+Never twice: a row is marked `claimed` (committed) before the carrier is called. If the
+process dies before the outcome is recorded, the row stays `claimed`; once its lease
+has run out the carrier is asked whether it has the message, and only if it has not is
+the row sent again."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.clock import Clock
+from market.optouts import is_opted_out, set_opt_out
+from store.models import OutboundSms
+from telephony.carrier import CarrierError, SmsCarrier
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_MAX_SECONDS = 15 * 60
+# Carrier statuses only move forward: a late "sent" never undoes "delivered".
+STATUS_RANK = {"queued": 1, "accepted": 1, "sending": 2, "sent": 3,
+               "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    phone: str
+    body: str
+    kind: str
+    attempts: int
+    created_at: datetime
+    outcome_unknown: bool  # claimed before and never recorded: ask the carrier first
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    reconciled: int = 0
+
+
+class OutboxSender:
+    def __init__(self, sessions: async_sessionmaker, carrier: SmsCarrier, clock: Clock, *,
+                 status_callback: str | None, rate_per_second: float, interval_seconds: float):
+        self.sessions, self.carrier, self.clock = sessions, carrier, clock
+        self.status_callback = status_callback
+        self.batch = max(1, math.ceil(rate_per_second * interval_seconds))
+
+    async def send_due(self) -> SendReport:
+        counts = {"sent": 0, "retried": 0, "failed": 0, "suppressed": 0, "reconciled": 0}
+        for row in await self._claim():
+            outcome = await self._send_one(row)
+            counts[outcome] += 1
+        return SendReport(**counts)
+
+    async def _claim(self) -> list[Claimed]:
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            rows = list(await session.scalars(
+                select(OutboundSms)
+                .where(or_(
+                    (OutboundSms.status == "pending") & (OutboundSms.next_attempt_at <= now),
+                    (OutboundSms.status == "claimed") & (OutboundSms.claimed_at <= now - LEASE),
+                ))
+                .order_by(OutboundSms.priority, OutboundSms.next_attempt_at, OutboundSms.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ))
+            claimed = []
+            for row in rows:
+                unknown = row.status == "claimed"
+                if not unknown:
+                    row.status, row.attempts = "claimed", row.attempts + 1
+                row.claimed_at = row.updated_at = now
+                claimed.append(Claimed(row.id, row.phone, row.body, row.kind, row.attempts,
+                                       row.created_at, unknown))
+        return claimed
+
+    async def _send_one(self, row: Claimed) -> str:
+        if row.outcome_unknown:
+            try:
+                sid = await self.carrier.find_sent_sms(row.phone, row.body, since=row.created_at)
+            except CarrierError as exc:
+                return await self._record_failure(row, exc)
+            if sid:
+                await self._record(row.id, status="queued", carrier_sid=sid)
+                return "reconciled"
+        async with self.sessions() as session:
+            if row.kind != "opt_out_ack" and await is_opted_out(session, row.phone):
+                await self._record(row.id, status="suppressed")
+                return "suppressed"
+        try:
+            sid = await self.carrier.send_sms(row.phone, row.body,
+                                              status_callback=self.status_callback)
+        except CarrierError as exc:
+            return await self._record_failure(row, exc)
+        await self._record(row.id, status="queued", carrier_sid=sid)
+        return "sent"
+
+    async def _record_failure(self, row: Claimed, exc: CarrierError) -> str:
+        now = self.clock()
+        if exc.retryable and row.attempts < MAX_ATTEMPTS:
+            delay = min(BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
+            log.warning("SMS %s to %s will be retried in %ss: %s", row.id, row.phone, delay, exc)
+            await self._record(row.id, status="pending", error_code=exc.code,
+                               error_message=str(exc),
+                               next_attempt_at=now + timedelta(seconds=delay))
+            return "retried"
+        log.error("SMS %s to %s failed for good: %s", row.id, row.phone, exc)
+        async with self.sessions() as session, session.begin():
+            if exc.opted_out:
+                await set_opt_out(session, row.phone, opted_out=True, keyword=str(exc.code),
+                                  source="carrier", now=now)
+            await _update(session, row.id, now, status="failed", error_code=exc.code,
+                          error_message=str(exc))
+        return "failed"
+
+    async def _record(self, row_id: int, **values) -> None:
+        async with self.sessions() as session, session.begin():
+            await _update(session, row_id, self.clock(), **values)
+
+
+async def _update(session: AsyncSession, row_id: int, now: datetime, **values) -> None:
+    await session.execute(
+        update(OutboundSms).where(OutboundSms.id == row_id).values(updated_at=now, **values)
+    )
+
+
+async def record_delivery_status(
+    sessions: async_sessionmaker, carrier_sid: str, status: str, error_code: int | None,
+    now: datetime,
+) -> bool:
+    """Applies a carrier status callback; False if the message is not ours."""
+    async with sessions() as session, session.begin():
+        row = await session.scalar(
+            select(OutboundSms).where(OutboundSms.carrier_sid == carrier_sid).with_for_update()
+        )
+        if row is None:
+            return False
+        if status not in STATUS_RANK:
+            log.warning("unknown message status %r for %s: ignored", status, carrier_sid)
+        elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, 0):
+            row.status, row.updated_at = status, now
+            if error_code:
+                row.error_code = error_code
+        return True

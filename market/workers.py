@@ -1,0 +1,109 @@
+"""Workers: consent, the profile built up call by call, and completed registration."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ivr_flows.catalogue import Catalogue
+from ivr_flows.context import WorkerView
+from market.identity import protect_id_number
+from market.outbox import PRIORITY_NOTICE, enqueue_sms
+from store.models import AuditEntry, Trade, Worker
+
+PROFILE_FIELDS = {
+    "district_id", "town_id", "day_wage_fen", "availability", "name_recording_url",
+}
+AVAILABLE_IN_DAYS = {"today": 0, "tomorrow": 1, "week": 0}
+
+
+def worker_number(worker: Worker) -> str:
+    return f"{worker.id:06d}"
+
+
+async def load_worker(session: AsyncSession, phone: str) -> Worker | None:
+    return await session.scalar(
+        select(Worker).where(Worker.phone == phone).options(selectinload(Worker.trades))
+    )
+
+
+def worker_view(worker: Worker) -> WorkerView:
+    return WorkerView(
+        number=worker_number(worker),
+        status=worker.status,
+        name=worker.name,
+        trades=tuple(t.code for t in sorted(worker.trades, key=lambda t: t.position)),
+        district_id=worker.district_id,
+        town_id=worker.town_id,
+        day_wage_fen=worker.day_wage_fen,
+        availability=worker.availability,
+        id_last4=worker.id_number_last4,
+        has_name_recording=bool(worker.name_recording_url),
+        consented=worker.consent_at is not None,
+    )
+
+
+async def record_consent(
+    session: AsyncSession, *, market_id: int, phone: str, call_sid: str, now: datetime
+) -> Worker:
+    worker = await load_worker(session, phone)
+    if worker is None:
+        worker = Worker(market_id=market_id, phone=phone, created_at=now, trades=[])
+        session.add(worker)
+    if worker.consent_at is None:
+        worker.consent_at, worker.consent_call_sid = now, call_sid
+        session.add(_audit(now, phone, "consent_given", {"call_sid": call_sid}))
+    await session.flush()
+    return worker
+
+
+async def save_profile(
+    session: AsyncSession, worker: Worker, fields: dict, *, market_id: int, today
+) -> None:
+    unknown = set(fields) - PROFILE_FIELDS - {"trades"}
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    for name in PROFILE_FIELDS & set(fields):
+        setattr(worker, name, fields[name])
+    if "availability" in fields:
+        days = AVAILABLE_IN_DAYS.get(fields["availability"])
+        worker.available_from = None if days is None else today + timedelta(days=days)
+    if "trades" in fields:
+        trades = await session.scalars(
+            select(Trade).where(Trade.market_id == market_id, Trade.code.in_(fields["trades"]))
+        )
+        worker.trades = list(trades)
+    await session.flush()
+
+
+def store_id_number(worker: Worker, id_number: str, key: str) -> None:
+    protected = protect_id_number(id_number, key)
+    worker.id_number_hash, worker.id_number_last4 = protected.digest, protected.last4
+
+
+async def complete_registration(
+    session: AsyncSession, worker: Worker, *, catalogue: Catalogue, hotline: str, now: datetime
+) -> None:
+    first_time = worker.status != "active"
+    worker.status = "active"
+    worker.registered_at = worker.registered_at or now
+    number = worker_number(worker)
+    if first_time:
+        await enqueue_sms(
+            session,
+            dedupe_key=f"registered:{worker.id}",
+            phone=worker.phone,
+            body=catalogue.text("sms_registered", number=number, hotline=hotline),
+            kind="registration",
+            priority=PRIORITY_NOTICE,
+            now=now,
+        )
+        session.add(_audit(now, worker.phone, "registered", {"worker": number}))
+    await session.flush()
+
+
+def _audit(now: datetime, subject: str, action: str, detail: dict) -> AuditEntry:
+    return AuditEntry(at=now, actor="caller", action=action, subject=subject, detail=detail)

@@ -1,0 +1,258 @@
+"""The market's tables. Times are UTC; money is integer fen; phones are E.164."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.types import UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict: JSON, list: JSON}
+
+
+class Market(Base):
+    __tablename__ = "markets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    hotline_number: Mapped[str] = mapped_column(String(20))
+
+
+class Area(Base):
+    """A district (区/县) or a town (镇/街道) inside one; towns carry coordinates."""
+
+    __tablename__ = "areas"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # district | town
+    name: Mapped[str] = mapped_column(String(64))
+    synonyms: Mapped[list] = mapped_column(default=list)
+    position: Mapped[int] = mapped_column(default=0)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+
+
+class Trade(Base):
+    __tablename__ = "trades"
+    __table_args__ = (UniqueConstraint("market_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(32))
+    synonyms: Mapped[list] = mapped_column(default=list)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class WorkerTrade(Base):
+    __tablename__ = "worker_trades"
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), primary_key=True)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), primary_key=True, index=True)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="registering")  # | active
+    name: Mapped[str | None] = mapped_column(String(64))  # typed in by an agent
+    name_recording_url: Mapped[str | None] = mapped_column(Text)
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    id_number_last4: Mapped[str | None] = mapped_column(String(4))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    town_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    day_wage_fen: Mapped[int | None] = mapped_column(BigInteger)
+    availability: Mapped[str | None] = mapped_column(String(16))  # today|tomorrow|week|not_now
+    available_from: Mapped[date | None] = mapped_column(Date)
+    priority_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    alert_channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | call
+    consent_at: Mapped[datetime | None]
+    consent_call_sid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    registered_at: Mapped[datetime | None]
+    trades: Mapped[list[Trade]] = relationship(secondary="worker_trades", lazy="raise")
+
+
+class Employer(Base):
+    __tablename__ = "employers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    address: Mapped[str] = mapped_column(Text, default="")
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    verification: Mapped[str] = mapped_column(String(16), default="unverified")
+    verified_at: Mapped[datetime | None]
+    verified_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|cancelled|done
+    start_at: Mapped[datetime]
+    days: Mapped[int]
+    daily_pay: Mapped[bool] = mapped_column(Boolean, default=False)  # 日结
+    town_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    address: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    lines: Mapped[list[JobLine]] = relationship(back_populates="job", lazy="raise")
+
+
+class JobLine(Base):
+    """One trade of a job: 4 welders at ¥500 and 2 helpers at ¥200 are two lines."""
+
+    __tablename__ = "job_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), index=True)
+    headcount: Mapped[int]
+    filled: Mapped[int] = mapped_column(default=0)
+    day_wage_fen: Mapped[int] = mapped_column(BigInteger)
+    job: Mapped[Job] = relationship(back_populates="lines", lazy="raise")
+
+
+class Offer(Base):
+    """A job line put to a worker; `accepted` holds a slot (filled counts it)."""
+
+    __tablename__ = "offers"
+    __table_args__ = (UniqueConstraint("job_line_id", "worker_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_line_id: Mapped[int] = mapped_column(ForeignKey("job_lines.id"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    # offered | accepted | confirmed | declined | released | expired
+    status: Mapped[str] = mapped_column(String(16), default="offered")
+    channel: Mapped[str] = mapped_column(String(16))  # call_in | sms | alert_call
+    created_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+
+class Hire(Base):
+    __tablename__ = "hires"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    job_line_id: Mapped[int] = mapped_column(ForeignKey("job_lines.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    contract_summary: Mapped[str] = mapped_column(Text, default="")
+    insurance_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+
+
+class CallSession(Base):
+    """A call's dialogue state, keyed by CallSid so any instance can take the next webhook."""
+
+    __tablename__ = "call_sessions"
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    direction: Mapped[str] = mapped_column(String(16), default="inbound")
+    status: Mapped[str] = mapped_column(String(16), default="in-progress")
+    state: Mapped[dict] = mapped_column(default=dict)
+    turn: Mapped[int] = mapped_column(default=0)
+    last_response: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class InboundSms(Base):
+    __tablename__ = "sms_inbox"
+    message_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    to_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+
+
+class OutboundSms(Base):
+    """The outbox: every SMS Gigline sends, exactly once, by dedupe key."""
+
+    __tablename__ = "sms_outbox"
+    __table_args__ = (Index("ix_sms_outbox_due", "status", "priority", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(default=5)  # lower sends first
+    kind: Mapped[str] = mapped_column(String(24))  # registration | reply | opt_out_ack | ...
+    # pending | claimed | then the carrier's: queued | sent | delivered | undelivered |
+    # failed; or suppressed (opted out)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    carrier_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OptOut(Base):
+    __tablename__ = "opt_outs"
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean)
+    keyword: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # sms | carrier
+    changed_at: Mapped[datetime]
+
+
+class WageReport(Base):
+    __tablename__ = "wage_reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    call_sid: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime]
+
+
+class CallbackRequest(Base):
+    __tablename__ = "callback_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(default=dict)

@@ -1,0 +1,20 @@
+"""Small store helpers shared by the market's modules."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def insert_ignoring_duplicates(
+    session: AsyncSession, table: Table, values: dict, conflict_columns: list[str]
+) -> bool:
+    """INSERT that does nothing when the unique key exists; True if a row was added."""
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(**values).on_conflict_do_nothing(
+        index_elements=conflict_columns
+    )
+    result = await session.execute(statement)
+    return result.rowcount == 1

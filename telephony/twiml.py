@@ -1,0 +1,87 @@
+"""Voice commands -> TwiML, always through twilio.twiml (never by string formatting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr_flows.commands import Ask, ConnectAgent, HangUp, RecordName, Say
+
+GATHER_PATH = "/twilio/voice/gather"
+RECORD_PATH = "/twilio/voice/record"
+DIAL_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class VoiceRenderer:
+    public_url: str
+    say_language: str
+    voice: str
+
+    def render(self, commands: list, turn: int) -> str:
+        """`turn` goes into every action URL so a retried webhook can be recognised."""
+        response = VoiceResponse()
+        pending: list[str] = []  # Says wait to go inside the next Gather, so keys barge in
+
+        def flush() -> None:
+            for text in pending:
+                self._say(response, text)
+            pending.clear()
+
+        for command in commands:
+            match command:
+                case Say(text=text):
+                    pending.append(text)
+                case Ask():
+                    gather = response.gather(
+                        input="dtmf",
+                        action=self._url(GATHER_PATH, turn),
+                        method="POST",
+                        num_digits=command.max_digits,
+                        finish_on_key=command.finish_on_key,
+                        timeout=command.timeout_seconds,
+                        action_on_empty_result=True,
+                    )
+                    for text in [*pending, *command.prompts]:
+                        self._say(gather, text)
+                    pending.clear()
+                    # Only reached if the Gather ends without calling its action.
+                    response.redirect(self._url(GATHER_PATH, turn), method="POST")
+                case RecordName(prompts=prompts, max_seconds=max_seconds):
+                    pending.extend(prompts)
+                    flush()
+                    response.record(
+                        action=self._url(RECORD_PATH, turn),
+                        method="POST",
+                        max_length=max_seconds,
+                        finish_on_key="#",
+                        play_beep=True,
+                        timeout=3,
+                    )
+                    # Twilio skips the action when nothing was recorded: ask again.
+                    response.redirect(self._url(GATHER_PATH, turn), method="POST")
+                case ConnectAgent(numbers=numbers):
+                    flush()
+                    dial = response.dial(timeout=DIAL_TIMEOUT_SECONDS)
+                    for number in numbers:
+                        dial.number(number)
+                case HangUp():
+                    flush()
+                    response.hangup()
+                case _:
+                    raise TypeError(f"not a voice command: {command!r}")
+        flush()
+        return str(response)
+
+    def _say(self, parent, text: str) -> None:
+        parent.say(text, language=self.say_language, voice=self.voice)
+
+    def _url(self, path: str, turn: int) -> str:
+        return f"{self.public_url}{path}?t={turn}"
+
+
+def empty_messaging_response() -> str:
+    """SMS replies go through the outbox, so the webhook answers with nothing to send."""
+    return str(MessagingResponse())

@@ -1,0 +1,119 @@
+"""Twilio's webhooks: form fields in, domain inputs to the market, TwiML out."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ivr_flows.inputs import Answer, CallStarted, Recorded
+from market import calls, sender, sms
+from market.phones import InvalidPhoneNumber, to_e164
+from telephony.signature import TWILIO_PARAMS
+from telephony.twiml import VoiceRenderer, empty_messaging_response
+
+log = logging.getLogger(__name__)
+
+DESK = web.AppKey("telephony_desk", calls.CallDesk)
+RENDERER = web.AppKey("telephony_renderer", VoiceRenderer)
+NUDGE = web.AppKey("telephony_nudge_outbox", object)  # () -> None: send the outbox now
+ENDED_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+MAX_FIELD_LENGTH = 2000
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/twilio/voice", incoming_call)
+    app.router.add_post("/twilio/voice/gather", gathered)
+    app.router.add_post("/twilio/voice/record", recorded)
+    app.router.add_post("/twilio/sms", incoming_sms)
+    app.router.add_post("/twilio/status", status_callback)
+
+
+def _field(request: web.Request, name: str, *, required: bool = True) -> str:
+    value = request[TWILIO_PARAMS].get(name, "")
+    if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:
+        raise web.HTTPBadRequest(text=f"{name} is not a short text field")
+    if required and not value:
+        raise web.HTTPBadRequest(text=f"missing {name}")
+    return value
+
+
+def _caller(raw: str) -> str:
+    """E.164, or '' for a withheld or unparseable number (the flow handles that)."""
+    try:
+        return to_e164(raw)
+    except InvalidPhoneNumber:
+        return ""
+
+
+def _turn(request: web.Request) -> int:
+    try:
+        return int(request.query["t"])
+    except (KeyError, ValueError):
+        raise web.HTTPBadRequest(text="the action URL lost its turn number") from None
+
+
+async def _voice_turn(request: web.Request, turn: int | None, event) -> web.Response:
+    app = request.app
+    twiml = await calls.take_turn(
+        app[DESK],
+        call_sid=_field(request, "CallSid"),
+        caller=_caller(_field(request, "From", required=False)),
+        turn=turn,
+        event=event,
+        render=app[RENDERER].render,
+    )
+    app[NUDGE]()
+    return web.Response(text=twiml, content_type="text/xml")
+
+
+async def incoming_call(request: web.Request) -> web.Response:
+    return await _voice_turn(request, None, CallStarted())
+
+
+async def gathered(request: web.Request) -> web.Response:
+    digits = _field(request, "Digits", required=False)
+    return await _voice_turn(request, _turn(request), Answer(digits))
+
+
+async def recorded(request: web.Request) -> web.Response:
+    url = _field(request, "RecordingUrl", required=False)
+    try:
+        duration = int(_field(request, "RecordingDuration", required=False) or 0)
+    except ValueError:
+        raise web.HTTPBadRequest(text="RecordingDuration is not a number") from None
+    return await _voice_turn(request, _turn(request), Recorded(url, duration))
+
+
+async def incoming_sms(request: web.Request) -> web.Response:
+    phone = _caller(_field(request, "From"))
+    if not phone:
+        raise web.HTTPBadRequest(text="From is not a phone number")
+    await sms.receive_sms(
+        request.app[DESK],
+        message_sid=_field(request, "MessageSid"),
+        phone=phone,
+        to=_field(request, "To", required=False),
+        body=_field(request, "Body", required=False),
+    )
+    request.app[NUDGE]()
+    return web.Response(text=empty_messaging_response(), content_type="text/xml")
+
+
+async def status_callback(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
+    message_status = _field(request, "MessageStatus", required=False)
+    if message_status:
+        error = _field(request, "ErrorCode", required=False)
+        known = await sender.record_delivery_status(
+            desk.sessions, _field(request, "MessageSid"), message_status,
+            int(error) if error.isdigit() else None, desk.clock(),
+        )
+    else:
+        call_status = _field(request, "CallStatus")
+        known = call_status not in ENDED_CALL_STATUSES or await calls.end_call(
+            desk, _field(request, "CallSid"), call_status
+        )
+    if not known:
+        log.info("status callback for something we never saw: %s", dict(request[TWILIO_PARAMS]))
+    return web.Response(status=204)
