@@ -3,6 +3,7 @@ so a restart loses nothing and several instances can sweep the same tables."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -12,17 +13,44 @@ OUTBOX_JOB = "outbox"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
-def build_scheduler(send_outbox: Callable[[], Awaitable[object]],
-                    outbox_interval_seconds: float) -> AsyncIOScheduler:
+class Sweep:
+    """A periodic job that can also be asked to run now. Asked while running, it runs
+    once more when done instead of being skipped (so nothing waits a whole interval)."""
+
+    def __init__(self, job_id: str, work: Callable[[], Awaitable[object]]):
+        self.job_id, self.work = job_id, work
+        self.again = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def running(self) -> bool:
+        return not self._idle.is_set()
+
+    async def run(self) -> None:
+        self._idle.clear()
+        try:
+            self.again = True
+            while self.again:
+                self.again = False
+                await self.work()
+        finally:
+            self._idle.set()
+
+    async def finish(self) -> None:
+        """Wait for a run in progress, so shutdown never cuts a send in half."""
+        self.again = False
+        await self._idle.wait()
+
+    def run_soon(self, scheduler: AsyncIOScheduler) -> None:
+        if self.running:
+            self.again = True
+        elif scheduler.running:
+            scheduler.modify_job(self.job_id, next_run_time=datetime.now(UTC))
+
+
+def build_scheduler(outbox: Sweep, outbox_interval_seconds: float) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=UTC)
-    scheduler.add_job(
-        send_outbox, "interval", seconds=outbox_interval_seconds, id=OUTBOX_JOB,
-        next_run_time=datetime.now(UTC),
-    )
+    scheduler.add_job(outbox.run, "interval", seconds=outbox_interval_seconds, id=outbox.job_id,
+                      next_run_time=datetime.now(UTC))
     return scheduler
-
-
-def run_soon(scheduler: AsyncIOScheduler, job_id: str = OUTBOX_JOB) -> None:
-    """Something became due now (an SMS was queued): don't wait for the next tick."""
-    if scheduler.running:
-        scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))

@@ -100,9 +100,10 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         interval_seconds=settings.outbox_interval_seconds,
     )
     app[SENDER] = sender
-    scheduler = market_clock.build_scheduler(sender.send_due, settings.outbox_interval_seconds)
+    outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, sender.send_due)
+    scheduler = market_clock.build_scheduler(outbox, settings.outbox_interval_seconds)
     app[SCHEDULER] = scheduler
-    app[webhooks.NUDGE] = lambda: market_clock.run_soon(scheduler)
+    app[webhooks.NUDGE] = lambda: outbox.run_soon(scheduler)
     if settings.run_scheduler:
         scheduler.start()
     try:
@@ -110,6 +111,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await outbox.finish()
 
 
 async def healthz(request: web.Request) -> web.Response:

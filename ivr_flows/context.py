@@ -24,7 +24,7 @@ class AreaView:
 @dataclass(frozen=True)
 class MarketView:
     name: str
-    hotline: str
+    hotline: str  # as people dial it: 0359 212 3456
     trades: tuple[TradeView, ...]
     districts: tuple[AreaView, ...]
     agent_numbers: tuple[str, ...] = ()

@@ -70,6 +70,14 @@ class _Effects:
                 call_sid=self.call.call_sid, now=self.now,
             )
             return None
+        if isinstance(effect, RequestCallback):
+            await insert_ignoring_duplicates(
+                session, CallbackRequest.__table__,
+                {"phone": self.call.phone, "call_sid": self.call.call_sid,
+                 "reason": effect.reason, "status": "open", "created_at": self.now},
+                ["call_sid"],
+            )
+            return None
         worker = self._worker()
         match effect:
             case SaveProfile(fields=fields):
@@ -97,13 +105,6 @@ class _Effects:
             case RecordWageReport(amount_fen=amount):
                 session.add(WageReport(worker_id=worker.id, amount_fen=amount,
                                        call_sid=self.call.call_sid, created_at=self.now))
-            case RequestCallback(reason=reason):
-                await insert_ignoring_duplicates(
-                    session, CallbackRequest.__table__,
-                    {"phone": self.call.phone, "call_sid": self.call.call_sid,
-                     "reason": reason, "status": "open", "created_at": self.now},
-                    ["call_sid"],
-                )
             case _:
                 raise TypeError(f"unknown effect {effect!r}")
         return None

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr_flows.context import AreaView, MarketView, TradeView
+from market.phones import spoken_number
 from store.models import Area, Market, Trade
 
 
@@ -31,7 +32,7 @@ async def load_market_view(
     )
     return MarketView(
         name=market.name,
-        hotline=market.hotline_number,
+        hotline=spoken_number(market.hotline_number),
         trades=tuple(TradeView(code=t.code, name=t.name) for t in trades),
         districts=districts,
         agent_numbers=agent_numbers,

@@ -6,12 +6,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.optouts import is_opted_out
 from store.models import OutboundSms
 from store.repo import insert_ignoring_duplicates
 
 PRIORITY_ALERT = 1
 PRIORITY_REPLY = 3
 PRIORITY_NOTICE = 5
+OPT_OUT_ACK = "opt_out_ack"
 
 
 async def enqueue_sms(
@@ -24,7 +26,11 @@ async def enqueue_sms(
     now: datetime,
     priority: int = PRIORITY_NOTICE,
 ) -> bool:
-    """Queues the SMS unless one with the same key exists; True if newly queued."""
+    """Queues the SMS unless one with the same key exists; True if newly queued.
+
+    A message for an opted-out number is kept, marked suppressed, and never sent (only
+    the opt-out confirmation itself goes out)."""
+    opted_out = kind != OPT_OUT_ACK and await is_opted_out(session, phone)
     return await insert_ignoring_duplicates(
         session,
         OutboundSms.__table__,
@@ -34,7 +40,7 @@ async def enqueue_sms(
             "body": body,
             "kind": kind,
             "priority": priority,
-            "status": "pending",
+            "status": "suppressed" if opted_out else "pending",
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,

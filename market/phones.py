@@ -17,3 +17,9 @@ def to_e164(raw: str, region: str = "CN") -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhoneNumber(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def spoken_number(e164: str) -> str:
+    """How people here write the number: 0359 212 3456, 138 0013 8000."""
+    parsed = phonenumbers.parse(e164)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

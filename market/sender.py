@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clock import Clock
 from market.optouts import is_opted_out, set_opt_out
+from market.outbox import OPT_OUT_ACK
 from store.models import OutboundSms
 from telephony.carrier import CarrierError, SmsCarrier
 
@@ -98,7 +99,7 @@ class OutboxSender:
                 await self._record(row.id, status="queued", carrier_sid=sid)
                 return "reconciled"
         async with self.sessions() as session:
-            if row.kind != "opt_out_ack" and await is_opted_out(session, row.phone):
+            if row.kind != OPT_OUT_ACK and await is_opted_out(session, row.phone):
                 await self._record(row.id, status="suppressed")
                 return "suppressed"
         try:

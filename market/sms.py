@@ -5,7 +5,7 @@ from __future__ import annotations
 from ivr_flows.sms_flow import decide
 from market.calls import CallDesk
 from market.optouts import set_opt_out
-from market.outbox import PRIORITY_REPLY, enqueue_sms
+from market.outbox import OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
 from store.models import InboundSms
 from store.repo import insert_ignoring_duplicates
 
@@ -33,7 +33,7 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, 
             phone=phone,
             body=decision.reply,
             # The one message an opted-out number still gets is the confirmation itself.
-            kind="opt_out_ack" if decision.intent == "opt_out" else "reply",
+            kind=OPT_OUT_ACK if decision.intent == "opt_out" else "reply",
             priority=PRIORITY_REPLY,
             now=now,
         )

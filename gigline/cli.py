@@ -1,0 +1,88 @@
+"""`gigline serve | migrate | call`: the hotline from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from gigline.runtime import start_hotline
+from gigline.settings import Settings, SettingsError
+from store.db import DatabaseNotMigrated, make_engine, upgrade
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gigline", description="零工热线 Gigline")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the hotline (embedded default: SQLite, local carrier)")
+    commands.add_parser("migrate", help="upgrade the database to the latest migration")
+    call = commands.add_parser("call", help="call the hotline from this terminal (local carrier)")
+    call.add_argument("--from", dest="phone", default="+8613800000001",
+                      help="the caller's phone number (default %(default)s)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings.from_env(os.environ)
+        runner = {"serve": _serve, "migrate": _migrate, "call": _call}[args.command]
+        return asyncio.run(runner(settings, args))
+    except (SettingsError, DatabaseNotMigrated) as exc:
+        print(f"gigline: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _serve(settings: Settings, args) -> int:
+    hotline = await start_hotline(settings)
+    print(f"Gigline listening on {hotline.url} (webhooks under {hotline.url}/twilio/)")
+    if hotline.carrier:
+        print(f"Local carrier (Twilio stand-in) REST API on {hotline.carrier.rest_base}; "
+              "try a call with: gigline call")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await hotline.close()
+    return 0
+
+
+async def _migrate(settings: Settings, args) -> int:
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("database is at the latest migration")
+    return 0
+
+
+async def _call(settings: Settings, args) -> int:
+    from telephony.local_carrier import run_terminal_call
+
+    if not settings.uses_local_carrier:
+        print("gigline call uses the local carrier: unset the TWILIO_* settings", file=sys.stderr)
+        return 2
+    hotline = await start_hotline(settings)
+    loop = asyncio.get_running_loop()
+
+    async def read_line() -> str:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:  # end of input: the caller hangs up
+            return "h"
+        return line
+
+    try:
+        await run_terminal_call(hotline.carrier, args.phone, read_line=read_line,
+                                write=lambda text: print(text, flush=True))
+        await asyncio.sleep(0.5)  # let the registration SMS arrive before we stop
+        for sms in hotline.carrier.inbox(args.phone):
+            print(f"SMS to {args.phone}: {sms.body}")
+    finally:
+        await hotline.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

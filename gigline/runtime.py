@@ -1,0 +1,71 @@
+"""Starts the hotline on real sockets: the app and, on the embedded default, the local
+carrier beside it. Used by `gigline serve`, `gigline call`, end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from gigline.app import create_app
+from gigline.settings import Settings
+from market.clock import Clock, utc_now
+from telephony.local_carrier import LocalCarrier
+
+log = logging.getLogger(__name__)
+
+
+class LocalCarrierRefused(RuntimeError):
+    pass
+
+
+@dataclass
+class Hotline:
+    settings: Settings
+    app: web.Application
+    runner: web.AppRunner
+    carrier: LocalCarrier | None
+    http: aiohttp.ClientSession | None
+
+    @property
+    def url(self) -> str:
+        return self.settings.public_url
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+        if self.carrier is not None:
+            await self.carrier.close()
+        if self.http is not None:
+            await self.http.close()
+
+
+async def start_hotline(settings: Settings, *, clock: Clock = utc_now) -> Hotline:
+    carrier = http = None
+    if settings.uses_local_carrier:
+        if settings.twilio_api_base:
+            raise LocalCarrierRefused(
+                "GIGLINE_TWILIO_API_BASE is set: Gigline talks to that, not the local carrier"
+            )
+        http = aiohttp.ClientSession()
+        carrier = LocalCarrier(
+            account_sid=settings.account_sid,
+            auth_token=settings.auth_token,
+            webhook_base=settings.public_url,
+            hotline_number=settings.sms_from_number,
+            http=http,
+        )
+        await carrier.start_rest("127.0.0.1", settings.local_carrier_port)
+    app = create_app(settings, clock=clock)
+    runner = web.AppRunner(app, access_log=None)
+    try:
+        await runner.setup()
+        await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
+    except BaseException:
+        await runner.cleanup()
+        if carrier is not None:
+            await carrier.close()
+            await http.close()
+        raise
+    return Hotline(settings, app, runner, carrier, http)

@@ -1,0 +1,22 @@
+"""The local carrier: a faithful stand-in for Twilio (REST API, webhooks, simulated phones).
+
+For development, demos and tests only; Twilio cannot be reached from our machines.
+"""
+
+from .call import CallStateError, ScriptedCall
+from .carrier import LocalCarrier
+from .messages import MessageRecord, SimulatedSms
+from .terminal import run_terminal_call
+from .verbs import DialOutcome
+from .webhooks import WebhookResult
+
+__all__ = [
+    "CallStateError",
+    "DialOutcome",
+    "LocalCarrier",
+    "MessageRecord",
+    "ScriptedCall",
+    "SimulatedSms",
+    "WebhookResult",
+    "run_terminal_call",
+]

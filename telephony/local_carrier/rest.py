@@ -1,0 +1,83 @@
+"""The Twilio REST stand-in: Twilio's paths, basic auth, JSON and error shapes."""
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import BasicAuth, web
+
+from .errors import TwilioApiError, not_found
+from .ids import API_VERSION
+from .recordings import silent_wav
+from .rest_calls import CallsApi
+from .rest_messages import MessagesApi
+
+if TYPE_CHECKING:
+    from .carrier import LocalCarrier
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ACCOUNT = f"/{API_VERSION}/Accounts/{{account}}"
+PUBLIC_ROUTE = "recording-media"
+
+
+def build_rest_app(carrier: "LocalCarrier") -> web.Application:
+    messages = MessagesApi(carrier.sms)
+    calls = CallsApi(carrier)
+    app = web.Application(middlewares=[carrier.faults.middleware, _api_middleware(carrier)])
+    app.router.add_post(f"{ACCOUNT}/Messages.json", messages.create)
+    app.router.add_get(f"{ACCOUNT}/Messages.json", messages.list)
+    app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}.json", messages.fetch)
+    app.router.add_post(f"{ACCOUNT}/Calls.json", calls.create)
+    app.router.add_get(f"{ACCOUNT}/Calls/{{sid}}.json", calls.fetch)
+    app.router.add_post(f"{ACCOUNT}/Calls/{{sid}}.json", calls.update)
+    # Recording media is public unless an account turns on media auth (the default is off).
+    recording = _recording_handler(carrier)
+    for suffix in ("", ".wav"):
+        path = f"{ACCOUNT}/Recordings/{{sid:RE[0-9a-f]{{32}}}}{suffix}"
+        app.router.add_get(path, recording, name=f"{PUBLIC_ROUTE}{suffix}")
+    return app
+
+
+def _authorised(carrier: "LocalCarrier", request: web.Request) -> bool:
+    try:
+        auth = BasicAuth.decode(request.headers.get("Authorization", ""))
+    except ValueError:
+        return False
+    return (
+        hmac.compare_digest(auth.login.encode(), carrier.account_sid.encode())
+        and hmac.compare_digest(auth.password.encode(), carrier.auth_token.encode())
+        and request.match_info.get("account", carrier.account_sid) == carrier.account_sid
+    )
+
+
+def _api_middleware(carrier: "LocalCarrier") -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Basic auth (recording media excepted) and Twilio-shaped errors for everything."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        carrier.learn_rest_base(str(request.url.origin()))
+        try:
+            public = (request.match_info.route.name or "").startswith(PUBLIC_ROUTE)
+            if not public and not _authorised(carrier, request):
+                raise TwilioApiError(
+                    401, 20003, "Authenticate", detail="Your AccountSid or AuthToken was incorrect."
+                )
+            return await handler(request)
+        except TwilioApiError as error:
+            return error.response()
+        except web.HTTPNotFound:
+            return not_found(request.path).response()
+        except web.HTTPMethodNotAllowed:
+            return TwilioApiError(405, 20004, "Method not allowed").response()
+
+    return middleware
+
+
+def _recording_handler(carrier: "LocalCarrier") -> Handler:
+    async def recording(request: web.Request) -> web.Response:
+        found = carrier.recordings.get(request.match_info["sid"])
+        if found is None or request.match_info["account"] != carrier.account_sid:
+            raise not_found(request.path)
+        return web.Response(body=silent_wav(found.duration), content_type="audio/x-wav")
+
+    return recording

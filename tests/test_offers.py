@@ -1,0 +1,121 @@
+"""Which offers a worker hears, and taking a slot: exact fill under a crowd."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from ivr_flows.catalogue import load_catalogue
+from market.clock import market_today
+from market.offers import find_offers, reserve_slot
+from market.workers import load_worker
+from store.db import make_engine, make_sessionmaker
+from store.models import JobLine, Offer, OutboundSms
+from tests.market_fixtures import add_job, add_worker, seed_market, tomorrow
+
+TZ = "Asia/Shanghai"
+
+
+@pytest.fixture
+async def sessions(database_url):
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def market(sessions, clock):
+    return await seed_market(sessions, clock())
+
+
+async def offers_for(sessions, phone, clock):
+    async with sessions() as session:
+        worker = await load_worker(session, phone)
+        return await find_offers(session, worker, today=market_today(clock(), TZ), timezone=TZ)
+
+
+async def test_offers_match_trade_nearest_first_and_only_from_verified_employers(
+    sessions, market, clock
+):
+    now = clock()
+    await add_worker(sessions, market, "+8613800000001", ["welder"], "东郭镇", now)
+    far = await add_job(sessions, market, code="J201", trade="welder", town="猗氏镇",
+                        headcount=2, wage_yuan=600, start=tomorrow(now))
+    same_town = await add_job(sessions, market, code="J202", trade="welder", town="东郭镇",
+                              headcount=2, wage_yuan=400, start=tomorrow(now))
+    await add_job(sessions, market, code="J203", trade="welder", town="东郭镇", headcount=2,
+                  wage_yuan=900, start=tomorrow(now), verification="unverified")
+    await add_job(sessions, market, code="J204", trade="welder", town="东郭镇", headcount=2,
+                  wage_yuan=900, start=tomorrow(now), verification="blacklisted")
+    await add_job(sessions, market, code="J205", trade="welder", town="东郭镇", headcount=2,
+                  wage_yuan=900, start=now - timedelta(days=2))  # already started
+    await add_job(sessions, market, code="J206", trade="cook", town="东郭镇", headcount=2,
+                  wage_yuan=900, start=tomorrow(now))
+    offers = await offers_for(sessions, "+8613800000001", clock)
+    codes = [o.job_code for o in offers]
+    # J101 (demo, 北城街道) is in the same district as 东郭镇: after the same town.
+    assert codes == ["J202", "J101", "J201"]
+    assert offers[0].job_line_id == same_town and offers[-1].job_line_id == far
+    assert offers[0].trade == "焊工" and offers[0].day_wage_fen == 40000
+    assert offers[0].place == "东郭镇"
+
+
+async def test_a_full_line_or_a_held_slot_is_not_offered_again(sessions, market, clock):
+    now = clock()
+    worker = await add_worker(sessions, market, "+8613800000001", ["welder"], "东郭镇", now)
+    line = await add_job(sessions, market, code="J301", trade="welder", town="东郭镇",
+                         headcount=1, wage_yuan=400, start=tomorrow(now))
+    assert await reserve(sessions, worker.phone, line, clock)
+    codes = [o.job_code for o in await offers_for(sessions, "+8613800000001", clock)]
+    assert "J301" not in codes
+
+
+async def reserve(sessions, phone, line_id, clock) -> bool:
+    async with sessions() as session, session.begin():
+        worker = await load_worker(session, phone)
+        return await reserve_slot(
+            session, worker, line_id, channel="call_in", now=clock(),
+            today=market_today(clock(), TZ), timezone=TZ, catalogue=load_catalogue("zh-CN"),
+        )
+
+
+async def test_a_crowd_of_accepts_fills_exactly_the_headcount(sessions, market, clock):
+    now = clock()
+    line = await add_job(sessions, market, code="J401", trade="porter", town="东郭镇",
+                         headcount=10, wage_yuan=200, start=tomorrow(now))
+    phones = [f"+86139{n:08d}" for n in range(120)]
+    for phone in phones:
+        await add_worker(sessions, market, phone, ["porter"], "东郭镇", now)
+    results = await asyncio.gather(*(reserve(sessions, p, line, clock) for p in phones))
+    assert sum(results) == 10
+    async with sessions() as session:
+        assert await session.scalar(select(JobLine.filled).where(JobLine.id == line)) == 10
+        accepted = await session.scalar(
+            select(func.count()).select_from(Offer).where(Offer.status == "accepted")
+        )
+        texts = await session.scalar(select(func.count()).select_from(OutboundSms))
+    assert accepted == 10 and texts == 10
+
+
+async def test_one_worker_accepting_twice_at_once_holds_one_slot(sessions, market, clock):
+    now = clock()
+    worker = await add_worker(sessions, market, "+8613800000001", ["porter"], "东郭镇", now)
+    line = await add_job(sessions, market, code="J501", trade="porter", town="东郭镇",
+                         headcount=5, wage_yuan=200, start=tomorrow(now))
+    results = await asyncio.gather(*(reserve(sessions, worker.phone, line, clock)
+                                     for _ in range(8)))
+    assert all(results)
+    async with sessions() as session:
+        assert await session.scalar(select(JobLine.filled).where(JobLine.id == line)) == 1
+
+
+async def test_an_unverified_employers_slot_cannot_be_taken(sessions, market, clock):
+    now = clock()
+    worker = await add_worker(sessions, market, "+8613800000001", ["porter"], "东郭镇", now)
+    line = await add_job(sessions, market, code="J601", trade="porter", town="东郭镇",
+                         headcount=5, wage_yuan=200, start=tomorrow(now),
+                         verification="unverified")
+    assert not await reserve(sessions, worker.phone, line, clock)
