@@ -18,7 +18,7 @@ TEST_DATABASE_URL = os.environ.get("GIGLINE_TEST_DATABASE_URL", "")
 
 
 @dataclass
-class TestClock:
+class FixedClock:
     """A clock that stands still until the test moves it."""
 
     now: datetime = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
@@ -31,8 +31,8 @@ class TestClock:
 
 
 @pytest.fixture
-def clock() -> TestClock:
-    return TestClock()
+def clock() -> FixedClock:
+    return FixedClock()
 
 
 async def _fresh_postgres(url: str) -> None:
