@@ -1,0 +1,42 @@
+"""Every catalogue says everything the flows need, with the same placeholders."""
+
+import string
+
+import pytest
+
+from ivr_flows.catalogue import UnknownLanguage, load_catalogue
+
+LANGUAGES = ["zh-CN", "en"]
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_catalogues_have_the_same_prompts_and_placeholders():
+    zh, en = (load_catalogue(lang) for lang in LANGUAGES)
+    assert zh.prompts.keys() == en.prompts.keys()
+    for key in zh.prompts:
+        assert placeholders(zh.prompts[key]) == placeholders(en.prompts[key]), key
+    assert zh.words.keys() == en.words.keys()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_opt_out_words_always_include_the_carriers_and_chinese_ones(language):
+    words = {w.upper() for w in load_catalogue(language).words["opt_out"]}
+    assert {"STOP", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "退订", "TD", "T"} <= words
+
+
+def test_sms_texts_fit_one_ucs2_segment_with_long_values():
+    zh = load_catalogue("zh-CN")
+    long_values = {"number": "123456", "hotline": "0359 212 3456", "trade": "搬运装卸",
+                   "place": "城东街道", "start": "11-25 07:00", "wage": "1000元"}
+    for key, text in zh.prompts.items():
+        if key.startswith("sms_"):
+            rendered = text.format(**{k: long_values[k] for k in placeholders(text)})
+            assert len(rendered) <= 70, (key, len(rendered))
+
+
+def test_unknown_language_is_a_clear_error():
+    with pytest.raises(UnknownLanguage):
+        load_catalogue("xx")

@@ -1,0 +1,53 @@
+"""The README's first command as a person runs it: `gigline serve` on the embedded default."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import aiohttp
+
+from gigline.cli import main
+from tests.conftest import free_port
+from tests.twilio_signing import signed_headers, voice_params
+
+
+async def test_serve_starts_on_the_embedded_default_answers_and_stops(tmp_path):
+    port, carrier_port = free_port(), free_port()
+    env = os.environ | {
+        "GIGLINE_DATA_DIR": str(tmp_path / "var"), "GIGLINE_PORT": str(port),
+        "GIGLINE_LOCAL_CARRIER_PORT": str(carrier_port), "GIGLINE_LOCAL_CARRIER_TOKEN": "tok",
+    }
+    env.pop("GIGLINE_DATABASE_URL", None)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gigline.cli", "serve", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(30):
+            first = (await server.stdout.readline()).decode()
+        assert f"listening on http://127.0.0.1:{port}" in first
+        url = f"http://127.0.0.1:{port}"
+        params = voice_params("CA" + "1" * 32)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/healthz") as health:
+                assert health.status == 200
+            headers = signed_headers("tok", f"{url}/twilio/voice", params)
+            async with http.post(f"{url}/twilio/voice", data=params, headers=headers) as call:
+                assert "零工热线" in await call.text()
+        assert (tmp_path / "var" / "gigline.db").exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await server.wait() == 0
+
+
+async def test_call_refuses_real_twilio_credentials(monkeypatch, capsys):
+    for name, value in {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t",
+                        "TWILIO_PHONE_NUMBER": "+863592123456", "GIGLINE_ID_HASH_KEY": "k" * 32,
+                        }.items():
+        monkeypatch.setenv(name, value)
+    assert await asyncio.to_thread(main, ["call"]) == 2
+    assert "local carrier" in capsys.readouterr().err
