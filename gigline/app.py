@@ -9,11 +9,22 @@ from aiohttp import web
 from sqlalchemy import text
 
 import scheduler as market_clock
-from gigline.keys import CARRIER, CLOCK, DESK, ENGINE, SCHEDULER, SENDER, SESSIONS, SETTINGS
+from gigline.keys import (
+    CARRIER,
+    CLOCK,
+    DESK,
+    ENGINE,
+    NUDGE_OUTBOX,
+    RENDERER,
+    SCHEDULER,
+    SENDER,
+    SESSIONS,
+    SETTINGS,
+)
 from gigline.settings import Settings
 from ivr_flows.catalogue import load_catalogue
-from market.calls import CallDesk
 from market.clock import Clock, utc_now
+from market.desk import CallDesk
 from market.directory import load_market_view
 from market.seed import ensure_demo_jobs, ensure_market
 from market.sender import OutboxSender
@@ -59,11 +70,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             market_view = await load_market_view(session, market, settings.agent_numbers)
         catalogue = load_catalogue(settings.language)
         app[ENGINE], app[SESSIONS] = engine, sessions
-        app[DESK] = app[webhooks.DESK] = CallDesk(
+        app[DESK] = CallDesk(
             sessions=sessions, clock=app[CLOCK], catalogue=catalogue, market_id=market.id,
             timezone=market.timezone, market=market_view, id_hash_key=settings.id_hash_key,
         )
-        app[webhooks.RENDERER] = VoiceRenderer(
+        app[RENDERER] = VoiceRenderer(
             public_url=settings.public_url, say_language=catalogue.say_language,
             voice=settings.voice,
         )
@@ -103,7 +114,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, sender.send_due)
     scheduler = market_clock.build_scheduler(outbox, settings.outbox_interval_seconds)
     app[SCHEDULER] = scheduler
-    app[webhooks.NUDGE] = lambda: outbox.run_soon(scheduler)
+    app[NUDGE_OUTBOX] = lambda: outbox.run_soon(scheduler)
     if settings.run_scheduler:
         scheduler.start()
     try:

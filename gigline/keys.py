@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from gigline.settings import Settings
-from market.calls import CallDesk
 from market.clock import Clock
+from market.desk import CallDesk
 from market.sender import OutboxSender
 from telephony.carrier import SmsCarrier
+from telephony.twiml import VoiceRenderer
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -20,3 +23,5 @@ DESK = web.AppKey("desk", CallDesk)
 CARRIER = web.AppKey("carrier", SmsCarrier)
 SENDER = web.AppKey("sender", OutboxSender)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+RENDERER = web.AppKey("renderer", VoiceRenderer)
+NUDGE_OUTBOX = web.AppKey("nudge_outbox", Callable[[], None])  # send queued SMS now

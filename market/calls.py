@@ -4,14 +4,12 @@ save the state with the rendered response. A retried webhook gets the saved resp
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr_flows import call_flow
-from ivr_flows.catalogue import Catalogue
 from ivr_flows.commands import (
     Ask,
     CompleteRegistration,
@@ -27,29 +25,17 @@ from ivr_flows.commands import (
     Say,
     StoreIdNumber,
 )
-from ivr_flows.context import CallContext, MarketView
+from ivr_flows.context import CallContext
 from ivr_flows.inputs import CallStarted, FlowInput, OffersFound, SlotResult
 from market import offers, workers
-from market.clock import Clock, market_today
+from market.clock import market_today
+from market.desk import CallDesk
 from store.models import CallbackRequest, CallSession, WageReport, Worker
 from store.repo import insert_ignoring_duplicates
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
 Render = Callable[[list, int], str]
-
-
-@dataclass(frozen=True)
-class CallDesk:
-    """What a turn needs, built once at start-up."""
-
-    sessions: async_sessionmaker
-    clock: Clock
-    catalogue: Catalogue
-    market_id: int
-    timezone: str
-    market: MarketView
-    id_hash_key: str
 
 
 class _Effects:

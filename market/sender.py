@@ -61,12 +61,13 @@ class OutboxSender:
 
     async def send_due(self) -> SendReport:
         counts = {"sent": 0, "retried": 0, "failed": 0, "suppressed": 0, "reconciled": 0}
-        for row in await self._claim():
+        for row in await self.claim():
             outcome = await self._send_one(row)
             counts[outcome] += 1
         return SendReport(**counts)
 
-    async def _claim(self) -> list[Claimed]:
+    async def claim(self) -> list[Claimed]:
+        """Marks the most urgent due rows claimed (committed) and returns them."""
         now = self.clock()
         async with self.sessions() as session, session.begin():
             rows = list(await session.scalars(

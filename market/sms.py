@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr_flows.sms_flow import decide
-from market.calls import CallDesk
+from market.desk import CallDesk
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
 from store.models import InboundSms

@@ -6,17 +6,15 @@ import logging
 
 from aiohttp import web
 
+from gigline.keys import DESK, NUDGE_OUTBOX, RENDERER
 from ivr_flows.inputs import Answer, CallStarted, Recorded
 from market import calls, sender, sms
 from market.phones import InvalidPhoneNumber, to_e164
 from telephony.signature import TWILIO_PARAMS
-from telephony.twiml import VoiceRenderer, empty_messaging_response
+from telephony.twiml import empty_messaging_response
 
 log = logging.getLogger(__name__)
 
-DESK = web.AppKey("telephony_desk", calls.CallDesk)
-RENDERER = web.AppKey("telephony_renderer", VoiceRenderer)
-NUDGE = web.AppKey("telephony_nudge_outbox", object)  # () -> None: send the outbox now
 ENDED_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 MAX_FIELD_LENGTH = 2000
 
@@ -63,7 +61,7 @@ async def _voice_turn(request: web.Request, turn: int | None, event) -> web.Resp
         event=event,
         render=app[RENDERER].render,
     )
-    app[NUDGE]()
+    app[NUDGE_OUTBOX]()
     return web.Response(text=twiml, content_type="text/xml")
 
 
@@ -96,7 +94,7 @@ async def incoming_sms(request: web.Request) -> web.Response:
         to=_field(request, "To", required=False),
         body=_field(request, "Body", required=False),
     )
-    request.app[NUDGE]()
+    request.app[NUDGE_OUTBOX]()
     return web.Response(text=empty_messaging_response(), content_type="text/xml")
 
 

@@ -129,7 +129,7 @@ async def test_a_send_cut_off_after_the_carrier_took_it_is_not_sent_again(hotlin
 async def test_a_send_cut_off_before_the_carrier_took_it_is_sent_after_the_lease(hotline, clock):
     await add(hotline, clock, "k1")
     sender = hotline.app[SENDER]
-    [claimed] = await sender._claim()  # claimed, then the process dies before sending
+    [claimed] = await sender.claim()  # claimed, then the process dies before sending
     assert claimed.outcome_unknown is False
     clock.advance(minutes=3)
     report = await sender.send_due()

@@ -1,0 +1,24 @@
+"""What handling a call or an SMS needs, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ivr_flows.catalogue import Catalogue
+from ivr_flows.context import MarketView
+from market.clock import Clock
+
+
+@dataclass(frozen=True)
+class CallDesk:
+    """What a turn needs, built once at start-up."""
+
+    sessions: async_sessionmaker
+    clock: Clock
+    catalogue: Catalogue
+    market_id: int
+    timezone: str
+    market: MarketView
+    id_hash_key: str
