@@ -286,6 +286,9 @@ def _on_id_entry(turn: _Turn, value: str) -> None:
 
 
 def _recorded(turn: _Turn, event: Recorded) -> None:
+    if event.finished_on_key in ("*", "0"):
+        _answer(turn, event.finished_on_key)
+        return
     if turn.state.step != "name":
         turn.ask()
         return

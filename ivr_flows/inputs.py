@@ -24,6 +24,7 @@ class Answer:
 class Recorded:
     url: str
     duration_seconds: int
+    finished_on_key: str = ""  # "*" or "0" end a recording like any prompt: repeat, agent
 
 
 @dataclass(frozen=True)

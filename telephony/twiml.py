@@ -12,6 +12,7 @@ from ivr_flows.commands import Ask, ConnectAgent, HangUp, RecordName, Say
 GATHER_PATH = "/twilio/voice/gather"
 RECORD_PATH = "/twilio/voice/record"
 DIAL_TIMEOUT_SECONDS = 30
+RECORD_FINISH_KEYS = "#*0"  # * (repeat) and 0 (agent) work while recording too
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class VoiceRenderer:
                         action=self._url(RECORD_PATH, turn),
                         method="POST",
                         max_length=max_seconds,
-                        finish_on_key="#",
+                        finish_on_key=RECORD_FINISH_KEYS,
                         play_beep=True,
                         timeout=3,
                     )

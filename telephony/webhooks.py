@@ -80,7 +80,8 @@ async def recorded(request: web.Request) -> web.Response:
         duration = int(_field(request, "RecordingDuration", required=False) or 0)
     except ValueError:
         raise web.HTTPBadRequest(text="RecordingDuration is not a number") from None
-    return await _voice_turn(request, _turn(request), Recorded(url, duration))
+    finished_on = _field(request, "Digits", required=False)
+    return await _voice_turn(request, _turn(request), Recorded(url, duration, finished_on))
 
 
 async def incoming_sms(request: web.Request) -> web.Response:

@@ -86,9 +86,9 @@ class FlowCall:
         self._run(Answer(""))
         return self
 
-    def record(self, seconds: int = 2) -> FlowCall:
-        self.lines.append(f"you: (say your name, {seconds}s)")
-        self._run(Recorded(f"https://rec.example/RE{seconds}", seconds))
+    def record(self, seconds: int = 2, finish_key: str = "#") -> FlowCall:
+        self.lines.append(f"you: (say your name, {seconds}s, then {finish_key})")
+        self._run(Recorded(f"https://rec.example/RE{seconds}", seconds, finish_key))
         return self
 
     def hang_up_and_call_back(self, worker: WorkerView) -> FlowCall:

@@ -92,6 +92,43 @@ def test_star_repeats_and_zero_reaches_an_agent_at_every_prompt(step_keys):
     assert call.state.step == "ended"
 
 
+REGISTERED_PROMPTS = {
+    "main_menu": [],
+    "offer": ["1"],
+    "update_menu": ["2"],
+    "wage_report": ["3"],
+}
+
+
+@pytest.mark.parametrize("step, keys", REGISTERED_PROMPTS.items())
+def test_star_and_zero_work_at_the_registered_callers_prompts(step, keys):
+    world = World(offers=[OfferView(11, "J101", "焊工", 50000, 10, "北城街道", date(2026, 11, 23))])
+    call = FlowCall(worker=registered(), world=world,
+                    market=demo_market(agent_numbers=("+8613900000099",))).start()
+    for key in keys:
+        call.press(key)
+    assert call.state.step == step
+    asked = [line for line in call.lines if line.startswith("bot:")][-1]
+    before = len(call.lines)
+    call.press("*")
+    assert call.state.step == step and asked in call.lines[before:]
+    call.press("0")
+    assert "   (dialling agents +8613900000099)" in call.lines
+
+
+@pytest.mark.parametrize("key, expect", [("*", "name"), ("0", "ended")])
+def test_star_and_zero_end_a_recording_like_any_prompt(key, expect):
+    worker = WorkerView(number="7", status="registering", consented=True, trades=("rebar",),
+                        district_id=1, town_id=2, day_wage_fen=30000, availability="week",
+                        id_last4="002X")
+    call = FlowCall(worker=worker).start()
+    assert call.state.step == "name"
+    call.record(1, finish_key=key)
+    assert call.state.step == expect
+    if key == "*":
+        assert call.lines[-1] == "   (recording)"
+
+
 def test_zero_without_agents_on_duty_books_a_callback():
     call = FlowCall().start().press("0")
     assert effects_of(call, RequestCallback) == [RequestCallback("caller_asked")]
