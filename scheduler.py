@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 OUTBOX_JOB = "outbox"
+MARKET_JOB = "market"  # waves, held alerts, employers to chase
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
@@ -49,8 +50,11 @@ class Sweep:
             scheduler.modify_job(self.job_id, next_run_time=datetime.now(UTC))
 
 
-def build_scheduler(outbox: Sweep, outbox_interval_seconds: float) -> AsyncIOScheduler:
+def build_scheduler(sweeps: dict[Sweep, float]) -> AsyncIOScheduler:
+    """One interval job per sweep (seconds between runs); each runs once at start-up too,
+    so whatever fell due while Gigline was down goes out now."""
     scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=UTC)
-    scheduler.add_job(outbox.run, "interval", seconds=outbox_interval_seconds, id=outbox.job_id,
-                      next_run_time=datetime.now(UTC))
+    for sweep, seconds in sweeps.items():
+        scheduler.add_job(sweep.run, "interval", seconds=seconds, id=sweep.job_id,
+                          next_run_time=datetime.now(UTC))
     return scheduler

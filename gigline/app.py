@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 
 import scheduler as market_clock
@@ -14,6 +16,8 @@ from gigline.keys import (
     CLOCK,
     DESK,
     ENGINE,
+    MARKET_SWEEP,
+    NUDGE_MARKET,
     NUDGE_OUTBOX,
     RENDERER,
     SCHEDULER,
@@ -28,18 +32,21 @@ from market.desk import CallDesk
 from market.directory import load_market_view
 from market.seed import ensure_demo_jobs, ensure_market
 from market.sender import OutboxSender
+from market.sweeps import MarketSweep
+from market.waves import Alerting, WaveRules
 from store.db import ensure_migrated, make_engine, make_sessionmaker, upgrade
 from telephony import webhooks
-from telephony.carrier import SmsCarrier
+from telephony.carrier import Carrier
 from telephony.signature import twilio_signature_middleware
 from telephony.twilio_carrier import TwilioCarrier
 from telephony.twiml import VoiceRenderer
 
 log = logging.getLogger(__name__)
+MARKET_SWEEP_SECONDS = 15
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now,
-               carrier: SmsCarrier | None = None) -> web.Application:
+               carrier: Carrier | None = None) -> web.Application:
     app = web.Application(
         middlewares=[twilio_signature_middleware(settings.auth_token, settings.public_url)]
     )
@@ -83,7 +90,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-def _carrier(injected: SmsCarrier | None):
+def _carrier(injected: Carrier | None):
     async def carrier_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         carrier = injected or TwilioCarrier(
@@ -103,7 +110,7 @@ def _carrier(injected: SmsCarrier | None):
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
+    settings, desk = app[SETTINGS], app[DESK]
     sender = OutboxSender(
         app[SESSIONS], app[CARRIER], app[CLOCK],
         status_callback=f"{settings.public_url}/twilio/status",
@@ -112,9 +119,33 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     )
     app[SENDER] = sender
     outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, sender.send_due)
-    scheduler = market_clock.build_scheduler(outbox, settings.outbox_interval_seconds)
+    alerting = Alerting(
+        sessions=desk.sessions,
+        rules=WaveRules(
+            multiplier=settings.wave_multiplier,
+            interval=timedelta(minutes=settings.wave_interval_minutes),
+            quiet_start=settings.quiet_hours[0], quiet_end=settings.quiet_hours[1],
+            quiet_override=timedelta(hours=settings.quiet_hours_override_hours),
+        ),
+        catalogue=desk.catalogue, timezone=desk.timezone, public_url=settings.public_url,
+    )
+    scheduler: AsyncIOScheduler | None = None
+
+    def nudge_outbox() -> None:
+        outbox.run_soon(scheduler)
+
+    market_sweep = MarketSweep(alerting, app[CLOCK],
+                               timedelta(minutes=settings.employer_confirm_minutes),
+                               on_outbox=nudge_outbox)
+    market = market_clock.Sweep(market_clock.MARKET_JOB, market_sweep.run)
+    scheduler = market_clock.build_scheduler({
+        outbox: settings.outbox_interval_seconds,
+        market: MARKET_SWEEP_SECONDS,
+    })
     app[SCHEDULER] = scheduler
-    app[NUDGE_OUTBOX] = lambda: outbox.run_soon(scheduler)
+    app[MARKET_SWEEP] = market_sweep
+    app[NUDGE_OUTBOX] = nudge_outbox
+    app[NUDGE_MARKET] = lambda: market.run_soon(scheduler)
     if settings.run_scheduler:
         scheduler.start()
     try:
@@ -122,6 +153,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await market.finish()
         await outbox.finish()
 
 

@@ -12,7 +12,8 @@ from gigline.settings import Settings
 from market.clock import Clock
 from market.desk import CallDesk
 from market.sender import OutboxSender
-from telephony.carrier import SmsCarrier
+from market.sweeps import MarketSweep
+from telephony.carrier import Carrier
 from telephony.twiml import VoiceRenderer
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -20,8 +21,10 @@ CLOCK = web.AppKey("clock", Clock)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker)
 DESK = web.AppKey("desk", CallDesk)
-CARRIER = web.AppKey("carrier", SmsCarrier)
+CARRIER = web.AppKey("carrier", Carrier)
 SENDER = web.AppKey("sender", OutboxSender)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 RENDERER = web.AppKey("renderer", VoiceRenderer)
 NUDGE_OUTBOX = web.AppKey("nudge_outbox", Callable[[], None])  # send queued SMS now
+NUDGE_MARKET = web.AppKey("nudge_market", Callable[[], None])  # a job was posted: wave now
+MARKET_SWEEP = web.AppKey("market_sweep", MarketSweep)

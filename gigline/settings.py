@@ -6,6 +6,7 @@ import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,6 +43,13 @@ class Settings:
     sms_rate_per_second: float = 1.0
     demo_data: bool = False
     embedded: bool = field(default=False)
+    # agent name by API token; the embedded default makes one for the agent "demo"
+    api_tokens: dict[str, str] = field(default_factory=dict)
+    wave_multiplier: int = 3
+    wave_interval_minutes: float = 10
+    quiet_hours: tuple[time, time] = (time(21), time(7))
+    quiet_hours_override_hours: float = 12
+    employer_confirm_minutes: float = 60
 
     @property
     def uses_local_carrier(self) -> bool:
@@ -96,10 +104,16 @@ class Settings:
             ),
             id_hash_key=env.get("GIGLINE_ID_HASH_KEY", "gigline-dev-only-key"),
             market_code=env.get("GIGLINE_MARKET", "yuncheng"),
-            outbox_interval_seconds=float(env.get("GIGLINE_OUTBOX_INTERVAL", "2")),
-            sms_rate_per_second=float(env.get("GIGLINE_SMS_RATE", "1")),
+            outbox_interval_seconds=_float(env, "GIGLINE_OUTBOX_INTERVAL", 2),
+            sms_rate_per_second=_float(env, "GIGLINE_SMS_RATE", 1),
             demo_data=env.get("GIGLINE_DEMO", "1" if embedded else "0") == "1",
             embedded=embedded,
+            api_tokens=_api_tokens(env.get("GIGLINE_API_TOKENS"), embedded),
+            wave_multiplier=_int(env, "GIGLINE_WAVE_MULTIPLIER", 3),
+            wave_interval_minutes=_float(env, "GIGLINE_WAVE_MINUTES", 10),
+            quiet_hours=_quiet_hours(env.get("GIGLINE_QUIET_HOURS", "21:00-07:00")),
+            quiet_hours_override_hours=_float(env, "GIGLINE_QUIET_OVERRIDE_HOURS", 12),
+            employer_confirm_minutes=_float(env, "GIGLINE_EMPLOYER_CONFIRM_MINUTES", 60),
         )
         settings.validate()
         return settings
@@ -127,6 +141,10 @@ class Settings:
             raise SettingsError(f"GIGLINE_LANGUAGE must be zh-CN or en: {self.language!r}")
         if self.sms_rate_per_second <= 0:
             raise SettingsError("GIGLINE_SMS_RATE must be positive")
+        if self.wave_multiplier < 1 or self.wave_interval_minutes <= 0:
+            raise SettingsError("GIGLINE_WAVE_MULTIPLIER and GIGLINE_WAVE_MINUTES must be positive")
+        if self.employer_confirm_minutes <= 0:
+            raise SettingsError("GIGLINE_EMPLOYER_CONFIRM_MINUTES must be positive")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -137,6 +155,40 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number: {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number: {raw!r}") from None
+
+
+def _api_tokens(raw: str | None, embedded: bool) -> dict[str, str]:
+    """`agent:token,agent:token` -> {token: agent}. Never open: without tokens the API
+    refuses everyone, except on the embedded default, which makes one for 'demo'."""
+    if not raw:
+        return {secrets.token_urlsafe(16): "demo"} if embedded else {}
+    tokens = {}
+    for pair in raw.split(","):
+        agent, _, token = pair.strip().partition(":")
+        if not agent or len(token) < 16:
+            raise SettingsError(
+                "GIGLINE_API_TOKENS must be agent:token pairs with tokens of 16+ characters"
+            )
+        tokens[token] = agent
+    return tokens
+
+
+def _quiet_hours(raw: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise SettingsError(f"GIGLINE_QUIET_HOURS must look like 21:00-07:00: {raw!r}") from None
+    return start, end
 
 
 def _async_driver(url: str) -> str:

@@ -52,7 +52,7 @@ class CallState:
     step: str = "start"
     failures: int = 0
     page: int = 0
-    mode: str = "register"  # register | update
+    mode: str = "register"  # register | update | alert
     resume_step: str | None = None
     draft: dict = field(default_factory=dict)
     offers: list[dict] = field(default_factory=list)
@@ -105,7 +105,9 @@ class _Turn:
 
 def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallState, list]:
     turn = _Turn(dataclasses.replace(state, draft=dict(state.draft)), ctx)
-    if isinstance(event, CallStarted):
+    if isinstance(event, CallStarted) and event.alert is not None:
+        _start_alert(turn, event.alert)
+    elif isinstance(event, CallStarted):
         _start(turn)
     elif turn.state.step == "ended":
         turn.do(HangUp())
@@ -154,6 +156,15 @@ def _start(turn: _Turn) -> None:
         _next_registration_step(turn)
         return
     turn.go("consent")
+
+
+def _start_alert(turn: _Turn, offer: OfferView) -> None:
+    """We called the worker about one job: read it, take 1 to accept, then goodbye."""
+    turn.state.mode = "alert"
+    turn.state.offers = [_offer_to_dict(offer)]
+    turn.state.offer_index = 0
+    turn.say("alert_intro")
+    turn.go("offer")
 
 
 def _next_registration_step(turn: _Turn) -> None:
@@ -394,7 +405,11 @@ def _slot_result(turn: _Turn, result: SlotResult) -> None:
     if result.reserved:
         turn.say("offer_reserved")
         turn.state.offers = []
-        turn.go("main_menu")
+        if turn.state.mode == "alert":
+            turn.say("goodbye")
+            _end(turn)
+        else:
+            turn.go("main_menu")
     else:
         turn.say("offer_full")
         _next_offer(turn)
@@ -402,7 +417,10 @@ def _slot_result(turn: _Turn, result: SlotResult) -> None:
 
 def _next_offer(turn: _Turn) -> None:
     turn.state.offer_index += 1
-    if turn.state.offer_index >= len(turn.state.offers):
+    if turn.state.mode == "alert":
+        turn.say("alert_declined")
+        _end(turn)
+    elif turn.state.offer_index >= len(turn.state.offers):
         turn.say("offers_end")
         turn.state.offers = []
         turn.go("main_menu")

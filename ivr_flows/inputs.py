@@ -7,8 +7,19 @@ from datetime import date
 
 
 @dataclass(frozen=True)
+class OfferView:
+    job_line_id: int
+    job_code: str
+    trade: str
+    day_wage_fen: int
+    days: int
+    place: str
+    start_date: date
+
+
+@dataclass(frozen=True)
 class CallStarted:
-    pass
+    alert: OfferView | None = None  # an automated alert call we placed about this offer
 
 
 @dataclass(frozen=True)
@@ -25,17 +36,6 @@ class Recorded:
     url: str
     duration_seconds: int
     finished_on_key: str = ""  # "*" or "0" end a recording like any prompt: repeat, agent
-
-
-@dataclass(frozen=True)
-class OfferView:
-    job_line_id: int
-    job_code: str
-    trade: str
-    day_wage_fen: int
-    days: int
-    place: str
-    start_date: date
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,28 @@
-"""Inbound SMS: opt-out and opt-in words always win; HELP gets the hotline; anything
-else gets a short plain answer, never silence."""
+"""Inbound SMS, read as plain words. Opt-out and opt-in words always win over any open
+question; then HELP; then an employer's answer (Y123 / N123 / 是123 / 否123); then a
+worker taking a job ("1", "接", "J101", "J101 1"); anything else gets a plain answer."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
 from ivr_flows.catalogue import Catalogue
 
 _TRAILING = " .。!！~～"
+_JOB_CODE = re.compile(r"^(J\d{1,8})\s*(.*)$")
+_EMPLOYER = re.compile(r"^(\D{1,4}?)\s*(\d{1,10})$")
 
 
 @dataclass(frozen=True)
 class SmsDecision:
-    intent: str  # opt_out | opt_in | help | unknown
-    reply: str
-    opted_out: bool | None  # the new opt-out state, None if unchanged
+    intent: str  # opt_out | opt_in | help | employer_answer | accept | unknown
+    reply: str = ""  # the answer when no market rule has to look first
+    opted_out: bool | None = None  # the new opt-out state, None if unchanged
+    job_code: str | None = None  # accept: the job named, None for "the one open"
+    offer_id: int | None = None  # employer_answer: which application
+    hire: bool | None = None  # employer_answer: yes or no
 
 
 def normalise(body: str) -> str:
@@ -26,9 +33,20 @@ def normalise(body: str) -> str:
 def decide(body: str, catalogue: Catalogue, hotline: str) -> SmsDecision:
     text = normalise(body)
     if catalogue.is_word("opt_out", text):
-        return SmsDecision("opt_out", catalogue.text("sms_opted_out"), True)
+        return SmsDecision("opt_out", catalogue.text("sms_opted_out"), opted_out=True)
     if catalogue.is_word("opt_in", text):
-        return SmsDecision("opt_in", catalogue.text("sms_opted_in"), False)
+        return SmsDecision("opt_in", catalogue.text("sms_opted_in"), opted_out=False)
     if catalogue.is_word("help", text):
-        return SmsDecision("help", catalogue.text("sms_help", hotline=hotline), None)
-    return SmsDecision("unknown", catalogue.text("sms_unknown", hotline=hotline), None)
+        return SmsDecision("help", catalogue.text("sms_help", hotline=hotline))
+    if employer := _EMPLOYER.match(text):
+        word, number = employer.groups()
+        for hire, group in ((True, "employer_yes"), (False, "employer_no")):
+            if catalogue.is_word(group, word):
+                return SmsDecision("employer_answer", offer_id=int(number), hire=hire)
+    if job := _JOB_CODE.match(text):
+        code, rest = job.groups()
+        if not rest or catalogue.is_word("accept", rest):
+            return SmsDecision("accept", job_code=code)
+    if catalogue.is_word("accept", text):
+        return SmsDecision("accept")
+    return SmsDecision("unknown", catalogue.text("sms_unknown", hotline=hotline))

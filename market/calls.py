@@ -26,7 +26,7 @@ from ivr_flows.commands import (
     StoreIdNumber,
 )
 from ivr_flows.context import CallContext
-from ivr_flows.inputs import CallStarted, FlowInput, OffersFound, SlotResult
+from ivr_flows.inputs import CallStarted, FlowInput, OffersFound, OfferView, SlotResult
 from market import offers, workers
 from market.clock import market_today
 from market.desk import CallDesk
@@ -109,13 +109,14 @@ async def take_turn(
     turn: int | None,
     event: FlowInput,
     render: Render,
+    direction: str = "inbound",
 ) -> str:
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
     async with desk.sessions() as session, session.begin():
         await insert_ignoring_duplicates(
             session, CallSession.__table__,
-            {"call_sid": call_sid, "phone": caller, "direction": "inbound",
+            {"call_sid": call_sid, "phone": caller, "direction": direction,
              "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
              "started_at": now, "updated_at": now},
             ["call_sid"],
@@ -125,8 +126,8 @@ async def take_turn(
         )
         if call.turn > 0 and (turn is None or turn < call.turn):
             return call.last_response  # Twilio retried a webhook we already answered
-        if call.turn == 0:
-            event = CallStarted()  # also for a gather of a call we never saw: start afresh
+        if call.turn == 0 and not isinstance(event, CallStarted):
+            event = CallStarted()  # a gather of a call we never saw: start afresh
         worker = await workers.load_worker(session, call.phone)
         effects = _Effects(desk, session, call, worker, now)
         state = call_flow.CallState.from_dict(call.state)
@@ -171,3 +172,9 @@ async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:
             .values(status=status, ended_at=now, updated_at=now)
         )
         return result.rowcount == 1
+
+
+async def alert_offer(desk: CallDesk, offer_id: int, phone: str) -> OfferView | None:
+    """The offer an alert call is about, if it is that phone's."""
+    async with desk.sessions() as session:
+        return await offers.offer_view(session, offer_id, phone, timezone=desk.timezone)

@@ -25,6 +25,7 @@ async def enqueue_sms(
     kind: str,
     now: datetime,
     priority: int = PRIORITY_NOTICE,
+    channel: str = "sms",
 ) -> bool:
     """Queues the SMS unless one with the same key exists; True if newly queued.
 
@@ -36,6 +37,7 @@ async def enqueue_sms(
         OutboundSms.__table__,
         {
             "dedupe_key": dedupe_key,
+            "channel": channel,
             "phone": phone,
             "body": body,
             "kind": kind,

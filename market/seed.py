@@ -75,11 +75,13 @@ async def ensure_demo_jobs(session: AsyncSession, market: Market, now: datetime)
             employer_id=employer.id,
             code=spec["code"],
             start_at=start,
+            end_at=start + timedelta(days=spec["days"]),
             days=spec["days"],
             daily_pay=spec.get("daily_pay", False),
             town_id=towns[spec["town"]],
             address=spec["address"],
             created_at=now,
+            next_wave_at=now,
         )
         session.add(job)
         await session.flush()

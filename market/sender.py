@@ -19,7 +19,7 @@ from market.clock import Clock
 from market.optouts import is_opted_out, set_opt_out
 from market.outbox import OPT_OUT_ACK
 from store.models import OutboundSms
-from telephony.carrier import CarrierError, SmsCarrier
+from telephony.carrier import Carrier, CarrierError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ STATUS_RANK = {"queued": 1, "accepted": 1, "sending": 2, "sent": 3,
 @dataclass(frozen=True)
 class Claimed:
     id: int
+    channel: str  # sms | call (body is then the URL the carrier fetches on answer)
     phone: str
     body: str
     kind: str
@@ -53,7 +54,7 @@ class SendReport:
 
 
 class OutboxSender:
-    def __init__(self, sessions: async_sessionmaker, carrier: SmsCarrier, clock: Clock, *,
+    def __init__(self, sessions: async_sessionmaker, carrier: Carrier, clock: Clock, *,
                  status_callback: str | None, rate_per_second: float, interval_seconds: float):
         self.sessions, self.carrier, self.clock = sessions, carrier, clock
         self.status_callback = status_callback
@@ -86,30 +87,42 @@ class OutboxSender:
                 if not unknown:
                     row.status, row.attempts = "claimed", row.attempts + 1
                 row.claimed_at = row.updated_at = now
-                claimed.append(Claimed(row.id, row.phone, row.body, row.kind, row.attempts,
-                                       row.created_at, unknown))
+                claimed.append(Claimed(row.id, row.channel, row.phone, row.body, row.kind,
+                                       row.attempts, row.created_at, unknown))
         return claimed
 
     async def _send_one(self, row: Claimed) -> str:
         if row.outcome_unknown:
             try:
-                sid = await self.carrier.find_sent_sms(row.phone, row.body, since=row.created_at)
+                sid = await self._find(row)
             except CarrierError as exc:
                 return await self._record_failure(row, exc)
             if sid:
                 await self._record(row.id, status="queued", carrier_sid=sid)
                 return "reconciled"
         async with self.sessions() as session:
-            if row.kind != OPT_OUT_ACK and await is_opted_out(session, row.phone):
+            if (row.channel == "sms" and row.kind != OPT_OUT_ACK
+                    and await is_opted_out(session, row.phone)):
                 await self._record(row.id, status="suppressed")
                 return "suppressed"
         try:
-            sid = await self.carrier.send_sms(row.phone, row.body,
-                                              status_callback=self.status_callback)
+            sid = await self._hand_over(row)
         except CarrierError as exc:
             return await self._record_failure(row, exc)
         await self._record(row.id, status="queued", carrier_sid=sid)
         return "sent"
+
+    async def _hand_over(self, row: Claimed) -> str:
+        if row.channel == "call":
+            return await self.carrier.place_call(row.phone, row.body,
+                                                 status_callback=self.status_callback)
+        return await self.carrier.send_sms(row.phone, row.body,
+                                           status_callback=self.status_callback)
+
+    async def _find(self, row: Claimed) -> str | None:
+        if row.channel == "call":
+            return await self.carrier.find_placed_call(row.phone, since=row.created_at)
+        return await self.carrier.find_sent_sms(row.phone, row.body, since=row.created_at)
 
     async def _record_failure(self, row: Claimed, exc: CarrierError) -> str:
         now = self.clock()

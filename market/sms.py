@@ -1,11 +1,13 @@
-"""Inbound SMS: stored once by MessageSid, answered through the outbox."""
+"""Inbound SMS: stored once by MessageSid, decided, answered through the outbox."""
 
 from __future__ import annotations
 
 from ivr_flows.sms_flow import decide
 from market.desk import CallDesk
+from market.hires import employer_answer
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
+from market.replies import take_job_by_sms
 from store.models import InboundSms
 from store.repo import insert_ignoring_duplicates
 
@@ -24,17 +26,28 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, 
         )
         if not first_time:
             return decision.intent
+        reply = decision.reply
         if decision.opted_out is not None:
             await set_opt_out(session, phone, opted_out=decision.opted_out,
                               keyword=body.strip()[:32], source="sms", now=now)
-        await enqueue_sms(
-            session,
-            dedupe_key=f"reply:{message_sid}",
-            phone=phone,
-            body=decision.reply,
-            # The one message an opted-out number still gets is the confirmation itself.
-            kind=OPT_OUT_ACK if decision.intent == "opt_out" else "reply",
-            priority=PRIORITY_REPLY,
-            now=now,
-        )
+        elif decision.intent == "employer_answer":
+            reply = await employer_answer(
+                session, phone=phone, offer_id=decision.offer_id, hire=decision.hire,
+                catalogue=desk.catalogue, timezone=desk.timezone, now=now)
+        elif decision.intent == "accept":
+            reply = await take_job_by_sms(
+                session, phone=phone, job_code=decision.job_code, catalogue=desk.catalogue,
+                timezone=desk.timezone, hotline=desk.market.hotline, now=now)
+        if reply:
+            await enqueue_sms(
+                session,
+                dedupe_key=f"reply:{message_sid}",
+                phone=phone,
+                body=reply,
+                # The one message an opted-out number still gets is the confirmation itself.
+                kind=OPT_OUT_ACK if decision.intent == "opt_out" else "reply",
+                priority=PRIORITY_REPLY,
+                now=now,
+            )
     return decision.intent
+

@@ -76,6 +76,7 @@ class WorkerTrade(Base):
 
 class Worker(Base):
     __tablename__ = "workers"
+    __table_args__ = (Index("ix_workers_match", "status", "town_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
     phone: Mapped[str] = mapped_column(String(20), unique=True)
@@ -91,6 +92,11 @@ class Worker(Base):
     available_from: Mapped[date | None] = mapped_column(Date)
     priority_group: Mapped[bool] = mapped_column(Boolean, default=False)
     alert_channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | call
+    jobs_completed: Mapped[int] = mapped_column(default=0)
+    no_shows: Mapped[int] = mapped_column(default=0)
+    rating_avg: Mapped[float | None]
+    # days since 1970-01-01 of the last hire: integer maths ranks fairly on any database
+    last_hired_day: Mapped[int | None]
     consent_at: Mapped[datetime | None]
     consent_call_sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
@@ -109,6 +115,7 @@ class Employer(Base):
     verification: Mapped[str] = mapped_column(String(16), default="unverified")
     verified_at: Mapped[datetime | None]
     verified_by: Mapped[str | None] = mapped_column(String(64))
+    verification_note: Mapped[str | None] = mapped_column(Text)  # what the agent checked
     created_at: Mapped[datetime]
 
 
@@ -118,14 +125,19 @@ class Job(Base):
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
     employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open|cancelled|done
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | cancelled
     start_at: Mapped[datetime]
     days: Mapped[int]
+    end_at: Mapped[datetime]  # start_at + days: overlapping hires are found by range
     daily_pay: Mapped[bool] = mapped_column(Boolean, default=False)  # 日结
     town_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
     address: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime]
+    # when the waves sweep next looks at this job; None once no more waves are due
+    next_wave_at: Mapped[datetime | None] = mapped_column(index=True)
+    waves_sent: Mapped[int] = mapped_column(default=0)
     lines: Mapped[list[JobLine]] = relationship(back_populates="job", lazy="raise")
 
 
@@ -143,21 +155,38 @@ class JobLine(Base):
 
 
 class Offer(Base):
-    """A job line put to a worker; `accepted` holds a slot (filled counts it)."""
+    """A job put to a worker (through one of its lines), at most once per job and worker.
+
+    offered -> accepted (holds a slot: filled counts it) -> confirmed by the employer
+    (a Hire) | declined | released (no answer); cancelled with the job."""
 
     __tablename__ = "offers"
-    __table_args__ = (UniqueConstraint("job_line_id", "worker_id"),)
+    __table_args__ = (
+        UniqueConstraint("job_line_id", "worker_id"),
+        UniqueConstraint("job_id", "worker_id"),
+        Index("ix_offers_hold", "status", "alert_hold_until"),
+        Index("ix_offers_employer_wait", "status", "employer_asked_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
     job_line_id: Mapped[int] = mapped_column(ForeignKey("job_lines.id"))
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
-    # offered | accepted | confirmed | declined | released | expired
     status: Mapped[str] = mapped_column(String(16), default="offered")
-    channel: Mapped[str] = mapped_column(String(16))  # call_in | sms | alert_call
+    channel: Mapped[str] = mapped_column(String(16))  # how it was taken: call_in|sms|alert_call
+    wave: Mapped[int] = mapped_column(default=0)  # 0: heard by calling in, not alerted
+    score: Mapped[dict] = mapped_column(default=dict)  # the ranking's parts, for agents
+    alert_hold_until: Mapped[datetime | None]  # quiet hours: the alert waits until then
+    alerted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
+    employer_asked_at: Mapped[datetime | None]
+    employer_reminded_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
 
 
 class Hire(Base):
+    """A confirmed hire: the record of what was agreed (the contract summary)."""
+
     __tablename__ = "hires"
     id: Mapped[int] = mapped_column(primary_key=True)
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), unique=True)
@@ -196,12 +225,14 @@ class InboundSms(Base):
 
 
 class OutboundSms(Base):
-    """The outbox: every SMS Gigline sends, exactly once, by dedupe key."""
+    """The outbox: every SMS (and alert call) Gigline sends, exactly once, by dedupe key.
+    A call's `body` is the webhook URL the carrier fetches when the phone answers."""
 
     __tablename__ = "sms_outbox"
     __table_args__ = (Index("ix_sms_outbox_due", "status", "priority", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | call
     phone: Mapped[str] = mapped_column(String(20), index=True)
     body: Mapped[str] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(default=5)  # lower sends first

@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def insert_ignoring_duplicates(
-    session: AsyncSession, table: Table, values: dict, conflict_columns: list[str]
+    session: AsyncSession, table: Table, values: dict, conflict_columns: list[str] | None = None
 ) -> bool:
-    """INSERT that does nothing when the unique key exists; True if a row was added."""
+    """INSERT that does nothing when the unique key exists (any unique key if none is
+    named); True if a row was added."""
     dialect = session.bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(**values).on_conflict_do_nothing(

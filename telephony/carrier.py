@@ -19,12 +19,19 @@ class CarrierError(Exception):
         self.code, self.retryable, self.opted_out = code, retryable, opted_out
 
 
-class SmsCarrier(Protocol):
+class Carrier(Protocol):
     async def send_sms(self, to: str, body: str, *, status_callback: str | None) -> str:
         """Hands the message to the carrier; returns the carrier's message id."""
 
     async def find_sent_sms(self, to: str, body: str, *, since: datetime) -> str | None:
         """The id of a message with this body sent to `to` since `since`, if the carrier
         has one: how a send whose outcome was never recorded is reconciled."""
+
+    async def place_call(self, to: str, url: str, *, status_callback: str | None) -> str:
+        """Rings `to`; when answered the carrier fetches `url` for what to say.
+        Returns the carrier's call id."""
+
+    async def find_placed_call(self, to: str, *, since: datetime) -> str | None:
+        """The id of a call placed to `to` since `since`, if the carrier has one."""
 
     async def close(self) -> None: ...

@@ -47,6 +47,7 @@ class TwilioCarrier:
             if messaging_service_sid
             else {"from_": from_number}
         )
+        self._caller_id = from_number
 
     async def send_sms(self, to: str, body: str, *, status_callback: str | None) -> str:
         extra = {"status_callback": status_callback} if status_callback else {}
@@ -62,6 +63,17 @@ class TwilioCarrier:
             )
         )
         return next((m.sid for m in messages if m.body == body), None)
+
+    async def place_call(self, to: str, url: str, *, status_callback: str | None) -> str:
+        extra = {"status_callback": status_callback} if status_callback else {}
+        call = await self._call(self._client.calls.create_async(
+            to=to, from_=self._caller_id, url=url, method="POST", **extra))
+        return call.sid
+
+    async def find_placed_call(self, to: str, *, since: datetime) -> str | None:
+        calls = await self._call(self._client.calls.list_async(
+            to=to, start_time_after=since - timedelta(minutes=1), limit=20))
+        return calls[0].sid if calls else None
 
     async def close(self) -> None:
         await self._http.close()

@@ -23,6 +23,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/voice", incoming_call)
     app.router.add_post("/twilio/voice/gather", gathered)
     app.router.add_post("/twilio/voice/record", recorded)
+    app.router.add_post("/twilio/voice/alert", alert_answered)
     app.router.add_post("/twilio/sms", incoming_sms)
     app.router.add_post("/twilio/status", status_callback)
 
@@ -51,15 +52,18 @@ def _turn(request: web.Request) -> int:
         raise web.HTTPBadRequest(text="the action URL lost its turn number") from None
 
 
-async def _voice_turn(request: web.Request, turn: int | None, event) -> web.Response:
+async def _voice_turn(request: web.Request, turn: int | None, event, *,
+                      caller: str | None = None, direction: str = "inbound") -> web.Response:
     app = request.app
     twiml = await calls.take_turn(
         app[DESK],
         call_sid=_field(request, "CallSid"),
-        caller=_caller(_field(request, "From", required=False)),
+        caller=caller if caller is not None else _caller(_field(request, "From",
+                                                                 required=False)),
         turn=turn,
         event=event,
         render=app[RENDERER].render,
+        direction=direction,
     )
     app[NUDGE_OUTBOX]()
     return web.Response(text=twiml, content_type="text/xml")
@@ -72,6 +76,18 @@ async def incoming_call(request: web.Request) -> web.Response:
 async def gathered(request: web.Request) -> web.Response:
     digits = _field(request, "Digits", required=False)
     return await _voice_turn(request, _turn(request), Answer(digits))
+
+
+async def alert_answered(request: web.Request) -> web.Response:
+    """A worker answered the alert call we placed: the offer is read to them."""
+    try:
+        offer_id = int(request.query["offer"])
+    except (KeyError, ValueError):
+        raise web.HTTPBadRequest(text="the alert URL lost its offer number") from None
+    phone = _caller(_field(request, "To"))
+    offer = await calls.alert_offer(request.app[DESK], offer_id, phone) if phone else None
+    return await _voice_turn(request, None, CallStarted(alert=offer), caller=phone,
+                             direction="outbound")
 
 
 async def recorded(request: web.Request) -> web.Response:

@@ -43,7 +43,8 @@ async def add_job(sessions, market, *, code: str, trade: str, town: str, headcou
         town_id = await session.scalar(select(Area.id).where(Area.name == town))
         trade_id = await session.scalar(select(Trade.id).where(Trade.code == trade))
         job = Job(market_id=market.id, employer_id=employer.id, code=code,
-                  start_at=start, days=3, town_id=town_id, created_at=start)
+                  start_at=start, end_at=start + timedelta(days=3), days=3, town_id=town_id,
+                  created_at=start)
         session.add(job)
         await session.flush()
         line = JobLine(job_id=job.id, trade_id=trade_id, headcount=headcount,

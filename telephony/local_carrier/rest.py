@@ -28,6 +28,7 @@ def build_rest_app(carrier: "LocalCarrier") -> web.Application:
     app.router.add_get(f"{ACCOUNT}/Messages.json", messages.list)
     app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}.json", messages.fetch)
     app.router.add_post(f"{ACCOUNT}/Calls.json", calls.create)
+    app.router.add_get(f"{ACCOUNT}/Calls.json", calls.list)
     app.router.add_get(f"{ACCOUNT}/Calls/{{sid}}.json", calls.fetch)
     app.router.add_post(f"{ACCOUNT}/Calls/{{sid}}.json", calls.update)
     # Recording media is public unless an account turns on media auth (the default is off).

@@ -1,0 +1,123 @@
+"""From a held slot to a hire: the employer confirms (Y123) or declines (N123) by SMS;
+no answer brings one reminder, then the slot is released and the worker told."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr_flows.catalogue import Catalogue
+from market.clock import market_today
+from market.matching import day_number
+from market.notices import line_facts
+from market.outbox import PRIORITY_REPLY, enqueue_sms
+from store.models import Employer, Hire, Job, JobLine, Offer, Worker
+
+INSURANCE_OVER_DAYS = 3  # Yuncheng's rule: longer jobs need short-term accident insurance
+
+
+def worker_label(worker: Worker) -> str:
+    return worker.name or f"工号{worker.id:06d}"
+
+
+async def ask_employer(session: AsyncSession, offer: Offer, worker: Worker, *,
+                       catalogue: Catalogue, timezone: str, now: datetime) -> None:
+    facts = await line_facts(session, offer.job_line_id, timezone=timezone, catalogue=catalogue)
+    record = (catalogue.text("worker_record", jobs=worker.jobs_completed)
+              if worker.jobs_completed else catalogue.text("worker_record_new"))
+    body = catalogue.text("sms_employer_confirm", worker=worker_label(worker), code=facts.code,
+                          trade=facts.trade, record=record, offer=offer.id)
+    if facts.days > INSURANCE_OVER_DAYS:
+        body += catalogue.text("sms_employer_insurance")
+    await enqueue_sms(session, dedupe_key=f"employer_ask:{offer.id}:{now.timestamp()}",
+                      phone=facts.employer_phone, body=body, kind="employer_confirm",
+                      priority=PRIORITY_REPLY, now=now)
+    offer.employer_asked_at, offer.employer_reminded_at = now, None
+
+
+async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, hire: bool,
+                          catalogue: Catalogue, timezone: str, now: datetime) -> str:
+    """Applies Y/N from the employer's phone; returns the SMS answer for the employer."""
+    row = (await session.execute(
+        select(Offer, Worker, Job, Employer)
+        .join(Worker, Worker.id == Offer.worker_id)
+        .join(Job, Job.id == Offer.job_id)
+        .join(Employer, Employer.id == Job.employer_id)
+        .where(Offer.id == offer_id)
+        .with_for_update(of=Offer)
+    )).first()
+    if row is None or row[3].phone != phone or row[0].status != "accepted":
+        return catalogue.text("sms_employer_unknown_offer", offer=offer_id)
+    offer, worker, job, employer = row
+    facts = await line_facts(session, offer.job_line_id, timezone=timezone, catalogue=catalogue)
+    wage, pay = catalogue.yuan(facts.wage_fen), catalogue.text(
+        "pay_daily" if job.daily_pay else "pay_at_end")
+    offer.decided_at = now
+    if hire:
+        offer.status = "confirmed"
+        summary = catalogue.text("contract_summary", employer=employer.name,
+                                 worker=worker_label(worker), trade=facts.trade,
+                                 address=facts.address, start=facts.start, days=job.days,
+                                 wage=wage, pay=pay)
+        session.add(Hire(offer_id=offer.id, worker_id=worker.id, job_line_id=offer.job_line_id,
+                         status="confirmed", contract_summary=summary, created_at=now,
+                         insurance_confirmed=True if job.days > INSURANCE_OVER_DAYS else None))
+        worker.last_hired_day = day_number(market_today(now, timezone))
+        await _tell_worker(session, worker, offer, "sms_worker_hired", now, catalogue.text(
+            "sms_worker_hired", code=facts.code, trade=facts.trade, start=facts.start,
+            address=facts.address, wage=wage, days=job.days, pay=pay))
+        return catalogue.text("sms_employer_confirmed", worker=worker_label(worker))
+    await _free_slot(session, offer, job, now, status="declined")
+    await _tell_worker(session, worker, offer, "sms_worker_declined", now,
+                       catalogue.text("sms_worker_declined", code=facts.code))
+    return catalogue.text("sms_employer_declined", worker=worker_label(worker))
+
+
+async def chase_employers(session: AsyncSession, *, wait: timedelta, catalogue: Catalogue,
+                          timezone: str, now: datetime, limit: int = 100) -> tuple[int, int]:
+    """One reminder after `wait`, release after another `wait`. Returns (reminded, released)."""
+    due = list(await session.execute(
+        select(Offer, Worker, Job).join(Worker, Worker.id == Offer.worker_id)
+        .join(Job, Job.id == Offer.job_id)
+        .where(Offer.status == "accepted", Offer.employer_asked_at <= now - wait,
+               or_(Offer.employer_reminded_at.is_(None),
+                   Offer.employer_reminded_at <= now - wait))
+        .order_by(Offer.employer_asked_at).limit(limit)
+        .with_for_update(of=Offer, skip_locked=True)
+    ))
+    reminded = released = 0
+    for offer, worker, job in due:
+        facts = await line_facts(session, offer.job_line_id, timezone=timezone,
+                                 catalogue=catalogue)
+        if offer.employer_reminded_at is None:
+            await enqueue_sms(
+                session, dedupe_key=f"employer_reminder:{offer.id}", phone=facts.employer_phone,
+                body=catalogue.text("sms_employer_reminder", worker=worker_label(worker),
+                                    code=facts.code, offer=offer.id),
+                kind="employer_reminder", priority=PRIORITY_REPLY, now=now)
+            offer.employer_reminded_at = now
+            reminded += 1
+        elif offer.employer_reminded_at <= now - wait:
+            offer.decided_at = now
+            await _free_slot(session, offer, job, now, status="released")
+            await _tell_worker(session, worker, offer, "sms_worker_released", now,
+                               catalogue.text("sms_worker_released", code=facts.code))
+            released += 1
+    return reminded, released
+
+
+async def _free_slot(session: AsyncSession, offer: Offer, job: Job, now: datetime, *,
+                     status: str) -> None:
+    offer.status = status
+    await session.execute(update(JobLine).where(JobLine.id == offer.job_line_id)
+                          .values(filled=JobLine.filled - 1))
+    if job.status == "open" and job.start_at > now:
+        job.next_wave_at = now  # the next best workers hear of the free slot
+
+
+async def _tell_worker(session: AsyncSession, worker: Worker, offer: Offer, kind: str,
+                       now: datetime, body: str) -> None:
+    await enqueue_sms(session, dedupe_key=f"{kind}:{offer.id}", phone=worker.phone, body=body,
+                      kind=kind, priority=PRIORITY_REPLY, now=now)

@@ -1,0 +1,170 @@
+"""Employers and jobs as agents manage them: register, verify, post, change, cancel.
+
+Store functions raise MarketError with the field at fault; the API maps it to a 4xx."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from market.credit_code import is_valid_credit_code
+from market.notices import tell_holders
+from market.phones import InvalidPhoneNumber, to_e164
+from store.models import Area, AuditEntry, Employer, Job, JobLine, Trade
+
+VERIFICATION_STATES = ("unverified", "verified", "blacklisted")
+
+
+class MarketError(ValueError):
+    def __init__(self, field: str, reason: str, *, status: int = 422):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason, self.status = field, reason, status
+
+
+class NotFound(MarketError):
+    def __init__(self, what: str, ident: object):
+        super().__init__(what, f"no {what} {ident}", status=404)
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    trade: str  # trade code
+    headcount: int
+    day_wage_fen: int
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    employer_id: int
+    lines: tuple[LineSpec, ...]
+    start_at: datetime
+    days: int
+    daily_pay: bool
+    town_id: int
+    address: str
+    notes: str = ""
+
+
+async def register_employer(session: AsyncSession, *, market_id: int, name: str, phone: str,
+                            address: str, credit_code: str, agent: str,
+                            now: datetime) -> Employer:
+    credit_code = credit_code.strip().upper()
+    if not is_valid_credit_code(credit_code):
+        raise MarketError("credit_code", "not a valid 统一社会信用代码 (GB 32100 check failed)")
+    try:
+        phone = to_e164(phone)
+    except InvalidPhoneNumber as exc:
+        raise MarketError("phone", str(exc)) from None
+    if await session.scalar(select(Employer.id).where(Employer.credit_code == credit_code)):
+        raise MarketError("credit_code", "an employer with this code is registered already",
+                          status=409)
+    employer = Employer(market_id=market_id, name=name.strip(), phone=phone,
+                        address=address.strip(), credit_code=credit_code, created_at=now)
+    session.add(employer)
+    await session.flush()
+    session.add(_audit(now, agent, "employer_registered", f"employer:{employer.id}", {}))
+    return employer
+
+
+async def set_verification(session: AsyncSession, employer_id: int, *, state: str,
+                           checked: str, agent: str, now: datetime) -> Employer:
+    if state not in VERIFICATION_STATES:
+        raise MarketError("state", f"must be one of {', '.join(VERIFICATION_STATES)}")
+    if not checked.strip():
+        raise MarketError("checked", "say what was checked (licence, site visit …)")
+    employer = await session.get(Employer, employer_id)
+    if employer is None:
+        raise NotFound("employer", employer_id)
+    employer.verification = state
+    employer.verified_at, employer.verified_by = now, agent
+    employer.verification_note = checked.strip()
+    if state == "verified":  # jobs posted while unverified start their waves now
+        await session.execute(
+            update(Job).where(Job.employer_id == employer.id, Job.status == "open",
+                              Job.start_at > now).values(next_wave_at=now))
+    session.add(_audit(now, agent, f"employer_{state}", f"employer:{employer.id}",
+                       {"checked": checked.strip()}))
+    return employer
+
+
+async def post_job(session: AsyncSession, spec: JobSpec, *, market_id: int, agent: str,
+                   now: datetime) -> Job:
+    employer = await session.get(Employer, spec.employer_id)
+    if employer is None or employer.market_id != market_id:
+        raise NotFound("employer", spec.employer_id)
+    town = await session.get(Area, spec.town_id)
+    if town is None or town.kind != "town" or town.market_id != market_id:
+        raise MarketError("town_id", f"no town {spec.town_id} in this market")
+    if spec.start_at <= now - timedelta(hours=1):
+        raise MarketError("start_at", "the start is in the past")
+    trades = {t.code: t for t in await session.scalars(
+        select(Trade).where(Trade.market_id == market_id))}
+    for index, line in enumerate(spec.lines):
+        if line.trade not in trades:
+            raise MarketError(f"lines[{index}].trade", f"unknown trade {line.trade!r}")
+    job = Job(market_id=market_id, employer_id=employer.id, code=f"tmp-{now.timestamp()}",
+              start_at=spec.start_at, end_at=spec.start_at + timedelta(days=spec.days),
+              days=spec.days, daily_pay=spec.daily_pay, town_id=town.id,
+              address=spec.address.strip(), notes=spec.notes.strip(), created_by=agent,
+              created_at=now, next_wave_at=now)
+    session.add(job)
+    await session.flush()
+    job.code = f"J{job.id}"  # short: workers type it on a keypad
+    for line in spec.lines:
+        session.add(JobLine(job_id=job.id, trade_id=trades[line.trade].id,
+                            headcount=line.headcount, day_wage_fen=line.day_wage_fen))
+    session.add(_audit(now, agent, "job_posted", f"job:{job.id}",
+                       {"employer_verified": employer.verification == "verified"}))
+    await session.flush()
+    return job
+
+
+async def load_job(session: AsyncSession, job_id: int, *, for_update: bool = False) -> Job:
+    query = select(Job).where(Job.id == job_id).options(selectinload(Job.lines))
+    job = await session.scalar(query.with_for_update() if for_update else query)
+    if job is None:
+        raise NotFound("job", job_id)
+    return job
+
+
+async def cancel_job(session: AsyncSession, job_id: int, *, agent: str, now: datetime,
+                     catalogue, timezone: str) -> Job:
+    job = await load_job(session, job_id, for_update=True)
+    if job.status == "cancelled":
+        return job
+    job.status, job.next_wave_at = "cancelled", None
+    await tell_holders(session, job, "sms_job_cancelled", catalogue=catalogue,
+                       timezone=timezone, now=now, release=True)
+    session.add(_audit(now, agent, "job_cancelled", f"job:{job.id}", {}))
+    return job
+
+
+async def change_job(session: AsyncSession, job_id: int, *, agent: str, now: datetime,
+                     catalogue, timezone: str, start_at: datetime | None = None,
+                     address: str | None = None, notes: str | None = None) -> Job:
+    job = await load_job(session, job_id, for_update=True)
+    if job.status != "open":
+        raise MarketError("status", f"job {job.code} is {job.status}", status=409)
+    changed = {}
+    if start_at is not None and start_at != job.start_at:
+        job.start_at, job.end_at = start_at, start_at + timedelta(days=job.days)
+        changed["start_at"] = start_at.isoformat()
+    if address is not None and address.strip() != job.address:
+        job.address = address.strip()
+        changed["address"] = job.address
+    if notes is not None:
+        job.notes = notes.strip()
+    if changed:
+        await tell_holders(session, job, "sms_job_changed", catalogue=catalogue,
+                           timezone=timezone, now=now, release=False,
+                           dedupe=f"changed:{now.timestamp()}")
+        session.add(_audit(now, agent, "job_changed", f"job:{job.id}", changed))
+    return job
+
+
+def _audit(now: datetime, agent: str, action: str, subject: str, detail: dict) -> AuditEntry:
+    return AuditEntry(at=now, actor=agent, action=action, subject=subject, detail=detail)

@@ -1,0 +1,91 @@
+"""The SMS a job's people get: alerts, changes, cancellations. Facts are read once per
+job and rendered from the catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr_flows.catalogue import Catalogue
+from market.outbox import PRIORITY_ALERT, PRIORITY_NOTICE, enqueue_sms
+from store.models import Area, Employer, Hire, Job, JobLine, Offer, Trade, Worker
+
+HELD = ("accepted", "confirmed")
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    code: str
+    trade: str
+    wage_fen: int
+    days: int
+    place: str  # the town
+    address: str
+    start: str  # as read: 11月25日 07:00
+    daily_pay: bool
+    employer: str
+    employer_phone: str
+
+
+def start_text(start_at: datetime, timezone: str, catalogue: Catalogue) -> str:
+    local = start_at.astimezone(ZoneInfo(timezone))
+    day = catalogue.text("date", month=local.month, day=local.day)
+    return f"{day}{local:%H:%M}"
+
+
+async def line_facts(session: AsyncSession, line_id: int, *, timezone: str,
+                     catalogue: Catalogue) -> LineFacts:
+    line, job, trade, town, employer = (await session.execute(
+        select(JobLine, Job, Trade.name, Area.name, Employer)
+        .join(Job, Job.id == JobLine.job_id)
+        .join(Trade, Trade.id == JobLine.trade_id)
+        .join(Area, Area.id == Job.town_id)
+        .join(Employer, Employer.id == Job.employer_id)
+        .where(JobLine.id == line_id)
+    )).one()
+    return LineFacts(job.code, trade, line.day_wage_fen, job.days, town, job.address,
+                     start_text(job.start_at, timezone, catalogue), job.daily_pay,
+                     employer.name, employer.phone)
+
+
+async def enqueue_alert(session: AsyncSession, offer: Offer, phone: str, *, channel: str,
+                        catalogue: Catalogue, timezone: str, public_url: str,
+                        now: datetime) -> None:
+    """The alert for one offer: an SMS, or an automated call for workers who cannot read."""
+    if channel == "call":
+        body = f"{public_url}/twilio/voice/alert?offer={offer.id}"
+    else:
+        facts = await line_facts(session, offer.job_line_id, timezone=timezone,
+                                 catalogue=catalogue)
+        body = catalogue.text("sms_alert", trade=facts.trade, wage=catalogue.yuan(facts.wage_fen),
+                              days=facts.days, place=facts.place, start=facts.start,
+                              code=facts.code)
+    await enqueue_sms(session, dedupe_key=f"alert:{offer.id}", phone=phone, body=body,
+                      kind="alert", priority=PRIORITY_ALERT, now=now, channel=channel)
+    offer.alerted_at, offer.alert_hold_until = now, None
+
+
+async def tell_holders(session: AsyncSession, job: Job, prompt_id: str, *,
+                       catalogue: Catalogue, timezone: str, now: datetime, release: bool,
+                       dedupe: str = "") -> int:
+    """SMS every worker holding a slot on the job; with `release`, their slots end too."""
+    holders = list(await session.execute(
+        select(Offer, Worker.phone).join(Worker, Worker.id == Offer.worker_id)
+        .where(Offer.job_id == job.id, Offer.status.in_(HELD))
+    ))
+    for offer, phone in holders:
+        facts = await line_facts(session, offer.job_line_id, timezone=timezone,
+                                 catalogue=catalogue)
+        body = catalogue.text(prompt_id, code=facts.code, trade=facts.trade, start=facts.start,
+                              address=facts.address)
+        await enqueue_sms(session, dedupe_key=f"{prompt_id}:{offer.id}{dedupe}", phone=phone,
+                          body=body, kind=prompt_id, priority=PRIORITY_NOTICE, now=now)
+        if release:
+            offer.status, offer.decided_at = "cancelled", now
+            await session.execute(update(Hire).where(Hire.offer_id == offer.id)
+                                  .values(status="cancelled"))
+    return len(holders)

@@ -1,0 +1,136 @@
+"""Alerts go out in waves: several times the open slots at once, the next best after a
+while if slots are still open, until the job is full, cancelled or started. Quiet hours
+hold alerts unless the job starts soon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr_flows.catalogue import Catalogue
+from market.clock import market_today
+from market.matching import Match, match_line, towns_within_reach
+from market.notices import enqueue_alert
+from store.models import Employer, Job, JobLine, Offer, Worker
+from store.repo import insert_ignoring_duplicates
+
+
+@dataclass(frozen=True)
+class WaveRules:
+    multiplier: int
+    interval: timedelta
+    quiet_start: time
+    quiet_end: time
+    quiet_override: timedelta  # jobs starting sooner than this are alerted even at night
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """What alerting needs besides the database."""
+
+    sessions: async_sessionmaker
+    rules: WaveRules
+    catalogue: Catalogue
+    timezone: str
+    public_url: str
+
+
+def quiet_until(now: datetime, rules: WaveRules, timezone: str) -> datetime | None:
+    """The end of the quiet hours we are in (UTC), or None outside them."""
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    start, end = rules.quiet_start, rules.quiet_end
+    clock = local.time()
+    inside = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    if not inside:
+        return None
+    day = local.date() if clock < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, zone).astimezone(now.tzinfo)
+
+
+async def run_waves(alerting: Alerting, now: datetime, *, max_jobs: int = 50) -> int:
+    """Sends every due wave, one job per transaction; returns the offers made."""
+    made = 0
+    for _ in range(max_jobs):
+        async with alerting.sessions() as session, session.begin():
+            job = await session.scalar(
+                select(Job).where(Job.status == "open", Job.next_wave_at <= now)
+                .order_by(Job.next_wave_at).limit(1).with_for_update(skip_locked=True)
+            )
+            if job is None:
+                break
+            made += await _send_wave(session, alerting, job, now)
+    return made
+
+
+async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
+                     now: datetime) -> int:
+    rules = alerting.rules
+    employer = await session.get(Employer, job.employer_id)
+    lines = list(await session.scalars(select(JobLine).where(JobLine.job_id == job.id)))
+    open_lines = [line for line in lines if line.filled < line.headcount]
+    if job.start_at <= now or not open_lines or employer.verification != "verified":
+        # Started or full: no more waves. Unverified: waves start once an agent verifies.
+        job.next_wave_at = None
+        return 0
+    reach = await towns_within_reach(session, job.town_id)
+    today = market_today(now, alerting.timezone)
+    start_day = job.start_at.astimezone(ZoneInfo(alerting.timezone)).date()
+    wave = job.waves_sent + 1
+    hold = quiet_until(now, rules, alerting.timezone)
+    if hold is not None and job.start_at - now <= rules.quiet_override:
+        hold = None
+    made, chosen = 0, set()
+    for line in open_lines:
+        wanted = rules.multiplier * (line.headcount - line.filled)
+        matches = await match_line(session, job, line, limit=wanted + len(chosen), today=today,
+                                   start_day=start_day, reach=reach)
+        for match in [m for m in matches if m.worker_id not in chosen][:wanted]:
+            chosen.add(match.worker_id)
+            made += await _offer(session, alerting, job, match, wave, hold, now)
+    job.waves_sent, job.next_wave_at = wave, now + rules.interval
+    return made
+
+
+async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Match, wave: int,
+                 hold: datetime | None, now: datetime) -> int:
+    channel = "call" if match.alert_channel == "call" else "sms"
+    added = await insert_ignoring_duplicates(session, Offer.__table__, {
+        "job_id": job.id, "job_line_id": match.job_line_id, "worker_id": match.worker_id,
+        "status": "offered", "channel": "alert_call" if channel == "call" else "sms",
+        "wave": wave, "score": {"total": match.score, **match.parts}, "created_at": now,
+        "alert_hold_until": hold,
+    })
+    if not added or hold is not None:
+        return int(added)
+    offer = await session.scalar(
+        select(Offer).where(Offer.job_id == job.id, Offer.worker_id == match.worker_id))
+    await enqueue_alert(session, offer, match.phone, channel=channel,
+                        catalogue=alerting.catalogue, timezone=alerting.timezone,
+                        public_url=alerting.public_url, now=now)
+    return 1
+
+
+async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int = 500) -> int:
+    """Alerts held for the quiet hours go out when they end, if the job still wants people."""
+    async with alerting.sessions() as session, session.begin():
+        rows = list(await session.execute(
+            select(Offer, Worker.phone, Worker.alert_channel)
+            .join(Worker, Worker.id == Offer.worker_id)
+            .join(Job, Job.id == Offer.job_id)
+            .join(JobLine, JobLine.id == Offer.job_line_id)
+            .where(Offer.status == "offered", Offer.alert_hold_until <= now,
+                   Job.status == "open", Job.start_at > now,
+                   JobLine.filled < JobLine.headcount)
+            .order_by(Offer.alert_hold_until, Offer.id).limit(limit)
+            .with_for_update(of=Offer, skip_locked=True)
+        ))
+        for offer, phone, channel in rows:
+            await enqueue_alert(session, offer, phone, channel=channel,
+                                catalogue=alerting.catalogue, timezone=alerting.timezone,
+                                public_url=alerting.public_url, now=now)
+    return len(rows)
