@@ -1,0 +1,1 @@
+"""What agents use: the JSON API (the console's pages come later)."""

@@ -1,0 +1,380 @@
+"""The instant-hire rules on a real database with an injected clock: who is matched and
+in what order, waves, quiet hours, taking a job by SMS, the employer's answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from ivr_flows.catalogue import load_catalogue
+from market import jobs
+from market.hires import chase_employers, employer_answer
+from market.optouts import set_opt_out
+from market.replies import take_job_by_sms
+from market.seed import ensure_market
+from market.waves import Alerting, WaveRules, quiet_until, release_held_alerts, run_waves
+from store.db import make_engine, make_sessionmaker
+from store.models import Area, Hire, Job, JobLine, Offer, OutboundSms, Trade, Worker
+from tests.conftest import FixedClock
+
+TZ = "Asia/Shanghai"
+CATALOGUE = load_catalogue("zh-CN")
+EMPLOYER_PHONE = "+8613900000001"
+RULES = WaveRules(multiplier=2, interval=timedelta(minutes=10), quiet_start=time(21),
+                  quiet_end=time(7), quiet_override=timedelta(hours=12))
+
+
+@dataclass
+class Market:
+    sessions: object
+    clock: FixedClock
+    alerting: Alerting
+    market_id: int
+
+    async def town(self, name: str) -> int:
+        async with self.sessions() as session:
+            return await session.scalar(select(Area.id).where(Area.name == name))
+
+    async def worker(self, phone: str, trades: list[str], town: str, **fields) -> int:
+        async with self.sessions() as session, session.begin():
+            town_row = await session.scalar(select(Area).where(Area.name == town))
+            trade_rows = list(await session.scalars(select(Trade).where(Trade.code.in_(trades))))
+            worker = Worker(**{
+                "market_id": self.market_id, "phone": phone, "status": "active",
+                "created_at": self.clock(), "town_id": town_row.id,
+                "district_id": town_row.parent_id, "trades": trade_rows,
+                "consent_at": self.clock(), **fields})
+            session.add(worker)
+            await session.flush()
+            return worker.id
+
+    async def employer(self, verification: str = "verified",
+                       credit_code: str = "91140802MA0K000005") -> int:
+        async with self.sessions() as session, session.begin():
+            employer = await jobs.register_employer(
+                session, market_id=self.market_id, name="安居建筑劳务", phone=EMPLOYER_PHONE,
+                address="运城", credit_code=credit_code, agent="alice", now=self.clock())
+            if verification != "unverified":
+                await jobs.set_verification(session, employer.id, state=verification,
+                                            checked="营业执照原件", agent="alice",
+                                            now=self.clock())
+            return employer.id
+
+    async def job(self, employer_id: int, lines: list[tuple[str, int, int]], *,
+                  town: str = "北城街道", start_in: timedelta = timedelta(days=1),
+                  days: int = 5) -> Job:
+        spec = jobs.JobSpec(
+            employer_id=employer_id,
+            lines=tuple(jobs.LineSpec(t, n, wage * 100) for t, n, wage in lines),
+            start_at=self.clock() + start_in, days=days, daily_pay=False,
+            town_id=await self.town(town), address="河东东街88号工地")
+        async with self.sessions() as session, session.begin():
+            return await jobs.post_job(session, spec, market_id=self.market_id, agent="alice",
+                                       now=self.clock())
+
+    async def waves(self) -> int:
+        return await run_waves(self.alerting, self.clock())
+
+    async def offers(self, job_id: int | None = None) -> list[Offer]:
+        async with self.sessions() as session:
+            query = select(Offer).order_by(Offer.id)
+            if job_id is not None:
+                query = query.where(Offer.job_id == job_id)
+            return list(await session.scalars(query))
+
+    async def texts(self, phone: str | None = None, kind: str | None = None) -> list[str]:
+        async with self.sessions() as session:
+            query = select(OutboundSms).order_by(OutboundSms.id)
+            if phone:
+                query = query.where(OutboundSms.phone == phone)
+            if kind:
+                query = query.where(OutboundSms.kind == kind)
+            return [row.body for row in await session.scalars(query)]
+
+    async def reply(self, phone: str, body: str) -> str | None:
+        from ivr_flows.sms_flow import decide
+
+        decision = decide(body, CATALOGUE, "0359 212 3456")
+        async with self.sessions() as session, session.begin():
+            if decision.intent == "employer_answer":
+                return await employer_answer(session, phone=phone, offer_id=decision.offer_id,
+                                             hire=decision.hire, catalogue=CATALOGUE,
+                                             timezone=TZ, now=self.clock())
+            assert decision.intent == "accept", decision
+            return await take_job_by_sms(session, phone=phone, job_code=decision.job_code,
+                                         catalogue=CATALOGUE, timezone=TZ, hotline="x",
+                                         now=self.clock())
+
+    async def filled(self, job_id: int) -> list[int]:
+        async with self.sessions() as session:
+            return list(await session.scalars(
+                select(JobLine.filled).where(JobLine.job_id == job_id).order_by(JobLine.id)))
+
+
+@pytest.fixture
+async def market(database_url, clock):
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        market_row = await ensure_market(session, "yuncheng")
+    alerting = Alerting(sessions=sessions, rules=RULES, catalogue=CATALOGUE, timezone=TZ,
+                        public_url="http://127.0.0.1:8080")
+    yield Market(sessions, clock, alerting, market_row.id)
+    await engine.dispose()
+
+
+async def test_the_first_wave_goes_to_twice_the_headcount_nearest_first(market):
+    employer = await market.employer()
+    towns = ["北城街道", "东郭镇", "解州镇", "猗氏镇", "北城街道", "桐城镇"]
+    ids = [await market.worker(f"+86138000000{n:02d}", ["welder"], town)
+           for n, town in enumerate(towns)]
+    job = await market.job(employer, [("welder", 2, 500)])
+    assert await market.waves() == 4
+    offers = await market.offers(job.id)
+    chosen = [o.worker_id for o in offers]
+    assert set(chosen) == {ids[0], ids[4], ids[1], ids[2]}  # 北城×2, then same district
+    first = next(o for o in offers if o.worker_id == ids[0])
+    assert first.score["nearness"] == 50 and first.wave == 1
+    assert set(first.score) == {"total", "nearness", "reliability", "priority", "fairness"}
+    alerts = await market.texts(kind="alert")
+    assert len(alerts) == 4 and all(job.code in text and "500元" in text for text in alerts)
+    assert all(len(text) <= 70 for text in alerts)
+
+
+async def test_ineligible_workers_are_never_alerted(market):
+    employer = await market.employer()
+    ok = await market.worker("+8613800000001", ["welder"], "北城街道")
+    await market.worker("+8613800000002", ["cook"], "北城街道")
+    await market.worker("+8613800000003", ["welder"], "北城街道", availability="not_now")
+    await market.worker("+8613800000004", ["welder"], "北城街道",
+                        available_from=(market.clock() + timedelta(days=9)).date())
+    await market.worker("+8613800000005", ["welder"], "北城街道", day_wage_fen=90000)
+    await market.worker("+8613800000006", ["welder"], "北城街道", status="registering")
+    await market.worker("+8613800000007", ["welder"], "城区街道")  # 河津: ~90 km away
+    opted_out = "+8613800000008"
+    await market.worker(opted_out, ["welder"], "北城街道")
+    async with market.sessions() as session, session.begin():
+        await set_opt_out(session, opted_out, opted_out=True, keyword="TD", source="sms",
+                          now=market.clock())
+    job = await market.job(employer, [("welder", 5, 500)])
+    await market.waves()
+    assert [o.worker_id for o in await market.offers(job.id)] == [ok]
+
+
+async def test_priority_group_reliability_and_fairness_order_equals(market):
+    employer = await market.employer()
+    today = (market.clock().astimezone(UTC).date() - datetime(1970, 1, 1).date()).days
+    plain = await market.worker("+8613800000001", ["welder"], "北城街道", last_hired_day=today)
+    priority = await market.worker("+8613800000002", ["welder"], "北城街道",
+                                   priority_group=True, last_hired_day=today)
+    reliable = await market.worker("+8613800000003", ["welder"], "北城街道", jobs_completed=5,
+                                   last_hired_day=today)
+    rested = await market.worker("+8613800000004", ["welder"], "北城街道",
+                                 last_hired_day=today - 26)
+    no_show = await market.worker("+8613800000005", ["welder"], "北城街道", no_shows=1,
+                                  last_hired_day=today)
+    job = await market.job(employer, [("welder", 3, 500)])
+    await market.waves()
+    ranked = sorted(await market.offers(job.id), key=lambda o: -o.score["total"])
+    assert [o.worker_id for o in ranked] == [priority, rested, reliable, plain, no_show]
+
+
+async def test_next_waves_wait_their_interval_and_stop_when_full(market):
+    employer = await market.employer()
+    phones = [f"+86138000000{n:02d}" for n in range(10)]
+    for phone in phones:
+        await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 1, 500)])
+    assert await market.waves() == 2
+    assert await market.waves() == 0, "not before the interval"
+    market.clock.advance(minutes=10)
+    assert await market.waves() == 2
+    first = (await market.offers(job.id))[0]
+    async with market.sessions() as session:
+        phone = await session.scalar(select(Worker.phone).where(Worker.id == first.worker_id))
+    assert await market.reply(phone, "1") is None  # taken: the reservation SMS answers
+    market.clock.advance(minutes=10)
+    assert await market.waves() == 0, "full: no more waves"
+    assert len(await market.offers(job.id)) == 4
+
+
+async def test_waves_stop_for_cancelled_and_started_jobs(market):
+    employer = await market.employer()
+    for n in range(6):
+        await market.worker(f"+86138000000{n:02d}", ["welder"], "北城街道")
+    soon = await market.job(employer, [("welder", 1, 500)], start_in=timedelta(minutes=30))
+    later = await market.job(employer, [("welder", 1, 500)], start_in=timedelta(days=2))
+    await market.waves()
+    async with market.sessions() as session, session.begin():
+        await jobs.cancel_job(session, later.id, agent="alice", now=market.clock(),
+                              catalogue=CATALOGUE, timezone=TZ)
+    market.clock.advance(hours=1)
+    assert await market.waves() == 0
+    async with market.sessions() as session:
+        assert (await session.get(Job, soon.id)).next_wave_at is None
+
+
+async def test_quiet_hours_hold_alerts_until_morning_unless_the_job_starts_soon(market):
+    market.clock.now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
+    assert quiet_until(market.clock(), RULES, TZ) == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+    employer = await market.employer()
+    await market.worker("+8613800000001", ["welder"], "北城街道")
+    await market.worker("+8613800000002", ["porter"], "北城街道")
+    await market.job(employer, [("welder", 1, 500)], start_in=timedelta(days=2))
+    await market.job(employer, [("porter", 1, 200)], start_in=timedelta(hours=10))
+    await market.waves()
+    assert len(await market.texts(kind="alert")) == 1, "only the job starting within 12 h"
+    held = [o for o in await market.offers() if o.alert_hold_until is not None]
+    assert len(held) == 1
+    assert await release_held_alerts(market.alerting, market.clock()) == 0
+    market.clock.now = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 07:00
+    assert await release_held_alerts(market.alerting, market.clock()) == 1
+    assert len(await market.texts(kind="alert")) == 2
+
+
+async def test_unverified_employers_jobs_wait_for_verification(market):
+    employer = await market.employer(verification="unverified")
+    await market.worker("+8613800000001", ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 1, 500)])
+    assert await market.waves() == 0
+    async with market.sessions() as session, session.begin():
+        await jobs.set_verification(session, employer, state="verified", checked="营业执照",
+                                    agent="bob", now=market.clock())
+    assert await market.waves() == 1
+    assert len(await market.offers(job.id)) == 1
+
+
+async def test_blacklisted_employers_jobs_are_never_offered(market):
+    employer = await market.employer(verification="blacklisted")
+    await market.worker("+8613800000001", ["welder"], "北城街道")
+    await market.job(employer, [("welder", 1, 500)])
+    market.clock.advance(hours=1)
+    assert await market.waves() == 0
+
+
+async def test_a_worker_is_offered_a_job_once_even_for_two_of_its_trades(market):
+    employer = await market.employer()
+    both = await market.worker("+8613800000001", ["welder", "labourer"], "北城街道")
+    job = await market.job(employer, [("welder", 1, 500), ("labourer", 1, 200)])
+    await market.waves()
+    market.clock.advance(minutes=10)
+    await market.waves()
+    assert [o.worker_id for o in await market.offers(job.id)] == [both]
+    assert len(await market.texts(kind="alert")) == 1
+
+
+async def test_taking_a_job_by_sms_one_several_and_too_late(market):
+    employer = await market.employer()
+    early, late = "+8613800000001", "+8613800000002"
+    await market.worker(early, ["welder"], "北城街道")
+    await market.worker(late, ["welder"], "北城街道")
+    first = await market.job(employer, [("welder", 1, 500)])
+    await market.waves()
+    second = await market.job(employer, [("welder", 1, 450)], start_in=timedelta(days=10))
+    await market.waves()
+    answer = await market.reply(early, "1")
+    assert "J" in answer and first.code in answer and second.code in answer, "which one?"
+    assert await market.reply(early, f"{first.code} 1") is None
+    assert await market.filled(first.id) == [1]
+    too_late = await market.reply(late, first.code)
+    assert f"{first.code}名额已满" in too_late and second.code in too_late, "and the next"
+    assert len(await market.texts(EMPLOYER_PHONE, kind="employer_confirm")) == 1
+
+
+async def test_the_employer_confirms_and_a_hire_with_its_contract_is_kept(market):
+    employer = await market.employer()
+    phone = "+8613800000001"
+    await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 1, 500)], days=5)
+    await market.waves()
+    await market.reply(phone, "接")
+    [ask] = await market.texts(EMPLOYER_PHONE)
+    offer = (await market.offers(job.id))[0]
+    assert f"Y{offer.id}" in ask and f"N{offer.id}" in ask and "意外险" in ask
+    assert "没找到" in await market.reply("+8613800000999", f"Y{offer.id}")
+    assert (await market.offers(job.id))[0].status == "accepted", "a stranger changes nothing"
+    ack = await market.reply(EMPLOYER_PHONE, f"是{offer.id}")
+    assert "已录用" in ack
+    async with market.sessions() as session:
+        hire = await session.scalar(select(Hire))
+    assert hire.insurance_confirmed is True
+    assert "安居建筑劳务" in hire.contract_summary and "日薪500元" in hire.contract_summary
+    details = (await market.texts(phone))[-1]
+    assert "录用了" in details and "河东东街88号工地" in details
+
+
+async def test_a_declined_worker_frees_the_slot_for_the_next_wave(market):
+    employer = await market.employer()
+    phones = [f"+86138000000{n:02d}" for n in range(5)]
+    for phone in phones:
+        await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 1, 500)], days=2)
+    await market.waves()
+    taker = [p for p in phones if await market.texts(p, kind="alert")][0]
+    await market.reply(taker, "1")
+    offer = next(o for o in await market.offers(job.id) if o.status == "accepted")
+    await market.reply(EMPLOYER_PHONE, f"N{offer.id}")
+    assert await market.filled(job.id) == [0]
+    assert "没有录用" in (await market.texts(taker))[-1]
+    assert await market.waves() == 2, "the next wave goes out at once"
+
+
+async def test_no_answer_brings_one_reminder_then_the_slot_is_released(market):
+    employer = await market.employer()
+    phone = "+8613800000001"
+    await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 1, 500)])
+    await market.waves()
+    await market.reply(phone, "1")
+    wait = timedelta(minutes=60)
+
+    async def chase():
+        async with market.sessions() as session, session.begin():
+            return await chase_employers(session, wait=wait, catalogue=CATALOGUE, timezone=TZ,
+                                         now=market.clock())
+
+    assert await chase() == (0, 0)
+    market.clock.advance(minutes=61)
+    assert await chase() == (1, 0)
+    assert await chase() == (0, 0)
+    market.clock.advance(minutes=61)
+    assert await chase() == (0, 1)
+    assert await market.filled(job.id) == [0]
+    assert "名额已释放" in (await market.texts(phone))[-1]
+    assert len(await market.texts(EMPLOYER_PHONE, kind="employer_reminder")) == 1
+
+
+async def test_cancelling_or_changing_a_job_tells_the_holders(market):
+    employer = await market.employer()
+    phone = "+8613800000001"
+    await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 2, 500)])
+    await market.waves()
+    await market.reply(phone, "1")
+    async with market.sessions() as session, session.begin():
+        await jobs.change_job(session, job.id, agent="alice", now=market.clock(),
+                              catalogue=CATALOGUE, timezone=TZ, address="新工地南门")
+    assert "新工地南门" in (await market.texts(phone))[-1]
+    async with market.sessions() as session, session.begin():
+        await jobs.cancel_job(session, job.id, agent="alice", now=market.clock(),
+                              catalogue=CATALOGUE, timezone=TZ)
+    assert "已取消" in (await market.texts(phone))[-1]
+    assert (await market.offers(job.id))[0].status == "cancelled"
+
+
+async def test_a_worker_is_never_hired_twice_for_overlapping_days(market):
+    employer = await market.employer()
+    phone = "+8613800000001"
+    await market.worker(phone, ["welder"], "北城街道")
+    first = await market.job(employer, [("welder", 1, 500)], days=5)
+    await market.waves()
+    await market.reply(phone, first.code)
+    overlapping = await market.job(employer, [("welder", 1, 600)],
+                                   start_in=timedelta(days=3))
+    await market.waves()
+    assert await market.offers(overlapping.id) == [], "not alerted while holding those days"
+    assert await market.reply(phone, overlapping.code) is not None
+    assert await market.filled(overlapping.id) == [0]
