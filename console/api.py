@@ -7,7 +7,7 @@ the field and the reason."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -79,6 +79,11 @@ def _desk(request: web.Request) -> CallDesk:
     return request.app[DESK]
 
 
+def _iso(moment: datetime | None) -> str | None:
+    """Times leave the API in UTC, whatever zone they came in."""
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
 def _local(desk: CallDesk, moment: datetime) -> datetime:
     """A time without an offset is the market's time."""
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(desk.timezone))
@@ -114,7 +119,7 @@ def _employer_json(employer: Employer) -> dict:
         "id": employer.id, "name": employer.name, "phone": employer.phone,
         "address": employer.address, "credit_code": employer.credit_code,
         "verification": employer.verification, "verified_by": employer.verified_by,
-        "verified_at": employer.verified_at.isoformat() if employer.verified_at else None,
+        "verified_at": _iso(employer.verified_at),
         "verification_note": employer.verification_note,
     }
 
@@ -155,10 +160,10 @@ async def _job_json(session, job_id: int) -> dict:
     trades = {t.id: t.code for t in await session.scalars(select(Trade))}
     return {
         "id": job.id, "code": job.code, "status": job.status, "employer_id": job.employer_id,
-        "start_at": job.start_at.isoformat(), "end_at": job.end_at.isoformat(),
+        "start_at": _iso(job.start_at), "end_at": _iso(job.end_at),
         "days": job.days, "daily_pay": job.daily_pay, "town_id": job.town_id,
         "address": job.address, "notes": job.notes, "waves_sent": job.waves_sent,
-        "next_wave_at": job.next_wave_at.isoformat() if job.next_wave_at else None,
+        "next_wave_at": _iso(job.next_wave_at),
         "lines": [{"id": line.id, "trade": trades[line.trade_id], "headcount": line.headcount,
                    "filled": line.filled, "day_wage_fen": line.day_wage_fen}
                   for line in sorted(job.lines, key=lambda x: x.id)],
@@ -222,8 +227,7 @@ async def job_matches(request: web.Request) -> web.Response:
         return web.json_response([
             {"offer_id": o.id, "worker_id": o.worker_id, "job_line_id": o.job_line_id,
              "wave": o.wave, "status": o.status, "channel": o.channel, "score": o.score,
-             "alerted_at": o.alerted_at.isoformat() if o.alerted_at else None,
-             "held_until": o.alert_hold_until.isoformat() if o.alert_hold_until else None}
+             "alerted_at": _iso(o.alerted_at), "held_until": _iso(o.alert_hold_until)}
             for o in offers
         ])
 

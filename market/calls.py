@@ -84,7 +84,8 @@ class _Effects:
                 return OffersFound(found)
             case ReserveSlot(job_line_id=line_id):
                 reserved = await offers.reserve_slot(
-                    session, worker, line_id, channel="call_in", now=self.now,
+                    session, worker, line_id, now=self.now,
+                    channel="alert_call" if self.call.direction == "outbound" else "call_in",
                     today=self.today, timezone=desk.timezone, catalogue=desk.catalogue,
                 )
                 return SlotResult(line_id, reserved)
