@@ -101,6 +101,7 @@ def _carrier(injected: Carrier | None):
             from_number=settings.sms_from_number,
             messaging_service_sid=settings.twilio_messaging_service_sid,
             api_base=settings.rest_api_base,
+            request_timeout=settings.carrier_timeout_seconds,
         )
         app[CARRIER] = carrier
         try:
@@ -118,6 +119,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         status_callback=f"{settings.public_url}/twilio/status",
         rate_per_second=settings.sms_rate_per_second,
         interval_seconds=settings.outbox_interval_seconds,
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     app[SENDER] = sender
     outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, sender.send_due)

@@ -50,6 +50,12 @@ class Settings:
     quiet_hours: tuple[time, time] = (time(21), time(7))
     quiet_hours_override_hours: float = 12
     employer_confirm_minutes: float = 60
+    outbox_lease_seconds: float = 120
+
+    @property
+    def carrier_timeout_seconds(self) -> float:
+        """Carrier requests end well within the outbox lease (see market.sender)."""
+        return self.outbox_lease_seconds / 4
 
     @property
     def uses_local_carrier(self) -> bool:
@@ -114,6 +120,7 @@ class Settings:
             quiet_hours=_quiet_hours(env.get("GIGLINE_QUIET_HOURS", "21:00-07:00")),
             quiet_hours_override_hours=_float(env, "GIGLINE_QUIET_OVERRIDE_HOURS", 12),
             employer_confirm_minutes=_float(env, "GIGLINE_EMPLOYER_CONFIRM_MINUTES", 60),
+            outbox_lease_seconds=_float(env, "GIGLINE_OUTBOX_LEASE_SECONDS", 120),
         )
         settings.validate()
         return settings
@@ -143,6 +150,8 @@ class Settings:
             raise SettingsError("GIGLINE_SMS_RATE must be positive")
         if self.wave_multiplier < 1 or self.wave_interval_minutes <= 0:
             raise SettingsError("GIGLINE_WAVE_MULTIPLIER and GIGLINE_WAVE_MINUTES must be positive")
+        if self.outbox_lease_seconds < 2:
+            raise SettingsError("GIGLINE_OUTBOX_LEASE_SECONDS must be at least 2")
         if self.employer_confirm_minutes <= 0:
             raise SettingsError("GIGLINE_EMPLOYER_CONFIRM_MINUTES must be positive")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import uuid4
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,7 +107,8 @@ async def post_job(session: AsyncSession, spec: JobSpec, *, market_id: int, agen
     for index, line in enumerate(spec.lines):
         if line.trade not in trades:
             raise MarketError(f"lines[{index}].trade", f"unknown trade {line.trade!r}")
-    job = Job(market_id=market_id, employer_id=employer.id, code=f"tmp-{now.timestamp()}",
+    # The code is J + id, known after the insert; until then a unique placeholder.
+    job = Job(market_id=market_id, employer_id=employer.id, code=f"~{uuid4().hex[:14]}",
               start_at=spec.start_at, end_at=spec.start_at + timedelta(days=spec.days),
               days=spec.days, daily_pay=spec.daily_pay, town_id=town.id,
               address=spec.address.strip(), notes=spec.notes.strip(), created_by=agent,

@@ -96,6 +96,8 @@ async def reserve_slot(
     if row is None:
         return False
     line, job, _, _ = row
+    # One accept at a time per worker, so two overlapping jobs cannot both be taken.
+    await session.execute(select(Worker.id).where(Worker.id == worker.id).with_for_update())
     status = await session.scalar(
         select(Offer.status).where(Offer.job_id == job.id, Offer.worker_id == worker.id)
     )

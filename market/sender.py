@@ -23,7 +23,7 @@ from telephony.carrier import Carrier, CarrierError
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
+DEFAULT_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_MAX_SECONDS = 15 * 60
@@ -55,8 +55,11 @@ class SendReport:
 
 class OutboxSender:
     def __init__(self, sessions: async_sessionmaker, carrier: Carrier, clock: Clock, *,
-                 status_callback: str | None, rate_per_second: float, interval_seconds: float):
-        self.sessions, self.carrier, self.clock = sessions, carrier, clock
+                 status_callback: str | None, rate_per_second: float, interval_seconds: float,
+                 lease: timedelta = DEFAULT_LEASE):
+        # The lease must outlast any carrier request (the carrier times out well within it),
+        # or a slow send could be taken for a dead one and sent again.
+        self.sessions, self.carrier, self.clock, self.lease = sessions, carrier, clock, lease
         self.status_callback = status_callback
         self.batch = max(1, math.ceil(rate_per_second * interval_seconds))
 
@@ -70,12 +73,13 @@ class OutboxSender:
     async def claim(self) -> list[Claimed]:
         """Marks the most urgent due rows claimed (committed) and returns them."""
         now = self.clock()
+        expired = now - self.lease
         async with self.sessions() as session, session.begin():
             rows = list(await session.scalars(
                 select(OutboundSms)
                 .where(or_(
                     (OutboundSms.status == "pending") & (OutboundSms.next_attempt_at <= now),
-                    (OutboundSms.status == "claimed") & (OutboundSms.claimed_at <= now - LEASE),
+                    (OutboundSms.status == "claimed") & (OutboundSms.claimed_at <= expired),
                 ))
                 .order_by(OutboundSms.priority, OutboundSms.next_attempt_at, OutboundSms.id)
                 .limit(self.batch)

@@ -16,7 +16,6 @@ from telephony.carrier import CarrierError
 
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT_SECONDS = 30
 # Errors that no retry will cure (https://www.twilio.com/docs/api/errors).
 PERMANENT_CODES = {
     21211: "invalid 'To' number",
@@ -36,7 +35,10 @@ OPTED_OUT_CODE = 21610
 
 class TwilioCarrier:
     def __init__(self, *, account_sid: str, auth_token: str, from_number: str | None,
-                 messaging_service_sid: str | None, api_base: str | None):
+                 messaging_service_sid: str | None, api_base: str | None,
+                 request_timeout: float):
+        # twilio's async client ignores its own timeout: every request is bounded here.
+        self._timeout = request_timeout
         self._http = AsyncTwilioHttpClient()
         self._client = Client(account_sid, auth_token, http_client=self._http)
         if api_base:
@@ -80,7 +82,7 @@ class TwilioCarrier:
 
     async def _call(self, request):
         try:
-            async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
+            async with asyncio.timeout(self._timeout):
                 return await request
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _carrier_error(exc.status, getattr(exc, "code", None), str(exc)) from exc

@@ -86,7 +86,7 @@ async def test_a_crowd_of_accepts_fills_exactly_the_headcount(sessions, market, 
     now = clock()
     line = await add_job(sessions, market, code="J401", trade="porter", town="东郭镇",
                          headcount=10, wage_yuan=200, start=tomorrow(now))
-    phones = [f"+86139{n:08d}" for n in range(120)]
+    phones = [f"+86139{n:08d}" for n in range(1000)]
     for phone in phones:
         await add_worker(sessions, market, phone, ["porter"], "东郭镇", now)
     results = await asyncio.gather(*(reserve(sessions, p, line, clock) for p in phones))
@@ -111,6 +111,21 @@ async def test_one_worker_accepting_twice_at_once_holds_one_slot(sessions, marke
     assert all(results)
     async with sessions() as session:
         assert await session.scalar(select(JobLine.filled).where(JobLine.id == line)) == 1
+
+
+async def test_one_worker_racing_for_two_overlapping_jobs_gets_one(sessions, market, clock):
+    now = clock()
+    worker = await add_worker(sessions, market, "+8613800000001", ["porter"], "东郭镇", now)
+    lines = [await add_job(sessions, market, code=f"J7{n:02d}", trade="porter", town="东郭镇",
+                           headcount=5, wage_yuan=200, start=tomorrow(now)) for n in range(6)]
+    results = await asyncio.gather(*(reserve(sessions, worker.phone, line, clock)
+                                     for line in lines))
+    assert sum(results) == 1
+    async with sessions() as session:
+        held = await session.scalar(select(func.count()).select_from(Offer)
+                                    .where(Offer.status == "accepted"))
+        filled = sum(await session.scalars(select(JobLine.filled)))
+    assert held == 1 and filled == 1
 
 
 async def test_an_unverified_employers_slot_cannot_be_taken(sessions, market, clock):
