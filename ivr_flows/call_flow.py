@@ -44,7 +44,7 @@ WAGE_MIN_YUAN = 30
 WAGE_MAX_YUAN = 3000
 WAGE_REPORT_MAX_YUAN = 999_999
 AVAILABILITY = {"1": "today", "2": "tomorrow", "3": "week", "4": "not_now"}
-REGISTRATION_FIELDS = ("trades", "district_id", "town_id", "day_wage_fen", "availability")
+ALERT_CHANNELS = {"1": "sms", "2": "call"}
 
 
 @dataclass
@@ -148,6 +148,7 @@ def _start(turn: _Turn) -> None:
             "town_id": worker.town_id,
             "day_wage_fen": worker.day_wage_fen,
             "availability": worker.availability,
+            "alert_channel": worker.alert_channel,
             "id_last4": worker.id_last4,
             "id_done": worker.id_last4 is not None,
             "name_recorded": worker.has_name_recording,
@@ -177,6 +178,8 @@ def _next_registration_step(turn: _Turn) -> None:
         turn.go("wage")
     elif not draft.get("availability"):
         turn.go("availability")
+    elif not draft.get("alert_channel"):
+        turn.go("alert_channel")
     elif not draft.get("id_done"):
         turn.go("id_ask")
     elif not draft.get("name_recorded"):
@@ -276,6 +279,16 @@ def _on_availability(turn: _Turn, value: str) -> None:
     _after_profile_change(turn)
 
 
+def _on_alert_channel(turn: _Turn, value: str) -> None:
+    """Workers who cannot read get their job alerts as automated calls."""
+    if value not in ALERT_CHANNELS:
+        turn.fail()
+        return
+    turn.state.draft["alert_channel"] = ALERT_CHANNELS[value]
+    turn.do(SaveProfile({"alert_channel": ALERT_CHANNELS[value]}))
+    _after_profile_change(turn)
+
+
 def _on_id_ask(turn: _Turn, value: str) -> None:
     if value == "1":
         turn.go("id_entry")
@@ -346,6 +359,8 @@ def _on_update_menu(turn: _Turn, value: str) -> None:
     elif value == "2":
         turn.go("availability")
     elif value == "3":
+        turn.go("alert_channel")
+    elif value == "4":
         turn.go("main_menu")
     else:
         turn.fail()
@@ -512,6 +527,7 @@ def _review(state: CallState, ctx: CallContext) -> Ask:
         town=town.name if town else "",
         wage=cat.yuan(draft.get("day_wage_fen") or 0),
         availability=cat.text(f"availability_{draft.get('availability')}"),
+        alert_channel=cat.text(f"alert_channel_{draft.get('alert_channel') or 'sms'}"),
         id=id_text or cat.text("review_id_none"),
     )
     return Ask((text,))
@@ -547,6 +563,7 @@ _PROMPTS: dict[str, Callable[[CallState, CallContext], object]] = {
     "town": _town_menu,
     "wage": _ask("wage_ask", max_digits=5, finish_on_key="#", timeout_seconds=10),
     "availability": _ask("availability_menu"),
+    "alert_channel": _ask("alert_channel_menu"),
     "id_ask": _ask("id_ask"),
     "id_entry": _ask("id_entry", max_digits=18, finish_on_key="#", timeout_seconds=15),
     "name": lambda state, ctx: RecordName((ctx.catalogue.text("name_record"),)),
@@ -569,6 +586,7 @@ _HANDLERS: dict[str, Callable[[_Turn, str], None]] = {
     "town": _on_town,
     "wage": _on_wage,
     "availability": _on_availability,
+    "alert_channel": _on_alert_channel,
     "id_ask": _on_id_ask,
     "id_entry": _on_id_entry,
     "review": _on_review,

@@ -49,6 +49,7 @@ class WorkerView:
     town_id: int | None = None
     day_wage_fen: int | None = None
     availability: str | None = None
+    alert_channel: str | None = None  # sms | call; None until the worker chose
     id_last4: str | None = None
     has_name_recording: bool = False
     consented: bool = False

@@ -52,10 +52,12 @@ async def line_facts(session: AsyncSession, line_id: int, *, timezone: str,
                      employer.name, employer.phone)
 
 
-async def enqueue_alert(session: AsyncSession, offer: Offer, phone: str, *, channel: str,
-                        catalogue: Catalogue, timezone: str, public_url: str,
-                        now: datetime) -> None:
-    """The alert for one offer: an SMS, or an automated call for workers who cannot read."""
+async def enqueue_alert(session: AsyncSession, offer: Offer, phone: str, *,
+                        preference: str | None, catalogue: Catalogue, timezone: str,
+                        public_url: str, now: datetime) -> None:
+    """The alert for one offer: an SMS, or an automated call for workers who cannot read
+    (their preference); workers who never chose get an SMS."""
+    channel = "call" if preference == "call" else "sms"
     if channel == "call":
         body = f"{public_url}/twilio/voice/alert?offer={offer.id}"
     else:

@@ -109,7 +109,7 @@ async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Mat
         return int(added)
     offer = await session.scalar(
         select(Offer).where(Offer.job_id == job.id, Offer.worker_id == match.worker_id))
-    await enqueue_alert(session, offer, match.phone, channel=channel,
+    await enqueue_alert(session, offer, match.phone, preference=channel,
                         catalogue=alerting.catalogue, timezone=alerting.timezone,
                         public_url=alerting.public_url, now=now)
     return 1
@@ -129,8 +129,8 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
             .order_by(Offer.alert_hold_until, Offer.id).limit(limit)
             .with_for_update(of=Offer, skip_locked=True)
         ))
-        for offer, phone, channel in rows:
-            await enqueue_alert(session, offer, phone, channel=channel,
+        for offer, phone, preference in rows:
+            await enqueue_alert(session, offer, phone, preference=preference,
                                 catalogue=alerting.catalogue, timezone=alerting.timezone,
                                 public_url=alerting.public_url, now=now)
     return len(rows)

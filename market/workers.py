@@ -15,7 +15,8 @@ from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from store.models import AuditEntry, Trade, Worker
 
 PROFILE_FIELDS = {
-    "district_id", "town_id", "day_wage_fen", "availability", "name_recording_url",
+    "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
+    "name_recording_url",
 }
 AVAILABLE_IN_DAYS = {"today": 0, "tomorrow": 1, "week": 0}
 
@@ -40,6 +41,7 @@ def worker_view(worker: Worker) -> WorkerView:
         town_id=worker.town_id,
         day_wage_fen=worker.day_wage_fen,
         availability=worker.availability,
+        alert_channel=worker.alert_channel,
         id_last4=worker.id_number_last4,
         has_name_recording=bool(worker.name_recording_url),
         consented=worker.consent_at is not None,

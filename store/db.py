@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,13 +20,15 @@ class DatabaseNotMigrated(RuntimeError):
     pass
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = create_async_engine(url, connect_args={"timeout": 30},
+                                     **({} if foreign_keys else {"poolclass": NullPool}))
+        event.listen(engine.sync_engine, "connect",
+                     _sqlite_pragmas if foreign_keys else _sqlite_pragmas_for_migrations)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -40,6 +43,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_pragmas_for_migrations(dbapi_conn, record) -> None:
+    """SQLite alters a table by copying it: foreign keys stay off while it does (the
+    upgrade checks them afterwards)."""
+    _sqlite_pragmas(dbapi_conn, record)
+    dbapi_conn.execute("PRAGMA foreign_keys=OFF")
 
 
 def _sqlite_begin(conn) -> None:
@@ -71,9 +81,19 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         config = alembic_config()
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+        if conn.dialect.name == "sqlite":
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    url = engine.url.render_as_string(hide_password=False)
+    migrating = make_engine(url, foreign_keys=False) if url.startswith("sqlite") else engine
+    try:
+        async with migrating.begin() as conn:
+            await conn.run_sync(run)
+    finally:
+        if migrating is not engine:
+            await migrating.dispose()
 
 
 async def ensure_migrated(engine: AsyncEngine) -> None:

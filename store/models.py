@@ -91,7 +91,8 @@ class Worker(Base):
     availability: Mapped[str | None] = mapped_column(String(16))  # today|tomorrow|week|not_now
     available_from: Mapped[date | None] = mapped_column(Date)
     priority_group: Mapped[bool] = mapped_column(Boolean, default=False)
-    alert_channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | call
+    # sms | call (for workers who cannot read); None until asked: alerts then go by SMS
+    alert_channel: Mapped[str | None] = mapped_column(String(8))
     jobs_completed: Mapped[int] = mapped_column(default=0)
     no_shows: Mapped[int] = mapped_column(default=0)
     rating_avg: Mapped[float | None]

@@ -33,7 +33,9 @@ async def worker_row(hotline, phone=CALLER) -> Worker | None:
 
 async def register_by_keypad(hotline, phone=CALLER):
     call = await hotline.carrier.place_call(phone)
-    for keys in ["1", "1", "1", "3", "2", "1", "2", "350#", "1", "1", VALID_ID.replace("X", "*")]:
+    keys_pressed = ["1", "1", "1", "3", "2", "1", "2", "350#", "1", "1", "1",
+                    VALID_ID.replace("X", "*")]
+    for keys in keys_pressed:
         await call.press(keys)
     await call.record(2)
     await call.press("1")

@@ -95,3 +95,52 @@ async def test_the_embedded_default_migrates_itself(aiohttp_client, tmp_path, mo
     client = await aiohttp_client(create_app(settings))
     assert (await client.get("/healthz")).status == 200
     assert (tmp_path / "var" / "gigline.db").exists()
+
+
+async def test_the_migrations_build_exactly_the_models_schema(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from store.db import make_engine
+    from store.models import Base
+
+    engine = make_engine(database_url)
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(lambda sync: compare_metadata(
+            MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata))
+    await engine.dispose()
+    assert diff == []
+
+
+async def test_upgrading_keeps_offers_taken_before_instant_hire(tmp_path):
+    """0001 -> 0002 on a database with a call-in reservation: the offer learns its job."""
+    from sqlalchemy import text
+
+    from store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    await upgrade(engine, "0001")
+    async with engine.begin() as conn:
+        for sql in (
+            "INSERT INTO markets VALUES (1, 'm', 'M', 'Asia/Shanghai', '+863592123456')",
+            "INSERT INTO areas VALUES (1, 1, NULL, 'town', 'T', '[]', 0, NULL, NULL)",
+            "INSERT INTO trades VALUES (1, 1, 'welder', '焊工', '[]', 0)",
+            "INSERT INTO employers VALUES (1, 1, 'E', '+8613900000001', '', "
+            "'91140802MA0K000005', 'verified', NULL, NULL, '2026-11-22 00:00:00')",
+            "INSERT INTO jobs VALUES (7, 1, 1, 'J7', 'open', '2026-11-23 07:00:00', 3, 0, 1, "
+            "'', '', '2026-11-22 00:00:00')",
+            "INSERT INTO job_lines VALUES (9, 7, 1, 2, 1, 50000)",
+            "INSERT INTO workers (id, market_id, phone, status, alert_channel, priority_group, "
+            "created_at) VALUES (1, 1, '+8613800000001', 'active', 'sms', 0, "
+            "'2026-11-22 00:00:00')",
+            "INSERT INTO offers VALUES (1, 9, 1, 'accepted', 'call_in', "
+            "'2026-11-22 00:00:00', '2026-11-22 00:00:00')",
+        ):
+            await conn.execute(text(sql))
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        job_id = await conn.scalar(text("SELECT job_id FROM offers WHERE id = 1"))
+        end_at = await conn.scalar(text("SELECT end_at FROM jobs WHERE id = 7"))
+    await engine.dispose()
+    assert job_id == 7
+    assert str(end_at).startswith("2026-11-26 07:00:00")

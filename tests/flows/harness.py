@@ -154,6 +154,7 @@ def assert_golden(name: str, transcript: str, update: bool) -> None:
 
 def registered(**changes) -> WorkerView:
     base = WorkerView(number="000042", status="active", trades=("welder",), district_id=1,
-                      town_id=2, day_wage_fen=30000, availability="today", consented=True,
+                      town_id=2, day_wage_fen=30000, availability="today", alert_channel="sms",
+                      consented=True,
                       has_name_recording=True)
     return replace(base, **changes)

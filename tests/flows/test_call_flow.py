@@ -32,6 +32,7 @@ def test_registration_happy_path(update_golden):
     call.press("1").press("2")  # 盐湖区, 东郭镇
     call.press("350")  # wage, ended with #
     call.press("1")  # today
+    call.press("2")  # job alerts by phone call
     call.press("1").press(VALID_ID.replace("X", "*"))  # ID
     call.record(2)
     transcript = call.transcript() + _after_confirm(call)
@@ -43,6 +44,7 @@ def test_registration_happy_path(update_golden):
         saved.update(effect.fields)
     assert saved["trades"] == ["welder", "plumber"]
     assert saved["day_wage_fen"] == 35000 and saved["availability"] == "today"
+    assert saved["alert_channel"] == "call"
     assert effects_of(call, CompleteRegistration)
     assert VALID_ID[:17] not in call.state_json, "the stored state must not hold the ID number"
 
@@ -75,8 +77,9 @@ def test_silence_and_wrong_keys_reprompt_then_offer_an_agent(update_golden):
     ["1", "1", "2", "1"],  # town
     ["1", "1", "2", "1", "1"],  # wage
     ["1", "1", "2", "1", "1", "300"],  # availability
-    ["1", "1", "2", "1", "1", "300", "1"],  # id ask
-    ["1", "1", "2", "1", "1", "300", "1", "1"],  # id entry
+    ["1", "1", "2", "1", "1", "300", "1"],  # alert channel
+    ["1", "1", "2", "1", "1", "300", "1", "1"],  # id ask
+    ["1", "1", "2", "1", "1", "300", "1", "1", "1"],  # id entry
 ])
 def test_star_repeats_and_zero_reaches_an_agent_at_every_prompt(step_keys):
     call = FlowCall(market=demo_market(agent_numbers=("+8613900000099",))).start()
@@ -120,6 +123,7 @@ def test_star_and_zero_work_at_the_registered_callers_prompts(step, keys):
 def test_star_and_zero_end_a_recording_like_any_prompt(key, expect):
     worker = WorkerView(number="7", status="registering", consented=True, trades=("rebar",),
                         district_id=1, town_id=2, day_wage_fen=30000, availability="week",
+                        alert_channel="sms",
                         id_last4="002X")
     call = FlowCall(worker=worker).start()
     assert call.state.step == "name"
@@ -144,7 +148,8 @@ def test_declining_consent_ends_the_call_and_records_nothing():
 def test_bad_id_check_digit_is_refused(update_golden):
     call = FlowCall(worker=WorkerView(number="000007", status="registering", consented=True,
                                       trades=("welder",), district_id=1, town_id=2,
-                                      day_wage_fen=30000, availability="today"))
+                                      day_wage_fen=30000, availability="today",
+                                      alert_channel="sms"))
     call.start().press("1")
     assert call.state.step == "id_entry"
     call.press("110105194912310021")  # check digit should be X
@@ -168,6 +173,7 @@ def test_hang_up_mid_registration_resumes_where_it_stopped(update_golden):
 def test_redo_at_review_starts_over_from_trades():
     worker = WorkerView(number="000007", status="registering", consented=True, trades=("rebar",),
                         district_id=1, town_id=2, day_wage_fen=30000, availability="week",
+                        alert_channel="sms",
                         id_last4="002X", has_name_recording=True)
     call = FlowCall(worker=worker).start()
     assert call.state.step == "review"
@@ -261,6 +267,7 @@ def test_registered_caller_without_a_name_hears_the_number_digit_by_digit():
 def test_name_not_recorded_is_asked_again():
     worker = WorkerView(number="7", status="registering", consented=True, trades=("rebar",),
                         district_id=1, town_id=2, day_wage_fen=30000, availability="week",
+                        alert_channel="sms",
                         id_last4="002X")
     call = FlowCall(worker=worker).start()
     assert call.state.step == "name"
@@ -289,3 +296,10 @@ def test_a_withheld_number_is_told_why_it_cannot_register():
     call = FlowCall(caller="").start()
     assert any("号码是隐藏的" in line for line in call.lines)
     assert call.effects == [] and call.lines[-1] == "   (hangs up)"
+
+
+def test_a_worker_who_cannot_read_switches_alerts_to_phone_calls():
+    call = FlowCall(worker=registered()).start()
+    call.press("2").press("3").press("2")
+    assert {"alert_channel": "call"} in [e.fields for e in effects_of(call, SaveProfile)]
+    assert call.state.step == "main_menu"

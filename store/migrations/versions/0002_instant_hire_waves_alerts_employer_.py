@@ -73,6 +73,7 @@ def upgrade() -> None:
                                       server_default='0'))
         batch_op.add_column(sa.Column('rating_avg', sa.Double(), nullable=True))
         batch_op.add_column(sa.Column('last_hired_day', sa.Integer(), nullable=True))
+        batch_op.alter_column('alert_channel', existing_type=sa.String(length=8), nullable=True)
         # Matching filters on these; the trade join has its own index already.
         batch_op.create_index('ix_workers_match', ['status', 'town_id'], unique=False)
 
@@ -80,6 +81,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('workers', schema=None) as batch_op:
         batch_op.drop_index('ix_workers_match')
+        batch_op.alter_column('alert_channel', existing_type=sa.String(length=8), nullable=False)
         batch_op.drop_column('last_hired_day')
         batch_op.drop_column('rating_avg')
         batch_op.drop_column('no_shows')
