@@ -3,6 +3,7 @@ in what order, waves, quiet hours, taking a job by SMS, the employer's answer.""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -378,3 +379,20 @@ async def test_a_worker_is_never_hired_twice_for_overlapping_days(market):
     assert await market.offers(overlapping.id) == [], "not alerted while holding those days"
     assert await market.reply(phone, overlapping.code) is not None
     assert await market.filled(overlapping.id) == [0]
+
+
+async def test_two_instances_sweeping_at_once_send_each_alert_once(market):
+    employer = await market.employer()
+    for n in range(12):
+        await market.worker(f"+86138000000{n:02d}", ["welder"], "北城街道")
+    jobs_posted = [await market.job(employer, [("welder", 2, 500)],
+                                    start_in=timedelta(days=1 + 10 * k)) for k in range(3)]
+    made = await asyncio.gather(*(run_waves(market.alerting, market.clock())
+                                  for _ in range(4)))
+    assert sum(made) == 12, "3 jobs x 2 slots x 2"
+    for job in jobs_posted:
+        assert len(await market.offers(job.id)) == 4
+    async with market.sessions() as session:
+        sent = list(await session.execute(
+            select(OutboundSms.phone, OutboundSms.body).where(OutboundSms.kind == "alert")))
+    assert len(sent) == len(set(sent)) == 12, "no worker alerted twice about a job"
