@@ -39,6 +39,9 @@ async def _serve(settings: Settings, args) -> int:
     if hotline.carrier:
         print(f"Local carrier (Twilio stand-in) REST API on {hotline.carrier.rest_base}; "
               "try a call with: gigline call")
+    if settings.embedded and "demo" in settings.api_tokens.values():
+        token = next(t for t, agent in settings.api_tokens.items() if agent == "demo")
+        print(f"API token for the agent 'demo': {token}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
