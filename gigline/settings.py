@@ -156,24 +156,22 @@ class Settings:
             raise SettingsError("GIGLINE_EMPLOYER_CONFIRM_MINUTES must be positive")
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _number(env: Mapping[str, str], name: str, default, kind: type, what: str):
     raw = env.get(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number: {raw!r}") from None
+        raise SettingsError(f"{name} must be {what}: {raw!r}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, "a whole number")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number: {raw!r}") from None
+    return _number(env, name, default, float, "a number")
 
 
 def _api_tokens(raw: str | None, embedded: bool) -> dict[str, str]:

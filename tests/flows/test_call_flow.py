@@ -20,6 +20,13 @@ from tests.flows.harness import FlowCall, World, assert_golden, demo_market, reg
 VALID_ID = "11010519491231002X"
 
 
+def waiting_for_name() -> WorkerView:
+    """A caller who hung up just before saying their name."""
+    return WorkerView(number="7", status="registering", consented=True, trades=("rebar",),
+                      district_id=1, town_id=2, day_wage_fen=30000, availability="week",
+                      alert_channel="sms", id_last4="002X")
+
+
 def effects_of(call: FlowCall, kind: type) -> list:
     return [e for e in call.effects if isinstance(e, kind)]
 
@@ -121,11 +128,7 @@ def test_star_and_zero_work_at_the_registered_callers_prompts(step, keys):
 
 @pytest.mark.parametrize("key, expect", [("*", "name"), ("0", "ended")])
 def test_star_and_zero_end_a_recording_like_any_prompt(key, expect):
-    worker = WorkerView(number="7", status="registering", consented=True, trades=("rebar",),
-                        district_id=1, town_id=2, day_wage_fen=30000, availability="week",
-                        alert_channel="sms",
-                        id_last4="002X")
-    call = FlowCall(worker=worker).start()
+    call = FlowCall(worker=waiting_for_name()).start()
     assert call.state.step == "name"
     call.record(1, finish_key=key)
     assert call.state.step == expect
@@ -265,11 +268,7 @@ def test_registered_caller_without_a_name_hears_the_number_digit_by_digit():
 
 
 def test_name_not_recorded_is_asked_again():
-    worker = WorkerView(number="7", status="registering", consented=True, trades=("rebar",),
-                        district_id=1, town_id=2, day_wage_fen=30000, availability="week",
-                        alert_channel="sms",
-                        id_last4="002X")
-    call = FlowCall(worker=worker).start()
+    call = FlowCall(worker=waiting_for_name()).start()
     assert call.state.step == "name"
     call.record(0)
     assert call.state.step == "name" and any("没有录到您的名字" in line for line in call.lines)
