@@ -26,11 +26,12 @@ from gigline.keys import (
     SESSIONS,
     SETTINGS,
 )
-from gigline.settings import Settings
+from gigline.settings import Settings, wage_rules
 from ivr_flows.catalogue import load_catalogue
 from market.clock import Clock, utc_now
 from market.desk import CallDesk
 from market.directory import load_market_view
+from market.reminders import ReminderDesk
 from market.seed import ensure_demo_jobs, ensure_market
 from market.sender import OutboxSender
 from market.sweeps import MarketSweep
@@ -82,6 +83,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[DESK] = CallDesk(
             sessions=sessions, clock=app[CLOCK], catalogue=catalogue, market_id=market.id,
             timezone=market.timezone, market=market_view, id_hash_key=settings.id_hash_key,
+            wage_rules=wage_rules(settings), hold_employers=settings.hold_employers_with_cases,
         )
         app[RENDERER] = VoiceRenderer(
             public_url=settings.public_url, say_language=catalogue.say_language,
@@ -138,7 +140,11 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     def nudge_outbox() -> None:
         outbox.run_soon(scheduler)
 
-    market_sweep = MarketSweep(alerting, app[CLOCK],
+    reminders = ReminderDesk(
+        sessions=desk.sessions, rules=desk.wage_rules, catalogue=desk.catalogue,
+        timezone=desk.timezone, public_url=settings.public_url,
+        hold_employers=desk.hold_employers)
+    market_sweep = MarketSweep(alerting, reminders, app[CLOCK],
                                timedelta(minutes=settings.employer_confirm_minutes),
                                on_outbox=nudge_outbox)
     market = market_clock.Sweep(market_clock.MARKET_JOB, market_sweep.run)

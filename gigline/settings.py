@@ -6,7 +6,7 @@ import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,6 +51,12 @@ class Settings:
     quiet_hours_override_hours: float = 12
     employer_confirm_minutes: float = 60
     outbox_lease_seconds: float = 120
+    wage_question_hour: time = time(19)
+    wage_employer_hour: time = time(9)
+    wage_max_asks: int = 3
+    wage_grace_days: float = 3
+    reminder_late_hours: float = 6
+    hold_employers_with_cases: bool = True
 
     @property
     def carrier_timeout_seconds(self) -> float:
@@ -121,6 +127,12 @@ class Settings:
             quiet_hours_override_hours=_float(env, "GIGLINE_QUIET_OVERRIDE_HOURS", 12),
             employer_confirm_minutes=_float(env, "GIGLINE_EMPLOYER_CONFIRM_MINUTES", 60),
             outbox_lease_seconds=_float(env, "GIGLINE_OUTBOX_LEASE_SECONDS", 120),
+            wage_question_hour=_clock_time(env, "GIGLINE_WAGE_QUESTION_TIME", "19:00"),
+            wage_employer_hour=_clock_time(env, "GIGLINE_WAGE_EMPLOYER_TIME", "09:00"),
+            wage_max_asks=_int(env, "GIGLINE_WAGE_MAX_ASKS", 3),
+            wage_grace_days=_float(env, "GIGLINE_WAGE_GRACE_DAYS", 3),
+            reminder_late_hours=_float(env, "GIGLINE_REMINDER_LATE_HOURS", 6),
+            hold_employers_with_cases=env.get("GIGLINE_HOLD_EMPLOYERS_WITH_CASES", "1") != "0",
         )
         settings.validate()
         return settings
@@ -150,6 +162,9 @@ class Settings:
             raise SettingsError("GIGLINE_SMS_RATE must be positive")
         if self.wave_multiplier < 1 or self.wave_interval_minutes <= 0:
             raise SettingsError("GIGLINE_WAVE_MULTIPLIER and GIGLINE_WAVE_MINUTES must be positive")
+        if self.wage_max_asks < 1 or self.wage_grace_days < 0 or self.reminder_late_hours <= 0:
+            raise SettingsError("GIGLINE_WAGE_MAX_ASKS, GIGLINE_WAGE_GRACE_DAYS and "
+                                "GIGLINE_REMINDER_LATE_HOURS must be positive")
         if self.outbox_lease_seconds < 2:
             raise SettingsError("GIGLINE_OUTBOX_LEASE_SECONDS must be at least 2")
         if self.employer_confirm_minutes <= 0:
@@ -190,6 +205,14 @@ def _api_tokens(raw: str | None, embedded: bool) -> dict[str, str]:
     return tokens
 
 
+def _clock_time(env: Mapping[str, str], name: str, default: str) -> time:
+    raw = env.get(name, default)
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a time like 19:00: {raw!r}") from None
+
+
 def _quiet_hours(raw: str) -> tuple[time, time]:
     try:
         start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
@@ -218,3 +241,13 @@ def _is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def wage_rules(settings: Settings):
+    from market.wages import WageRules
+
+    return WageRules(
+        employer_hour=settings.wage_employer_hour, question_hour=settings.wage_question_hour,
+        max_asks=settings.wage_max_asks, grace=timedelta(days=settings.wage_grace_days),
+        late_window=timedelta(hours=settings.reminder_late_hours),
+        quiet_start=settings.quiet_hours[0], quiet_end=settings.quiet_hours[1])

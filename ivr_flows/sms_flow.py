@@ -12,17 +12,24 @@ from ivr_flows.catalogue import Catalogue
 
 _TRAILING = " .。!！~～"
 _JOB_CODE = re.compile(r"^(J\d{1,8})\s*(.*)$")
+_CODED = re.compile(r"^([PR])(\d{1,9})\s*(\d)?(?:\s+(\d{1,7}))?$")  # P12 3 200, R7 5
+_BARE = re.compile(r"^(\d)(?:\s+(\d{1,7}))?$")  # 1, 2, 3 200, 5
 _EMPLOYER = re.compile(r"^(\D{1,4}?)\s*(\d{1,10})$")
 
 
 @dataclass(frozen=True)
 class SmsDecision:
-    intent: str  # opt_out | opt_in | help | employer_answer | accept | unknown
+    # opt_out | opt_in | help | employer_answer | accept | pay_answer | rating | answer
+    # (a bare number for whichever question is open) | report_unpaid | check_in | unknown
+    intent: str
     reply: str = ""  # the answer when no market rule has to look first
     opted_out: bool | None = None  # the new opt-out state, None if unchanged
     job_code: str | None = None  # accept: the job named, None for "the one open"
     offer_id: int | None = None  # employer_answer: which application
     hire: bool | None = None  # employer_answer: yes or no
+    question_id: int | None = None  # pay_answer: the pay check; rating: the rating
+    value: int | None = None  # pay_answer 1 yes 2 no 3 partly; rating 0-5; answer: the digit
+    amount_fen: int | None = None  # partly paid: what was received
 
 
 def normalise(body: str) -> str:
@@ -43,6 +50,19 @@ def decide(body: str, catalogue: Catalogue, hotline: str) -> SmsDecision:
         for hire, group in ((True, "employer_yes"), (False, "employer_no")):
             if catalogue.is_word(group, word):
                 return SmsDecision("employer_answer", offer_id=int(number), hire=hire)
+    if catalogue.is_word("report_unpaid", text):
+        return SmsDecision("report_unpaid")
+    if catalogue.is_word("check_in", text):
+        return SmsDecision("check_in")
+    if coded := _CODED.match(text):
+        kind, number, digit, amount = coded.groups()
+        return SmsDecision("pay_answer" if kind == "P" else "rating", question_id=int(number),
+                           value=None if digit is None else int(digit),
+                           amount_fen=None if amount is None else int(amount) * 100)
+    if bare := _BARE.match(text):
+        digit, amount = bare.groups()
+        return SmsDecision("answer", value=int(digit),
+                           amount_fen=None if amount is None else int(amount) * 100)
     if job := _JOB_CODE.match(text):
         code, rest = job.groups()
         if not rest or catalogue.is_word("accept", rest):

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ivr_flows.catalogue import Catalogue
 from ivr_flows.context import MarketView
 from market.clock import Clock
+from market.wages import WageRules
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,5 @@ class CallDesk:
     timezone: str
     market: MarketView
     id_hash_key: str
+    wage_rules: WageRules = WageRules()
+    hold_employers: bool = True  # an open rights case holds the employer's job alerts

@@ -11,15 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ivr_flows.catalogue import Catalogue
 from market.clock import market_today
 from market.matching import day_number
-from market.notices import line_facts
+from market.notices import line_facts, worker_label
 from market.outbox import PRIORITY_REPLY, enqueue_sms
+from market.wages import WageRules, plan_hire
 from store.models import Employer, Hire, Job, JobLine, Offer, Worker
 
 INSURANCE_OVER_DAYS = 3  # Yuncheng's rule: longer jobs need short-term accident insurance
-
-
-def worker_label(worker: Worker) -> str:
-    return worker.name or f"工号{worker.id:06d}"
 
 
 async def ask_employer(session: AsyncSession, offer: Offer, worker: Worker, *,
@@ -38,7 +35,8 @@ async def ask_employer(session: AsyncSession, offer: Offer, worker: Worker, *,
 
 
 async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, hire: bool,
-                          catalogue: Catalogue, timezone: str, now: datetime) -> str:
+                          catalogue: Catalogue, timezone: str, now: datetime,
+                          rules: WageRules) -> str:
     """Applies Y/N from the employer's phone; returns the SMS answer for the employer."""
     row = (await session.execute(
         select(Offer, Worker, Job, Employer)
@@ -61,9 +59,12 @@ async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, h
                                  worker=worker_label(worker), trade=facts.trade,
                                  address=facts.address, start=facts.start, days=job.days,
                                  wage=wage, pay=pay)
-        session.add(Hire(offer_id=offer.id, worker_id=worker.id, job_line_id=offer.job_line_id,
-                         status="confirmed", contract_summary=summary, created_at=now,
-                         insurance_confirmed=True if job.days > INSURANCE_OVER_DAYS else None))
+        record = Hire(offer_id=offer.id, worker_id=worker.id, job_line_id=offer.job_line_id,
+                      status="confirmed", contract_summary=summary, created_at=now,
+                      insurance_confirmed=True if job.days > INSURANCE_OVER_DAYS else None)
+        session.add(record)
+        line = await session.get(JobLine, offer.job_line_id)
+        await plan_hire(session, record, job, line, rules=rules, timezone=timezone)
         worker.last_hired_day = day_number(market_today(now, timezone))
         await _tell_worker(session, worker, offer, "sms_worker_hired", now, catalogue.text(
             "sms_worker_hired", code=facts.code, trade=facts.trade, start=facts.start,

@@ -31,6 +31,10 @@ class LineFacts:
     employer_phone: str
 
 
+def worker_label(worker: Worker) -> str:
+    return worker.name or f"工号{worker.id:06d}"
+
+
 def start_text(start_at: datetime, timezone: str, catalogue: Catalogue) -> str:
     local = start_at.astimezone(ZoneInfo(timezone))
     day = catalogue.text("date", month=local.month, day=local.day)

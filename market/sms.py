@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ivr_flows.sms_flow import decide
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr_flows.sms_flow import SmsDecision, decide
+from market import answers
+from market.answers import AnswerDesk
 from market.desk import CallDesk
 from market.hires import employer_answer
 from market.optouts import set_opt_out
@@ -10,6 +16,8 @@ from market.outbox import OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
 from market.replies import take_job_by_sms
 from store.models import InboundSms
 from store.repo import insert_ignoring_duplicates
+
+ANSWERS = ("pay_answer", "rating", "answer", "report_unpaid", "check_in")
 
 
 async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, body: str) -> str:
@@ -26,18 +34,7 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, 
         )
         if not first_time:
             return decision.intent
-        reply = decision.reply
-        if decision.opted_out is not None:
-            await set_opt_out(session, phone, opted_out=decision.opted_out,
-                              keyword=body.strip()[:32], source="sms", now=now)
-        elif decision.intent == "employer_answer":
-            reply = await employer_answer(
-                session, phone=phone, offer_id=decision.offer_id, hire=decision.hire,
-                catalogue=desk.catalogue, timezone=desk.timezone, now=now)
-        elif decision.intent == "accept":
-            reply = await take_job_by_sms(
-                session, phone=phone, job_code=decision.job_code, catalogue=desk.catalogue,
-                timezone=desk.timezone, hotline=desk.market.hotline, now=now)
+        reply = await apply_sms(session, desk, phone, body, decision, now)
         if reply:
             await enqueue_sms(
                 session,
@@ -51,3 +48,24 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, 
             )
     return decision.intent
 
+
+async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str,
+                    decision: SmsDecision, now: datetime) -> str | None:
+    """What the SMS changes; returns the answer to send (None: already queued)."""
+    if decision.opted_out is not None:
+        await set_opt_out(session, phone, opted_out=decision.opted_out,
+                          keyword=body.strip()[:32], source="sms", now=now)
+        return decision.reply
+    if decision.intent == "employer_answer":
+        return await employer_answer(
+            session, phone=phone, offer_id=decision.offer_id, hire=decision.hire,
+            catalogue=desk.catalogue, timezone=desk.timezone, now=now, rules=desk.wage_rules)
+    if decision.intent in ANSWERS:
+        return await answers.answer(session, AnswerDesk(
+            catalogue=desk.catalogue, timezone=desk.timezone, hotline=desk.market.hotline,
+            rules=desk.wage_rules, hold_employers=desk.hold_employers), phone, decision, now)
+    if decision.intent == "accept":
+        return await take_job_by_sms(
+            session, phone=phone, job_code=decision.job_code, catalogue=desk.catalogue,
+            timezone=desk.timezone, hotline=desk.market.hotline, now=now)
+    return decision.reply

@@ -1,5 +1,6 @@
 """The market's periodic work, in one place the scheduler calls: send due waves, release
-alerts held for quiet hours, chase employers who have not answered."""
+alerts held for quiet hours, chase employers who have not answered, carry out due
+wage reminders."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import timedelta
 
 from market.clock import Clock
 from market.hires import chase_employers
+from market.reminders import ReminderDesk, run_reminders
 from market.waves import Alerting, release_held_alerts, run_waves
 
 log = logging.getLogger(__name__)
@@ -21,12 +23,14 @@ class MarketReport:
     released_holds: int
     reminded: int
     released_slots: int
+    reminders: dict[str, int]
 
 
 class MarketSweep:
-    def __init__(self, alerting: Alerting, clock: Clock, employer_wait: timedelta,
-                 on_outbox: Callable[[], None]):
-        self.alerting, self.clock, self.employer_wait = alerting, clock, employer_wait
+    def __init__(self, alerting: Alerting, reminders: ReminderDesk, clock: Clock,
+                 employer_wait: timedelta, on_outbox: Callable[[], None]):
+        self.alerting, self.reminders, self.clock = alerting, reminders, clock
+        self.employer_wait = employer_wait
         self.on_outbox = on_outbox  # alerts were queued: send them now
 
     async def run(self) -> MarketReport:
@@ -37,8 +41,9 @@ class MarketSweep:
             reminded, released = await chase_employers(
                 session, wait=self.employer_wait, catalogue=self.alerting.catalogue,
                 timezone=self.alerting.timezone, now=now)
-        report = MarketReport(offers, holds, reminded, released)
-        if any((offers, holds, reminded, released)):
+        done = await run_reminders(self.reminders, now)
+        report = MarketReport(offers, holds, reminded, released, done)
+        if any((offers, holds, reminded, released, done)):
             log.info("market sweep: %s", report)
             self.on_outbox()
         return report

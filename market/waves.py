@@ -73,8 +73,10 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
     employer = await session.get(Employer, job.employer_id)
     lines = list(await session.scalars(select(JobLine).where(JobLine.job_id == job.id)))
     open_lines = [line for line in lines if line.filled < line.headcount]
-    if job.start_at <= now or not open_lines or employer.verification != "verified":
-        # Started or full: no more waves. Unverified: waves start once an agent verifies.
+    if (job.start_at <= now or not open_lines or employer.verification != "verified"
+            or employer.alerts_held):
+        # Started or full: no more waves. Unverified, or held for an open wage case: waves
+        # start again when an agent verifies or clears the employer.
         job.next_wave_at = None
         return 0
     reach = await towns_within_reach(session, job.town_id)

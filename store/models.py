@@ -117,6 +117,9 @@ class Employer(Base):
     verified_at: Mapped[datetime | None]
     verified_by: Mapped[str | None] = mapped_column(String(64))
     verification_note: Mapped[str | None] = mapped_column(Text)  # what the agent checked
+    # An open rights case holds the employer's alerts until an agent clears it.
+    alerts_held: Mapped[bool] = mapped_column(Boolean, default=False)
+    rating_avg: Mapped[float | None]
     created_at: Mapped[datetime]
 
 
@@ -186,17 +189,115 @@ class Offer(Base):
 
 
 class Hire(Base):
-    """A confirmed hire: the record of what was agreed (the contract summary)."""
+    """A confirmed hire: the record of what was agreed (the contract summary) and of
+    the work and the pay. confirmed -> started -> finished -> paid | unpaid; cancelled."""
 
     __tablename__ = "hires"
     id: Mapped[int] = mapped_column(primary_key=True)
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), unique=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     job_line_id: Mapped[int] = mapped_column(ForeignKey("job_lines.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     contract_summary: Mapped[str] = mapped_column(Text, default="")
     insurance_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    day_wage_fen: Mapped[int | None] = mapped_column(BigInteger)
+    days_worked: Mapped[int | None]  # as agreed until corrected
+    owed_fen: Mapped[int | None] = mapped_column(BigInteger)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_at: Mapped[datetime | None]
+    started_by: Mapped[str | None] = mapped_column(String(16))  # worker|employer|assumed
+    finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class PayCheck(Base):
+    """One pay period of a hire (each day for 日结, the whole job otherwise) and the
+    worker's answer to "were you paid in full?"."""
+
+    __tablename__ = "pay_checks"
+    __table_args__ = (UniqueConstraint("hire_id", "period_start"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hire_id: Mapped[int] = mapped_column(ForeignKey("hires.id"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    owed_fen: Mapped[int] = mapped_column(BigInteger)
+    # due | asked | paid | unpaid | partly | unanswered | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="due")
+    asks: Mapped[int] = mapped_column(default=0)
+    paid_fen: Mapped[int | None] = mapped_column(BigInteger)
+    answered_at: Mapped[datetime | None]
+    answered_via: Mapped[str | None] = mapped_column(String(16))  # sms | call | agent
+
+
+class Reminder(Base):
+    """Something to say at a time: stored, claimed by the sweep, sent once; one that
+    fell due while Gigline was down goes out within the grace window, else it is missed."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # assume_started | employer_pay_due | pay_question | case_check | rating
+    kind: Mapped[str] = mapped_column(String(24))
+    hire_id: Mapped[int] = mapped_column(ForeignKey("hires.id"), index=True)
+    pay_check_id: Mapped[int | None] = mapped_column(ForeignKey("pay_checks.id"))
+    rater: Mapped[str | None] = mapped_column(String(16))  # rating: worker | employer
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # | done|missed|cancelled
+    done_at: Mapped[datetime | None]
+
+
+class RightsCase(Base):
+    """劳动维权: unpaid wages of one employer on one job, worked by agents."""
+
+    __tablename__ = "rights_cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    # open | assigned | contacted | mediation | referred | recovered | closed
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    opened_by: Mapped[str] = mapped_column(String(16))  # auto | worker_call | worker_sms | agent
+    assigned_to: Mapped[str | None] = mapped_column(String(64))
+    owed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    recovered_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    referred_to: Mapped[str | None] = mapped_column(String(32))  # arbitration | platform
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class CaseWorker(Base):
+    __tablename__ = "case_workers"
+    case_id: Mapped[int] = mapped_column(ForeignKey("rights_cases.id"), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), primary_key=True)
+    hire_id: Mapped[int | None] = mapped_column(ForeignKey("hires.id"))
+    owed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CaseEvent(Base):
+    """The case's status history: who did what, when, with what amount."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("rights_cases.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(Text, default="")
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Rating(Base):
+    """回访: after a hire, each side rates the other 1-5 or reports a no-show."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("hire_id", "rater"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hire_id: Mapped[int] = mapped_column(ForeignKey("hires.id"))
+    rater: Mapped[str] = mapped_column(String(16))  # worker | employer
+    stars: Mapped[int | None]
+    no_show: Mapped[bool] = mapped_column(Boolean, default=False)
+    asked_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
 
 
 class CallSession(Base):

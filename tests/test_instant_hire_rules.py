@@ -11,14 +11,18 @@ import pytest
 from sqlalchemy import select
 
 from ivr_flows.catalogue import load_catalogue
+from ivr_flows.sms_flow import decide
 from market import jobs
-from market.hires import chase_employers, employer_answer
+from market.desk import CallDesk
+from market.directory import load_market_view
+from market.hires import chase_employers
 from market.optouts import set_opt_out
-from market.replies import take_job_by_sms
 from market.seed import ensure_market
+from market.sms import apply_sms
 from market.waves import Alerting, WaveRules, quiet_until, release_held_alerts, run_waves
 from store.db import make_engine, make_sessionmaker
 from store.models import Area, Hire, Job, JobLine, Offer, OutboundSms, Trade, Worker
+from store.models import Market as MarketRow
 from tests.conftest import FixedClock
 
 TZ = "Asia/Shanghai"
@@ -96,18 +100,18 @@ class Market:
             return [row.body for row in await session.scalars(query)]
 
     async def reply(self, phone: str, body: str) -> str | None:
-        from ivr_flows.sms_flow import decide
-
+        """What Gigline answers an SMS (None: the answer was queued already)."""
         decision = decide(body, CATALOGUE, "0359 212 3456")
         async with self.sessions() as session, session.begin():
-            if decision.intent == "employer_answer":
-                return await employer_answer(session, phone=phone, offer_id=decision.offer_id,
-                                             hire=decision.hire, catalogue=CATALOGUE,
-                                             timezone=TZ, now=self.clock())
-            assert decision.intent == "accept", decision
-            return await take_job_by_sms(session, phone=phone, job_code=decision.job_code,
-                                         catalogue=CATALOGUE, timezone=TZ, hotline="x",
-                                         now=self.clock())
+            return await apply_sms(session, await self.desk(), phone, body, decision,
+                                   self.clock())
+
+    async def desk(self) -> CallDesk:
+        async with self.sessions() as session:
+            market_row = await session.get(MarketRow, self.market_id)
+            view = await load_market_view(session, market_row, ())
+        return CallDesk(sessions=self.sessions, clock=self.clock, catalogue=CATALOGUE,
+                        market_id=self.market_id, timezone=TZ, market=view, id_hash_key="k")
 
     async def filled(self, job_id: int) -> list[int]:
         async with self.sessions() as session:

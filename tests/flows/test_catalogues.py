@@ -31,7 +31,10 @@ LONG_VALUES = {"number": "123456", "hotline": "0359 212 3456", "trade": "搬运�
                "place": "城东街道", "start": "12月25日07:00", "wage": "1000元", "code": "J12345",
                "days": 30, "offers": "J12345、J12346、J12347、J12348", "example": "J12345",
                "worker": "工号000123", "record": "做过12次", "offer": 123456,
-               "address": "盐湖区河东东街安居小区三号楼工地", "pay": "完工结清"}
+               "address": "盐湖区河东东街安居小区三号楼工地", "pay": "完工结清",
+               "amount": "12500元", "period": "11月25日-12月24日", "check": 123456,
+               "workers": 12, "deadline": "12月28日", "questions": "J12345、P123456、R123456",
+               "rating": 123456, "case": 12345}
 
 
 def test_alerts_fit_one_ucs2_segment_and_other_sms_two():

@@ -1,0 +1,133 @@
+"""Rights cases (劳动维权): opened automatically when wages stay unpaid past the grace
+period, or by a worker (phone menu 3, SMS "欠薪"); one case per employer and job; agents
+work them and the worker hears of every step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr_flows.catalogue import Catalogue
+from market.outbox import PRIORITY_REPLY, enqueue_sms
+from store.models import (
+    CaseEvent,
+    CaseWorker,
+    Employer,
+    Hire,
+    Job,
+    PayCheck,
+    RightsCase,
+    Worker,
+)
+
+OPEN = ("open", "assigned", "contacted", "mediation", "referred")
+# agent action -> the case's status after it
+ACTIONS = {"assign": "assigned", "contact": "contacted", "mediation": "mediation",
+           "refer": "referred", "recovered": "recovered", "close": "closed", "note": None}
+REFERRALS = ("arbitration", "platform")  # 劳动仲裁, 根治欠薪 platform
+
+
+async def open_or_join(session: AsyncSession, *, worker: Worker, hire: Hire | None,
+                       owed_fen: int, opened_by: str, now: datetime, catalogue: Catalogue,
+                       hold_employer: bool) -> RightsCase:
+    """The employer's open case on that job gets this worker; else a new case."""
+    job = await session.get(Job, hire.job_id) if hire else None
+    case = None
+    if job is not None:
+        case = await session.scalar(
+            select(RightsCase).where(RightsCase.employer_id == job.employer_id,
+                                     RightsCase.job_id == job.id, RightsCase.status.in_(OPEN))
+            .with_for_update())
+    if case is None:
+        case = RightsCase(employer_id=job.employer_id if job else None,
+                          job_id=job.id if job else None, opened_by=opened_by, opened_at=now)
+        session.add(case)
+        await session.flush()
+        session.add(CaseEvent(case_id=case.id, at=now, actor=opened_by, kind="opened"))
+    member = await session.get(CaseWorker, (case.id, worker.id))
+    if member is None:
+        session.add(CaseWorker(case_id=case.id, worker_id=worker.id,
+                               hire_id=hire.id if hire else None, owed_fen=owed_fen))
+        case.owed_fen += owed_fen
+        session.add(CaseEvent(case_id=case.id, at=now, actor=opened_by, kind="worker_added",
+                              note=f"worker:{worker.id}", amount_fen=owed_fen))
+        await _tell(session, worker, case, "sms_case_opened", now, catalogue)
+    if hold_employer and case.employer_id is not None:
+        await session.execute(update(Employer).where(Employer.id == case.employer_id)
+                              .values(alerts_held=True))
+    return case
+
+
+async def unpaid_past_grace(session: AsyncSession, check: PayCheck, *, now: datetime,
+                            catalogue: Catalogue, hold_employer: bool) -> RightsCase | None:
+    """The case_check reminder: still unpaid after the grace period -> a case."""
+    if check.status not in ("unpaid", "partly"):
+        return None
+    hire = await session.get(Hire, check.hire_id)
+    worker = await session.get(Worker, hire.worker_id)
+    owed = check.owed_fen - (check.paid_fen or 0)
+    return await open_or_join(session, worker=worker, hire=hire, owed_fen=owed,
+                              opened_by="auto", now=now, catalogue=catalogue,
+                              hold_employer=hold_employer)
+
+
+async def report_by_worker(session: AsyncSession, worker: Worker, *, amount_fen: int | None,
+                           via: str, now: datetime, catalogue: Catalogue,
+                           hold_employer: bool) -> RightsCase:
+    """A worker reports unpaid wages: the case is about their latest unpaid hire, or
+    their latest hire at all; with none, an agent finds out who the employer is."""
+    hire = await session.scalar(
+        select(Hire).where(Hire.worker_id == worker.id, Hire.status != "cancelled")
+        .order_by((Hire.status == "unpaid").desc(), Hire.created_at.desc()).limit(1))
+    owed = amount_fen if amount_fen is not None else (
+        (hire.owed_fen or 0) - hire.paid_fen if hire else 0)
+    return await open_or_join(session, worker=worker, hire=hire, owed_fen=owed,
+                              opened_by=via, now=now, catalogue=catalogue,
+                              hold_employer=hold_employer)
+
+
+async def act(session: AsyncSession, case_id: int, *, action: str, agent: str, note: str,
+              amount_fen: int | None, referral: str | None, now: datetime,
+              catalogue: Catalogue) -> RightsCase:
+    from market.jobs import MarketError, NotFound
+
+    case = await session.get(RightsCase, case_id, with_for_update=True)
+    if case is None:
+        raise NotFound("case", case_id)
+    if action not in ACTIONS:
+        raise MarketError("action", f"must be one of {', '.join(ACTIONS)}")
+    if case.status == "closed":
+        raise MarketError("status", f"case {case_id} is closed", status=409)
+    if action == "recovered":
+        if not amount_fen or amount_fen <= 0:
+            raise MarketError("amount_yuan", "say how much was recovered")
+        case.recovered_fen += amount_fen
+    if action == "refer":
+        if referral not in REFERRALS:
+            raise MarketError("referral", f"must be one of {', '.join(REFERRALS)}")
+        case.referred_to = referral
+    if action == "assign":
+        case.assigned_to = agent
+    if ACTIONS[action]:
+        case.status = ACTIONS[action]
+    if action == "close":
+        case.closed_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor=agent, kind=action, note=note,
+                          amount_fen=amount_fen))
+    if action != "note":
+        members = await session.scalars(
+            select(Worker).join(CaseWorker, CaseWorker.worker_id == Worker.id)
+            .where(CaseWorker.case_id == case.id))
+        for worker in members:
+            await _tell(session, worker, case, f"sms_case_{action}", now, catalogue,
+                        amount=catalogue.yuan(amount_fen or 0), event=now.timestamp())
+    return case
+
+
+async def _tell(session: AsyncSession, worker: Worker, case: RightsCase, prompt_id: str,
+                now: datetime, catalogue: Catalogue, event: float = 0, **params) -> None:
+    await enqueue_sms(session, dedupe_key=f"{prompt_id}:{case.id}:{worker.id}:{event}",
+                      phone=worker.phone, body=catalogue.text(prompt_id, case=case.id, **params),
+                      kind="case", priority=PRIORITY_REPLY, now=now)

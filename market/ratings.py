@@ -1,0 +1,77 @@
+"""回访: after a hire ends each side rates the other 1-5, or reports a no-show (0).
+Ratings and no-shows feed matching's reliability score."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr_flows.catalogue import Catalogue
+from market.notices import line_facts, worker_label
+from market.outbox import PRIORITY_NOTICE, enqueue_sms
+from store.models import Employer, Hire, Job, Rating, Worker
+from store.repo import insert_ignoring_duplicates
+
+
+async def ask(session: AsyncSession, hire: Hire, rater: str, *, now: datetime,
+              catalogue: Catalogue, timezone: str) -> None:
+    await insert_ignoring_duplicates(session, Rating.__table__, {
+        "hire_id": hire.id, "rater": rater, "no_show": False, "asked_at": now})
+    rating = await session.scalar(
+        select(Rating).where(Rating.hire_id == hire.id, Rating.rater == rater))
+    facts = await line_facts(session, hire.job_line_id, timezone=timezone, catalogue=catalogue)
+    worker = await session.get(Worker, hire.worker_id)
+    if rater == "worker":
+        phone = worker.phone
+        body = catalogue.text("sms_rate_employer", code=facts.code, rating=rating.id)
+    else:
+        phone = facts.employer_phone
+        body = catalogue.text("sms_rate_worker", code=facts.code, worker=worker_label(worker),
+                              rating=rating.id)
+    await enqueue_sms(session, dedupe_key=f"rating:{rating.id}", phone=phone, body=body,
+                      kind="rating", priority=PRIORITY_NOTICE, now=now)
+
+
+async def open_ratings(session: AsyncSession, phone: str) -> list[Rating]:
+    """Ratings asked of this phone (as worker or as employer) and not yet answered."""
+    as_worker = (select(Rating).join(Hire, Hire.id == Rating.hire_id)
+                 .join(Worker, Worker.id == Hire.worker_id)
+                 .where(Rating.rater == "worker", Worker.phone == phone))
+    as_employer = (select(Rating).join(Hire, Hire.id == Rating.hire_id)
+                   .join(Job, Job.id == Hire.job_id).join(Employer, Employer.id == Job.employer_id)
+                   .where(Rating.rater == "employer", Employer.phone == phone))
+    found = []
+    for query in (as_worker, as_employer):
+        found += list(await session.scalars(query.where(Rating.answered_at.is_(None))))
+    return found
+
+
+async def answer(session: AsyncSession, rating: Rating, value: int, *, now: datetime) -> bool:
+    """1-5 stars, or 0 for a no-show. False for anything else."""
+    if not 0 <= value <= 5 or rating.answered_at is not None:
+        return False
+    rating.answered_at = now
+    hire = await session.get(Hire, rating.hire_id)
+    worker = await session.get(Worker, hire.worker_id)
+    job = await session.get(Job, hire.job_id)
+    if value == 0:
+        rating.no_show = True
+        if rating.rater == "employer":  # the worker did not come
+            worker.no_shows += 1
+            worker.jobs_completed = max(worker.jobs_completed - 1, 0)
+        return True
+    rating.stars = value
+    await session.flush()
+    if rating.rater == "employer":
+        worker.rating_avg = await session.scalar(
+            select(func.avg(Rating.stars)).join(Hire, Hire.id == Rating.hire_id)
+            .where(Hire.worker_id == worker.id, Rating.rater == "employer"))
+    else:
+        employer = await session.get(Employer, job.employer_id)
+        employer.rating_avg = await session.scalar(
+            select(func.avg(Rating.stars)).join(Hire, Hire.id == Rating.hire_id)
+            .join(Job, Job.id == Hire.job_id)
+            .where(Job.employer_id == employer.id, Rating.rater == "worker"))
+    return True

@@ -1,0 +1,136 @@
+"""The reminders sweep: claims due reminders and carries each out once. One that fell
+due while Gigline was down goes out when it comes back, within the late window;
+beyond it, it is marked missed, and agents see it (GET /api/reminders?status=missed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr_flows.catalogue import Catalogue
+from market import cases, ratings
+from market.notices import line_facts
+from market.outbox import PRIORITY_NOTICE, enqueue_sms
+from market.wages import WageRules, delivery_time, period_text
+from store.models import Hire, PayCheck, Reminder, Worker
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class ReminderDesk:
+    sessions: async_sessionmaker
+    rules: WageRules
+    catalogue: Catalogue
+    timezone: str
+    public_url: str
+    hold_employers: bool  # an open case holds the employer's alerts
+
+
+async def run_reminders(desk: ReminderDesk, now: datetime) -> dict[str, int]:
+    """Carries out what is due, a batch per transaction; returns counts by outcome."""
+    counts: dict[str, int] = {}
+    while True:
+        async with desk.sessions() as session, session.begin():
+            due = list(await session.scalars(
+                select(Reminder).where(Reminder.status == "pending", Reminder.due_at <= now)
+                .order_by(Reminder.due_at, Reminder.id).limit(BATCH)
+                .with_for_update(skip_locked=True)))
+            for reminder in due:
+                if now - reminder.due_at > desk.rules.late_window:
+                    outcome = "missed"
+                else:
+                    outcome = await _carry_out(session, desk, reminder, now)
+                reminder.status = "missed" if outcome == "missed" else "done"
+                reminder.done_at = now
+                counts[outcome] = counts.get(outcome, 0) + 1
+        if len(due) < BATCH:
+            return counts
+
+
+async def _carry_out(session: AsyncSession, desk: ReminderDesk, reminder: Reminder,
+                     now: datetime) -> str:
+    hire = await session.get(Hire, reminder.hire_id)
+    if hire.status == "cancelled":
+        return "skipped"
+    check = await session.get(PayCheck, reminder.pay_check_id) if reminder.pay_check_id else None
+    match reminder.kind:
+        case "assume_started":
+            if hire.status == "confirmed":
+                hire.status, hire.started_at, hire.started_by = "started", now, "assumed"
+            return "started"
+        case "employer_pay_due":
+            return await _employer_pay_due(session, desk, hire, check, now)
+        case "pay_question":
+            return await _ask_worker(session, desk, hire, check, now)
+        case "case_check":
+            case = await cases.unpaid_past_grace(session, check, now=now,
+                                                 catalogue=desk.catalogue,
+                                                 hold_employer=desk.hold_employers)
+            return "case_opened" if case else "paid_meanwhile"
+        case "rating":
+            await ratings.ask(session, hire, reminder.rater, now=now, catalogue=desk.catalogue,
+                              timezone=desk.timezone)
+            return "rating_asked"
+    raise ValueError(f"unknown reminder kind {reminder.kind!r}")
+
+
+async def _employer_pay_due(session: AsyncSession, desk: ReminderDesk, hire: Hire,
+                            check: PayCheck, now: datetime) -> str:
+    """One SMS per job and pay day, however many workers are due."""
+    if check.status not in ("due", "asked"):
+        return "skipped"
+    workers, total = (await session.execute(
+        select(func.count(PayCheck.id), func.sum(PayCheck.owed_fen))
+        .join(Hire, Hire.id == PayCheck.hire_id)
+        .where(Hire.job_id == hire.job_id, PayCheck.period_end == check.period_end,
+               PayCheck.status.in_(("due", "asked")), Hire.status != "cancelled")
+    )).one()
+    facts = await line_facts(session, hire.job_line_id, timezone=desk.timezone,
+                             catalogue=desk.catalogue)
+    await enqueue_sms(
+        session, dedupe_key=f"employer_pay_due:{hire.job_id}:{check.period_end.isoformat()}",
+        phone=facts.employer_phone,
+        body=desk.catalogue.text("sms_employer_pay_due", code=facts.code, workers=workers,
+                                 amount=desk.catalogue.yuan(int(total or 0))),
+        kind="employer_pay_due", priority=PRIORITY_NOTICE, now=now)
+    return "employer_reminded"
+
+
+async def _ask_worker(session: AsyncSession, desk: ReminderDesk, hire: Hire, check: PayCheck,
+                      now: datetime) -> str:
+    if check.status not in ("due", "asked"):
+        return "skipped"
+    last_day = await session.scalar(
+        select(func.max(PayCheck.period_end)).where(PayCheck.hire_id == hire.id))
+    if check.period_end == last_day and hire.status in ("confirmed", "started"):
+        hire.status, hire.finished_at = "finished", now
+        worker = await session.get(Worker, hire.worker_id)
+        worker.jobs_completed += 1
+    if check.asks >= desk.rules.max_asks:
+        check.status = "unanswered"  # agents see it; nothing more is asked
+        return "unanswered"
+    check.asks += 1
+    check.status = "asked"
+    worker = await session.get(Worker, hire.worker_id)
+    facts = await line_facts(session, hire.job_line_id, timezone=desk.timezone,
+                             catalogue=desk.catalogue)
+    if worker.alert_channel == "call":
+        body, channel = f"{desk.public_url}/twilio/voice/pay?check={check.id}", "call"
+    else:
+        body, channel = desk.catalogue.text(
+            "sms_pay_question", code=facts.code, period=period_text(check, desk.catalogue),
+            amount=desk.catalogue.yuan(check.owed_fen), check=check.id), "sms"
+    await enqueue_sms(session, dedupe_key=f"pay_question:{check.id}:{check.asks}",
+                      phone=worker.phone, body=body, kind="pay_question",
+                      priority=PRIORITY_NOTICE, now=now, channel=channel)
+    tomorrow = now.astimezone(ZoneInfo(desk.timezone)).date() + timedelta(days=1)
+    session.add(Reminder(kind="pay_question", hire_id=hire.id, pay_check_id=check.id,
+                         due_at=delivery_time(tomorrow, desk.rules.question_hour, desk.rules,
+                                              desk.timezone)))
+    return "asked"
+
