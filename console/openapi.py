@@ -6,7 +6,15 @@ from functools import cache
 
 from pydantic import BaseModel
 
-from console.schemas import SCHEMAS, EmployerIn, JobChangeIn, JobIn, VerificationIn
+from console.schemas import (
+    SCHEMAS,
+    CaseActionIn,
+    EmployerIn,
+    HireCorrectionIn,
+    JobChangeIn,
+    JobIn,
+    VerificationIn,
+)
 
 ERROR = {
     "type": "object",
@@ -73,5 +81,21 @@ def openapi_document() -> dict:
             "/api/jobs/{id}/matches": {"get": _op(
                 "Who was offered the job, in which wave, and the score's parts", 200,
                 path_id=True)},
+            "/api/cases": {"get": _op("List rights cases (?status=open …)", 200)},
+            "/api/cases/{id}": {"get": _op(
+                "A rights case: who, where, when, how much, history and evidence", 200,
+                path_id=True)},
+            "/api/cases/{id}/actions": {"post": _op(
+                "Assign, log contact, mediation, referral, amounts recovered, close; the "
+                "workers are told by SMS", 200, CaseActionIn, True, errors=(401, 409))},
+            "/api/hires/{id}": {"patch": _op("Correct the days worked or the amount owed",
+                                             200, HireCorrectionIn, True)},
+            "/api/employers/{id}/clear": {"post": _op(
+                "Lift the hold an open case put on the employer's job alerts", 200,
+                path_id=True)},
+            "/api/reminders": {"get": _op("List reminders by status (?status=missed)", 200)},
+            "/api/figures": {"get": _op(
+                "The market's figures for ?from=YYYY-MM-DD&to=YYYY-MM-DD (market days)", 200,
+                errors=(400, 401))},
         },
     }

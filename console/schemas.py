@@ -62,4 +62,25 @@ class JobChangeIn(_Body):
     notes: str | None = Field(default=None, max_length=2000)
 
 
-SCHEMAS = (EmployerIn, VerificationIn, JobIn, JobChangeIn)
+class CaseActionIn(_Body):
+    action: Literal["assign", "contact", "mediation", "refer", "recovered", "close", "note"]
+    note: str = Field(default="", max_length=2000)
+    amount_yuan: Decimal | None = Field(default=None, gt=0, le=10_000_000, decimal_places=2)
+    referral: Literal["arbitration", "platform"] | None = Field(
+        default=None, description="refer: 劳动仲裁 (arbitration) or the 根治欠薪 platform")
+
+    @property
+    def amount_fen(self) -> int | None:
+        return None if self.amount_yuan is None else int(self.amount_yuan * 100)
+
+
+class HireCorrectionIn(_Body):
+    days_worked: int | None = Field(default=None, ge=0, le=365)
+    owed_yuan: Decimal | None = Field(default=None, ge=0, le=10_000_000, decimal_places=2)
+
+    @property
+    def owed_fen(self) -> int | None:
+        return None if self.owed_yuan is None else int(self.owed_yuan * 100)
+
+
+SCHEMAS = (EmployerIn, VerificationIn, JobIn, JobChangeIn, CaseActionIn, HireCorrectionIn)

@@ -11,7 +11,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 
 import scheduler as market_clock
-from console import api
+from console import api, wages_api
 from gigline.keys import (
     CARRIER,
     CLOCK,
@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     app.cleanup_ctx.append(_scheduler)
     webhooks.add_routes(app)
     api.add_routes(app)
+    wages_api.add_routes(app)
     app.router.add_get("/healthz", healthz)
     return app
 

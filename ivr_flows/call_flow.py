@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ivr_flows.commands import (
+    AnswerPay,
     Ask,
+    CheckIn,
     CompleteRegistration,
     ConnectAgent,
     FindOffers,
@@ -31,9 +33,11 @@ from ivr_flows.context import CallContext
 from ivr_flows.inputs import (
     Answer,
     CallStarted,
+    Done,
     FlowInput,
     OffersFound,
     OfferView,
+    PayQuestionView,
     Recorded,
     SlotResult,
 )
@@ -52,11 +56,12 @@ class CallState:
     step: str = "start"
     failures: int = 0
     page: int = 0
-    mode: str = "register"  # register | update | alert
+    mode: str = "register"  # register | update | alert | pay
     resume_step: str | None = None
     draft: dict = field(default_factory=dict)
     offers: list[dict] = field(default_factory=list)
     offer_index: int = 0
+    pay: dict = field(default_factory=dict)  # the pay question of a "were you paid?" call
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -107,6 +112,8 @@ def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallStat
     turn = _Turn(dataclasses.replace(state, draft=dict(state.draft)), ctx)
     if isinstance(event, CallStarted) and event.alert is not None:
         _start_alert(turn, event.alert)
+    elif isinstance(event, CallStarted) and event.pay is not None:
+        _start_pay_question(turn, event.pay)
     elif isinstance(event, CallStarted):
         _start(turn)
     elif turn.state.step == "ended":
@@ -119,6 +126,8 @@ def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallStat
         _offers_found(turn, event.offers)
     elif isinstance(event, SlotResult):
         _slot_result(turn, event)
+    elif isinstance(event, Done) and turn.state.step == "check_in_wait":
+        _checked_in(turn, event)
     return turn.state, turn.commands
 
 
@@ -347,8 +356,59 @@ def _on_main_menu(turn: _Turn, value: str) -> None:
         turn.go("update_menu")
     elif value == "3":
         turn.go("wage_report")
+    elif value == "4":
+        turn.state.step = "check_in_wait"
+        turn.do(CheckIn())
     else:
         turn.fail()
+
+
+def _checked_in(turn: _Turn, result: Done) -> None:
+    if result.ok:
+        turn.say("checked_in", code=result.detail)
+    else:
+        turn.say("nothing_to_check_in")
+    turn.go("main_menu")
+
+
+# --- "were you paid?" calls ----------------------------------------------------------
+def _start_pay_question(turn: _Turn, pay: PayQuestionView) -> None:
+    turn.state.mode = "pay"
+    turn.state.pay = {"check_id": pay.check_id, "owed_fen": pay.owed_fen,
+                      "grace_days": pay.grace_days}
+    cat = turn.ctx.catalogue
+    period = cat.text("date", month=pay.period_start.month, day=pay.period_start.day)
+    if pay.period_end != pay.period_start:
+        period += "-" + cat.text("date", month=pay.period_end.month, day=pay.period_end.day)
+    turn.state.pay["question"] = cat.text("pay_call_question", code=pay.job_code,
+                                          period=period, amount=cat.yuan(pay.owed_fen))
+    turn.go("pay_question")
+
+
+def _on_pay_question(turn: _Turn, value: str) -> None:
+    pay = turn.state.pay
+    if value == "1":
+        turn.do(AnswerPay(pay["check_id"], "yes"))
+        turn.say("pay_call_thanks")
+        _end(turn)
+    elif value == "2":
+        turn.do(AnswerPay(pay["check_id"], "no"))
+        turn.say("pay_call_unpaid", days=pay["grace_days"])
+        _end(turn)
+    elif value == "3":
+        turn.go("pay_amount")
+    else:
+        turn.fail()
+
+
+def _on_pay_amount(turn: _Turn, value: str) -> None:
+    pay = turn.state.pay
+    if not value.isdigit() or not 0 < int(value) * 100 < pay["owed_fen"]:
+        turn.fail("pay_call_amount_invalid", amount=turn.ctx.catalogue.yuan(pay["owed_fen"]))
+        return
+    turn.do(AnswerPay(pay["check_id"], "partly", int(value) * 100))
+    turn.say("pay_call_unpaid", days=pay["grace_days"])
+    _end(turn)
 
 
 def _on_update_menu(turn: _Turn, value: str) -> None:
@@ -573,6 +633,9 @@ _PROMPTS: dict[str, Callable[[CallState, CallContext], object]] = {
     "update_menu": _ask("update_menu"),
     "wage_report": _ask("wage_report_ask", max_digits=7, finish_on_key="#", timeout_seconds=10),
     "offer_agent": _ask("offer_agent"),
+    "pay_question": lambda state, ctx: Ask((state.pay["question"],)),
+    "pay_amount": _ask("pay_call_amount", max_digits=7, finish_on_key="#", timeout_seconds=10),
+    "check_in_wait": _ask("main_menu"),
     "offers_wait": _ask("main_menu"),
     "offer_wait": _offer,
     "ended": lambda state, ctx: HangUp(),
@@ -595,4 +658,6 @@ _HANDLERS: dict[str, Callable[[_Turn, str], None]] = {
     "update_menu": _on_update_menu,
     "wage_report": _on_wage_report,
     "offer_agent": _on_offer_agent,
+    "pay_question": _on_pay_question,
+    "pay_amount": _on_pay_amount,
 }

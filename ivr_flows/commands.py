@@ -84,6 +84,20 @@ class RecordWageReport:
 
 
 @dataclass(frozen=True)
+class AnswerPay:
+    """The worker's answer to "were you paid?": yes | no | partly (with the amount)."""
+
+    check_id: int
+    answer: str
+    paid_fen: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """The worker is at the site; answered with a Done input (detail: the job code)."""
+
+
+@dataclass(frozen=True)
 class RequestCallback:
     reason: str
 
@@ -96,6 +110,8 @@ Effect = (
     | FindOffers
     | ReserveSlot
     | RecordWageReport
+    | AnswerPay
+    | CheckIn
     | RequestCallback
 )
-QUERIES = (FindOffers, ReserveSlot)
+QUERIES = (FindOffers, ReserveSlot, CheckIn)

@@ -18,8 +18,29 @@ class OfferView:
 
 
 @dataclass(frozen=True)
+class PayQuestionView:
+    """An automated call asking whether a pay period's wage was paid in full."""
+
+    check_id: int
+    job_code: str
+    owed_fen: int
+    period_start: date
+    period_end: date
+    grace_days: int
+
+
+@dataclass(frozen=True)
 class CallStarted:
     alert: OfferView | None = None  # an automated alert call we placed about this offer
+    pay: PayQuestionView | None = None  # an automated "were you paid?" call
+
+
+@dataclass(frozen=True)
+class Done:
+    """The runner carried out a query that only needs a yes or no back."""
+
+    ok: bool
+    detail: str = ""  # e.g. the job code checked in for
 
 
 @dataclass(frozen=True)
@@ -49,4 +70,4 @@ class SlotResult:
     reserved: bool
 
 
-FlowInput = CallStarted | Answer | Recorded | OffersFound | SlotResult
+FlowInput = CallStarted | Answer | Recorded | OffersFound | SlotResult | Done

@@ -14,7 +14,6 @@ from ivr_flows.catalogue import Catalogue
 from ivr_flows.sms_flow import SmsDecision
 from market import cases, ratings
 from market.clock import market_today
-from market.notices import line_facts
 from market.replies import open_offers, take_job_by_sms
 from market.wages import WageRules, answer_pay_check
 from market.workers import load_worker
@@ -124,18 +123,22 @@ async def _own_check(session: AsyncSession, worker: Worker | None,
 
 async def _check_in(session: AsyncSession, desk: AnswerDesk, worker: Worker,
                     now: datetime) -> str:
-    """The worker is at the site: their hire that has begun (or begins today) starts."""
-    today = market_today(now, desk.timezone)
-    for hire in await session.scalars(
-            select(Hire).where(Hire.worker_id == worker.id,
-                               Hire.status.in_(("confirmed", "started")))):
-        job = await session.get(Job, hire.job_id)
-        start = market_today(job.start_at, desk.timezone)
-        end = market_today(job.end_at, desk.timezone)
-        if start <= today < end or start == today:
+    code = await check_in(session, worker, now=now, timezone=desk.timezone)
+    if code is None:
+        return desk.catalogue.text("sms_nothing_to_check_in")
+    return desk.catalogue.text("sms_checked_in", code=code)
+
+
+async def check_in(session: AsyncSession, worker: Worker, *, now: datetime,
+                   timezone: str) -> str | None:
+    """The worker is at the site: the hire whose days include today starts. Returns its
+    job code, or None when no hire is on today."""
+    today = market_today(now, timezone)
+    for hire, job in await session.execute(
+            select(Hire, Job).join(Job, Job.id == Hire.job_id)
+            .where(Hire.worker_id == worker.id, Hire.status.in_(("confirmed", "started")))):
+        if market_today(job.start_at, timezone) <= today < market_today(job.end_at, timezone):
             if hire.status == "confirmed" or hire.started_by == "assumed":
                 hire.status, hire.started_at, hire.started_by = "started", now, "worker"
-            facts = await line_facts(session, hire.job_line_id, timezone=desk.timezone,
-                                     catalogue=desk.catalogue)
-            return desk.catalogue.text("sms_checked_in", code=facts.code)
-    return desk.catalogue.text("sms_nothing_to_check_in")
+            return job.code
+    return None

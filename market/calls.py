@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr_flows import call_flow
 from ivr_flows.commands import (
+    AnswerPay,
     Ask,
+    CheckIn,
     CompleteRegistration,
     ConnectAgent,
     FindOffers,
@@ -26,11 +28,27 @@ from ivr_flows.commands import (
     StoreIdNumber,
 )
 from ivr_flows.context import CallContext
-from ivr_flows.inputs import CallStarted, FlowInput, OffersFound, OfferView, SlotResult
-from market import offers, workers
+from ivr_flows.inputs import (
+    CallStarted,
+    Done,
+    FlowInput,
+    OffersFound,
+    OfferView,
+    PayQuestionView,
+    SlotResult,
+)
+from market import answers, cases, offers, wages, workers
 from market.clock import market_today
 from market.desk import CallDesk
-from store.models import CallbackRequest, CallSession, WageReport, Worker
+from store.models import (
+    CallbackRequest,
+    CallSession,
+    Hire,
+    Job,
+    PayCheck,
+    WageReport,
+    Worker,
+)
 from store.repo import insert_ignoring_duplicates
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
@@ -92,6 +110,21 @@ class _Effects:
             case RecordWageReport(amount_fen=amount):
                 session.add(WageReport(worker_id=worker.id, amount_fen=amount,
                                        call_sid=self.call.call_sid, created_at=self.now))
+                await cases.report_by_worker(
+                    session, worker, amount_fen=amount, via="worker_call", now=self.now,
+                    catalogue=desk.catalogue, hold_employer=desk.hold_employers)
+            case AnswerPay(check_id=check_id, answer=answer, paid_fen=paid):
+                check = await session.get(PayCheck, check_id)
+                hire = await session.get(Hire, check.hire_id) if check else None
+                if hire is None or hire.worker_id != worker.id:
+                    raise RuntimeError(f"pay check {check_id} is not this caller's")
+                await wages.answer_pay_check(
+                    session, check, answer=answer, paid_fen=paid, via="call", now=self.now,
+                    rules=desk.wage_rules, catalogue=desk.catalogue, timezone=desk.timezone)
+            case CheckIn():
+                code = await answers.check_in(session, worker, now=self.now,
+                                              timezone=desk.timezone)
+                return Done(code is not None, code or "")
             case _:
                 raise TypeError(f"unknown effect {effect!r}")
         return None
@@ -179,3 +212,19 @@ async def alert_offer(desk: CallDesk, offer_id: int, phone: str) -> OfferView | 
     """The offer an alert call is about, if it is that phone's."""
     async with desk.sessions() as session:
         return await offers.offer_view(session, offer_id, phone, timezone=desk.timezone)
+
+
+async def pay_question(desk: CallDesk, check_id: int, phone: str) -> PayQuestionView | None:
+    """The pay check a "were you paid?" call is about, if it is that phone's and open."""
+    async with desk.sessions() as session:
+        row = (await session.execute(
+            select(PayCheck, Job.code).join(Hire, Hire.id == PayCheck.hire_id)
+            .join(Worker, Worker.id == Hire.worker_id).join(Job, Job.id == Hire.job_id)
+            .where(PayCheck.id == check_id, Worker.phone == phone,
+                   PayCheck.status.in_(("due", "asked")))
+        )).first()
+    if row is None:
+        return None
+    check, code = row
+    return PayQuestionView(check.id, code, check.owed_fen, check.period_start,
+                           check.period_end, desk.wage_rules.grace.days)

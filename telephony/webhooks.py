@@ -24,6 +24,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/voice/gather", gathered)
     app.router.add_post("/twilio/voice/record", recorded)
     app.router.add_post("/twilio/voice/alert", alert_answered)
+    app.router.add_post("/twilio/voice/pay", pay_call_answered)
     app.router.add_post("/twilio/sms", incoming_sms)
     app.router.add_post("/twilio/status", status_callback)
 
@@ -87,6 +88,21 @@ async def alert_answered(request: web.Request) -> web.Response:
     phone = _caller(_field(request, "To"))
     offer = await calls.alert_offer(request.app[DESK], offer_id, phone) if phone else None
     return await _voice_turn(request, None, CallStarted(alert=offer), caller=phone,
+                             direction="outbound")
+
+
+async def pay_call_answered(request: web.Request) -> web.Response:
+    """A worker answered our "were you paid?" call."""
+    try:
+        check_id = int(request.query["check"])
+    except (KeyError, ValueError):
+        raise web.HTTPBadRequest(text="the pay-question URL lost its check number") from None
+    phone = _caller(_field(request, "To"))
+    pay = await calls.pay_question(request.app[DESK], check_id, phone) if phone else None
+    if pay is None:  # answered meanwhile, or not this phone's: the worker's usual menu
+        return await _voice_turn(request, None, CallStarted(), caller=phone,
+                                 direction="outbound")
+    return await _voice_turn(request, None, CallStarted(pay=pay), caller=phone,
                              direction="outbound")
 
 
