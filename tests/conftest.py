@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from gigline.settings import Settings
 from store.db import make_engine, upgrade
+from tests.clock import FixedClock
 
 TEST_DATABASE_URL = os.environ.get("GIGLINE_TEST_DATABASE_URL", "")
-
-
-@dataclass
-class FixedClock:
-    """A clock that stands still until the test moves it."""
-
-    now: datetime = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -74,3 +60,7 @@ def make_settings(database_url: str, port: int, **overrides) -> Settings:
     }
     env.update(overrides)
     return Settings.from_env(env)
+
+
+# The market-rules world, shared by the instant-hire and wage-loop tests.
+from tests.market_world import market  # noqa: E402, F401

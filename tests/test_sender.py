@@ -14,7 +14,8 @@ from gigline.runtime import start_hotline
 from market.optouts import is_opted_out
 from market.outbox import enqueue_sms
 from store.models import OutboundSms
-from tests.conftest import FixedClock, free_port, make_settings
+from tests.clock import FixedClock
+from tests.conftest import free_port, make_settings
 
 PHONE = "+8613800000001"
 
