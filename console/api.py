@@ -19,8 +19,9 @@ from console.openapi import openapi_document
 from console.schemas import EmployerIn, JobChangeIn, JobIn, VerificationIn
 from gigline.keys import CLOCK, DESK, NUDGE_MARKET, SETTINGS
 from market import jobs
+from market.cases import OPEN as OPEN_CASES
 from market.desk import CallDesk
-from store.models import Employer, Job, Offer, Trade
+from store.models import Employer, Job, Offer, RightsCase, Trade
 
 AGENT = web.RequestKey("agent", str)
 
@@ -136,11 +137,17 @@ async def create_employer(request: web.Request) -> web.Response:
 
 
 async def get_employer(request: web.Request) -> web.Response:
+    """The employer with its open rights cases and whether they hold its job alerts."""
     async with _desk(request).sessions() as session:
         employer = await session.get(Employer, _id(request))
         if employer is None:
             raise jobs.NotFound("employer", _id(request))
-        return web.json_response(_employer_json(employer))
+        open_cases = await session.scalars(
+            select(RightsCase.id).where(RightsCase.employer_id == employer.id,
+                                        RightsCase.status.in_(OPEN_CASES)))
+        return web.json_response(_employer_json(employer) | {
+            "open_cases": list(open_cases), "alerts_held": employer.alerts_held,
+            "rating_avg": employer.rating_avg})
 
 
 async def verify_employer(request: web.Request) -> web.Response:

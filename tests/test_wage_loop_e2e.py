@@ -89,6 +89,8 @@ async def test_agents_work_a_case_through_the_api(hotline, clock):
         assert worker["hire"]["contract_summary"].startswith("用工方：安居建筑劳务有限公司")
         assert any(m["body"] == "欠薪" and m["direction"] == "in" for m in worker["sms"])
         assert detail["history"][0]["kind"] == "opened"
+        employer = await (await http.get(f"/api/employers/{detail['employer']['id']}")).json()
+        assert employer["open_cases"] == [case["id"]] and employer["alerts_held"] is True
         bad = await http.post(f"/api/cases/{case['id']}/actions",
                               json={"action": "recovered"})
         assert bad.status == 422 and (await bad.json())["field"] == "amount_yuan"
