@@ -79,31 +79,36 @@ async def gathered(request: web.Request) -> web.Response:
     return await _voice_turn(request, _turn(request), Answer(digits))
 
 
-async def alert_answered(request: web.Request) -> web.Response:
-    """A worker answered the alert call we placed: the offer is read to them."""
+def _query_int(request: web.Request, name: str) -> int:
     try:
-        offer_id = int(request.query["offer"])
+        return int(request.query[name])
     except (KeyError, ValueError):
-        raise web.HTTPBadRequest(text="the alert URL lost its offer number") from None
+        raise web.HTTPBadRequest(text=f"the URL lost its {name} number") from None
+
+
+async def _outbound_answered(request: web.Request, load, started) -> web.Response:
+    """A worker answered a call we placed (`To` is the worker). What the call is about
+    is loaded for that phone; if it is gone, the worker gets their usual menu."""
     phone = _caller(_field(request, "To"))
-    offer = await calls.alert_offer(request.app[DESK], offer_id, phone) if phone else None
-    return await _voice_turn(request, None, CallStarted(alert=offer), caller=phone,
-                             direction="outbound")
+    subject = await load(phone) if phone else None
+    event = started(subject) if subject is not None else CallStarted()
+    return await _voice_turn(request, None, event, caller=phone, direction="outbound")
+
+
+async def alert_answered(request: web.Request) -> web.Response:
+    """The alert call about a job offer: the offer is read, 1 takes it."""
+    offer_id = _query_int(request, "offer")
+    return await _outbound_answered(
+        request, lambda phone: calls.alert_offer(request.app[DESK], offer_id, phone),
+        lambda offer: CallStarted(alert=offer))
 
 
 async def pay_call_answered(request: web.Request) -> web.Response:
-    """A worker answered our "were you paid?" call."""
-    try:
-        check_id = int(request.query["check"])
-    except (KeyError, ValueError):
-        raise web.HTTPBadRequest(text="the pay-question URL lost its check number") from None
-    phone = _caller(_field(request, "To"))
-    pay = await calls.pay_question(request.app[DESK], check_id, phone) if phone else None
-    if pay is None:  # answered meanwhile, or not this phone's: the worker's usual menu
-        return await _voice_turn(request, None, CallStarted(), caller=phone,
-                                 direction="outbound")
-    return await _voice_turn(request, None, CallStarted(pay=pay), caller=phone,
-                             direction="outbound")
+    """The "were you paid?" call about one pay period."""
+    check_id = _query_int(request, "check")
+    return await _outbound_answered(
+        request, lambda phone: calls.pay_question(request.app[DESK], check_id, phone),
+        lambda pay: CallStarted(pay=pay))
 
 
 async def recorded(request: web.Request) -> web.Response:

@@ -62,5 +62,23 @@ def make_settings(database_url: str, port: int, **overrides) -> Settings:
     return Settings.from_env(env)
 
 
+API_TOKEN = "alice-token-0123456789"
+
+
+@pytest.fixture
+async def hiring_hotline(database_url, clock):
+    """The hotline on real sockets with its scheduler on, the agents' API open to
+    alice, no demo data: for end-to-end tests of instant hire and the wage loop."""
+    from gigline.runtime import start_hotline
+
+    settings = make_settings(
+        database_url, free_port(), GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
+        GIGLINE_SCHEDULER="1", GIGLINE_OUTBOX_INTERVAL="0.2", GIGLINE_SMS_RATE="50",
+        GIGLINE_API_TOKENS=f"alice:{API_TOKEN}", GIGLINE_DEMO="0")
+    running = await start_hotline(settings, clock=clock)
+    yield running
+    await running.close()
+
+
 # The market-rules world, shared by the instant-hire and wage-loop tests.
 from tests.market_world import market  # noqa: E402, F401

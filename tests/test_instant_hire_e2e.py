@@ -9,24 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from gigline.keys import CLOCK, SESSIONS
-from gigline.runtime import start_hotline
 from store.models import Area, Hire, Offer, Trade, Worker
-from tests.conftest import free_port, make_settings
+from tests.conftest import API_TOKEN
 
-TOKEN = "alice-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 EMPLOYER_PHONE = "+8613900000001"
 
 
 @pytest.fixture
-async def hotline(database_url, clock):
-    settings = make_settings(
-        database_url, free_port(), GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
-        GIGLINE_SCHEDULER="1", GIGLINE_OUTBOX_INTERVAL="0.2", GIGLINE_SMS_RATE="50",
-        GIGLINE_API_TOKENS=f"alice:{TOKEN}", GIGLINE_DEMO="0")
-    running = await start_hotline(settings, clock=clock)
-    yield running
-    await running.close()
+def hotline(hiring_hotline):
+    return hiring_hotline
 
 
 async def add_worker(hotline, phone: str, *, channel: str = "sms", trade: str = "welder"):

@@ -10,23 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from gigline.keys import MARKET_SWEEP, SESSIONS
-from gigline.runtime import start_hotline
 from store.models import AuditEntry, Hire, PayCheck, RightsCase
-from tests.conftest import free_port, make_settings
-from tests.test_instant_hire_e2e import AUTH, EMPLOYER_PHONE, TOKEN, add_worker, offer_of, post_job
+from tests.test_instant_hire_e2e import AUTH, EMPLOYER_PHONE, add_worker, offer_of, post_job
 
 WORKER = "+8613800000007"
 
 
 @pytest.fixture
-async def hotline(database_url, clock):
-    settings = make_settings(
-        database_url, free_port(), GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
-        GIGLINE_SCHEDULER="1", GIGLINE_OUTBOX_INTERVAL="0.2", GIGLINE_SMS_RATE="50",
-        GIGLINE_API_TOKENS=f"alice:{TOKEN}", GIGLINE_DEMO="0")
-    running = await start_hotline(settings, clock=clock)
-    yield running
-    await running.close()
+def hotline(hiring_hotline):
+    return hiring_hotline
 
 
 async def hire_by_sms(hotline, channel: str | None = None) -> Hire:
