@@ -147,17 +147,18 @@ async def take_turn(
 ) -> str:
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
+    locked = select(CallSession).where(CallSession.call_sid == call_sid).with_for_update()
     async with desk.sessions() as session, session.begin():
-        await insert_ignoring_duplicates(
-            session, CallSession.__table__,
-            {"call_sid": call_sid, "phone": caller, "direction": direction,
-             "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
-             "started_at": now, "updated_at": now},
-            ["call_sid"],
-        )
-        call = await session.scalar(
-            select(CallSession).where(CallSession.call_sid == call_sid).with_for_update()
-        )
+        call = await session.scalar(locked)
+        if call is None:  # the call's first webhook (or a simultaneous retry of it)
+            await insert_ignoring_duplicates(
+                session, CallSession.__table__,
+                {"call_sid": call_sid, "phone": caller, "direction": direction,
+                 "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
+                 "started_at": now, "updated_at": now},
+                ["call_sid"],
+            )
+            call = await session.scalar(locked)
         if call.turn > 0 and (turn is None or turn < call.turn):
             return call.last_response  # Twilio retried a webhook we already answered
         if call.turn == 0 and not isinstance(event, CallStarted):
