@@ -25,13 +25,16 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30},
-                                     **({} if foreign_keys else {"poolclass": NullPool}))
+        # One connection: SQLite has one writer, and transactions queueing for it in this
+        # process wait on the pool (asyncio), not in SQLite's sleeping busy handler.
+        pooling = {"pool_size": 1, "max_overflow": 0} if foreign_keys else {"poolclass": NullPool}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **pooling)
         event.listen(engine.sync_engine, "connect",
                      _sqlite_pragmas if foreign_keys else _sqlite_pragmas_for_migrations)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Recycling instead of a ping before every checkout: a round trip less per request.
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
