@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 OUTBOX_JOB = "outbox"
-MARKET_JOB = "market"  # waves, held alerts, employers to chase
+MARKET_JOB = "market"  # waves, held alerts, employers to chase, wage reminders
+STATISTICS_JOB = "statistics"  # the database's query-planner statistics
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 

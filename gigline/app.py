@@ -36,7 +36,13 @@ from market.seed import ensure_demo_jobs, ensure_market
 from market.sender import OutboxSender
 from market.sweeps import MarketSweep
 from market.waves import Alerting, WaveRules
-from store.db import ensure_migrated, make_engine, make_sessionmaker, upgrade
+from store.db import (
+    ensure_migrated,
+    make_engine,
+    make_sessionmaker,
+    refresh_statistics,
+    upgrade,
+)
 from telephony import webhooks
 from telephony.carrier import Carrier
 from telephony.signature import twilio_signature_middleware
@@ -45,6 +51,7 @@ from telephony.twiml import VoiceRenderer
 
 log = logging.getLogger(__name__)
 MARKET_SWEEP_SECONDS = 15
+STATISTICS_SECONDS = 6 * 3600
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now,
@@ -149,9 +156,12 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                                timedelta(minutes=settings.employer_confirm_minutes),
                                on_outbox=nudge_outbox)
     market = market_clock.Sweep(market_clock.MARKET_JOB, market_sweep.run)
+    statistics = market_clock.Sweep(market_clock.STATISTICS_JOB,
+                                    lambda: refresh_statistics(app[ENGINE]))
     scheduler = market_clock.build_scheduler({
         outbox: settings.outbox_interval_seconds,
         market: MARKET_SWEEP_SECONDS,
+        statistics: STATISTICS_SECONDS,
     })
     app[SCHEDULER] = scheduler
     app[MARKET_SWEEP] = market_sweep
@@ -166,6 +176,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             scheduler.shutdown(wait=False)
         await market.finish()
         await outbox.finish()
+        await statistics.finish()
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -161,6 +161,7 @@ async def change_job(session: AsyncSession, job_id: int, *, agent: str, now: dat
     if notes is not None:
         job.notes = notes.strip()
     if changed:
+        session.info.pop("line_facts", None)  # the job's facts just changed
         await tell_holders(session, job, "sms_job_changed", catalogue=catalogue,
                            timezone=timezone, now=now, release=False,
                            dedupe=f"changed:{now.timestamp()}")

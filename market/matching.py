@@ -103,11 +103,13 @@ async def match_line(session: AsyncSession, job: Job, line: JobLine, *, limit: i
     query = (
         select(Worker.id, Worker.phone, Worker.alert_channel, total.label("score"),
                *(expr.label(name) for name, expr in parts.items()))
+        # The trade is the selective condition: start from its workers (a join, so the
+        # planner can drive from the trade index rather than test every worker in reach).
+        .join(WorkerTrade, and_(WorkerTrade.worker_id == Worker.id,
+                                WorkerTrade.trade_id == line.trade_id))
         .where(
             Worker.status == "active",
             Worker.town_id.in_(list(reach)),
-            exists().where(WorkerTrade.worker_id == Worker.id,
-                           WorkerTrade.trade_id == line.trade_id),
             ~exists().where(OptOut.phone == Worker.phone, OptOut.opted_out),
             or_(Worker.availability.is_(None), Worker.availability != "not_now"),
             or_(Worker.available_from.is_(None), Worker.available_from <= start_day),

@@ -43,6 +43,16 @@ def start_text(start_at: datetime, timezone: str, catalogue: Catalogue) -> str:
 
 async def line_facts(session: AsyncSession, line_id: int, *, timezone: str,
                      catalogue: Catalogue) -> LineFacts:
+    """Read once per transaction: a wave alerting 30 workers words 30 SMS from it."""
+    cache = session.info.setdefault("line_facts", {})
+    key = (line_id, timezone, catalogue.language)
+    if key not in cache:
+        cache[key] = await _read_line_facts(session, line_id, timezone, catalogue)
+    return cache[key]
+
+
+async def _read_line_facts(session: AsyncSession, line_id: int, timezone: str,
+                           catalogue: Catalogue) -> LineFacts:
     line, job, trade, town, employer = (await session.execute(
         select(JobLine, Job, Trade.name, Area.name, Employer)
         .join(Job, Job.id == JobLine.job_id)

@@ -108,3 +108,11 @@ async def ensure_migrated(engine: AsyncEngine) -> None:
             f"the database is at migration {current or 'none'}, the code needs {head}: "
             "run `gigline migrate` first"
         )
+
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """SQLite plans only as well as its statistics (matching needs them to start from a
+    trade's workers); PostgreSQL's autovacuum keeps its own."""
+    if engine.dialect.name == "sqlite":
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("ANALYZE")

@@ -70,6 +70,8 @@ class Trade(Base):
 
 class WorkerTrade(Base):
     __tablename__ = "worker_trades"
+    # Matching starts from a trade's workers: (trade_id, worker_id) covers that lookup.
+    __table_args__ = (Index("ix_worker_trades_trade_worker", "trade_id", "worker_id"),)
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), primary_key=True)
     trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), primary_key=True, index=True)
 

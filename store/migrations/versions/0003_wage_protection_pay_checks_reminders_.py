@@ -15,6 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('worker_trades', schema=None) as batch_op:
+        batch_op.create_index('ix_worker_trades_trade_worker', ['trade_id', 'worker_id'],
+                              unique=False)
     op.create_table('rights_cases',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('employer_id', sa.Integer(), nullable=True),
@@ -130,6 +133,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('worker_trades', schema=None) as batch_op:
+        batch_op.drop_index('ix_worker_trades_trade_worker')
     with op.batch_alter_table('hires', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_hires_job_id_jobs'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_hires_job_id'))
