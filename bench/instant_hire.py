@@ -1,0 +1,221 @@
+"""Instant-hire benchmarks against the issue's targets, on SQLite and PostgreSQL.
+
+    PYTHONPATH=. python bench/instant_hire.py [--db sqlite|postgres|both] [--workers N]
+
+1. match one job line against N registered workers (target p50 < 50 ms), with the
+   match query's plan;
+2. POST /api/jobs to the first alert SMS at the carrier, on a running hotline
+   (target p50 < 1 s);
+3. 1,000 simultaneous accepts of a 10-slot line: exactly 10 win (direct and over HTTP).
+
+Each database is created empty, filled, measured and dropped. Prints a table and writes
+JSON to bench/results/. See bench/INSTANT_HIRE.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import sys
+import time as clock
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy import text
+
+from bench.hire_accept import direct_race, http_race
+from bench.hire_alert import post_to_first_alert
+from bench.hire_db import DEFAULT_PG_ADMIN_URL, refresh_statistics, throwaway_database
+from bench.hire_match import explain_match, post_bench_jobs, time_matches
+from bench.hire_population import load_market, populate
+from bench.hire_stats import table
+from bench.hire_whatif import what_if
+from store.db import make_engine, make_sessionmaker
+
+RESULTS = Path(__file__).parent / "results"
+MATCH_TARGET_MS = 50
+ALERT_TARGET_MS = 1000
+# Plans are shown for the most and the least common trade, each posted in the city centre.
+EXPLAINED = ("labourer", "nanny")
+
+
+def say(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+async def bench_database(kind: str, args: argparse.Namespace) -> dict:
+    async with throwaway_database(kind, args.pg_admin_url) as url:
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        try:
+            return await _scenarios(kind, url, engine, sessions, args)
+        finally:
+            await engine.dispose()
+
+
+async def _scenarios(kind, url, engine, sessions, args) -> dict:
+    now = datetime.now(UTC)
+    result: dict = {"database": kind, "server": await _server_version(engine)}
+    market = await load_market(sessions, now)
+    say(f"{kind}: inserting {args.workers:,} workers")
+    population = await populate(sessions, market, args.workers, now)
+    await refresh_statistics(url)
+    result["population"] = population.__dict__
+    say(f"{kind}: loaded in {population.seconds}s; timing match_line")
+
+    benches = await post_bench_jobs(sessions, market, now, args.jobs_per_trade)
+    result["match"] = await time_matches(sessions, benches, market, now, args.rounds)
+    result["plans"] = []
+    for trade in EXPLAINED:
+        bench = next(b for b in benches if b.trade == trade)  # its first: the centre
+        result["plans"].append(await explain_match(engine, sessions, bench, market, now))
+
+    if not args.skip_alert:
+        say(f"{kind}: posting {args.alert_repeats} jobs through the API to the first alert")
+        result["alert"] = await post_to_first_alert(
+            url, repeats=args.alert_repeats, outbox_interval=args.outbox_interval,
+            timezone=market.timezone, headcount=args.alert_headcount)
+    say(f"{kind}: {args.crowd} simultaneous accepts on 10 slots (reserve_slot)")
+    result["accept_direct"] = await direct_race(sessions, market, now, args.crowd)
+    if not args.skip_http_accept:
+        say(f"{kind}: {args.crowd} simultaneous signed SMS accepts to /twilio/sms")
+        result["accept_http"] = await http_race(url, sessions, market, now, args.crowd)
+    if args.what_if:  # last: it adds an index and statistics to the database
+        say(f"{kind}: what if the trade were a join / the planner had statistics / an index")
+        result["what_if"] = await what_if(url, benches, market, now)
+    return result
+
+
+async def _server_version(engine) -> str:
+    query = "select version()" if engine.dialect.name == "postgresql" else \
+        "select 'SQLite ' || sqlite_version()"
+    async with engine.connect() as conn:
+        return (await conn.scalar(text(query))).split(" on ")[0]
+
+
+def _verdict(value: float, target: float) -> str:
+    return "met" if value < target else "MISSED"
+
+
+def _latency_cells(lat: dict) -> list[str]:
+    return [str(lat.get(key, "-")) for key in ("n", "p50_ms", "p90_ms", "p99_ms", "max_ms")]
+
+
+def summary_rows(result: dict) -> list[list[str]]:
+    db, rows = result["database"], []
+    match = result["match"]["match_line"]
+    rows.append([db, f"match_line, {result['population']['workers']:,} workers",
+                 *_latency_cells(match), f"p50 < {MATCH_TARGET_MS} ms",
+                 _verdict(match["p50_ms"], MATCH_TARGET_MS)])
+    if "alert" in result:
+        alert = result["alert"]["post_to_first_alert"]
+        rows.append([db, "POST /api/jobs -> first alert SMS", *_latency_cells(alert),
+                     f"p50 < {ALERT_TARGET_MS} ms",
+                     _verdict(alert.get("p50_ms", float("inf")), ALERT_TARGET_MS)])
+    for key, label in (("accept_direct", "reserve_slot"), ("accept_http", "SMS webhook")):
+        if key in result:
+            race = result[key]
+            won = race.get("won", race["offers_held"])
+            rows.append([db, f"{race['crowd']} accepts ({label}): {won} won, all done in "
+                         f"{race['total_s']}s, CPU {race['process_cpu_s']}s",
+                         *_latency_cells(race["latency"]),
+                         "exactly 10 win", "met" if race["exactly_10"] else "MISSED"])
+    return rows
+
+
+def print_report(results: list[dict]) -> None:
+    header = ["db", "scenario", "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "target",
+              "verdict"]
+    print(table([row for r in results for row in summary_rows(r)], header))
+    for result in results:
+        _print_details(result)
+
+
+def _print_details(result: dict) -> None:
+    db = result["database"]
+    if "alert" in result:
+        alert = result["alert"]
+        print(f"\n{db}: first alert, p50 ms: POST answered "
+              f"{alert['post_api_response'].get('p50_ms')}, sweep began "
+              f"{alert['post_to_sweep_start'].get('p50_ms')} after the POST, wave + send "
+              f"{alert['sweep_start_to_first_alert'].get('p50_ms')}; "
+              f"{alert['offers_per_wave_mean']} offers per wave")
+    print(f"\n{db} ({result['server']}): match_line p50 by trade (ms)")
+    shares = result["population"]["trade_share"]
+    by_trade = sorted(result["match"]["by_trade_p50_ms"].items(), key=lambda kv: -shares[kv[0]])
+    print("  " + ", ".join(f"{t} {shares[t]:.0%}: {ms}" for t, ms in by_trade))
+    for plan in result["plans"]:
+        print(f"\n{db} plan for {plan['trade']} in {plan['town']}:")
+        print("\n".join("  " + line for line in plan["plan"]))
+    if "what_if" in result:
+        print(f"\n{db} what if (match p50 / p90 ms, bench-only query copy):")
+        print(table([[step["step"],
+                      f"{step['exists_form']['p50_ms']} / {step['exists_form']['p90_ms']}",
+                      f"{step['join_form']['p50_ms']} / {step['join_form']['p90_ms']}",
+                      str(step["same_matches"])] for step in result["what_if"]],
+                    ["step", "EXISTS (shipped)", "JOIN (what if)", "same matches"]))
+
+
+def write_json(results: list[dict], args: argparse.Namespace, seconds: float) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"instant_hire-{datetime.now():%Y%m%d-%H%M%S}.json"
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": _cpus(), "sqlalchemy": sqlalchemy.__version__},
+        "args": {k: v for k, v in vars(args).items() if k != "pg_admin_url"},
+        "seconds": round(seconds, 1),
+        "results": results,
+    }
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+    return path
+
+
+def _cpus() -> int | None:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--workers", type=int, default=100_000)
+    parser.add_argument("--jobs-per-trade", type=int, default=3,
+                        help="jobs posted per trade for the match timing (16 trades)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes over those jobs")
+    parser.add_argument("--alert-repeats", type=int, default=20)
+    parser.add_argument("--outbox-interval", type=float, default=2.0,
+                        help="GIGLINE_OUTBOX_INTERVAL for the hotline (the default is 2)")
+    parser.add_argument("--alert-headcount", type=int, default=None,
+                        help="slots per posted job (default: drawn from 4-10)")
+    parser.add_argument("--crowd", type=int, default=1000)
+    parser.add_argument("--skip-alert", action="store_true")
+    parser.add_argument("--skip-http-accept", action="store_true")
+    parser.add_argument("--what-if", action="store_true",
+                        help="also time match_line's query with the trade as a join, after "
+                        "ANALYZE and with a covering index (bench-only copy of the query)")
+    parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN_URL,
+                        help="a database to connect to for CREATE/DROP DATABASE")
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # The app logs every sweep at INFO; only problems matter here.
+    logging.basicConfig(level=logging.WARNING)
+    started = clock.perf_counter()
+    kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    results = [await bench_database(kind, args) for kind in kinds]
+    seconds = clock.perf_counter() - started
+    print_report(results)
+    print(f"\nwrote {write_json(results, args, seconds)} ({seconds:.0f}s)")
+    # A missed time target is a finding; more or fewer than 10 winners is a bug.
+    races = [r[key] for r in results for key in ("accept_direct", "accept_http") if key in r]
+    return 0 if all(race["exactly_10"] for race in races) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
