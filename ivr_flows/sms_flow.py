@@ -13,6 +13,7 @@ from ivr_flows.catalogue import Catalogue
 _TRAILING = " .。!！~～"
 _JOB_CODE = re.compile(r"^(J\d{1,8})\s*(.*)$")
 _CODED = re.compile(r"^([PR])(\d{1,9})\s*(\d)?(?:\s+(\d{1,7}))?$")  # P12 3 200, R7 5
+_EMPLOYER_NOTE = re.compile(r"^(到|改|D|K)\s*(\d{1,9})(?:\s+(\d{1,3}))?$")  # 到12 改12 4
 _BARE = re.compile(r"^(\d)(?:\s+(\d{1,7}))?$")  # 1, 2, 3 200, 5
 _EMPLOYER = re.compile(r"^(\D{1,4}?)\s*(\d{1,10})$")
 
@@ -20,7 +21,8 @@ _EMPLOYER = re.compile(r"^(\D{1,4}?)\s*(\d{1,10})$")
 @dataclass(frozen=True)
 class SmsDecision:
     # opt_out | opt_in | help | employer_answer | accept | pay_answer | rating | answer
-    # (a bare number for whichever question is open) | report_unpaid | check_in | unknown
+    # (a bare number for whichever question is open) | report_unpaid | check_in |
+    # employer_check_in (到12) | employer_correct (改12 4: days worked) | unknown
     intent: str
     reply: str = ""  # the answer when no market rule has to look first
     opted_out: bool | None = None  # the new opt-out state, None if unchanged
@@ -50,6 +52,12 @@ def decide(body: str, catalogue: Catalogue, hotline: str) -> SmsDecision:
         for hire, group in ((True, "employer_yes"), (False, "employer_no")):
             if catalogue.is_word(group, word):
                 return SmsDecision("employer_answer", offer_id=int(number), hire=hire)
+    if note := _EMPLOYER_NOTE.match(text):
+        word, number, days = note.groups()
+        if word in ("到", "K"):
+            return SmsDecision("employer_check_in", offer_id=int(number))
+        if days is not None:
+            return SmsDecision("employer_correct", offer_id=int(number), value=int(days))
     if catalogue.is_word("report_unpaid", text):
         return SmsDecision("report_unpaid")
     if catalogue.is_word("check_in", text):

@@ -13,7 +13,7 @@ from market.clock import market_today
 from market.matching import day_number
 from market.notices import line_facts, worker_label
 from market.outbox import PRIORITY_REPLY, enqueue_sms
-from market.wages import WageRules, plan_hire
+from market.wages import WageRules, correct_owed, plan_hire
 from store.models import Employer, Hire, Job, JobLine, Offer, Worker
 
 INSURANCE_OVER_DAYS = 3  # Yuncheng's rule: longer jobs need short-term accident insurance
@@ -69,7 +69,8 @@ async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, h
         await _tell_worker(session, worker, offer, "sms_worker_hired", now, catalogue.text(
             "sms_worker_hired", code=facts.code, trade=facts.trade, start=facts.start,
             address=facts.address, wage=wage, days=job.days, pay=pay))
-        return catalogue.text("sms_employer_confirmed", worker=worker_label(worker))
+        return catalogue.text("sms_employer_confirmed", worker=worker_label(worker),
+                              offer=offer.id)
     await _free_slot(session, offer, job, now, status="declined")
     await _tell_worker(session, worker, offer, "sms_worker_declined", now,
                        catalogue.text("sms_worker_declined", code=facts.code))
@@ -122,3 +123,32 @@ async def _tell_worker(session: AsyncSession, worker: Worker, offer: Offer, kind
                        now: datetime, body: str) -> None:
     await enqueue_sms(session, dedupe_key=f"{kind}:{offer.id}", phone=worker.phone, body=body,
                       kind=kind, priority=PRIORITY_REPLY, now=now)
+
+
+async def employer_note(session: AsyncSession, *, phone: str, offer_id: int,
+                        days_worked: int | None, catalogue: Catalogue, timezone: str,
+                        now: datetime) -> str:
+    """The employer checks a worker in (到12) or corrects the days worked (改12 4)."""
+    row = (await session.execute(
+        select(Hire, Worker, Job).join(Offer, Offer.id == Hire.offer_id)
+        .join(Worker, Worker.id == Hire.worker_id).join(Job, Job.id == Hire.job_id)
+        .join(Employer, Employer.id == Job.employer_id)
+        .where(Offer.id == offer_id, Employer.phone == phone, Hire.status != "cancelled")
+        .with_for_update(of=Hire))).first()
+    if row is None:
+        return catalogue.text("sms_employer_unknown_offer", offer=offer_id)
+    hire, worker, job = row
+    if days_worked is None:
+        if hire.status == "confirmed" or hire.started_by == "assumed":
+            hire.status, hire.started_at, hire.started_by = "started", now, "employer"
+        return catalogue.text("sms_employer_checked_in", worker=worker_label(worker))
+    if not 0 <= days_worked <= job.days:
+        return catalogue.text("sms_employer_unknown_offer", offer=offer_id)
+    await correct_owed(session, hire, days_worked=days_worked, owed_fen=None)
+    amount = catalogue.yuan(hire.owed_fen)
+    await enqueue_sms(session, dedupe_key=f"corrected:{hire.id}:{days_worked}",
+                      phone=worker.phone, kind="hire_corrected", priority=PRIORITY_REPLY,
+                      now=now, body=catalogue.text("sms_worker_corrected", code=job.code,
+                                                   days=days_worked, amount=amount))
+    return catalogue.text("sms_employer_corrected", worker=worker_label(worker),
+                          days=days_worked, amount=amount)

@@ -10,7 +10,7 @@ from ivr_flows.sms_flow import SmsDecision, decide
 from market import answers
 from market.answers import AnswerDesk
 from market.desk import CallDesk
-from market.hires import employer_answer
+from market.hires import employer_answer, employer_note
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
 from market.replies import take_job_by_sms
@@ -60,6 +60,10 @@ async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str
         return await employer_answer(
             session, phone=phone, offer_id=decision.offer_id, hire=decision.hire,
             catalogue=desk.catalogue, timezone=desk.timezone, now=now, rules=desk.wage_rules)
+    if decision.intent in ("employer_check_in", "employer_correct"):
+        return await employer_note(
+            session, phone=phone, offer_id=decision.offer_id, days_worked=decision.value,
+            catalogue=desk.catalogue, timezone=desk.timezone, now=now)
     if decision.intent in ANSWERS:
         return await answers.answer(session, AnswerDesk(
             catalogue=desk.catalogue, timezone=desk.timezone, hotline=desk.market.hotline,

@@ -271,3 +271,20 @@ async def test_several_open_questions_ask_which_one(market):
 async def test_answers_to_someone_elses_question_change_nothing(market, body):
     await hired(market, days=1)
     assert "没有待回复" in await market.reply(WORKER, body)
+
+
+async def test_the_employer_checks_the_worker_in_and_corrects_the_days(market):
+    hire = await hired(market, days=5)
+    async with market.sessions() as session:
+        offer_id = (await session.get(Hire, hire.id)).offer_id
+    assert "没找到" in await market.reply("+8613800000999", f"到{offer_id}"), "not the employer"
+    assert "到岗" in await market.reply(EMPLOYER_PHONE, f"到{offer_id}")
+    assert (await reload(market, Hire, hire.id)).started_by == "employer"
+    assert "没找到" in await market.reply(EMPLOYER_PHONE, f"改{offer_id} 9"), "more than agreed"
+    answer = await market.reply(EMPLOYER_PHONE, f"改{offer_id} 4")
+    assert "干4天" in answer and "1200元" in answer
+    hire = await reload(market, Hire, hire.id)
+    assert hire.days_worked == 4 and hire.owed_fen == 120000
+    [check] = await checks(market, hire)
+    assert check.owed_fen == 120000, "the pay question asks what is now owed"
+    assert "改为干4天" in await last_text(market, WORKER)
