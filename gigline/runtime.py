@@ -3,6 +3,7 @@ carrier beside it. Used by `gigline serve`, `gigline call`, end-to-end tests and
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -68,4 +69,7 @@ async def start_hotline(settings: Settings, *, clock: Clock = utc_now) -> Hotlin
             await carrier.close()
             await http.close()
         raise
+    # What start-up built lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise pause every call in flight for ~100 ms.
+    gc.freeze()
     return Hotline(settings, app, runner, carrier, http)

@@ -4,6 +4,7 @@ save the state with the rendered response. A retried webhook gets the saved resp
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -40,6 +41,7 @@ from ivr_flows.inputs import (
 from market import answers, cases, offers, wages, workers
 from market.clock import market_today
 from market.desk import CallDesk
+from market.outbox import queued_any
 from store.models import (
     CallbackRequest,
     CallSession,
@@ -54,6 +56,12 @@ from store.repo import insert_ignoring_duplicates
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
 Render = Callable[[list, int], str]
+
+
+@dataclass(frozen=True)
+class Turn:
+    twiml: str
+    queued_messages: bool  # an SMS or call was queued: wake the sender
 
 
 class _Effects:
@@ -144,7 +152,7 @@ async def take_turn(
     event: FlowInput,
     render: Render,
     direction: str = "inbound",
-) -> str:
+) -> Turn:
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
     locked = select(CallSession).where(CallSession.call_sid == call_sid).with_for_update()
@@ -160,7 +168,7 @@ async def take_turn(
             )
             call = await session.scalar(locked)
         if call.turn > 0 and (turn is None or turn < call.turn):
-            return call.last_response  # Twilio retried a webhook we already answered
+            return Turn(call.last_response, False)  # Twilio retried: answered already
         if call.turn == 0 and not isinstance(event, CallStarted):
             event = CallStarted()  # a gather of a call we never saw: start afresh
         worker = await workers.load_worker(session, call.phone)
@@ -183,7 +191,7 @@ async def take_turn(
         call.state = state.to_dict()
         call.updated_at = now
         call.last_response = render(voice, call.turn)
-        return call.last_response
+        return Turn(call.last_response, queued_any(session))
 
 
 def _context(desk: CallDesk, phone: str, effects: _Effects) -> CallContext:

@@ -14,6 +14,7 @@ PRIORITY_ALERT = 1
 PRIORITY_REPLY = 3
 PRIORITY_NOTICE = 5
 OPT_OUT_ACK = "opt_out_ack"
+QUEUED = "outbox_queued"
 
 
 async def enqueue_sms(
@@ -32,7 +33,7 @@ async def enqueue_sms(
     A message for an opted-out number is kept, marked suppressed, and never sent (only
     the opt-out confirmation itself goes out)."""
     opted_out = kind != OPT_OUT_ACK and await is_opted_out(session, phone)
-    return await insert_ignoring_duplicates(
+    queued = await insert_ignoring_duplicates(
         session,
         OutboundSms.__table__,
         {
@@ -50,3 +51,11 @@ async def enqueue_sms(
         },
         ["dedupe_key"],
     )
+    if queued and not opted_out:
+        session.info[QUEUED] = True  # the caller wakes the sender once this commits
+    return queued
+
+
+def queued_any(session: AsyncSession) -> bool:
+    """Whether this session queued a message to send."""
+    return bool(session.info.get(QUEUED))

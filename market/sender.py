@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -62,15 +63,29 @@ class OutboxSender:
         self.sessions, self.carrier, self.clock, self.lease = sessions, carrier, clock, lease
         self.status_callback = status_callback
         self.batch = max(1, math.ceil(rate_per_second * interval_seconds))
+        # The carrier's rate as a token bucket on the wall clock: sweeps asked for between
+        # ticks (a webhook queued an SMS) share the same budget instead of adding to it.
+        self.rate, self._tokens, self._filled_at = rate_per_second, float(self.batch), None
+
+    def _budget(self) -> int:
+        now = time.monotonic()
+        if self._filled_at is not None:
+            self._tokens = min(self.batch, self._tokens + (now - self._filled_at) * self.rate)
+        self._filled_at = now
+        return int(self._tokens)
 
     async def send_due(self) -> SendReport:
         counts = {"sent": 0, "retried": 0, "failed": 0, "suppressed": 0, "reconciled": 0}
-        for row in await self.claim():
+        budget = self._budget()
+        if budget < 1:
+            return SendReport(**counts)
+        for row in await self.claim(budget):
             outcome = await self._send_one(row)
             counts[outcome] += 1
+            self._tokens -= 1
         return SendReport(**counts)
 
-    async def claim(self) -> list[Claimed]:
+    async def claim(self, limit: int | None = None) -> list[Claimed]:
         """Marks the most urgent due rows claimed (committed) and returns them."""
         now = self.clock()
         expired = now - self.lease
@@ -82,7 +97,7 @@ class OutboxSender:
                     (OutboundSms.status == "claimed") & (OutboundSms.claimed_at <= expired),
                 ))
                 .order_by(OutboundSms.priority, OutboundSms.next_attempt_at, OutboundSms.id)
-                .limit(self.batch)
+                .limit(limit or self.batch)
                 .with_for_update(skip_locked=True)
             ))
             claimed = []

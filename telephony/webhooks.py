@@ -56,7 +56,7 @@ def _turn(request: web.Request) -> int:
 async def _voice_turn(request: web.Request, turn: int | None, event, *,
                       caller: str | None = None, direction: str = "inbound") -> web.Response:
     app = request.app
-    twiml = await calls.take_turn(
+    turn_done = await calls.take_turn(
         app[DESK],
         call_sid=_field(request, "CallSid"),
         caller=caller if caller is not None else _caller(_field(request, "From",
@@ -66,8 +66,9 @@ async def _voice_turn(request: web.Request, turn: int | None, event, *,
         render=app[RENDERER].render,
         direction=direction,
     )
-    app[NUDGE_OUTBOX]()
-    return web.Response(text=twiml, content_type="text/xml")
+    if turn_done.queued_messages:
+        app[NUDGE_OUTBOX]()
+    return web.Response(text=turn_done.twiml, content_type="text/xml")
 
 
 async def incoming_call(request: web.Request) -> web.Response:

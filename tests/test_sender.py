@@ -151,6 +151,8 @@ async def test_urgent_messages_go_first_within_the_rate_limit(database_url, cloc
             await enqueue_sms(session, dedupe_key="alert", phone=PHONE, body="急招", kind="test",
                               now=clock(), priority=1)
         assert (await running.app[SENDER].send_due()).sent == 2, "1/s for a 2 s sweep"
+        assert (await running.app[SENDER].send_due()).sent == 0, \
+            "a sweep asked for at once shares the budget: the carrier's rate holds"
         await running.carrier.drain()
         assert [m.body for m in running.carrier.inbox(PHONE)] == ["急招", "通知0"]
     finally:
