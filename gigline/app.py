@@ -172,11 +172,14 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # Stop new runs, let the ones in flight finish (a send is never cut in half),
+        # then stop: shutting down first would cancel them.
+        if scheduler.running:
+            scheduler.pause()
+        for sweep in (market, outbox, statistics):
+            await sweep.finish()
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        await market.finish()
-        await outbox.finish()
-        await statistics.finish()
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -1,0 +1,106 @@
+"""CPU time from /proc: on a small machine the server, the generator and PostgreSQL share
+the cores, so every result says who used them."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # the name in () may contain spaces
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def named_cpu(name: str, serving: str = "") -> float:
+    """CPU seconds of every process called `name` whose command line mentions `serving`
+    (PostgreSQL backends name their database there: others' databases are not ours)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name and \
+                        serving in (entry / "cmdline").read_text():
+                    total += process_cpu(int(entry.name))
+            except OSError:
+                continue  # the process ended while we looked
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # steal included, guest already counted in user
+    return (total - idle) / TICK, total / TICK
+
+
+@dataclass
+class CpuSnapshot:
+    at: float
+    server: float
+    generator: float
+    postgres: float
+    machine_busy: float
+    machine_total: float
+
+
+class CpuMeter:
+    """Snapshots at the edges of a measured window; the difference is the window's use."""
+
+    def __init__(self, server_pid: int, database: str = "gigline_bench"):
+        self.server_pid, self.database = server_pid, database
+
+    def snapshot(self) -> CpuSnapshot:
+        busy, total = machine_busy()
+        return CpuSnapshot(time.perf_counter(), process_cpu(self.server_pid),
+                           process_cpu(os.getpid()), named_cpu("postgres", f" {self.database} "),
+                           busy, total)
+
+    @staticmethod
+    def usage(first: CpuSnapshot, last: CpuSnapshot) -> dict[str, float]:
+        """Percent of one core for each party, `other` being everything else running on
+        the machine meanwhile; `machine` is percent of all cores."""
+        wall = last.at - first.at
+
+        def pct(a: float, b: float) -> float:
+            return round(100 * (b - a) / wall, 1)
+
+        parties = {"server": pct(first.server, last.server),
+                   "generator": pct(first.generator, last.generator),
+                   "postgres": pct(first.postgres, last.postgres)}
+        busy = pct(first.machine_busy, last.machine_busy)
+        total = last.machine_total - first.machine_total
+        return {
+            **parties,
+            "other": round(max(0.0, busy - sum(parties.values())), 1),
+            "machine": round(100 * (last.machine_busy - first.machine_busy) / total, 1)
+            if total else 0.0,
+        }
+
+
+def background_load(seconds: float = 2.0) -> float:
+    """Percent of one core busy on the machine before we start: other people's work."""
+    busy, _ = machine_busy()
+    time.sleep(seconds)
+    return round(100 * (machine_busy()[0] - busy) / seconds, 1)
+
+
+def wait_for_quiet(threshold: float, limit_s: float) -> float:
+    """Waits (up to `limit_s`) for the machine to be under `threshold` % of a core busy,
+    so a shared machine's other work does not land in the measurement. Returns the last
+    load seen."""
+    deadline = time.monotonic() + limit_s
+    load = background_load()
+    while load > threshold and time.monotonic() < deadline:
+        load = background_load()
+    return load
