@@ -22,6 +22,7 @@ class Sweep:
     def __init__(self, job_id: str, work: Callable[[], Awaitable[object]]):
         self.job_id, self.work = job_id, work
         self.again = False
+        self.requested = False  # a run was asked of the scheduler and has not begun
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -30,6 +31,7 @@ class Sweep:
         return not self._idle.is_set()
 
     async def run(self) -> None:
+        self.requested = False
         self._idle.clear()
         try:
             self.again = True
@@ -47,7 +49,8 @@ class Sweep:
     def run_soon(self, scheduler: AsyncIOScheduler) -> None:
         if self.running:
             self.again = True
-        elif scheduler.running:
+        elif scheduler.running and not self.requested:
+            self.requested = True
             scheduler.modify_job(self.job_id, next_run_time=datetime.now(UTC))
 
 
