@@ -28,7 +28,7 @@ from ivr_flows.commands import (
     Say,
     StoreIdNumber,
 )
-from ivr_flows.context import CallContext
+from ivr_flows.context import CallContext, WorkerView
 from ivr_flows.inputs import (
     CallStarted,
     Done,
@@ -67,11 +67,12 @@ class Turn:
 class _Effects:
     """Carries out one turn's effects inside its transaction."""
 
-    def __init__(self, desk: CallDesk, session: AsyncSession, call: CallSession,
-                 worker: Worker | None, now: datetime):
-        self.desk, self.session, self.call, self.worker, self.now = (
-            desk, session, call, worker, now
+    def __init__(self, desk: CallDesk, session: AsyncSession, call: CallRow,
+                 view: WorkerView | None, now: datetime):
+        self.desk, self.session, self.call, self.view, self.now = (
+            desk, session, call, view, now
         )
+        self.worker: Worker | None = None  # loaded when an effect needs it
         self.today = market_today(now, desk.timezone)
 
     async def apply(self, effect: object) -> FlowInput | None:
@@ -81,6 +82,7 @@ class _Effects:
                 session, market_id=desk.market_id, phone=self.call.phone,
                 call_sid=self.call.call_sid, now=self.now,
             )
+            self.view = workers.worker_view(self.worker)
             return None
         if isinstance(effect, RequestCallback):
             await insert_ignoring_duplicates(
@@ -90,7 +92,14 @@ class _Effects:
                 ["call_sid"],
             )
             return None
-        worker = self._worker()
+        worker = await self._worker()
+        try:
+            return await self._apply(effect, worker)
+        finally:
+            self.view = workers.worker_view(worker)  # what the effect changed
+
+    async def _apply(self, effect: object, worker: Worker) -> FlowInput | None:
+        desk, session = self.desk, self.session
         match effect:
             case SaveProfile(fields=fields):
                 await workers.save_profile(
@@ -137,7 +146,9 @@ class _Effects:
                 raise TypeError(f"unknown effect {effect!r}")
         return None
 
-    def _worker(self) -> Worker:
+    async def _worker(self) -> Worker:
+        if self.worker is None:
+            self.worker = await workers.load_worker(self.session, self.call.phone)
         if self.worker is None:
             raise RuntimeError("the flow asked to change a worker before consent")
         return self.worker
@@ -155,9 +166,8 @@ async def take_turn(
 ) -> Turn:
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
-    locked = select(CallSession).where(CallSession.call_sid == call_sid).with_for_update()
     async with desk.sessions() as session, session.begin():
-        call = await session.scalar(locked)
+        call = await _lock_call(session, call_sid)
         if call is None:  # the call's first webhook (or a simultaneous retry of it)
             await insert_ignoring_duplicates(
                 session, CallSession.__table__,
@@ -166,13 +176,13 @@ async def take_turn(
                  "started_at": now, "updated_at": now},
                 ["call_sid"],
             )
-            call = await session.scalar(locked)
+            call = await _lock_call(session, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
             return Turn(call.last_response, False)  # Twilio retried: answered already
         if call.turn == 0 and not isinstance(event, CallStarted):
             event = CallStarted()  # a gather of a call we never saw: start afresh
-        worker = await workers.load_worker(session, call.phone)
-        effects = _Effects(desk, session, call, worker, now)
+        effects = _Effects(desk, session, call, await workers.load_worker_view(
+            session, call.phone), now)
         state = call_flow.CallState.from_dict(call.state)
         voice: list = []
         next_event: FlowInput | None = event
@@ -187,22 +197,37 @@ async def take_turn(
                     next_event = await effects.apply(command) or next_event
             if next_event is None:
                 break
-        call.turn += 1
-        call.state = state.to_dict()
-        call.updated_at = now
-        call.last_response = render(voice, call.turn)
-        return Turn(call.last_response, queued_any(session))
+        response = render(voice, call.turn + 1)
+        await session.execute(
+            update(CallSession).where(CallSession.call_sid == call_sid)
+            .values(turn=call.turn + 1, state=state.to_dict(), updated_at=now,
+                    last_response=response))
+        return Turn(response, queued_any(session))
+
+
+@dataclass(frozen=True)
+class CallRow:
+    call_sid: str
+    phone: str
+    direction: str
+    turn: int
+    state: dict
+    last_response: str
+
+
+async def _lock_call(session: AsyncSession, call_sid: str) -> CallRow | None:
+    """The call's row, locked until the turn commits (a plain row: no ORM object)."""
+    row = (await session.execute(
+        select(CallSession.call_sid, CallSession.phone, CallSession.direction,
+               CallSession.turn, CallSession.state, CallSession.last_response)
+        .where(CallSession.call_sid == call_sid).with_for_update()
+    )).first()
+    return None if row is None else CallRow(*row)
 
 
 def _context(desk: CallDesk, phone: str, effects: _Effects) -> CallContext:
-    worker = effects.worker
-    return CallContext(
-        caller=phone,
-        today=effects.today,
-        market=desk.market,
-        catalogue=desk.catalogue,
-        worker=workers.worker_view(worker) if worker is not None else None,
-    )
+    return CallContext(caller=phone, today=effects.today, market=desk.market,
+                       catalogue=desk.catalogue, worker=effects.view)
 
 
 async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:

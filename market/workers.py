@@ -12,7 +12,7 @@ from ivr_flows.catalogue import Catalogue
 from ivr_flows.context import WorkerView
 from market.identity import protect_id_number
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
-from store.models import AuditEntry, Trade, Worker
+from store.models import AuditEntry, Trade, Worker, WorkerTrade
 
 PROFILE_FIELDS = {
     "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
@@ -45,6 +45,33 @@ def worker_view(worker: Worker) -> WorkerView:
         id_last4=worker.id_number_last4,
         has_name_recording=bool(worker.name_recording_url),
         consented=worker.consent_at is not None,
+    )
+
+
+async def load_worker_view(session: AsyncSession, phone: str) -> WorkerView | None:
+    """What a call turn needs to know of the caller, in one query and without ORM
+    objects: most turns only read it (effects load the Worker when they change it)."""
+    rows = (await session.execute(
+        select(Worker.id, Worker.status, Worker.name, Worker.district_id, Worker.town_id,
+               Worker.day_wage_fen, Worker.availability, Worker.alert_channel,
+               Worker.id_number_last4, Worker.name_recording_url, Worker.consent_at,
+               Trade.code)
+        .outerjoin(WorkerTrade, WorkerTrade.worker_id == Worker.id)
+        .outerjoin(Trade, Trade.id == WorkerTrade.trade_id)
+        .where(Worker.phone == phone)
+        .order_by(Trade.position)
+    )).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return WorkerView(
+        number=f"{first.id:06d}", status=first.status, name=first.name,
+        trades=tuple(row.code for row in rows if row.code is not None),
+        district_id=first.district_id, town_id=first.town_id,
+        day_wage_fen=first.day_wage_fen, availability=first.availability,
+        alert_channel=first.alert_channel, id_last4=first.id_number_last4,
+        has_name_recording=bool(first.name_recording_url),
+        consented=first.consent_at is not None,
     )
 
 
