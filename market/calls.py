@@ -56,6 +56,8 @@ from store.repo import insert_ignoring_duplicates
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
 Render = Callable[[list, int], str]
+# The hot path speaks to the table itself: no ORM compile or unit of work per turn.
+CALLS = CallSession.__table__
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,7 @@ async def take_turn(
                 break
         response = render(voice, call.turn + 1)
         await session.execute(
-            update(CallSession).where(CallSession.call_sid == call_sid)
+            update(CALLS).where(CALLS.c.call_sid == call_sid)
             .values(turn=call.turn + 1, state=state.to_dict(), updated_at=now,
                     last_response=response))
         return Turn(response, queued_any(session))
@@ -218,9 +220,9 @@ class CallRow:
 async def _lock_call(session: AsyncSession, call_sid: str) -> CallRow | None:
     """The call's row, locked until the turn commits (a plain row: no ORM object)."""
     row = (await session.execute(
-        select(CallSession.call_sid, CallSession.phone, CallSession.direction,
-               CallSession.turn, CallSession.state, CallSession.last_response)
-        .where(CallSession.call_sid == call_sid).with_for_update()
+        select(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
+               CALLS.c.state, CALLS.c.last_response)
+        .where(CALLS.c.call_sid == call_sid).with_for_update()
     )).first()
     return None if row is None else CallRow(*row)
 

@@ -51,15 +51,16 @@ def worker_view(worker: Worker) -> WorkerView:
 async def load_worker_view(session: AsyncSession, phone: str) -> WorkerView | None:
     """What a call turn needs to know of the caller, in one query and without ORM
     objects: most turns only read it (effects load the Worker when they change it)."""
+    w, wt, t = Worker.__table__.c, WorkerTrade.__table__.c, Trade.__table__.c
     rows = (await session.execute(
-        select(Worker.id, Worker.status, Worker.name, Worker.district_id, Worker.town_id,
-               Worker.day_wage_fen, Worker.availability, Worker.alert_channel,
-               Worker.id_number_last4, Worker.name_recording_url, Worker.consent_at,
-               Trade.code)
-        .outerjoin(WorkerTrade, WorkerTrade.worker_id == Worker.id)
-        .outerjoin(Trade, Trade.id == WorkerTrade.trade_id)
-        .where(Worker.phone == phone)
-        .order_by(Trade.position)
+        select(w.id, w.status, w.name, w.district_id, w.town_id, w.day_wage_fen,
+               w.availability, w.alert_channel, w.id_number_last4, w.name_recording_url,
+               w.consent_at, t.code)
+        .select_from(Worker.__table__
+                     .outerjoin(WorkerTrade.__table__, wt.worker_id == w.id)
+                     .outerjoin(Trade.__table__, t.id == wt.trade_id))
+        .where(w.phone == phone)
+        .order_by(t.position)
     )).all()
     if not rows:
         return None
