@@ -24,6 +24,8 @@ async def ask_employer(session: AsyncSession, offer: Offer, worker: Worker, *,
     facts = await line_facts(session, offer.job_line_id, timezone=timezone, catalogue=catalogue)
     record = (catalogue.text("worker_record", jobs=worker.jobs_completed)
               if worker.jobs_completed else catalogue.text("worker_record_new"))
+    if worker.rating_avg is not None:
+        record += catalogue.text("worker_rating", stars=f"{worker.rating_avg:.1f}")
     body = catalogue.text("sms_employer_confirm", worker=worker_label(worker), code=facts.code,
                           trade=facts.trade, record=record, offer=offer.id)
     if facts.days > INSURANCE_OVER_DAYS:

@@ -177,11 +177,12 @@ async def test_taking_a_job_by_sms_one_several_and_too_late(market):
 async def test_the_employer_confirms_and_a_hire_with_its_contract_is_kept(market):
     employer = await market.employer()
     phone = "+8613800000001"
-    await market.worker(phone, ["welder"], "北城街道")
+    await market.worker(phone, ["welder"], "北城街道", jobs_completed=3, rating_avg=4.5)
     job = await market.job(employer, [("welder", 1, 500)], days=5)
     await market.waves()
     await market.reply(phone, "接")
     [ask] = await market.texts(EMPLOYER_PHONE)
+    assert "焊工" in ask and "做过3次，评分4.5" in ask, "who, what trade, how reliable"
     offer = (await market.offers(job.id))[0]
     assert f"Y{offer.id}" in ask and f"N{offer.id}" in ask and "意外险" in ask
     assert "没找到" in await market.reply("+8613800000999", f"Y{offer.id}")
