@@ -33,7 +33,6 @@ from bench.hire_db import DEFAULT_PG_ADMIN_URL, refresh_statistics, throwaway_da
 from bench.hire_match import explain_match, post_bench_jobs, time_matches
 from bench.hire_population import load_market, populate
 from bench.hire_stats import table
-from bench.hire_whatif import what_if
 from store.db import make_engine, make_sessionmaker
 
 RESULTS = Path(__file__).parent / "results"
@@ -84,9 +83,6 @@ async def _scenarios(kind, url, engine, sessions, args) -> dict:
     if not args.skip_http_accept:
         say(f"{kind}: {args.crowd} simultaneous signed SMS accepts to /twilio/sms")
         result["accept_http"] = await http_race(url, sessions, market, now, args.crowd)
-    if args.what_if:  # last: it adds an index and statistics to the database
-        say(f"{kind}: what if the trade were a join / the planner had statistics / an index")
-        result["what_if"] = await what_if(url, benches, market, now)
     return result
 
 
@@ -151,15 +147,6 @@ def _print_details(result: dict) -> None:
     for plan in result["plans"]:
         print(f"\n{db} plan for {plan['trade']} in {plan['town']}:")
         print("\n".join("  " + line for line in plan["plan"]))
-    if "what_if" in result:
-        print(f"\n{db} what if (match p50 / p90 ms, bench-only query copy):")
-        print(table([[step["step"],
-                      f"{step['exists_form']['p50_ms']} / {step['exists_form']['p90_ms']}",
-                      f"{step['join_form']['p50_ms']} / {step['join_form']['p90_ms']}",
-                      str(step["same_matches"])] for step in result["what_if"]],
-                    ["step", "EXISTS (shipped)", "JOIN (what if)", "same matches"]))
-
-
 def write_json(results: list[dict], args: argparse.Namespace, seconds: float) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"instant_hire-{datetime.now():%Y%m%d-%H%M%S}.json"
@@ -194,9 +181,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--crowd", type=int, default=1000)
     parser.add_argument("--skip-alert", action="store_true")
     parser.add_argument("--skip-http-accept", action="store_true")
-    parser.add_argument("--what-if", action="store_true",
-                        help="also time match_line's query with the trade as a join, after "
-                        "ANALYZE and with a covering index (bench-only copy of the query)")
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN_URL,
                         help="a database to connect to for CREATE/DROP DATABASE")
     return parser.parse_args(argv)
