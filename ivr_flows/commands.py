@@ -114,4 +114,3 @@ Effect = (
     | CheckIn
     | RequestCallback
 )
-QUERIES = (FindOffers, ReserveSlot, CheckIn)
