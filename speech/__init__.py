@@ -1,3 +1,5 @@
 """Speech: offline Mandarin recognition with Vosk over Twilio Media Streams.
 
-Not built yet (the speech issue): until then every prompt works by keypad alone."""
+Built so far (the speech issue is open): μ-law decoding and the Mandarin text handling
+that turns what Vosk heard into the same answers keys give. The recogniser, the media
+socket and the flows' use of speech come next."""
