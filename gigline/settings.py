@@ -10,6 +10,8 @@ from datetime import time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from market.wages import WageRules
+
 DEFAULT_DATA_DIR = Path("var")
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 LOCAL_HOTLINE_NUMBER = "+863592123456"
@@ -243,9 +245,7 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def wage_rules(settings: Settings):
-    from market.wages import WageRules
-
+def wage_rules(settings: Settings) -> WageRules:
     return WageRules(
         employer_hour=settings.wage_employer_hour, question_hour=settings.wage_question_hour,
         max_asks=settings.wage_max_asks, grace=timedelta(days=settings.wage_grace_days),

@@ -76,7 +76,7 @@ async def _bare(session: AsyncSession, desk: AnswerDesk, phone: str, worker: Wor
     offers = await open_offers(session, worker.id, now) if worker else []
     checks = await open_pay_checks(session, worker.id) if worker else []
     rates = await ratings.open_ratings(session, phone)
-    codes = ([(await session.get(Job, o.job_id)).code for o in offers]
+    codes = ([code for _, code in offers]
              + [f"P{c.id}" for c in checks] + [f"R{r.id}" for r in rates])
     if not codes:
         if worker is not None and decision.value == 1:  # "1" with no question: take a job

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr_flows.catalogue import Catalogue
+from market.jobs import MarketError, NotFound
 from market.outbox import PRIORITY_REPLY, enqueue_sms
 from store.models import (
     CaseEvent,
@@ -91,8 +92,6 @@ async def report_by_worker(session: AsyncSession, worker: Worker, *, amount_fen:
 async def act(session: AsyncSession, case_id: int, *, action: str, agent: str, note: str,
               amount_fen: int | None, referral: str | None, now: datetime,
               catalogue: Catalogue) -> RightsCase:
-    from market.jobs import MarketError, NotFound
-
     case = await session.get(RightsCase, case_id, with_for_update=True)
     if case is None:
         raise NotFound("case", case_id)

@@ -19,10 +19,12 @@ from store.models import Job, JobLine, Offer, WorkerTrade
 MAX_LISTED = 4
 
 
-async def open_offers(session: AsyncSession, worker_id: int, now: datetime) -> list[Offer]:
-    """Jobs alerted to the worker that still have a slot and have not started."""
-    return list(await session.scalars(
-        select(Offer).join(Job, Job.id == Offer.job_id)
+async def open_offers(session: AsyncSession, worker_id: int,
+                      now: datetime) -> list[tuple[Offer, str]]:
+    """Jobs alerted to the worker that still have a slot and have not started, with
+    their codes (what the worker types)."""
+    return list(await session.execute(
+        select(Offer, Job.code).join(Job, Job.id == Offer.job_id)
         .join(JobLine, JobLine.id == Offer.job_line_id)
         .where(Offer.worker_id == worker_id, Offer.status == "offered",
                Offer.alerted_at.is_not(None), Job.status == "open", Job.start_at > now,
@@ -38,16 +40,15 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
     worker = await load_worker(session, phone)
     if worker is None or worker.status != "active":
         return catalogue.text("sms_unknown", hotline=hotline)
-    offers = await open_offers(session, worker.id, now)
-    codes = {o.id: (await session.get(Job, o.job_id)).code for o in offers}
     if job_code is None:
+        offers = await open_offers(session, worker.id, now)
         if not offers:
             return catalogue.text("sms_no_open_offer")
         if len(offers) > 1:
-            listed = [codes[o.id] for o in offers[:MAX_LISTED]]
+            listed = [code for _, code in offers[:MAX_LISTED]]
             return catalogue.text("sms_which_offer", offers=catalogue.join(listed),
                                   example=listed[0])
-        line_id = offers[0].job_line_id
+        line_id = offers[0][0].job_line_id
     else:
         line_id = await _line_for_code(session, worker.id, job_code)
         if line_id is None:
@@ -59,7 +60,8 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
         return None
     facts = await line_facts(session, line_id, timezone=timezone, catalogue=catalogue)
     answer = catalogue.text("sms_already_full", code=facts.code)
-    others = [o for o in await open_offers(session, worker.id, now) if o.job_line_id != line_id]
+    others = [o for o, _ in await open_offers(session, worker.id, now)
+              if o.job_line_id != line_id]
     if others:
         nxt = await line_facts(session, others[0].job_line_id, timezone=timezone,
                                catalogue=catalogue)
