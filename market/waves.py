@@ -100,10 +100,9 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
 
 async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Match, wave: int,
                  hold: datetime | None, now: datetime) -> int:
-    channel = "call" if match.alert_channel == "call" else "sms"
     added = await insert_ignoring_duplicates(session, Offer.__table__, {
         "job_id": job.id, "job_line_id": match.job_line_id, "worker_id": match.worker_id,
-        "status": "offered", "channel": "alert_call" if channel == "call" else "sms",
+        "status": "offered", "channel": "alert_call" if match.alert_channel == "call" else "sms",
         "wave": wave, "score": {"total": match.score, **match.parts}, "created_at": now,
         "alert_hold_until": hold,
     })
@@ -111,7 +110,7 @@ async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Mat
         return int(added)
     offer = await session.scalar(
         select(Offer).where(Offer.job_id == job.id, Offer.worker_id == match.worker_id))
-    await enqueue_alert(session, offer, match.phone, preference=channel,
+    await enqueue_alert(session, offer, match.phone, preference=match.alert_channel,
                         catalogue=alerting.catalogue, timezone=alerting.timezone,
                         public_url=alerting.public_url, now=now)
     return 1
