@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,6 +27,7 @@ from gigline.keys import (
     SENDER,
     SESSIONS,
     SETTINGS,
+    SPEECH,
 )
 from gigline.settings import Settings, wage_rules
 from ivr_flows.catalogue import load_catalogue
@@ -36,6 +39,8 @@ from market.seed import ensure_demo_jobs, ensure_market
 from market.sender import OutboxSender
 from market.sweeps import MarketSweep
 from market.waves import Alerting, WaveRules
+from speech.recognizer import SpeechModel
+from speech.service import start_speech
 from store.db import (
     ensure_migrated,
     make_engine,
@@ -43,7 +48,7 @@ from store.db import (
     refresh_statistics,
     upgrade,
 )
-from telephony import webhooks
+from telephony import stream_socket, webhooks
 from telephony.carrier import Carrier
 from telephony.signature import twilio_signature_middleware
 from telephony.twilio_carrier import TwilioCarrier
@@ -55,16 +60,20 @@ STATISTICS_SECONDS = 6 * 3600
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now,
-               carrier: Carrier | None = None) -> web.Application:
+               carrier: Carrier | None = None,
+               speech_model: SpeechModel | None = None) -> web.Application:
+    """`speech_model` lets tests share one loaded Vosk model between apps."""
     app = web.Application(
         middlewares=[twilio_signature_middleware(settings.auth_token, settings.public_url)]
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_speech(speech_model))
     app.cleanup_ctx.append(_carrier(carrier))
     app.cleanup_ctx.append(_scheduler)
     webhooks.add_routes(app)
+    stream_socket.add_routes(app)
     api.add_routes(app)
     wages_api.add_routes(app)
     app.router.add_get("/healthz", healthz)
@@ -100,6 +109,25 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await engine.dispose()
+
+
+def _speech(model: SpeechModel | None):
+    async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings, desk = app[SETTINGS], app[DESK]
+        speech = await asyncio.to_thread(  # loading a model takes seconds
+            start_speech, settings.vosk_model_path, settings.speech_language, desk.market,
+            settings.speech_threads, model)
+        if speech is not None:
+            app[SPEECH] = speech
+            app[DESK] = dataclasses.replace(desk, speech=speech.words)
+            app[RENDERER] = dataclasses.replace(app[RENDERER], stream_url=settings.stream_url)
+        try:
+            yield
+        finally:
+            if speech is not None:
+                speech.close()
+
+    return speech_ctx
 
 
 def _carrier(injected: Carrier | None):

@@ -13,6 +13,7 @@ from market.clock import Clock
 from market.desk import CallDesk
 from market.sender import OutboxSender
 from market.sweeps import MarketSweep
+from speech.service import Speech
 from telephony.carrier import Carrier
 from telephony.twiml import VoiceRenderer
 
@@ -28,3 +29,4 @@ RENDERER = web.AppKey("renderer", VoiceRenderer)
 NUDGE_OUTBOX = web.AppKey("nudge_outbox", Callable[[], None])  # send queued SMS now
 NUDGE_MARKET = web.AppKey("nudge_market", Callable[[], None])  # a job was posted: wave now
 MARKET_SWEEP = web.AppKey("market_sweep", MarketSweep)
+SPEECH = web.AppKey("speech", Speech)  # absent when speech is off

@@ -59,11 +59,21 @@ class Settings:
     wage_grace_days: float = 3
     reminder_late_hours: float = 6
     hold_employers_with_cases: bool = True
+    # Speech: a Vosk model for the speech pack's language; None keeps calls keypad-only.
+    speech_language: str = "zh-CN"
+    vosk_model_path: str | None = None
+    speech_threads: int = 2
 
     @property
     def carrier_timeout_seconds(self) -> float:
         """Carrier requests end well within the outbox lease (see market.sender)."""
         return self.outbox_lease_seconds / 4
+
+    @property
+    def stream_url(self) -> str:
+        """Where Twilio opens Media Streams: wss:// (ws:// on a loopback http URL)."""
+        scheme, rest = self.public_url.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/twilio/stream"
 
     @property
     def uses_local_carrier(self) -> bool:
@@ -96,6 +106,8 @@ class Settings:
         if embedded:
             db_url = f"sqlite+aiosqlite:///{data_dir / 'gigline.db'}"
         port = _int(env, "GIGLINE_PORT", 8080)
+        language = env.get("GIGLINE_LANGUAGE", "zh-CN")
+        speech_language = env.get("GIGLINE_SPEECH_LANGUAGE") or language
         host = env.get("GIGLINE_HOST", "127.0.0.1")
         settings = cls(
             database_url=_async_driver(db_url),
@@ -111,7 +123,7 @@ class Settings:
             local_carrier_token=env.get("GIGLINE_LOCAL_CARRIER_TOKEN") or secrets.token_hex(16),
             run_scheduler=env.get("GIGLINE_SCHEDULER", "1") != "0",
             data_dir=data_dir,
-            language=env.get("GIGLINE_LANGUAGE", "zh-CN"),
+            language=language,
             voice=env.get("GIGLINE_VOICE", "Polly.Zhiyu"),
             agent_numbers=tuple(
                 n.strip() for n in env.get("GIGLINE_AGENT_NUMBERS", "").split(",") if n.strip()
@@ -135,6 +147,9 @@ class Settings:
             wage_grace_days=_float(env, "GIGLINE_WAGE_GRACE_DAYS", 3),
             reminder_late_hours=_float(env, "GIGLINE_REMINDER_LATE_HOURS", 6),
             hold_employers_with_cases=env.get("GIGLINE_HOLD_EMPLOYERS_WITH_CASES", "1") != "0",
+            speech_language=speech_language,
+            vosk_model_path=_model_path(env, speech_language),
+            speech_threads=_int(env, "GIGLINE_SPEECH_THREADS", 2),
         )
         settings.validate()
         return settings
@@ -169,8 +184,16 @@ class Settings:
                                 "GIGLINE_REMINDER_LATE_HOURS must be positive")
         if self.outbox_lease_seconds < 2:
             raise SettingsError("GIGLINE_OUTBOX_LEASE_SECONDS must be at least 2")
+        if self.speech_threads < 1:
+            raise SettingsError("GIGLINE_SPEECH_THREADS must be at least 1")
         if self.employer_confirm_minutes <= 0:
             raise SettingsError("GIGLINE_EMPLOYER_CONFIRM_MINUTES must be positive")
+
+
+def _model_path(env: Mapping[str, str], language: str) -> str | None:
+    """VOSK_MODEL_PATH_ZH_CN (one model per language a market speaks), else VOSK_MODEL_PATH."""
+    per_language = "VOSK_MODEL_PATH_" + language.upper().replace("-", "_")
+    return env.get(per_language) or env.get("VOSK_MODEL_PATH") or None
 
 
 def _number(env: Mapping[str, str], name: str, default, kind: type, what: str):

@@ -41,6 +41,7 @@ from ivr_flows.inputs import (
     Recorded,
     SlotResult,
 )
+from ivr_flows.listening import ITEM, listen_for, page_of
 from market.identity import is_valid_id_number
 
 MAX_FAILURES = 3
@@ -62,6 +63,8 @@ class CallState:
     offers: list[dict] = field(default_factory=list)
     offer_index: int = 0
     pay: dict = field(default_factory=dict)  # the pay question of a "were you paid?" call
+    listen: dict = field(default_factory=dict)  # what the last prompt hears spoken (Listen)
+    confirm: dict = field(default_factory=dict)  # a spoken answer waiting for a keypress
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -93,7 +96,15 @@ class _Turn:
         self.ask()
 
     def ask(self) -> None:
-        self.commands.append(_PROMPTS[self.state.step](self.state, self.ctx))
+        command = _PROMPTS[self.state.step](self.state, self.ctx)
+        listen = None
+        if isinstance(command, Ask):
+            listen = listen_for(self.state.step, self.state.page,
+                                self.state.draft.get("district_id"), self.ctx)
+        if listen is not None:
+            command = dataclasses.replace(command, listen=listen)
+        self.state.listen = listen.to_dict() if listen else {}
+        self.commands.append(command)
 
     def fail(self, prompt_id: str = "not_understood", **params: object) -> None:
         self.state.failures += 1
@@ -109,7 +120,7 @@ class _Turn:
 
 
 def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallState, list]:
-    turn = _Turn(dataclasses.replace(state, draft=dict(state.draft)), ctx)
+    turn = _Turn(dataclasses.replace(state, draft=dict(state.draft), listen={}), ctx)
     if isinstance(event, CallStarted) and event.alert is not None:
         _start_alert(turn, event.alert)
     elif isinstance(event, CallStarted) and event.pay is not None:
@@ -118,6 +129,8 @@ def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallStat
         _start(turn)
     elif turn.state.step == "ended":
         turn.do(HangUp())
+    elif isinstance(event, Answer) and event.source == "speech":
+        _spoken(turn, event)
     elif isinstance(event, Answer):
         _answer(turn, event.value.strip())
     elif isinstance(event, Recorded):
@@ -147,9 +160,13 @@ def _start(turn: _Turn) -> None:
         else:
             number = ctx.catalogue.digits(worker.number)
             turn.say("greeting_registered_number", number=number, market=ctx.market.name)
+        if ctx.speech is not None:
+            turn.say("speech_hint")
         turn.go("main_menu")
         return
     turn.say("greeting_new", market=ctx.market.name)
+    if ctx.speech is not None:
+        turn.say("speech_hint")
     if worker and worker.consented:
         turn.state.draft = {
             "trades": list(worker.trades),
@@ -211,6 +228,37 @@ def _answer(turn: _Turn, value: str) -> None:
         turn.ask()  # keys where none are expected: say the question again
     else:
         _start(turn)
+
+
+def _spoken(turn: _Turn, answer: Answer) -> None:
+    """A spoken answer heard with too little confidence is read back and confirmed by a
+    keypress ("您说的是钢筋工，对请按1，不对请按2") before it counts."""
+    speech = turn.ctx.speech
+    if speech is None or turn.state.step not in _HANDLERS:
+        turn.ask()  # speech that no longer fits the call (it moved on): ask again
+        return
+    if answer.confidence >= speech.confirm_below:
+        _answer(turn, answer.value)
+        return
+    state = turn.state
+    state.confirm = {"value": answer.value, "heard": answer.heard or answer.value,
+                     "step": state.step, "page": state.page, "failures": state.failures}
+    state.step, state.failures = "confirm_speech", 0
+    turn.ask()
+
+
+def _on_confirm_speech(turn: _Turn, value: str) -> None:
+    if value not in ("1", "2"):
+        turn.fail()
+        return
+    state, confirm = turn.state, turn.state.confirm
+    state.step, state.page, state.failures = confirm["step"], confirm["page"], confirm["failures"]
+    state.confirm = {}
+    if value == "1":
+        _answer(turn, confirm["value"])
+    else:
+        turn.say("speech_retry")
+        turn.ask()
 
 
 def _on_consent(turn: _Turn, value: str) -> None:
@@ -531,7 +579,7 @@ def _end(turn: _Turn) -> None:
 def _menu(state: CallState, ctx: CallContext, labels: list[str], prompt_id: str) -> Ask:
     """At most 4 keys a page: 4 items, or 3 and a key that pages on (wrapping round)."""
     cat = ctx.catalogue
-    page_items, paged = _page(labels, state.page)
+    page_items, paged = page_of(labels, state.page)
     options = [cat.text("menu_option", label=x, key=i + 1) for i, x in enumerate(page_items)]
     if paged:
         last_page = (state.page + 1) * 3 >= len(labels)
@@ -539,15 +587,14 @@ def _menu(state: CallState, ctx: CallContext, labels: list[str], prompt_id: str)
     return Ask((cat.text(prompt_id, options="，".join(options)),))
 
 
-def _page(items: list, page: int) -> tuple[list, bool]:
-    if len(items) <= 4:
-        return items, False
-    return items[page * 3 : page * 3 + 3], True
-
-
 def _menu_choice(turn: _Turn, items: list, value: str) -> object | None:
     """The item for a key on the current page; pages on for 4; None after a failure."""
-    page_items, paged = _page(items, turn.state.page)
+    if value.startswith(ITEM):  # said by name, whatever page is playing
+        chosen = next((item for item in items if str(item) == value[len(ITEM):]), None)
+        if chosen is None:
+            turn.fail()
+        return chosen
+    page_items, paged = page_of(items, turn.state.page)
     if paged and value == "4":
         next_page = turn.state.page + 1
         turn.go(turn.state.step, page=next_page if next_page * 3 < len(items) else 0)
@@ -638,6 +685,8 @@ _PROMPTS: dict[str, Callable[[CallState, CallContext], object]] = {
     "check_in_wait": _ask("main_menu"),
     "offers_wait": _ask("main_menu"),
     "offer_wait": _offer,
+    "confirm_speech": lambda state, ctx: Ask(
+        (ctx.catalogue.text("speech_confirm", heard=state.confirm["heard"]),)),
     "ended": lambda state, ctx: HangUp(),
 }
 
@@ -660,4 +709,5 @@ _HANDLERS: dict[str, Callable[[_Turn, str], None]] = {
     "offer_agent": _on_offer_agent,
     "pay_question": _on_pay_question,
     "pay_amount": _on_pay_amount,
+    "confirm_speech": _on_confirm_speech,
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ivr_flows.listening import Listen
+
 
 # --- voice ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -14,12 +16,13 @@ class Say:
 
 @dataclass(frozen=True)
 class Ask:
-    """Play the prompts while listening for keys (and, later, speech)."""
+    """Play the prompts while listening for keys and, with `listen`, for speech."""
 
     prompts: tuple[str, ...]
     max_digits: int = 1
     finish_on_key: str = ""
     timeout_seconds: int = 6
+    listen: Listen | None = None
 
 
 @dataclass(frozen=True)

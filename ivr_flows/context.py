@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from ivr_flows.catalogue import Catalogue
+from speech.words import SpeechWords
 
 
 @dataclass(frozen=True)
 class TradeView:
     code: str
     name: str
+    synonyms: tuple[str, ...] = ()  # what callers say: 电焊工 for 焊工
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class AreaView:
     id: int
     name: str
     towns: tuple[AreaView, ...] = ()
+    synonyms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,3 +65,4 @@ class CallContext:
     market: MarketView
     catalogue: Catalogue
     worker: WorkerView | None = None
+    speech: SpeechWords | None = None  # None: speech is off, every prompt is keys only

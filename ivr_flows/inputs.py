@@ -1,4 +1,4 @@
-"""What a flow hears. Keys and (later) speech arrive as the same Answer type."""
+"""What a flow hears. Keys and speech arrive as the same Answer type."""
 
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ class Answer:
 
     value: str
     source: str = "keys"  # keys | speech
+    confidence: float = 1.0  # speech: how sure the recogniser was
+    heard: str = ""  # speech: what to read back if it must be confirmed
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ from store.repo import insert_ignoring_duplicates
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
-Render = Callable[[list, int], str]
+Render = Callable[[list, int, bool], str]  # voice commands, turn, the last prompt listened
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn.
 CALLS = CallSession.__table__
 
@@ -64,6 +64,7 @@ CALLS = CallSession.__table__
 class Turn:
     twiml: str
     queued_messages: bool  # an SMS or call was queued: wake the sender
+    taken: bool = True  # False: this turn was answered already (a retry, or keys beat speech)
 
 
 class _Effects:
@@ -180,7 +181,7 @@ async def take_turn(
             )
             call = await _lock_call(session, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
-            return Turn(call.last_response, False)  # Twilio retried: answered already
+            return Turn(call.last_response, False, taken=False)  # answered already
         if call.turn == 0 and not isinstance(event, CallStarted):
             event = CallStarted()  # a gather of a call we never saw: start afresh
         effects = _Effects(desk, session, call, await workers.load_worker_view(
@@ -199,7 +200,7 @@ async def take_turn(
                     next_event = await effects.apply(command) or next_event
             if next_event is None:
                 break
-        response = render(voice, call.turn + 1)
+        response = render(voice, call.turn + 1, bool(call.state.get("listen")))
         await session.execute(
             update(CALLS).where(CALLS.c.call_sid == call_sid)
             .values(turn=call.turn + 1, state=state.to_dict(), updated_at=now,
@@ -229,7 +230,27 @@ async def _lock_call(session: AsyncSession, call_sid: str) -> CallRow | None:
 
 def _context(desk: CallDesk, phone: str, effects: _Effects) -> CallContext:
     return CallContext(caller=phone, today=effects.today, market=desk.market,
-                       catalogue=desk.catalogue, worker=effects.view)
+                       catalogue=desk.catalogue, worker=effects.view, speech=desk.speech)
+
+
+@dataclass(frozen=True)
+class ListeningCall:
+    phone: str
+    direction: str
+    turn: int
+    listen: dict  # the current prompt's Listen, {} when it takes keys only
+
+
+async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
+    """A live call of ours, with what its current prompt listens for; None otherwise."""
+    async with desk.sessions() as session:
+        row = (await session.execute(
+            select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state)
+            .where(CALLS.c.call_sid == call_sid, CALLS.c.status == "in-progress")
+        )).first()
+    if row is None:
+        return None
+    return ListeningCall(row.phone, row.direction, row.turn, row.state.get("listen") or {})
 
 
 async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:

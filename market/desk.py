@@ -10,6 +10,7 @@ from ivr_flows.catalogue import Catalogue
 from ivr_flows.context import MarketView
 from market.clock import Clock
 from market.wages import WageRules
+from speech.words import SpeechWords
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,4 @@ class CallDesk:
     id_hash_key: str
     wage_rules: WageRules = WageRules()
     hold_employers: bool = True  # an open rights case holds the employer's job alerts
+    speech: SpeechWords | None = None  # None: speech is off

@@ -25,7 +25,9 @@ async def load_market_view(
         AreaView(
             id=d.id,
             name=d.name,
-            towns=tuple(AreaView(id=t.id, name=t.name) for t in areas if t.parent_id == d.id),
+            towns=tuple(AreaView(id=t.id, name=t.name, synonyms=tuple(t.synonyms or ()))
+                        for t in areas if t.parent_id == d.id),
+            synonyms=tuple(d.synonyms or ()),
         )
         for d in areas
         if d.kind == "district"
@@ -33,7 +35,8 @@ async def load_market_view(
     return MarketView(
         name=market.name,
         hotline=spoken_number(market.hotline_number),
-        trades=tuple(TradeView(code=t.code, name=t.name) for t in trades),
+        trades=tuple(TradeView(code=t.code, name=t.name, synonyms=tuple(t.synonyms or ()))
+                     for t in trades),
         districts=districts,
         agent_numbers=agent_numbers,
     )

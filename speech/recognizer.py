@@ -8,12 +8,10 @@ mid-utterance kills the process (KaldiFatalError), so a new prompt gets a new on
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 
 from vosk import KaldiRecognizer, Model, SetLogLevel
 
-log = logging.getLogger(__name__)
 SAMPLE_RATE = 8000  # Twilio's μ-law; Vosk resamples to its model's rate
 
 
@@ -44,10 +42,8 @@ class SpeechModel:
 
 class GrammarRecognizer:
     def __init__(self, model: SpeechModel, words: list[str]):
+        # Unknown words were reported once at start-up (speech.service): drop them quietly.
         known = [word for word in dict.fromkeys(words) if model.knows(word)]
-        if len(known) != len(set(words)):
-            log.warning("not in the speech model, left out of the grammar: %s",
-                        sorted(set(words) - set(known)))
         if not known:
             raise SpeechUnavailable("none of the prompt's words is in the speech model")
         # ensure_ascii=False: escaped \\uXXXX words are not in any vocabulary.
@@ -60,6 +56,10 @@ class GrammarRecognizer:
         if self._rec.AcceptWaveform(pcm16):
             return _heard(self._rec.Result())
         return None
+
+    def close(self) -> None:
+        """Frees Kaldi's decoder now rather than whenever the garbage collector runs."""
+        self._rec = None
 
     def finish(self) -> Heard | None:
         """The caller stopped (or the prompt timed out): what was heard so far."""

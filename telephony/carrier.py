@@ -34,4 +34,8 @@ class Carrier(Protocol):
     async def find_placed_call(self, to: str, *, since: datetime) -> str | None:
         """The id of a call placed to `to` since `since`, if the carrier has one."""
 
+    async def redirect_call(self, call_sid: str, twiml: str) -> None:
+        """Replaces what a live call is doing with `twiml` (absolute URLs only): how a
+        spoken answer moves the call on while its prompt is still playing."""
+
     async def close(self) -> None: ...

@@ -26,8 +26,7 @@ def twilio_signature_middleware(auth_token: str, public_url: str, prefix: str = 
             params = await request.post()
         except UnicodeDecodeError:
             raise web.HTTPBadRequest(text="the form is not valid UTF-8") from None
-        # Twilio signed the public URL it called; behind a TLS proxy request.url differs.
-        url = public_url + request.rel_url.raw_path_qs
+        url = _signed_url(public_url, request)
         if not validator.validate(url, params, signature):
             log.warning("bad Twilio signature on %s", request.rel_url)
             raise web.HTTPForbidden(text="invalid X-Twilio-Signature")
@@ -35,3 +34,13 @@ def twilio_signature_middleware(auth_token: str, public_url: str, prefix: str = 
         return await handler(request)
 
     return check_signature
+
+
+def _signed_url(public_url: str, request: web.Request) -> str:
+    """The URL Twilio signed: the public one it called (behind a TLS proxy request.url
+    differs), as wss:// for a Media Streams socket (its upgrade request is signed too)."""
+    url = public_url + request.rel_url.raw_path_qs
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        scheme, rest = url.split("://", 1)
+        url = f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
+    return url

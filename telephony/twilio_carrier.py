@@ -77,6 +77,9 @@ class TwilioCarrier:
             to=to, start_time_after=since - timedelta(minutes=1), limit=20))
         return calls[0].sid if calls else None
 
+    async def redirect_call(self, call_sid: str, twiml: str) -> None:
+        await self._call(self._client.calls(call_sid).update_async(twiml=twiml))
+
     async def close(self) -> None:
         await self._http.close()
 

@@ -15,15 +15,24 @@ DIAL_TIMEOUT_SECONDS = 30
 RECORD_FINISH_KEYS = "#*0"  # * (repeat) and 0 (agent) work while recording too
 
 
+def stream_name(turn: int) -> str:
+    return f"listen-{turn}"
+
+
 @dataclass(frozen=True)
 class VoiceRenderer:
     public_url: str
     say_language: str
     voice: str
+    stream_url: str | None = None  # None: speech is off, prompts listen for keys only
 
-    def render(self, commands: list, turn: int) -> str:
-        """`turn` goes into every action URL so a retried webhook can be recognised."""
+    def render(self, commands: list, turn: int, listened_before: bool = False) -> str:
+        """`turn` goes into every action URL so a retried webhook can be recognised.
+        A prompt that hears speech forks the caller's audio to our socket (one stream per
+        prompt, named by turn); the next response stops the previous prompt's stream."""
         response = VoiceResponse()
+        if listened_before and self.stream_url:
+            response.stop().stream(name=stream_name(turn - 1))
         pending: list[str] = []  # Says wait to go inside the next Gather, so keys barge in
 
         def flush() -> None:
@@ -36,6 +45,10 @@ class VoiceRenderer:
                 case Say(text=text):
                     pending.append(text)
                 case Ask():
+                    if command.listen is not None and self.stream_url:
+                        stream = response.start().stream(
+                            name=stream_name(turn), url=self.stream_url, track="inbound_track")
+                        stream.parameter(name="turn", value=str(turn))
                     gather = response.gather(
                         input="dtmf",
                         action=self._url(GATHER_PATH, turn),

@@ -23,7 +23,10 @@ from ivr_flows.commands import (
 )
 from ivr_flows.context import AreaView, CallContext, MarketView, TradeView, WorkerView
 from ivr_flows.inputs import Answer, CallStarted, OffersFound, OfferView, Recorded, SlotResult
+from ivr_flows.listening import Listen
 from market.seed import market_data
+from speech.understand import understand
+from speech.words import SpeechWords
 
 GOLDEN = Path(__file__).parent / "golden"
 TODAY = date(2026, 11, 23)
@@ -37,13 +40,15 @@ def demo_market(agent_numbers: tuple[str, ...] = ()) -> MarketView:
         towns = []
         for town in district["towns"]:
             next_id += 1
-            towns.append(AreaView(id=next_id, name=town["name"]))
+            towns.append(AreaView(id=next_id, name=town["name"],
+                                  synonyms=tuple(town.get("synonyms", ()))))
         next_id += 1
         districts.append(AreaView(id=district_id, name=district["name"], towns=tuple(towns)))
     return MarketView(
         name=data["market"]["name"],
         hotline=data["market"]["hotline_number"],
-        trades=tuple(TradeView(code=t["code"], name=t["name"]) for t in data["trades"]),
+        trades=tuple(TradeView(code=t["code"], name=t["name"], synonyms=tuple(t["synonyms"]))
+                     for t in data["trades"]),
         districts=tuple(districts),
         agent_numbers=agent_numbers,
     )
@@ -66,6 +71,7 @@ class FlowCall:
     lines: list[str] = field(default_factory=list)
     effects: list[object] = field(default_factory=list)
     state_json: str = field(default_factory=lambda: json.dumps(call_flow.CallState().to_dict()))
+    speech: SpeechWords | None = None  # a speech pack: prompts listen for speech too
 
     @property
     def state(self) -> call_flow.CallState:
@@ -79,6 +85,16 @@ class FlowCall:
     def press(self, keys: str) -> FlowCall:
         self.lines.append(f"you press: {keys}")
         self._run(Answer(keys))
+        return self
+
+    def say(self, text: str, confidence: float = 0.95) -> FlowCall:
+        """Speak at the current prompt: what Vosk printed, understood as the socket does."""
+        answer = understand(text, confidence, Listen.from_dict(self.state.listen))
+        self.lines.append(f"you say: {text} ({confidence:.2f})")
+        if answer is None:
+            self.lines.append("   (not an answer here: still listening)")
+        else:
+            self._run(answer)
         return self
 
     def silence(self) -> FlowCall:
@@ -105,7 +121,7 @@ class FlowCall:
     def _run(self, event) -> None:
         ctx = CallContext(
             caller=self.caller, today=TODAY, market=self.market,
-            catalogue=load_catalogue("zh-CN"), worker=self.worker,
+            catalogue=load_catalogue("zh-CN"), worker=self.worker, speech=self.speech,
         )
         while event is not None:
             state, commands = call_flow.step(self.state, event, ctx)
@@ -118,11 +134,12 @@ class FlowCall:
         match command:
             case Say(text=text):
                 self.lines.append(f"bot: {text}")
-            case Ask(prompts=prompts, max_digits=n, finish_on_key=key):
+            case Ask(prompts=prompts, max_digits=n, finish_on_key=key, listen=listen):
                 for text in prompts:
                     self.lines.append(f"bot: {text}")
                 ends = f", ends with {key}" if key else ""
-                self.lines.append(f"   (listening: up to {n} keys{ends})")
+                spoken = f", or {len(listen.grammar)} spoken words" if listen else ""
+                self.lines.append(f"   (listening: up to {n} keys{ends}{spoken})")
             case RecordName(prompts=prompts):
                 for text in prompts:
                     self.lines.append(f"bot: {text}")

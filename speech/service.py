@@ -1,0 +1,85 @@
+"""Speech for one process: the model (loaded once), a thread pool to decode in (Vosk
+releases the GIL; the event loop never decodes) and a count of the recognisers alive."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from ivr_flows.context import MarketView
+from speech.mulaw import mulaw_to_pcm16
+from speech.recognizer import GrammarRecognizer, Heard, SpeechModel, SpeechUnavailable
+from speech.words import SpeechWords, UnknownSpeechPack, load_speech_words
+
+log = logging.getLogger(__name__)
+
+
+class Speech:
+    def __init__(self, model: SpeechModel, words: SpeechWords, threads: int):
+        self.model, self.words = model, words
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="vosk")
+        self.open_recognizers = 0  # tests and the benchmark check none is leaked
+
+    async def recognizer(self, grammar: list[str]) -> GrammarRecognizer:
+        loop = asyncio.get_running_loop()
+        recognizer = await loop.run_in_executor(self._pool, GrammarRecognizer, self.model,
+                                                grammar)
+        self.open_recognizers += 1
+        return recognizer
+
+    def release(self, recognizer: GrammarRecognizer) -> None:
+        recognizer.close()
+        self.open_recognizers -= 1
+
+    async def hear(self, recognizer: GrammarRecognizer, mulaw: bytes) -> Heard | None:
+        """Decode a chunk of the caller's μ-law audio; what was said once they stop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, _accept, recognizer, mulaw)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _accept(recognizer: GrammarRecognizer, mulaw: bytes) -> Heard | None:
+    return recognizer.accept(mulaw_to_pcm16(mulaw))
+
+
+def start_speech(model_path: str | None, language: str, market: MarketView, threads: int,
+                 model: SpeechModel | None = None) -> Speech | None:
+    """Speech for the market, or None (said once in the log, why): the hotline then runs
+    by keypad exactly as before. `model` lets tests share one loaded model."""
+    try:
+        words = load_speech_words(language)
+    except UnknownSpeechPack as exc:
+        log.warning("speech is off: %s", exc)
+        return None
+    if model is None:
+        if not model_path:
+            log.info("speech is off: no Vosk model configured (set VOSK_MODEL_PATH to an "
+                     "unpacked model, e.g. vosk-model-small-cn-0.22); callers use the keypad")
+            return None
+        try:
+            model = SpeechModel(model_path)
+        except SpeechUnavailable as exc:
+            log.warning("speech is off: %s; callers use the keypad", exc)
+            return None
+    missing = model.missing_words(vocabulary(words, market))
+    if missing:
+        log.warning("%d spoken words are not in the %s model and will not be heard: %s",
+                    len(missing), language, " ".join(missing))
+    log.info("speech is on: %s model at %s, %d decoding threads", language,
+             model_path or "(given)", threads)
+    return Speech(model, words, threads)
+
+
+def vocabulary(words: SpeechWords, market: MarketView) -> list[str]:
+    """Every word a prompt's grammar may hold, to check against the model at start-up."""
+    said = [*words.yes, *words.no, *words.repeat, *words.agent, *words.numerals]
+    said += [w for keys in words.digits.values() for w in keys]
+    said += [w for menu in words.menus.values() for keys in menu.values() for w in keys]
+    said += [w for t in market.trades for w in (t.name, *t.synonyms)]
+    for district in market.districts:
+        for area in (district, *district.towns):
+            said += [*words.spoken_place(area.name), *area.synonyms]
+    return list(dict.fromkeys(said))

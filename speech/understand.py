@@ -1,0 +1,23 @@
+"""What Vosk heard, as the answer keys would have given at the prompt it listened to."""
+
+from __future__ import annotations
+
+from ivr_flows.inputs import Answer
+from ivr_flows.listening import Listen
+from speech.mandarin import normalise, parse_amount, pick
+
+
+def understand(text: str, confidence: float, listen: Listen) -> Answer | None:
+    """None when what was heard answers nothing this prompt asks (keep listening)."""
+    said = normalise(text).replace(" ", "")
+    if not said:
+        return None
+    if listen.amount_words:
+        amount = parse_amount(said)
+        if amount is not None:
+            return Answer(str(amount), "speech", confidence, heard=str(amount))
+    value = pick(said, {c.value: list(c.words) for c in listen.choices})
+    if value is None:
+        return None
+    label = next(c.label for c in listen.choices if c.value == value)
+    return Answer(value, "speech", confidence, heard=label or said)

@@ -1,0 +1,167 @@
+"""The Media Streams socket: the caller's audio while a prompt plays, recognised against
+that prompt's grammar. A spoken answer takes the call's turn and the live call is
+redirected to the next prompt; keys pressed meanwhile win or lose the same turn race.
+
+Anything wrong on the socket (no start, garbage, an unknown call, a stale prompt) closes
+the socket only: the call itself goes on by keypad."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from aiohttp import WSMsgType, web
+
+from gigline.keys import CARRIER, DESK, NUDGE_OUTBOX, RENDERER, SETTINGS, SPEECH
+from ivr_flows.listening import Listen
+from market import calls
+from speech.recognizer import GrammarRecognizer
+from speech.service import Speech
+from speech.understand import understand
+from telephony.carrier import CarrierError
+from telephony.media_stream import (
+    MAX_MESSAGE,
+    Audio,
+    MediaStreamError,
+    StreamStarted,
+    StreamStopped,
+    parse,
+)
+
+log = logging.getLogger(__name__)
+STREAM_PATH = "/twilio/stream"
+START_TIMEOUT_SECONDS = 10  # Twilio sends connected and start at once
+MESSAGES_BEFORE_START = 3  # connected, then start; anything more is not Twilio
+DECODE_BYTES = 800  # 100 ms of μ-law: five 20 ms frames per trip to the decoding thread
+NORMAL_CLOSURE, POLICY_VIOLATION = 1000, 1008
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(STREAM_PATH, media_stream)
+
+
+async def media_stream(request: web.Request) -> web.StreamResponse:
+    speech = request.app.get(SPEECH)
+    if speech is None:
+        raise web.HTTPNotFound(text="speech is off on this hotline")
+    socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE)
+    await socket.prepare(request)
+    listener = _Listener(request.app, speech, socket)
+    try:
+        await listener.run()
+    finally:
+        await socket.close(code=listener.close_code)
+    return socket
+
+
+@dataclass
+class _Prompt:
+    call_sid: str
+    turn: int
+    call: calls.ListeningCall
+    listen: Listen
+
+
+class _Listener:
+    def __init__(self, app: web.Application, speech: Speech, socket: web.WebSocketResponse):
+        self.app, self.speech, self.socket = app, speech, socket
+        self.close_code = NORMAL_CLOSURE
+
+    async def run(self) -> None:
+        try:
+            started = await asyncio.wait_for(self._start(), START_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return self._refuse("no start event")
+        except MediaStreamError as exc:
+            return self._refuse(str(exc))
+        prompt = await self._prompt(started) if started else None
+        if prompt is None:
+            return
+        recognizer = await self.speech.recognizer(prompt.listen.grammar)
+        try:
+            await self._listen(prompt, recognizer)
+        except MediaStreamError as exc:
+            self._refuse(f"{exc} (call {prompt.call_sid})")
+        finally:
+            self.speech.release(recognizer)
+
+    async def _start(self) -> StreamStarted | None:
+        for _ in range(MESSAGES_BEFORE_START):
+            event = await self._next()
+            if event is None or isinstance(event, StreamStarted):
+                return event
+        raise MediaStreamError("no start event among the first messages")
+
+    async def _prompt(self, started: StreamStarted) -> _Prompt | None:
+        if started.account_sid != self.app[SETTINGS].account_sid:
+            return self._refuse(f"stream from another account {started.account_sid!r}")
+        call = await calls.listening_call(self.app[DESK], started.call_sid)
+        if call is None:
+            return self._refuse(f"{started.call_sid} is not a live call of ours")
+        turn = started.custom_parameters.get("turn", "")
+        if not turn.isdigit() or int(turn) != call.turn or not call.listen:
+            log.info("stream for %s turn %s: the call is at turn %d now", started.call_sid,
+                     turn, call.turn)
+            return None
+        return _Prompt(started.call_sid, call.turn, call, Listen.from_dict(call.listen))
+
+    async def _listen(self, prompt: _Prompt, recognizer: GrammarRecognizer) -> None:
+        pending = bytearray()
+        while (event := await self._next()) is not None:
+            if isinstance(event, StreamStopped):
+                return
+            if not isinstance(event, Audio):
+                continue
+            pending += event.mulaw
+            if len(pending) < DECODE_BYTES:
+                continue
+            heard = await self.speech.hear(recognizer, bytes(pending))
+            pending.clear()
+            answer = heard and understand(heard.text, heard.confidence, prompt.listen)
+            if answer and await self._answer(prompt, answer):
+                await self._drain()  # the next prompt's TwiML stops this stream
+                return
+
+    async def _answer(self, prompt: _Prompt, answer) -> bool:
+        """Takes the prompt's turn with the spoken answer; False if keys took it first."""
+        heard_at = time.perf_counter()
+        done = await calls.take_turn(
+            self.app[DESK], call_sid=prompt.call_sid, caller=prompt.call.phone,
+            turn=prompt.turn, event=answer, render=self.app[RENDERER].render,
+            direction=prompt.call.direction)
+        if not done.taken:
+            log.info("speech for %s turn %d came after keys", prompt.call_sid, prompt.turn)
+            return False
+        if done.queued_messages:
+            self.app[NUDGE_OUTBOX]()
+        try:
+            await self.app[CARRIER].redirect_call(prompt.call_sid, done.twiml)
+        except CarrierError as exc:
+            # Ended meanwhile, or the carrier failed: a keypress at the old prompt still
+            # gets this turn's answer (the saved response), so nothing is lost.
+            log.warning("could not move call %s on after speech: %s", prompt.call_sid, exc)
+        log.debug("speech turn for %s in %.0f ms", prompt.call_sid,
+                  (time.perf_counter() - heard_at) * 1000)
+        return True
+
+    async def _drain(self) -> None:
+        while (event := await self._next()) is not None and not isinstance(event,
+                                                                           StreamStopped):
+            pass
+
+    async def _next(self):
+        """The next Media Streams event; None when the socket closed."""
+        message = await self.socket.receive()
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                            WSMsgType.ERROR):
+            return None
+        if message.type != WSMsgType.TEXT:
+            raise MediaStreamError("Twilio sends text frames only")
+        return parse(message.data)
+
+    def _refuse(self, why: str) -> None:
+        log.warning("media stream refused: %s", why)
+        self.close_code = POLICY_VIOLATION
+        return None
