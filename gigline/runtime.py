@@ -13,6 +13,7 @@ from aiohttp import web
 from gigline.app import create_app
 from gigline.settings import Settings
 from market.clock import Clock, utc_now
+from speech.recognizer import SpeechModel
 from telephony.local_carrier import LocalCarrier
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class Hotline:
         return self.settings.public_url
 
     async def close(self) -> None:
+        if self.carrier is not None:
+            await self.carrier.close_streams()  # the phones hang up before the server stops
         await self.runner.cleanup()
         if self.carrier is not None:
             await self.carrier.close()
@@ -42,7 +45,8 @@ class Hotline:
             await self.http.close()
 
 
-async def start_hotline(settings: Settings, *, clock: Clock = utc_now) -> Hotline:
+async def start_hotline(settings: Settings, *, clock: Clock = utc_now,
+                        speech_model: SpeechModel | None = None) -> Hotline:
     carrier = http = None
     if settings.uses_local_carrier:
         if settings.twilio_api_base:
@@ -58,7 +62,7 @@ async def start_hotline(settings: Settings, *, clock: Clock = utc_now) -> Hotlin
             http=http,
         )
         await carrier.start_rest("127.0.0.1", settings.local_carrier_port)
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, speech_model=speech_model)
     runner = web.AppRunner(app, access_log=None)
     try:
         await runner.setup()

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from vosk import KaldiRecognizer, Model, SetLogLevel
 
 SAMPLE_RATE = 8000  # Twilio's μ-law; Vosk resamples to its model's rate
+UNKNOWN = "[unk]"
+SETTLED_MS = 500  # a partial result unchanged this long is taken as the answer
 
 
 class SpeechUnavailable(RuntimeError):
@@ -46,16 +48,33 @@ class GrammarRecognizer:
         known = [word for word in dict.fromkeys(words) if model.knows(word)]
         if not known:
             raise SpeechUnavailable("none of the prompt's words is in the speech model")
+        if model.knows(UNKNOWN):  # lets noise come out as [unk], not as a grammar word
+            known.append(UNKNOWN)
         # ensure_ascii=False: escaped \\uXXXX words are not in any vocabulary.
         self._rec = KaldiRecognizer(model.model, SAMPLE_RATE,
-                                    json.dumps([*known, "[unk]"], ensure_ascii=False))
+                                    json.dumps(known, ensure_ascii=False))
         self._rec.SetWords(True)
+        self._partial = ""
+        self._unchanged_ms = 0.0
 
     def accept(self, pcm16: bytes) -> Heard | None:
-        """Feed 16-bit PCM; returns what was heard when an utterance ends."""
+        """Feed 16-bit PCM; returns what was heard when an utterance ends.
+
+        Vosk's own endpointing may never fire on a tiny grammar (a 2-word grammar kept
+        "이 이" as a partial through 6 s of silence), so an utterance also ends when the
+        partial result has not changed for SETTLED_MS of audio."""
         if self._rec.AcceptWaveform(pcm16):
+            self._partial, self._unchanged_ms = "", 0.0
             return _heard(self._rec.Result())
-        return None
+        partial = json.loads(self._rec.PartialResult()).get("partial", "")
+        if not partial or partial != self._partial:
+            self._partial, self._unchanged_ms = partial, 0.0
+            return None
+        self._unchanged_ms += len(pcm16) / 2 / SAMPLE_RATE * 1000
+        if self._unchanged_ms < SETTLED_MS:
+            return None
+        self._partial, self._unchanged_ms = "", 0.0
+        return _heard(self._rec.FinalResult())
 
     def close(self) -> None:
         """Frees Kaldi's decoder now rather than whenever the garbage collector runs."""
@@ -68,7 +87,7 @@ class GrammarRecognizer:
 
 def _heard(result_json: str) -> Heard | None:
     result = json.loads(result_json)
-    words = [w for w in result.get("result", []) if w.get("word") != "[unk]"]
+    words = [w for w in result.get("result", []) if w.get("word") != UNKNOWN]
     if not words:
         return None
     return Heard(" ".join(w["word"] for w in words), min(w.get("conf", 0.0) for w in words))

@@ -19,5 +19,7 @@ def understand(text: str, confidence: float, listen: Listen) -> Answer | None:
     value = pick(said, {c.value: list(c.words) for c in listen.choices})
     if value is None:
         return None
-    label = next(c.label for c in listen.choices if c.value == value)
-    return Answer(value, "speech", confidence, heard=label or said)
+    choice = next(c for c in listen.choices if c.value == value)
+    # Read back the choice's name, or the word of it that was heard (never a stutter).
+    heard = choice.label or max((w for w in choice.words if w in said), key=len)
+    return Answer(value, "speech", confidence, heard=heard)

@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 from gigline.keys import CARRIER, DESK, NUDGE_OUTBOX, RENDERER, SETTINGS, SPEECH
 from ivr_flows.listening import Listen
 from market import calls
-from speech.recognizer import GrammarRecognizer
+from speech.recognizer import GrammarRecognizer, SpeechUnavailable
 from speech.service import Speech
 from speech.understand import understand
 from telephony.carrier import CarrierError
@@ -34,24 +34,38 @@ log = logging.getLogger(__name__)
 STREAM_PATH = "/twilio/stream"
 START_TIMEOUT_SECONDS = 10  # Twilio sends connected and start at once
 MESSAGES_BEFORE_START = 3  # connected, then start; anything more is not Twilio
+CLOSE_TIMEOUT_SECONDS = 2  # waiting for a vanished peer's close reply (aiohttp: 10 s)
 DECODE_BYTES = 800  # 100 ms of μ-law: five 20 ms frames per trip to the decoding thread
-NORMAL_CLOSURE, POLICY_VIOLATION = 1000, 1008
+NORMAL_CLOSURE, GOING_AWAY, POLICY_VIOLATION = 1000, 1001, 1008
+
+
+OPEN_SOCKETS = web.AppKey("open_media_sockets", set)
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get(STREAM_PATH, media_stream)
+    app[OPEN_SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Open streams would hold shutdown up for a minute: tell them we are going away."""
+    for socket in list(app[OPEN_SOCKETS]):
+        await socket.close(code=GOING_AWAY, message=b"server shutdown")
 
 
 async def media_stream(request: web.Request) -> web.StreamResponse:
     speech = request.app.get(SPEECH)
     if speech is None:
         raise web.HTTPNotFound(text="speech is off on this hotline")
-    socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE)
+    socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, timeout=CLOSE_TIMEOUT_SECONDS)
     await socket.prepare(request)
     listener = _Listener(request.app, speech, socket)
+    request.app[OPEN_SOCKETS].add(socket)
     try:
         await listener.run()
     finally:
+        request.app[OPEN_SOCKETS].discard(socket)
         await socket.close(code=listener.close_code)
     return socket
 
@@ -79,7 +93,11 @@ class _Listener:
         prompt = await self._prompt(started) if started else None
         if prompt is None:
             return
-        recognizer = await self.speech.recognizer(prompt.listen.grammar)
+        try:
+            recognizer = await self.speech.recognizer(prompt.listen.grammar)
+        except SpeechUnavailable as exc:
+            log.info("no speech at %s turn %d: %s", prompt.call_sid, prompt.turn, exc)
+            return
         try:
             await self._listen(prompt, recognizer)
         except MediaStreamError as exc:

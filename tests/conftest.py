@@ -82,3 +82,7 @@ async def hiring_hotline(database_url, clock):
 
 # The market-rules world, shared by the instant-hire and wage-loop tests.
 from tests.market_world import market  # noqa: E402, F401
+from tests.speech_fixtures import (  # noqa: E402, F401
+    korean_model_fixture,
+    speaking_hotline_fixture,
+)

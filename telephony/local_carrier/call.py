@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import aiohttp
+
 from .ids import API_VERSION, country_of, new_sid, rfc2822, utcnow
 from .recordings import RecordingStore
+from .streams import LocalStream, StreamClosed
 from .tasks import TaskTracker
 from .twiml import DTMF_KEYS, TwimlError, collect_digits, document_from, parse_twiml
 from .verbs import CONTINUE, STOP, CallLog, DialOutcome, End, Fetch, Pending, Step, VerbRunner
@@ -44,6 +47,7 @@ class CallContext:
     recordings: RecordingStore
     recording_url: Callable[[str], str]
     dial_outcome: Callable[[str], DialOutcome]
+    http: aiohttp.ClientSession
 
 
 class ScriptedCall:
@@ -73,7 +77,10 @@ class ScriptedCall:
             dial_outcome=context.dial_outcome,
             answer=self._answer,
             is_answered=lambda: self.answered_at is not None,
+            on_stream=self._stream_verb,
         )
+        self._streams: dict[str, LocalStream] = {}  # open <Start><Stream>s by name
+        self._moved = asyncio.Event()  # set by each REST update
         self._status_callback = status_callback
         self._status_callback_method = status_callback_method
         self._status_events = frozenset(status_events)
@@ -197,6 +204,47 @@ class ScriptedCall:
             }
             await self._drive(Fetch(pending.action or "", pending.method, params))
 
+    @property
+    def open_streams(self) -> list[LocalStream]:
+        return [s for s in self._streams.values() if s.open]
+
+    def stream(self, name: str | None = None) -> LocalStream:
+        """A stream the call has started: by name, or the newest."""
+        if name is not None and name in self._streams:
+            return self._streams[name]
+        if name is None and self._streams:
+            return list(self._streams.values())[-1]
+        raise CallStateError(f"call {self.sid} has no stream {name or ''}".rstrip())
+
+    async def speak_audio(self, mulaw: bytes, *, realtime: bool = False,
+                          silence_after: float = 2.5, wait: float = 10.0) -> bool:
+        """Say something (8 kHz μ-law) at the current prompt, over its media stream, then
+        stay quiet for `silence_after` seconds (Twilio streams silence too). True if the
+        application moved the call on (a REST update) within `wait` seconds; the call
+        has then settled."""
+        await self.settled()
+        if self.waiting_for != "gather":
+            raise CallStateError(f"call {self.sid} is not at a prompt ({self.waiting_for})")
+        stream = self.stream()
+        self._moved.clear()
+        self.log.event("speech", name=stream.name, bytes=len(mulaw))
+        silence = b"\xff" * int(8000 * silence_after)
+        try:
+            await stream.send_audio(mulaw + silence, realtime=realtime)
+        except StreamClosed:
+            self.log.event("stream-closed", name=stream.name)
+        try:
+            async with asyncio.timeout(wait):
+                await self._moved.wait()
+        except TimeoutError:
+            return False
+        await self.settled()
+        return True
+
+    async def close_streams(self) -> None:
+        for stream in self._streams.values():
+            await stream.close()
+
     async def stay_silent(self) -> None:
         """Let the current <Gather> or <Record> time out with nothing from the caller."""
         async with self._acting("gather", "record") as pending:
@@ -298,6 +346,7 @@ class ScriptedCall:
         """REST update with Url or Twiml: takes effect at once, runs in the background."""
         self._generation += 1
         self._runner.pending = None
+        self._moved.set()
         self._spawn_run(self._redirected(self._generation, url, method, twiml))
 
     def terminate(self, status: str = "completed") -> None:
@@ -419,6 +468,28 @@ class ScriptedCall:
             self.status = status
             self.ended_at = utcnow()
             self._runner.pending = None
+            for stream in self.open_streams:  # a call's streams end with it
+                self._ctx.tasks.spawn(stream.stop())
+
+    def _stream_verb(self, how: str, info: dict[str, Any]) -> None:
+        if how == "stop":
+            stream = self._streams.get(info["name"])
+            if stream is not None and stream.open:
+                self._ctx.tasks.spawn(stream.stop())
+            return
+        if info["noun"] != "Stream":
+            return
+        url = info["url"] or ""
+        if "?" in url or not url.startswith(("wss://", "ws://")):
+            # Twilio: the stream URL must be wss:// and carry no query string.
+            self.log.event("warning", code=31920, message=f"invalid stream URL {url!r}")
+            return
+        stream = LocalStream(name=info["name"], url=url,
+                             track=info["track"] or "inbound_track",
+                             parameters=info["parameters"], call_sid=self.sid,
+                             account_sid=self._ctx.account_sid)
+        self._streams[stream.name] = stream
+        self._ctx.tasks.spawn(stream.connect(self._ctx.http, self._ctx.webhooks))
 
     async def _end(self, status: str) -> None:
         self._mark_ended(status)

@@ -66,6 +66,7 @@ class LocalCarrier:
             recordings=self.recordings,
             recording_url=self._recording_url,
             dial_outcome=lambda target: self._dial_outcomes.get(target, DialOutcome()),
+            http=http,
         )
 
     # --- the REST side ----------------------------------------------------------------------
@@ -228,8 +229,13 @@ class LocalCarrier:
         """Wait for background work (deliveries, callbacks, redirects) to finish."""
         await self._tasks.drain()
 
+    async def close_streams(self) -> None:
+        for call in self._calls.values():
+            await call.close_streams()
+
     async def close(self) -> None:
         self.faults.close()
+        await self.close_streams()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -47,7 +47,7 @@ def document_from(result: WebhookResult) -> ET.Element:
 
 def resolve_url(base: str | None, url: str) -> str:
     """An action URL against the document it came from (TwiML sent over REST has none)."""
-    if urlsplit(url).scheme in ("http", "https"):
+    if urlsplit(url).scheme in ("http", "https", "ws", "wss"):
         return url
     if base is None:
         raise TwimlError(

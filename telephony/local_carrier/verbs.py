@@ -79,8 +79,10 @@ class VerbRunner:
         dial_outcome: Callable[[str], DialOutcome],
         answer: Callable[[], None],
         is_answered: Callable[[], bool],
+        on_stream: Callable[[str, dict[str, Any]], None] = lambda how, info: None,
     ) -> None:
         self._log = log
+        self._on_stream = on_stream
         self._dial_outcome = dial_outcome
         self._answer = answer
         self._is_answered = is_answered
@@ -227,6 +229,8 @@ class VerbRunner:
         streams = [_stream_info(child, "start") for child in verb]
         self._log.streams.extend(streams)
         self._log.event("start", streams=streams)
+        for stream in streams:
+            self._on_stream("start", stream | {"url": resolve_url(self.doc_url, stream["url"])})
         return CONTINUE
 
     def _connect(self, verb: ET.Element) -> Step:
@@ -239,7 +243,10 @@ class VerbRunner:
         return STOP
 
     def _stop(self, verb: ET.Element) -> Step:
-        self._log.event("stop", streams=[child.get("name") for child in verb])
+        names = [child.get("name") for child in verb]
+        self._log.event("stop", streams=names)
+        for name in names:
+            self._on_stream("stop", {"name": name})
         return CONTINUE
 
     _HANDLERS: dict[str, Callable[["VerbRunner", ET.Element], Step]] = {

