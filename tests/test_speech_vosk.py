@@ -67,3 +67,18 @@ def test_words_outside_the_model_are_reported_and_left_out(model):
 def test_a_bad_model_path_says_speech_is_unavailable(tmp_path):
     with pytest.raises(SpeechUnavailable, match="no Vosk model"):
         SpeechModel(str(tmp_path / "nowhere"))
+
+
+def test_an_utterance_ends_once_its_partial_settles(model):
+    """On a 2-word grammar Vosk's endpointer kept "이 이" as a partial through 6 s of
+    silence; the recogniser ends the utterance itself once the partial stops changing."""
+    recognizer = GrammarRecognizer(model, ["일", "이"])
+    pcm = spoken("이") + SILENCE * 2
+    heard = [h for start in range(0, len(pcm), 1600)
+             if (h := recognizer.accept(pcm[start:start + 1600])) is not None]
+    assert [h.text.split()[0] for h in heard] == ["이"]
+
+
+def test_unk_joins_the_grammar_only_when_the_model_knows_it(model):
+    assert not model.knows("[unk]"), "the Korean model has no [unk]: VOSK.md"
+    assert hear(model, ["예", "아니요"], spoken("예")).text == "예"
