@@ -12,6 +12,7 @@ change after an await stops without touching the call.
 
 import asyncio
 import contextlib
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ class ScriptedCall:
         )
         self._streams: dict[str, LocalStream] = {}  # open <Start><Stream>s by name
         self._moved = asyncio.Event()  # set by each REST update
+        self.updated_at: float | None = None  # time.perf_counter() of the last REST update
         self._status_callback = status_callback
         self._status_callback_method = status_callback_method
         self._status_events = frozenset(status_events)
@@ -346,6 +348,7 @@ class ScriptedCall:
         """REST update with Url or Twiml: takes effect at once, runs in the background."""
         self._generation += 1
         self._runner.pending = None
+        self.updated_at = time.perf_counter()
         self._moved.set()
         self._spawn_run(self._redirected(self._generation, url, method, twiml))
 
