@@ -138,12 +138,13 @@ class _Listener:
             heard = await self.speech.hear(recognizer, bytes(pending))
             pending.clear()
             answer = heard and understand(heard.text, heard.confidence, prompt.listen)
-            if answer and await self._answer(prompt, answer):
-                await self._drain()  # the next prompt's TwiML stops this stream
+            if answer:
+                await self._answer(prompt, answer)
+                await self._drain()  # the prompt is answered; the next TwiML stops us
                 return
 
-    async def _answer(self, prompt: _Prompt, answer) -> bool:
-        """Takes the prompt's turn with the spoken answer; False if keys took it first."""
+    async def _answer(self, prompt: _Prompt, answer) -> None:
+        """Takes the prompt's turn with the spoken answer, unless keys took it first."""
         heard_at = time.perf_counter()
         done = await calls.take_turn(
             self.app[DESK], call_sid=prompt.call_sid, caller=prompt.call.phone,
@@ -151,7 +152,7 @@ class _Listener:
             direction=prompt.call.direction)
         if not done.taken:
             log.info("speech for %s turn %d came after keys", prompt.call_sid, prompt.turn)
-            return False
+            return
         if done.queued_messages:
             self.app[NUDGE_OUTBOX]()
         try:
@@ -162,7 +163,6 @@ class _Listener:
             log.warning("could not move call %s on after speech: %s", prompt.call_sid, exc)
         log.debug("speech turn for %s in %.0f ms", prompt.call_sid,
                   (time.perf_counter() - heard_at) * 1000)
-        return True
 
     async def _drain(self) -> None:
         while (event := await self._next()) is not None and not isinstance(event,

@@ -33,6 +33,9 @@ def test_twilio_credentials_switch_off_the_local_carrier():
     assert settings.public_url == "https://hotline.example.cn"
     assert settings.database_url == "postgresql+asyncpg://db.example/gigline"
     assert not settings.demo_data
+    assert settings.stream_url == "wss://hotline.example.cn/twilio/stream"
+    assert settings.vosk_model_path is None, "no model: keypad only"
+    assert Settings.from_env({}).stream_url == "ws://127.0.0.1:8080/twilio/stream"
 
 
 @pytest.mark.parametrize("env, named", [
@@ -44,6 +47,7 @@ def test_twilio_credentials_switch_off_the_local_carrier():
     ({"GIGLINE_PORT": "eighty"}, "GIGLINE_PORT"),
     ({"GIGLINE_PUBLIC_URL": "ftp://x"}, "GIGLINE_PUBLIC_URL"),
     ({"GIGLINE_LANGUAGE": "fr"}, "GIGLINE_LANGUAGE"),
+    ({"GIGLINE_SPEECH_THREADS": "0"}, "GIGLINE_SPEECH_THREADS"),
 ])
 def test_bad_settings_are_refused_with_the_setting_named(env, named):
     with pytest.raises(SettingsError, match=named):
