@@ -77,9 +77,14 @@ class FlowCall:
     def state(self) -> call_flow.CallState:
         return call_flow.CallState.from_dict(json.loads(self.state_json))
 
-    def start(self) -> FlowCall:
+    def start(self, event: CallStarted | None = None) -> FlowCall:
         self.lines.append("=== call starts")
-        self._run(CallStarted())
+        self._run(event or CallStarted())
+        return self
+
+    def send(self, event) -> FlowCall:
+        """Any input, as the runner would hand it over (e.g. a speech Answer as is)."""
+        self._run(event)
         return self
 
     def press(self, keys: str) -> FlowCall:

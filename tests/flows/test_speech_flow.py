@@ -1,12 +1,19 @@
 """Speaking instead of pressing keys, at the text level: what Vosk's Mandarin model prints
 (space-separated characters) is understood at each prompt and drives the same flow."""
 
+from collections import defaultdict
+from datetime import date
+
 import pytest
 
+from ivr_flows.catalogue import load_catalogue
 from ivr_flows.commands import AnswerPay, SaveProfile, StoreIdNumber
-from ivr_flows.inputs import Answer, PayQuestionView
+from ivr_flows.context import CallContext
+from ivr_flows.inputs import Answer, CallStarted, PayQuestionView
+from ivr_flows.listening import listen_for
 from speech.words import load_speech_words
-from tests.flows.harness import FlowCall, assert_golden, registered
+from tests.flows.harness import TODAY, FlowCall, assert_golden, demo_market, registered
+from tests.flows.test_call_flow import waiting_for_name
 
 MANDARIN = load_speech_words("zh-CN")
 
@@ -106,13 +113,8 @@ def test_repeat_and_agent_can_be_said_anywhere(said, expect):
 
 
 def test_a_pay_question_answered_partly_by_voice():
-    from datetime import date
-
-    from ivr_flows.inputs import CallStarted
-
-    call = FlowCall(speech=MANDARIN, worker=registered())
-    call._run(CallStarted(pay=PayQuestionView(5, "J1", 60000, date(2026, 11, 20),
-                                              date(2026, 11, 22), 3)))
+    call = FlowCall(speech=MANDARIN, worker=registered()).start(CallStarted(
+        pay=PayQuestionView(5, "J1", 60000, date(2026, 11, 20), date(2026, 11, 22), 3)))
     call.say("只 付 了 一 部 分")
     assert call.state.step == "pay_amount"
     call.say("五 百 块")
@@ -127,12 +129,13 @@ def test_an_amount_outside_the_range_is_refused_like_keys():
     assert call.state.step == "wage" and call.state.failures == 1
 
 
-def test_speech_for_a_prompt_the_call_left_is_not_applied():
-    call = speaking()
-    call.say("同 意")
-    call._run(Answer("@welder", "speech", 0.99, "焊工"))
-    call._run(Answer("1", "speech", 0.99, "是"))  # trades_more: 1 = add another
-    assert call.state.step == "trades"
+def test_speech_at_a_prompt_that_does_not_listen_is_not_applied():
+    call = FlowCall(speech=MANDARIN, worker=waiting_for_name()).start()
+    assert call.state.step == "name" and call.state.listen == {}
+    saved = len(call.effects)
+    call.send(Answer("1", "speech", 0.99, "是"))
+    assert call.state.step == "name" and len(call.effects) == saved
+    assert call.lines[-1] == "   (recording)", "the name is asked for again"
 
 
 def test_without_a_speech_pack_no_prompt_listens_and_speech_is_not_mentioned():
@@ -147,3 +150,19 @@ def test_the_korean_test_pack_answers_keyed_prompts_with_its_digits_and_yes():
     assert call.state.step == "trades"
     call.say("삼")  # key 3 on the first page: 钢筋工
     assert saved_profile(call)["trades"] == ["rebar"]
+
+
+@pytest.mark.parametrize("step", ["consent", "trades_more", "id_ask", "review", "offer",
+                                  "pay_question", "offer_agent", "main_menu", "update_menu",
+                                  "availability", "alert_channel", "trades", "district",
+                                  "town", "wage"])
+def test_no_spoken_word_means_two_things_at_one_prompt(step):
+    ctx = CallContext(caller="+8613800000001", today=TODAY, market=demo_market(),
+                      catalogue=load_catalogue("zh-CN"), speech=MANDARIN)
+    listen = listen_for(step, 0, 1, ctx)
+    meanings = defaultdict(set)
+    for choice in listen.choices:
+        for word in choice.words:
+            meanings[word].add(choice.value)
+    assert listen.grammar
+    assert {word: values for word, values in meanings.items() if len(values) > 1} == {}
