@@ -1,0 +1,107 @@
+"""The local carrier's Media Streams, checked against Twilio's documented format: what
+the application's socket receives, message by message, and how the upgrade is signed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from tests.local_carrier_fixtures import (  # noqa: F401
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CALLER,
+    carrier_fixture,
+    hotline_fixture,
+)
+
+
+class StreamingHotline:
+    """Answers the voice webhook with <Start><Stream> and records what its socket gets."""
+
+    def __init__(self):
+        self.stream_url = ""  # known once the server has its port
+        self.messages: list[dict] = []
+        self.signature_ok: bool | None = None
+        self.closed = asyncio.Event()
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/twilio/voice", self.voice)
+        app.router.add_get("/stream", self.socket)
+        return app
+
+    async def voice(self, request: web.Request) -> web.Response:
+        response = VoiceResponse()
+        stream = response.start().stream(name="listen-7", url=self.stream_url,
+                                          track="inbound_track")
+        stream.parameter(name="turn", value="7")
+        gather = response.gather(input="dtmf", num_digits=1, action="/twilio/voice")
+        gather.say("请说")
+        return web.Response(text=str(response), content_type="text/xml")
+
+    async def socket(self, request: web.Request) -> web.WebSocketResponse:
+        validator = RequestValidator(AUTH_TOKEN)
+        self.signature_ok = validator.validate(
+            self.stream_url, {}, request.headers.get("X-Twilio-Signature", ""))
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        async for message in socket:
+            self.messages.append(json.loads(message.data))
+        self.closed.set()
+        return socket
+
+
+async def test_a_stream_speaks_twilios_message_format(aiohttp_server):
+    from telephony.local_carrier import LocalCarrier
+
+    hotline = StreamingHotline()
+    server = await aiohttp_server(hotline.app())
+    base = str(server.make_url("")).rstrip("/")
+    hotline.stream_url = base.replace("http://", "ws://") + "/stream"
+    async with aiohttp.ClientSession() as http:
+        carrier = LocalCarrier(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
+                               webhook_base=base, hotline_number="+864008001234", http=http)
+        try:
+            call = await carrier.place_call(CALLER)
+            await call.speak_audio(b"\x00" * 400, silence_after=0, wait=0.01)
+            await call.hang_up()
+            await asyncio.wait_for(hotline.closed.wait(), 5)
+        finally:
+            await carrier.close()
+
+    assert hotline.signature_ok, "the upgrade is signed over the ws(s):// URL"
+    connected, start, *media, stop = hotline.messages
+    assert connected == {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+    sid = start["streamSid"]
+    assert sid.startswith("MZ") and start["sequenceNumber"] == "1"
+    assert start["start"] == {
+        "accountSid": ACCOUNT_SID, "streamSid": sid, "callSid": call.sid,
+        "tracks": ["inbound"], "customParameters": {"turn": "7"},
+        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}
+    assert [m["sequenceNumber"] for m in media] == ["2", "3", "4"]
+    assert [m["media"]["chunk"] for m in media] == ["1", "2", "3"]
+    assert [m["media"]["timestamp"] for m in media] == ["0", "20", "40"]
+    assert {m["media"]["track"] for m in media} == {"inbound"}
+    frames = [base64.b64decode(m["media"]["payload"]) for m in media]
+    assert [len(f) for f in frames] == [160, 160, 160], "20 ms frames, the last padded"
+    assert frames[2] == b"\x00" * 80 + b"\xff" * 80, "padded with μ-law silence"
+    assert stop == {"event": "stop", "sequenceNumber": "5", "streamSid": sid,
+                    "stop": {"accountSid": ACCOUNT_SID, "callSid": call.sid}}
+
+
+async def test_a_stream_url_with_a_query_string_is_not_opened(carrier, hotline):
+    response = VoiceResponse()
+    response.start().stream(url="wss://example.invalid/stream?token=1")
+    response.gather(input="dtmf").say("x")
+    hotline.on("/twilio/voice", str(response))
+    call = await carrier.place_call(CALLER)
+    assert not call.open_streams
+    warning = {"type": "warning", "code": 31920,
+               "message": "invalid stream URL 'wss://example.invalid/stream?token=1'"}
+    assert warning in call.transcript
