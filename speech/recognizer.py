@@ -38,14 +38,25 @@ class SpeechModel:
     def knows(self, word: str) -> bool:
         return self.model.vosk_model_find_word(word) != -1
 
+    def phrase(self, word: str) -> str | None:
+        """How a grammar says `word`: itself if the model knows it, else character by
+        character (Mandarin models know 电, 焊 and 工 but not always 电焊工, and print
+        "电 焊 工" either way); None if the model cannot say it."""
+        if self.knows(word):
+            return word
+        characters = word.replace(" ", "")
+        if len(characters) > 1 and all(self.knows(c) for c in characters):
+            return " ".join(characters)
+        return None
+
     def missing_words(self, words: list[str]) -> list[str]:
-        return [word for word in words if not self.knows(word)]
+        return [word for word in words if self.phrase(word) is None]
 
 
 class GrammarRecognizer:
     def __init__(self, model: SpeechModel, words: list[str]):
         # Unknown words were reported once at start-up (speech.service): drop them quietly.
-        known = [word for word in dict.fromkeys(words) if model.knows(word)]
+        known = list(dict.fromkeys(p for word in words if (p := model.phrase(word))))
         if not known:
             raise SpeechUnavailable("none of the prompt's words is in the speech model")
         if model.knows(UNKNOWN):  # lets noise come out as [unk], not as a grammar word

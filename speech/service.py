@@ -64,7 +64,12 @@ def start_speech(model_path: str | None, language: str, market: MarketView, thre
         except SpeechUnavailable as exc:
             log.warning("speech is off: %s; callers use the keypad", exc)
             return None
-    missing = model.missing_words(vocabulary(words, market))
+    said = vocabulary(words, market)
+    missing = model.missing_words(said)
+    if len(missing) == len(said):
+        log.warning("speech is off: the model at %s knows none of the %s pack's words (is it "
+                    "a %s model?); callers use the keypad", model_path, language, language)
+        return None
     if missing:
         log.warning("%d spoken words are not in the %s model and will not be heard: %s",
                     len(missing), language, " ".join(missing))

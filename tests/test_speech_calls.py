@@ -165,3 +165,21 @@ def test_the_model_is_chosen_per_language(language_setting, tmp_path):
     assert settings.vosk_model_path == KOREAN_MODEL_PATH
     other = make_settings("sqlite+aiosqlite:///x.db", 8080, VOSK_MODEL_PATH_KO="/ko")
     assert other.vosk_model_path is None, "a zh-CN market does not take the Korean model"
+
+
+async def test_a_model_of_another_language_leaves_speech_off(database_url, korean_model,
+                                                             caplog):
+    from tests.speech_fixtures import KOREAN_MODEL_PATH
+
+    settings = make_settings(database_url, free_port(),
+                             GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
+                             VOSK_MODEL_PATH=KOREAN_MODEL_PATH)  # a zh-CN market
+    hotline = await start_hotline(settings, speech_model=korean_model)
+    try:
+        call = await hotline.carrier.place_call(CALLER)
+        assert not call.streams and not any("直接说" in p for p in call.prompts)
+        assert SPEECH not in hotline.app
+    finally:
+        await hotline.close()
+    assert any("knows none of the zh-CN pack's words" in r.getMessage()
+               for r in caplog.records)

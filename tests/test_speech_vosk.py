@@ -82,3 +82,10 @@ def test_an_utterance_ends_once_its_partial_settles(model):
 def test_unk_joins_the_grammar_only_when_the_model_knows_it(model):
     assert not model.knows("[unk]"), "the Korean model has no [unk]: VOSK.md"
     assert hear(model, ["예", "아니요"], spoken("예")).text == "예"
+
+
+def test_a_word_the_model_lacks_is_said_character_by_character(model):
+    assert model.phrase("예") == "예"
+    assert not model.knows("예이") and model.phrase("예이") == "예 이"
+    assert model.phrase("焊工") is None
+    assert model.missing_words(["예이", "焊工"]) == ["焊工"]
