@@ -21,10 +21,10 @@ class Speech:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="vosk")
         self.open_recognizers = 0  # tests and the benchmark check none is leaked
 
-    async def recognizer(self, grammar: list[str]) -> GrammarRecognizer:
+    async def recognizer(self, grammar: list[str], settled_ms: float) -> GrammarRecognizer:
         loop = asyncio.get_running_loop()
         recognizer = await loop.run_in_executor(self._pool, GrammarRecognizer, self.model,
-                                                grammar)
+                                                grammar, settled_ms)
         self.open_recognizers += 1
         return recognizer
 

@@ -17,7 +17,12 @@ from aiohttp import WSMsgType, web
 from gigline.keys import CARRIER, DESK, NUDGE_OUTBOX, RENDERER, SETTINGS, SPEECH
 from ivr_flows.listening import Listen
 from market import calls
-from speech.recognizer import GrammarRecognizer, SpeechUnavailable
+from speech.recognizer import (
+    SETTLED_MS,
+    SETTLED_MS_NUMBERS,
+    GrammarRecognizer,
+    SpeechUnavailable,
+)
 from speech.service import Speech
 from speech.understand import understand
 from telephony.carrier import CarrierError
@@ -94,7 +99,8 @@ class _Listener:
         if prompt is None:
             return
         try:
-            recognizer = await self.speech.recognizer(prompt.listen.grammar)
+            settled_ms = SETTLED_MS_NUMBERS if prompt.listen.amount_words else SETTLED_MS
+            recognizer = await self.speech.recognizer(prompt.listen.grammar, settled_ms)
         except SpeechUnavailable as exc:
             log.info("no speech at %s turn %d: %s", prompt.call_sid, prompt.turn, exc)
             return
@@ -117,7 +123,10 @@ class _Listener:
             return self._refuse(f"stream from another account {started.account_sid!r}")
         call = await calls.listening_call(self.app[DESK], started.call_sid)
         if call is None:
-            return self._refuse(f"{started.call_sid} is not a live call of ours")
+            # Signed by the carrier, so most likely a call that just ended: no alarm.
+            log.info("stream for %s, not a live call of ours", started.call_sid)
+            self.close_code = POLICY_VIOLATION
+            return None
         turn = started.custom_parameters.get("turn", "")
         if not turn.isdigit() or int(turn) != call.turn or not call.listen:
             log.info("stream for %s turn %s: the call is at turn %d now", started.call_sid,
