@@ -183,3 +183,17 @@ async def test_a_model_of_another_language_leaves_speech_off(database_url, korea
         await hotline.close()
     assert any("knows none of the zh-CN pack's words" in r.getMessage()
                for r in caplog.records)
+
+
+async def test_when_the_redirect_fails_the_next_keypress_gets_the_spoken_answers_turn(
+        speaking_hotline):
+    """The carrier refused the REST update (500): the caller still hears the consent
+    prompt, but their consent was taken; any key then moves them to the trades menu."""
+    call = await speaking_hotline.carrier.place_call(CALLER)
+    speaking_hotline.carrier.faults.fail_next()
+    assert not await speak(call, "예", wait=2)
+    await call.press("2")  # would decline consent, but the spoken 예 already counted
+    assert "请选您会的工种" in call.new_prompts()[-1]
+    async with speaking_hotline.app[SESSIONS]() as session:
+        worker = await session.scalar(select(Worker).where(Worker.phone == CALLER))
+    assert worker is not None and worker.consent_call_sid == call.sid
