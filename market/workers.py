@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -13,6 +13,7 @@ from ivr_flows.context import WorkerView
 from market.identity import protect_id_number
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
+from store.repo import insert_ignoring_duplicates
 
 PROFILE_FIELDS = {
     "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
@@ -78,16 +79,20 @@ async def load_worker_view(session: AsyncSession, phone: str) -> WorkerView | No
 
 async def record_consent(
     session: AsyncSession, *, market_id: int, phone: str, call_sid: str, now: datetime
-) -> Worker:
-    worker = await load_worker(session, phone)
-    if worker is None:
-        worker = Worker(market_id=market_id, phone=phone, created_at=now, trades=[])
-        session.add(worker)
-    if worker.consent_at is None:
-        worker.consent_at, worker.consent_call_sid = now, call_sid
-        session.add(_audit(now, phone, "consent_given", {"call_sid": call_sid}))
-    await session.flush()
-    return worker
+) -> None:
+    """The caller's worker row exists from now on, with when and on which call they
+    agreed (the first consent is kept). Plain statements: it is a hot turn."""
+    table = Worker.__table__
+    await insert_ignoring_duplicates(
+        session, table, {"market_id": market_id, "phone": phone, "created_at": now},
+        ["phone"])
+    given = await session.execute(
+        update(table).where(table.c.phone == phone, table.c.consent_at.is_(None))
+        .values(consent_at=now, consent_call_sid=call_sid))
+    if given.rowcount:
+        await session.execute(insert(AuditEntry.__table__).values(
+            at=now, actor="caller", action="consent_given", subject=phone,
+            detail={"call_sid": call_sid}))
 
 
 async def save_profile(
