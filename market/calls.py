@@ -81,12 +81,11 @@ class _Effects:
     async def apply(self, effect: object) -> FlowInput | None:
         desk, session = self.desk, self.session
         if isinstance(effect, RecordConsent):
-            await workers.record_consent(
-                session, market_id=desk.market_id, phone=self.call.phone,
+            self.view = await workers.record_consent(
+                session, self.view, market_id=desk.market_id, phone=self.call.phone,
                 call_sid=self.call.call_sid, now=self.now,
             )
             self.worker = None  # loaded afresh if a later effect changes it
-            self.view = await workers.load_worker_view(session, self.call.phone)
             return None
         if isinstance(effect, RequestCallback):
             await insert_ignoring_duplicates(

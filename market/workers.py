@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -13,7 +15,6 @@ from ivr_flows.context import WorkerView
 from market.identity import protect_id_number
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
-from store.repo import insert_ignoring_duplicates
 
 PROFILE_FIELDS = {
     "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
@@ -78,21 +79,40 @@ async def load_worker_view(session: AsyncSession, phone: str) -> WorkerView | No
 
 
 async def record_consent(
-    session: AsyncSession, *, market_id: int, phone: str, call_sid: str, now: datetime
-) -> None:
+    session: AsyncSession, view: WorkerView | None, *, market_id: int, phone: str,
+    call_sid: str, now: datetime,
+) -> WorkerView:
     """The caller's worker row exists from now on, with when and on which call they
-    agreed (the first consent is kept). Plain statements: it is a hot turn."""
+    agreed (the first consent is kept). `view` is the caller as the turn began; the
+    view returned is the caller now. Few plain statements: a turn holds SQLite's one
+    connection while it runs, and consent turns come in bursts."""
+    if view is not None and view.consented:
+        return view
     table = Worker.__table__
-    await insert_ignoring_duplicates(
-        session, table, {"market_id": market_id, "phone": phone, "created_at": now},
-        ["phone"])
-    given = await session.execute(
-        update(table).where(table.c.phone == phone, table.c.consent_at.is_(None))
-        .values(consent_at=now, consent_call_sid=call_sid))
-    if given.rowcount:
-        await session.execute(insert(AuditEntry.__table__).values(
-            at=now, actor="caller", action="consent_given", subject=phone,
-            detail={"call_sid": call_sid}))
+    if view is None:
+        worker_id = await session.scalar(
+            _insert_new(session, table).values(market_id=market_id, phone=phone,
+                                                created_at=now, consent_at=now,
+                                                consent_call_sid=call_sid)
+            .on_conflict_do_nothing(index_elements=["phone"]).returning(table.c.id))
+        if worker_id is None:  # another call from this phone registered it just now
+            return await record_consent(session, await load_worker_view(session, phone),
+                                        market_id=market_id, phone=phone,
+                                        call_sid=call_sid, now=now)
+        view = WorkerView(number=f"{worker_id:06d}", status="registering")
+    else:
+        await session.execute(
+            update(table).where(table.c.phone == phone, table.c.consent_at.is_(None))
+            .values(consent_at=now, consent_call_sid=call_sid))
+    await session.execute(insert(AuditEntry.__table__).values(
+        at=now, actor="caller", action="consent_given", subject=phone,
+        detail={"call_sid": call_sid}))
+    return replace(view, consented=True)
+
+
+def _insert_new(session: AsyncSession, table):
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def save_profile(
