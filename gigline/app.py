@@ -120,7 +120,8 @@ def _speech(model: SpeechModel | None):
         if speech is not None:
             app[SPEECH] = speech
             app[DESK] = dataclasses.replace(desk, speech=speech.words)
-            app[RENDERER] = dataclasses.replace(app[RENDERER], stream_url=settings.stream_url)
+            app[RENDERER] = dataclasses.replace(app[RENDERER], stream_url=settings.stream_url,
+                                                stream_secret=settings.auth_token)
         try:
             yield
         finally:

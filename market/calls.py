@@ -55,7 +55,8 @@ from store.repo import insert_ignoring_duplicates
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
-Render = Callable[[list, int, bool], str]  # voice commands, turn, the last prompt listened
+# voice commands, turn, call sid, whether the last prompt listened -> TwiML
+Render = Callable[[list, int, str, bool], str]
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn.
 CALLS = CallSession.__table__
 
@@ -200,7 +201,7 @@ async def take_turn(
                     next_event = await effects.apply(command) or next_event
             if next_event is None:
                 break
-        response = render(voice, call.turn + 1, bool(call.state.get("listen")))
+        response = render(voice, call.turn + 1, call_sid, bool(call.state.get("listen")))
         await session.execute(
             update(CALLS).where(CALLS.c.call_sid == call_sid)
             .values(turn=call.turn + 1, state=state.to_dict(), updated_at=now,

@@ -8,6 +8,7 @@ the socket only: the call itself goes on by keypad."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from telephony.media_stream import (
     StreamStopped,
     parse,
 )
+from telephony.twiml import stream_token
 
 log = logging.getLogger(__name__)
 STREAM_PATH = "/twilio/stream"
@@ -119,16 +121,21 @@ class _Listener:
         raise MediaStreamError("no start event among the first messages")
 
     async def _prompt(self, started: StreamStarted) -> _Prompt | None:
-        if started.account_sid != self.app[SETTINGS].account_sid:
+        settings = self.app[SETTINGS]
+        if started.account_sid != settings.account_sid:
             return self._refuse(f"stream from another account {started.account_sid!r}")
+        turn = started.custom_parameters.get("turn", "")
+        expected = stream_token(settings.auth_token, started.call_sid,
+                                int(turn) if turn.isdigit() else -1)
+        if not hmac.compare_digest(started.custom_parameters.get("token", ""), expected):
+            return self._refuse(f"stream for {started.call_sid} without its prompt's token")
         call = await calls.listening_call(self.app[DESK], started.call_sid)
         if call is None:
             # Signed by the carrier, so most likely a call that just ended: no alarm.
             log.info("stream for %s, not a live call of ours", started.call_sid)
             self.close_code = POLICY_VIOLATION
             return None
-        turn = started.custom_parameters.get("turn", "")
-        if not turn.isdigit() or int(turn) != call.turn or not call.listen:
+        if int(turn) != call.turn or not call.listen:
             log.info("stream for %s turn %s: the call is at turn %d now", started.call_sid,
                      turn, call.turn)
             return None

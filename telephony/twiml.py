@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from twilio.twiml.messaging_response import MessagingResponse
@@ -19,14 +21,24 @@ def stream_name(turn: int) -> str:
     return f"listen-{turn}"
 
 
+def stream_token(secret: str, call_sid: str, turn: int) -> str:
+    """Proof that a stream's start message is for the prompt we rendered: the upgrade's
+    signature is the same for every stream (one URL, no query), and the start message's
+    callSid and parameters are not signed at all."""
+    message = f"{call_sid}:{turn}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class VoiceRenderer:
     public_url: str
     say_language: str
     voice: str
     stream_url: str | None = None  # None: speech is off, prompts listen for keys only
+    stream_secret: str = ""  # keys the token each stream's start message must carry
 
-    def render(self, commands: list, turn: int, listened_before: bool = False) -> str:
+    def render(self, commands: list, turn: int, call_sid: str = "",
+               listened_before: bool = False) -> str:
         """`turn` goes into every action URL so a retried webhook can be recognised.
         A prompt that hears speech forks the caller's audio to our socket (one stream per
         prompt, named by turn); the next response stops the previous prompt's stream."""
@@ -49,6 +61,8 @@ class VoiceRenderer:
                         stream = response.start().stream(
                             name=stream_name(turn), url=self.stream_url, track="inbound_track")
                         stream.parameter(name="turn", value=str(turn))
+                        stream.parameter(name="token", value=stream_token(
+                            self.stream_secret, call_sid, turn))
                     gather = response.gather(
                         input="dtmf",
                         action=self._url(GATHER_PATH, turn),

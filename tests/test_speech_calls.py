@@ -14,6 +14,7 @@ from gigline.runtime import start_hotline
 from ivr_flows.inputs import Answer
 from market import calls
 from store.models import CallSession, Worker
+from telephony.twiml import stream_token
 from tests.conftest import free_port, make_settings
 from tests.speech_fixtures import utterance
 
@@ -67,7 +68,8 @@ async def test_every_listening_prompt_streams_and_the_next_response_stops_it(spe
     started = [s for s in call.streams if s["how"] == "start"]
     assert started == [{"how": "start", "noun": "Stream", "name": "listen-1",
                         "url": speaking_hotline.settings.stream_url, "track": "inbound_track",
-                        "parameters": {"turn": "1"}}]
+                        "parameters": {"turn": "1", "token": stream_token(
+                            speaking_hotline.settings.auth_token, call.sid, 1)}}]
     assert call.gather["input"] == ("dtmf",), "keys are heard by the Gather, speech by the socket"
     await call.press("1")
     await speaking_hotline.carrier.drain()

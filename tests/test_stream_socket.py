@@ -21,6 +21,7 @@ from twilio.request_validator import RequestValidator
 
 from gigline.keys import SPEECH
 from telephony import stream_socket
+from telephony.twiml import stream_token
 from tests.speech_fixtures import utterance
 
 CALLER = "+8613800000010"
@@ -38,10 +39,16 @@ async def open_socket(hotline, *, url: str | None = None):
                                          headers={"X-Twilio-Signature": signature(hotline, url)})
 
 
-def start_message(hotline, call_sid: str, turn: str = "1", account: str | None = None) -> str:
+def token(hotline, call_sid: str, turn: int) -> str:
+    return stream_token(hotline.settings.auth_token, call_sid, turn)
+
+
+def start_message(hotline, call_sid: str, turn: str = "1", account: str | None = None,
+                  token_for: tuple[str, int] | None = None) -> str:
+    parameters = {"turn": turn, "token": token(hotline, *(token_for or (call_sid, int(turn))))}
     return json.dumps({"event": "start", "sequenceNumber": "1", "streamSid": "MZ1", "start": {
         "accountSid": account or hotline.settings.account_sid, "streamSid": "MZ1",
-        "callSid": call_sid, "tracks": ["inbound"], "customParameters": {"turn": turn},
+        "callSid": call_sid, "tracks": ["inbound"], "customParameters": parameters,
         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
 
 
@@ -117,6 +124,19 @@ async def test_a_stream_from_another_account_is_refused(speaking_hotline):
     await keys_still_work(call)
 
 
+@pytest.mark.parametrize("forged", ["another call's token", "another turn's token"])
+async def test_a_start_without_its_prompts_token_is_refused(speaking_hotline, forged):
+    """The upgrade's signature is the same for every stream: knowing it and a CallSid
+    must not let anyone speak into a call."""
+    call = await speaking_hotline.carrier.place_call(CALLER)
+    other = {"another call's token": ("CA" + "1" * 32, 1),
+             "another turn's token": (call.sid, 2)}[forged]
+    socket = await open_socket(speaking_hotline)
+    await socket.send_str(start_message(speaking_hotline, call.sid, token_for=other))
+    assert await closed_with(socket) == POLICY_VIOLATION
+    await keys_still_work(call)
+
+
 async def test_a_stream_for_a_prompt_already_answered_hears_nothing(speaking_hotline):
     call = await speaking_hotline.carrier.place_call(CALLER)
     await call.press("1")
@@ -169,7 +189,8 @@ async def test_streamdouble_playing_twilio_answers_a_prompt(speaking_hotline, mo
             "X-Twilio-Signature": signature(speaking_hotline, url)}),
         ConnectionClosed=websockets.ConnectionClosed))
     frames = frame_ulaw(utterance("예") + b"\xff" * 8000 * 2)
-    config = SessionConfig(custom_parameters={"turn": "1"}, response_timeout_s=0.5,
+    parameters = {"turn": "1", "token": token(speaking_hotline, call.sid, 1)}
+    config = SessionConfig(custom_parameters=parameters, response_timeout_s=0.5,
                            quiet_period_s=0.2, max_drain_s=1)
     identity = StreamIdentity(account_sid=speaking_hotline.settings.account_sid,
                               call_sid=call.sid)
