@@ -126,7 +126,7 @@ def _speech(model: SpeechModel | None):
             yield
         finally:
             if speech is not None:
-                speech.close()
+                await asyncio.to_thread(speech.close)  # waits for decodes in flight
 
     return speech_ctx
 

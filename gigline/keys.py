@@ -30,3 +30,4 @@ NUDGE_OUTBOX = web.AppKey("nudge_outbox", Callable[[], None])  # send queued SMS
 NUDGE_MARKET = web.AppKey("nudge_market", Callable[[], None])  # a job was posted: wave now
 MARKET_SWEEP = web.AppKey("market_sweep", MarketSweep)
 SPEECH = web.AppKey("speech", Speech)  # absent when speech is off
+OPEN_SOCKETS = web.AppKey("open_media_sockets", set)  # closed on shutdown

@@ -29,8 +29,9 @@ class Speech:
         return recognizer
 
     def release(self, recognizer: GrammarRecognizer) -> None:
-        recognizer.close()
-        self.open_recognizers -= 1
+        """Frees a recogniser (once: a second release of the same one does nothing)."""
+        if recognizer.close():
+            self.open_recognizers -= 1
 
     async def hear(self, recognizer: GrammarRecognizer, mulaw: bytes) -> Heard | None:
         """Decode a chunk of the caller's μ-law audio; what was said once they stop."""
@@ -49,16 +50,16 @@ def start_speech(model_path: str | None, language: str, market: MarketView, thre
                  model: SpeechModel | None = None) -> Speech | None:
     """Speech for the market, or None (said once in the log, why): the hotline then runs
     by keypad exactly as before. `model` lets tests share one loaded model."""
+    if model is None and not model_path:
+        log.info("speech is off: no Vosk model configured (set VOSK_MODEL_PATH to an "
+                 "unpacked model, e.g. vosk-model-small-cn-0.22); callers use the keypad")
+        return None
     try:
         words = load_speech_words(language)
     except UnknownSpeechPack as exc:
         log.warning("speech is off: %s", exc)
         return None
     if model is None:
-        if not model_path:
-            log.info("speech is off: no Vosk model configured (set VOSK_MODEL_PATH to an "
-                     "unpacked model, e.g. vosk-model-small-cn-0.22); callers use the keypad")
-            return None
         try:
             model = SpeechModel(model_path)
         except SpeechUnavailable as exc:

@@ -78,6 +78,6 @@ def parse(message: str | bytes) -> StreamEvent:
             return Ignored(event)
     except MediaStreamError:
         raise
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise MediaStreamError(f"not a Media Streams message: {exc}") from None
     raise MediaStreamError(f"unknown event {event!r}")

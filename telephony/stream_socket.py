@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
-from gigline.keys import CARRIER, DESK, NUDGE_OUTBOX, RENDERER, SETTINGS, SPEECH
+from gigline.keys import (
+    CARRIER,
+    DESK,
+    NUDGE_OUTBOX,
+    OPEN_SOCKETS,
+    RENDERER,
+    SETTINGS,
+    SPEECH,
+)
 from ivr_flows.listening import Listen
 from market import calls
 from speech.recognizer import (
@@ -46,9 +54,6 @@ DECODE_BYTES = 800  # 100 ms of μ-law: five 20 ms frames per trip to the decodi
 NORMAL_CLOSURE, GOING_AWAY, POLICY_VIOLATION = 1000, 1001, 1008
 
 
-OPEN_SOCKETS = web.AppKey("open_media_sockets", set)
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get(STREAM_PATH, media_stream)
     app[OPEN_SOCKETS] = set()
@@ -57,8 +62,8 @@ def add_routes(app: web.Application) -> None:
 
 async def _close_sockets(app: web.Application) -> None:
     """Open streams would hold shutdown up for a minute: tell them we are going away."""
-    for socket in list(app[OPEN_SOCKETS]):
-        await socket.close(code=GOING_AWAY, message=b"server shutdown")
+    await asyncio.gather(*(socket.close(code=GOING_AWAY, message=b"server shutdown")
+                           for socket in list(app[OPEN_SOCKETS])))
 
 
 async def media_stream(request: web.Request) -> web.StreamResponse:
@@ -155,6 +160,7 @@ class _Listener:
             pending.clear()
             answer = heard and understand(heard.text, heard.confidence, prompt.listen)
             if answer:
+                self.speech.release(recognizer)  # not needed while waiting for stop
                 await self._answer(prompt, answer)
                 await self._drain()  # the prompt is answered; the next TwiML stops us
                 return

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import pytest
 from sqlalchemy import select
+from twilio.request_validator import RequestValidator
 
 from gigline.keys import DESK, RENDERER, SESSIONS, SPEECH
 from gigline.runtime import start_hotline
@@ -85,7 +87,8 @@ async def test_keys_still_work_while_the_prompt_listens(speaking_hotline):
     assert any("已记下：木工" in p for p in call.prompts)
 
 
-async def test_keys_and_speech_racing_make_exactly_one_turn(speaking_hotline):
+async def test_keys_and_speech_at_once_make_exactly_one_turn(speaking_hotline):
+    """Whichever wins (keys usually do here: they need no recognition), one counts."""
     call = await speaking_hotline.carrier.place_call(CALLER)
     before = (await stored_call(speaking_hotline, call.sid)).turn
     # 예 (yes: consent) and the key 2 (no: decline) at once: exactly one of them counts.
@@ -97,6 +100,20 @@ async def test_keys_and_speech_racing_make_exactly_one_turn(speaking_hotline):
         consented = await session.scalar(select(Worker).where(Worker.phone == CALLER))
     assert (consented is not None) == spoken
     assert call.ended != spoken, "declined and hung up only if the key won"
+
+
+async def test_keys_for_a_prompt_speech_already_answered_change_nothing(speaking_hotline):
+    """The other order of the race, made certain: a key press posted for the consent
+    prompt after 예 took it is answered with the saved next prompt, and applied never."""
+    call = await speaking_hotline.carrier.place_call(CALLER)
+    assert await speak(call, "예")
+    before = await stored_call(speaking_hotline, call.sid)
+    late = await calls.take_turn(
+        speaking_hotline.app[DESK], call_sid=call.sid, caller=CALLER, turn=1,
+        event=Answer("2"), render=speaking_hotline.app[RENDERER].render)
+    assert not late.taken and late.twiml == before.last_response
+    after = await stored_call(speaking_hotline, call.sid)
+    assert (after.turn, after.state) == (before.turn, before.state)
 
 
 async def test_speech_after_keys_took_the_turn_changes_nothing(speaking_hotline):
@@ -136,8 +153,11 @@ async def test_without_a_model_the_hotline_is_keypad_only_and_says_why_once(data
         assert not call.streams and not any("直接说" in p for p in call.prompts)
         await call.press("1")
         assert any("请选您会的工种" in p for p in call.prompts)
-        async with hotline.carrier._webhooks._http.get(f"{hotline.url}/twilio/stream") as r:
-            assert r.status in (403, 404)
+        url = settings.stream_url
+        signed = RequestValidator(settings.auth_token).compute_signature(url, {})
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await hotline.http.ws_connect(url, headers={"X-Twilio-Signature": signed})
+        assert refused.value.status == 404, "a signed upgrade finds no socket: speech is off"
     finally:
         await hotline.close()
     off = [r.getMessage() for r in caplog.records if "speech is off" in r.getMessage()]

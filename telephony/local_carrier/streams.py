@@ -58,15 +58,21 @@ class LocalStream:
             return
         # Not a tracked carrier task: it lives as long as the socket, past any drain().
         self._reader = asyncio.get_running_loop().create_task(self._read())
-        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"},
-                         numbered=False)
         tracks = ["inbound", "outbound"] if self.track == "both_tracks" else [
             self.track.removesuffix("_track")]
-        await self._send({"event": "start", "start": {
-            "accountSid": self.account_sid, "streamSid": self.sid, "callSid": self.call_sid,
-            "tracks": tracks, "customParameters": self.parameters,
-            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-        }})
+        try:
+            await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"},
+                             numbered=False)
+            await self._send({"event": "start", "start": {
+                "accountSid": self.account_sid, "streamSid": self.sid,
+                "callSid": self.call_sid, "tracks": tracks,
+                "customParameters": self.parameters,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                "channels": 1},
+            }})
+        except StreamClosed as exc:  # the application closed it at once
+            self.opened.set_exception(exc)
+            return
         self.opened.set_result(None)
 
     async def send_audio(self, mulaw: bytes, *, realtime: bool = False) -> None:
