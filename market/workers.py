@@ -6,7 +6,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -15,6 +14,7 @@ from ivr_flows.context import WorkerView
 from market.identity import protect_id_number
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
+from store.repo import dialect_insert
 
 PROFILE_FIELDS = {
     "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
@@ -91,7 +91,7 @@ async def record_consent(
     table = Worker.__table__
     if view is None:
         worker_id = await session.scalar(
-            _insert_new(session, table).values(market_id=market_id, phone=phone,
+            dialect_insert(session, table).values(market_id=market_id, phone=phone,
                                                 created_at=now, consent_at=now,
                                                 consent_call_sid=call_sid)
             .on_conflict_do_nothing(index_elements=["phone"]).returning(table.c.id))
@@ -100,19 +100,16 @@ async def record_consent(
                                         market_id=market_id, phone=phone,
                                         call_sid=call_sid, now=now)
         view = WorkerView(number=f"{worker_id:06d}", status="registering")
-    else:
-        await session.execute(
+    else:  # a worker row without consent (none is made that way today): consent it once
+        given = await session.scalar(
             update(table).where(table.c.phone == phone, table.c.consent_at.is_(None))
-            .values(consent_at=now, consent_call_sid=call_sid))
+            .values(consent_at=now, consent_call_sid=call_sid).returning(table.c.id))
+        if given is None:
+            return replace(view, consented=True)
     await session.execute(insert(AuditEntry.__table__).values(
         at=now, actor="caller", action="consent_given", subject=phone,
         detail={"call_sid": call_sid}))
     return replace(view, consented=True)
-
-
-def _insert_new(session: AsyncSession, table):
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 async def save_profile(

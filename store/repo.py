@@ -7,14 +7,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+def dialect_insert(session: AsyncSession, table: Table):
+    """INSERT with the database's own ON CONFLICT clause (PostgreSQL's or SQLite's)."""
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 async def insert_ignoring_duplicates(
     session: AsyncSession, table: Table, values: dict, conflict_columns: list[str] | None = None
 ) -> bool:
     """INSERT that does nothing when the unique key exists (any unique key if none is
     named); True if a row was added."""
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values).on_conflict_do_nothing(
+    statement = dialect_insert(session, table).values(**values).on_conflict_do_nothing(
         index_elements=conflict_columns
     )
     result = await session.execute(statement)
