@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from market.wages import WageRules
+from telephony.media_stream import websocket_url
 
 DEFAULT_DATA_DIR = Path("var")
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -72,8 +73,7 @@ class Settings:
     @property
     def stream_url(self) -> str:
         """Where Twilio opens Media Streams: wss:// (ws:// on a loopback http URL)."""
-        scheme, rest = self.public_url.split("://", 1)
-        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/twilio/stream"
+        return websocket_url(self.public_url) + "/twilio/stream"
 
     @property
     def uses_local_carrier(self) -> bool:
@@ -184,6 +184,10 @@ class Settings:
                                 "GIGLINE_REMINDER_LATE_HOURS must be positive")
         if self.outbox_lease_seconds < 2:
             raise SettingsError("GIGLINE_OUTBOX_LEASE_SECONDS must be at least 2")
+        if not self.uses_local_carrier and self.vosk_model_path and \
+                urlsplit(self.public_url).scheme != "https":
+            raise SettingsError("speech needs an https GIGLINE_PUBLIC_URL: Twilio opens media "
+                                "streams on wss:// only (error 31920)")
         if self.speech_threads < 1:
             raise SettingsError("GIGLINE_SPEECH_THREADS must be at least 1")
         if self.employer_confirm_minutes <= 0:

@@ -7,6 +7,8 @@ import logging
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from telephony.media_stream import websocket_url
+
 log = logging.getLogger(__name__)
 
 TWILIO_PARAMS = web.RequestKey("twilio_params", object)
@@ -41,6 +43,5 @@ def _signed_url(public_url: str, request: web.Request) -> str:
     differs), as wss:// for a Media Streams socket (its upgrade request is signed too)."""
     url = public_url + request.rel_url.raw_path_qs
     if request.headers.get("Upgrade", "").lower() == "websocket":
-        scheme, rest = url.split("://", 1)
-        url = f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
+        return websocket_url(url)
     return url

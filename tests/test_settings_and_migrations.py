@@ -48,6 +48,9 @@ def test_twilio_credentials_switch_off_the_local_carrier():
     ({"GIGLINE_PUBLIC_URL": "ftp://x"}, "GIGLINE_PUBLIC_URL"),
     ({"GIGLINE_LANGUAGE": "fr"}, "GIGLINE_LANGUAGE"),
     ({"GIGLINE_SPEECH_THREADS": "0"}, "GIGLINE_SPEECH_THREADS"),
+    ({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "TWILIO_PHONE_NUMBER": "+1",
+      "GIGLINE_ID_HASH_KEY": "k" * 32, "GIGLINE_PUBLIC_URL": "http://hotline.example.cn",
+      "VOSK_MODEL_PATH": "/opt/vosk/model"}, "https GIGLINE_PUBLIC_URL"),
 ])
 def test_bad_settings_are_refused_with_the_setting_named(env, named):
     with pytest.raises(SettingsError, match=named):
