@@ -31,3 +31,5 @@ NUDGE_MARKET = web.AppKey("nudge_market", Callable[[], None])  # a job was poste
 MARKET_SWEEP = web.AppKey("market_sweep", MarketSweep)
 SPEECH = web.AppKey("speech", Speech)  # absent when speech is off
 OPEN_SOCKETS = web.AppKey("open_media_sockets", set)  # closed on shutdown
+# (CallSid, turn) of the prompts a socket listens to: one socket per prompt
+LISTENING = web.AppKey("listening_prompts", set)

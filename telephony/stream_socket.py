@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 from gigline.keys import (
     CARRIER,
     DESK,
+    LISTENING,
     NUDGE_OUTBOX,
     OPEN_SOCKETS,
     RENDERER,
@@ -57,6 +58,7 @@ NORMAL_CLOSURE, GOING_AWAY, POLICY_VIOLATION = 1000, 1001, 1008
 def add_routes(app: web.Application) -> None:
     app.router.add_get(STREAM_PATH, media_stream)
     app[OPEN_SOCKETS] = set()
+    app[LISTENING] = set()
     app.on_shutdown.append(_close_sockets)
 
 
@@ -105,6 +107,18 @@ class _Listener:
         prompt = await self._prompt(started) if started else None
         if prompt is None:
             return
+        listening, key = self.app[LISTENING], (prompt.call_sid, prompt.turn)
+        if key in listening:
+            # A keypress fetched the next prompt as the speech redirect did: it ran twice.
+            log.info("a second stream for %s turn %d: the first one listens", *key)
+            return
+        listening.add(key)
+        try:
+            await self._hear(prompt)
+        finally:
+            listening.discard(key)
+
+    async def _hear(self, prompt: _Prompt) -> None:
         try:
             settled_ms = SETTLED_MS_NUMBERS if prompt.listen.amount_words else SETTLED_MS
             recognizer = await self.speech.recognizer(prompt.listen.grammar, settled_ms)

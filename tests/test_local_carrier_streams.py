@@ -24,8 +24,9 @@ from tests.local_carrier_fixtures import (  # noqa: F401
 class StreamingHotline:
     """Answers the voice webhook with <Start><Stream> and records what its socket gets."""
 
-    def __init__(self):
+    def __init__(self, starts: int = 1):
         self.stream_url = ""  # known once the server has its port
+        self.starts = starts
         self.messages: list[dict] = []
         self.signature_ok: bool | None = None
         self.closed = asyncio.Event()
@@ -38,9 +39,10 @@ class StreamingHotline:
 
     async def voice(self, request: web.Request) -> web.Response:
         response = VoiceResponse()
-        stream = response.start().stream(name="listen-7", url=self.stream_url,
-                                          track="inbound_track")
-        stream.parameter(name="turn", value="7")
+        for _ in range(self.starts):
+            stream = response.start().stream(name="listen-7", url=self.stream_url,
+                                              track="inbound_track")
+            stream.parameter(name="turn", value="7")
         gather = response.gather(input="dtmf", num_digits=1, action="/twilio/voice")
         gather.say("请说")
         return web.Response(text=str(response), content_type="text/xml")
@@ -93,6 +95,26 @@ async def test_a_stream_speaks_twilios_message_format(aiohttp_server):
     assert frames[2] == b"\x00" * 80 + b"\xff" * 80, "padded with μ-law silence"
     assert stop == {"event": "stop", "sequenceNumber": "5", "streamSid": sid,
                     "stop": {"accountSid": ACCOUNT_SID, "callSid": call.sid}}
+
+
+async def test_a_second_stream_with_an_open_ones_name_is_not_opened(aiohttp_server):
+    from telephony.local_carrier import LocalCarrier
+
+    hotline = StreamingHotline(starts=2)
+    server = await aiohttp_server(hotline.app())
+    base = str(server.make_url("")).rstrip("/")
+    hotline.stream_url = base.replace("http://", "ws://") + "/stream"
+    async with aiohttp.ClientSession() as http:
+        carrier = LocalCarrier(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
+                               webhook_base=base, hotline_number="+864008001234", http=http)
+        try:
+            call = await carrier.place_call(CALLER)
+            await carrier.drain()
+            assert [s.name for s in call.open_streams] == ["listen-7"]
+            assert {"type": "warning", "message": "a stream named listen-7 is open already"} \
+                in call.transcript
+        finally:
+            await carrier.close()
 
 
 async def test_a_stream_url_with_a_query_string_is_not_opened(carrier, hotline):

@@ -150,6 +150,19 @@ async def test_a_stream_for_a_prompt_already_answered_hears_nothing(speaking_hot
     assert f"stream for {call.sid} turn 1: the call is at turn 2 now" in caplog.messages
 
 
+async def test_a_second_stream_for_the_same_prompt_is_not_heard(speaking_hotline, caplog):
+    """When a keypress and the speech redirect both ran the next prompt's TwiML, its
+    stream opens twice: only the first one listens."""
+    call = await speaking_hotline.carrier.place_call(CALLER)
+    await call.stream().opened
+    caplog.set_level(logging.INFO, logger="telephony.stream_socket")
+    socket = await open_socket(speaking_hotline)
+    await socket.send_str(start_message(speaking_hotline, call.sid, turn="1"))
+    assert await closed_with(socket) == 1000
+    assert f"a second stream for {call.sid} turn 1: the first one listens" in caplog.messages
+    assert await call.speak_audio(utterance("예")), "the first stream still hears"
+
+
 async def test_a_payload_that_is_not_base64_closes_the_stream_not_the_call(speaking_hotline):
     call = await speaking_hotline.carrier.place_call(CALLER)
     stream = call.stream()
@@ -186,6 +199,8 @@ async def test_streamdouble_playing_twilio_answers_a_prompt(speaking_hotline, mo
     """A third party's Twilio (streamdouble 0.3) speaks 예 at the consent prompt of a live
     call: the call is redirected to the trades menu, as with our own carrier."""
     call = await speaking_hotline.carrier.place_call(CALLER)
+    await call.stream().close()  # streamdouble is to be the prompt's one stream
+    await no_recognizer_left(speaking_hotline)
     url = speaking_hotline.settings.stream_url
     # streamdouble sends no X-Twilio-Signature: give its websockets.connect the header.
     monkeypatch.setattr(streamdouble_session, "websockets", types.SimpleNamespace(

@@ -487,6 +487,10 @@ class ScriptedCall:
             # Twilio: the stream URL must be wss:// and carry no query string.
             self.log.event("warning", code=31920, message=f"invalid stream URL {url!r}")
             return
+        earlier = self._streams.get(info["name"])
+        if earlier is not None and not earlier.closed.is_set():  # open, or opening
+            self.log.event("warning", message=f"a stream named {info['name']} is open already")
+            return
         stream = LocalStream(name=info["name"], url=url,
                              track=info["track"] or "inbound_track",
                              parameters=info["parameters"], call_sid=self.sid,
