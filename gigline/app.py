@@ -113,6 +113,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 def _speech(model: SpeechModel | None):
     async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
+        """Runs after _database (it needs the market's words) and, when speech is on,
+        gives the desk its speech pack and the renderer its stream URL."""
         settings, desk = app[SETTINGS], app[DESK]
         speech = await asyncio.to_thread(  # loading a model takes seconds
             start_speech, settings.vosk_model_path, settings.speech_language, desk.market,

