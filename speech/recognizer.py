@@ -99,10 +99,6 @@ class GrammarRecognizer:
         freed, self._rec = self._rec is not None, None
         return freed
 
-    def finish(self) -> Heard | None:
-        """The caller stopped (or the prompt timed out): what was heard so far."""
-        return _heard(self._rec.FinalResult())
-
 
 def _heard(result_json: str) -> Heard | None:
     result = json.loads(result_json)

@@ -33,7 +33,7 @@ def hear(model: SpeechModel, grammar: list[str], pcm: bytes):
         heard = recognizer.accept(pcm[start:start + 320])
         if heard is not None:
             return heard
-    return recognizer.finish()
+    return None
 
 
 @pytest.mark.parametrize("word", YES_NO)

@@ -155,7 +155,7 @@ def test_the_korean_test_pack_answers_keyed_prompts_with_its_digits_and_yes():
 @pytest.mark.parametrize("step", ["consent", "trades_more", "id_ask", "review", "offer",
                                   "pay_question", "offer_agent", "main_menu", "update_menu",
                                   "availability", "alert_channel", "trades", "district",
-                                  "town", "wage"])
+                                  "town", "wage", "wage_report", "pay_amount"])
 def test_no_spoken_word_means_two_things_at_one_prompt(step):
     ctx = CallContext(caller="+8613800000001", today=TODAY, market=demo_market(),
                       catalogue=load_catalogue("zh-CN"), speech=MANDARIN)
