@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 
 import aiohttp
@@ -12,6 +13,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
+from telephony.local_carrier import LocalCarrier
 from tests.local_carrier_fixtures import (  # noqa: F401
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -59,10 +61,9 @@ class StreamingHotline:
         return socket
 
 
-async def test_a_stream_speaks_twilios_message_format(aiohttp_server):
-    from telephony.local_carrier import LocalCarrier
-
-    hotline = StreamingHotline()
+@contextlib.asynccontextmanager
+async def carrier_for(aiohttp_server, hotline: StreamingHotline):
+    """A local carrier whose calls reach `hotline`, itself served on a free port."""
     server = await aiohttp_server(hotline.app())
     base = str(server.make_url("")).rstrip("/")
     hotline.stream_url = base.replace("http://", "ws://") + "/stream"
@@ -70,12 +71,18 @@ async def test_a_stream_speaks_twilios_message_format(aiohttp_server):
         carrier = LocalCarrier(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
                                webhook_base=base, hotline_number="+864008001234", http=http)
         try:
-            call = await carrier.place_call(CALLER)
-            await call.speak_audio(b"\x00" * 400, silence_after=0, wait=0.01)
-            await call.hang_up()
-            await asyncio.wait_for(hotline.closed.wait(), 5)
+            yield carrier
         finally:
             await carrier.close()
+
+
+async def test_a_stream_speaks_twilios_message_format(aiohttp_server):
+    hotline = StreamingHotline()
+    async with carrier_for(aiohttp_server, hotline) as carrier:
+        call = await carrier.place_call(CALLER)
+        await call.speak_audio(b"\x00" * 400, silence_after=0, wait=0.01)
+        await call.hang_up()
+        await asyncio.wait_for(hotline.closed.wait(), 5)
 
     assert hotline.signature_ok, "the upgrade is signed over the ws(s):// URL"
     connected, start, *media, stop = hotline.messages
@@ -98,23 +105,12 @@ async def test_a_stream_speaks_twilios_message_format(aiohttp_server):
 
 
 async def test_a_second_stream_with_an_open_ones_name_is_not_opened(aiohttp_server):
-    from telephony.local_carrier import LocalCarrier
-
-    hotline = StreamingHotline(starts=2)
-    server = await aiohttp_server(hotline.app())
-    base = str(server.make_url("")).rstrip("/")
-    hotline.stream_url = base.replace("http://", "ws://") + "/stream"
-    async with aiohttp.ClientSession() as http:
-        carrier = LocalCarrier(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
-                               webhook_base=base, hotline_number="+864008001234", http=http)
-        try:
-            call = await carrier.place_call(CALLER)
-            await carrier.drain()
-            assert [s.name for s in call.open_streams] == ["listen-7"]
-            assert {"type": "warning", "message": "a stream named listen-7 is open already"} \
-                in call.transcript
-        finally:
-            await carrier.close()
+    async with carrier_for(aiohttp_server, StreamingHotline(starts=2)) as carrier:
+        call = await carrier.place_call(CALLER)
+        await carrier.drain()
+        assert [s.name for s in call.open_streams] == ["listen-7"]
+        warning = {"type": "warning", "message": "a stream named listen-7 is open already"}
+        assert warning in call.transcript
 
 
 async def test_a_stream_url_with_a_query_string_is_not_opened(carrier, hotline):
