@@ -171,7 +171,7 @@ async def take_turn(
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
     async with desk.sessions() as session, session.begin():
-        call = await _lock_call(session, call_sid)
+        call, caller_view = await _lock_call(session, call_sid)
         if call is None:  # the call's first webhook (or a simultaneous retry of it)
             await insert_ignoring_duplicates(
                 session, CallSession.__table__,
@@ -180,13 +180,12 @@ async def take_turn(
                  "started_at": now, "updated_at": now},
                 ["call_sid"],
             )
-            call = await _lock_call(session, call_sid)
+            call, caller_view = await _lock_call(session, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
             return Turn(call.last_response, False, taken=False)  # answered already
         if call.turn == 0 and not isinstance(event, CallStarted):
             event = CallStarted()  # a gather of a call we never saw: start afresh
-        effects = _Effects(desk, session, call, await workers.load_worker_view(
-            session, call.phone), now)
+        effects = _Effects(desk, session, call, caller_view, now)
         state = call_flow.CallState.from_dict(call.state)
         voice: list = []
         next_event: FlowInput | None = event
@@ -219,14 +218,20 @@ class CallRow:
     last_response: str
 
 
-async def _lock_call(session: AsyncSession, call_sid: str) -> CallRow | None:
-    """The call's row, locked until the turn commits (a plain row: no ORM object)."""
-    row = (await session.execute(
+async def _lock_call(session: AsyncSession,
+                     call_sid: str) -> tuple[CallRow | None, WorkerView | None]:
+    """The call's row, locked until the turn commits, and the caller as a WorkerView:
+    one query (a turn's round trips are what queues at busy times), no ORM objects."""
+    rows = (await session.execute(
         select(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
-               CALLS.c.state, CALLS.c.last_response)
-        .where(CALLS.c.call_sid == call_sid).with_for_update()
-    )).first()
-    return None if row is None else CallRow(*row)
+               CALLS.c.state, CALLS.c.last_response, *workers.VIEW_COLUMNS)
+        .select_from(workers.with_worker_by_phone(CALLS, CALLS.c.phone))
+        .where(CALLS.c.call_sid == call_sid).order_by(workers.VIEW_ORDER)
+        .with_for_update(of=CALLS)
+    )).all()
+    if not rows:
+        return None, None
+    return CallRow(*rows[0][:6]), workers.worker_view_of(rows)
 
 
 def _context(desk: CallDesk, phone: str, effects: _Effects) -> CallContext:

@@ -50,31 +50,50 @@ def worker_view(worker: Worker) -> WorkerView:
     )
 
 
+_W, _WT, _T = Worker.__table__, WorkerTrade.__table__, Trade.__table__
+# What a turn knows of the caller, as columns (prefixed: they may share a row with the
+# call's own columns), one row per trade.
+VIEW_COLUMNS = [c.label(f"worker_{c.name}") for c in (
+    _W.c.id, _W.c.status, _W.c.name, _W.c.district_id, _W.c.town_id, _W.c.day_wage_fen,
+    _W.c.availability, _W.c.alert_channel, _W.c.id_number_last4, _W.c.name_recording_url,
+    _W.c.consent_at)] + [_T.c.code.label("worker_trade")]
+VIEW_ORDER = _T.c.position
+
+
+def with_worker_trades(from_clause):
+    """`from_clause` (holding the workers table) joined to the worker's trades."""
+    return (from_clause.outerjoin(_WT, _WT.c.worker_id == _W.c.id)
+            .outerjoin(_T, _T.c.id == _WT.c.trade_id))
+
+
+def with_worker_by_phone(from_clause, phone_column):
+    """`from_clause` joined (outer) to the worker whose phone is `phone_column`."""
+    return with_worker_trades(from_clause.outerjoin(_W, _W.c.phone == phone_column))
+
+
 async def load_worker_view(session: AsyncSession, phone: str) -> WorkerView | None:
     """What a call turn needs to know of the caller, in one query and without ORM
     objects: most turns only read it (effects load the Worker when they change it)."""
-    w, wt, t = Worker.__table__.c, WorkerTrade.__table__.c, Trade.__table__.c
     rows = (await session.execute(
-        select(w.id, w.status, w.name, w.district_id, w.town_id, w.day_wage_fen,
-               w.availability, w.alert_channel, w.id_number_last4, w.name_recording_url,
-               w.consent_at, t.code)
-        .select_from(Worker.__table__
-                     .outerjoin(WorkerTrade.__table__, wt.worker_id == w.id)
-                     .outerjoin(Trade.__table__, t.id == wt.trade_id))
-        .where(w.phone == phone)
-        .order_by(t.position)
+        select(*VIEW_COLUMNS).select_from(with_worker_trades(_W))
+        .where(_W.c.phone == phone).order_by(VIEW_ORDER)
     )).all()
-    if not rows:
+    return worker_view_of(rows)
+
+
+def worker_view_of(rows) -> WorkerView | None:
+    """The view from rows holding VIEW_COLUMNS; None when they hold no worker."""
+    if not rows or rows[0].worker_id is None:
         return None
     first = rows[0]
     return WorkerView(
-        number=f"{first.id:06d}", status=first.status, name=first.name,
-        trades=tuple(row.code for row in rows if row.code is not None),
-        district_id=first.district_id, town_id=first.town_id,
-        day_wage_fen=first.day_wage_fen, availability=first.availability,
-        alert_channel=first.alert_channel, id_last4=first.id_number_last4,
-        has_name_recording=bool(first.name_recording_url),
-        consented=first.consent_at is not None,
+        number=f"{first.worker_id:06d}", status=first.worker_status, name=first.worker_name,
+        trades=tuple(row.worker_trade for row in rows if row.worker_trade is not None),
+        district_id=first.worker_district_id, town_id=first.worker_town_id,
+        day_wage_fen=first.worker_day_wage_fen, availability=first.worker_availability,
+        alert_channel=first.worker_alert_channel, id_last4=first.worker_id_number_last4,
+        has_name_recording=bool(first.worker_name_recording_url),
+        consented=first.worker_consent_at is not None,
     )
 
 
