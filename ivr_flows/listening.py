@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr_flows.context import CallContext
+from ivr_flows.context import AreaView, CallContext, MarketView, TradeView
 from speech.words import SpeechWords
 
 ITEM = "@"  # an Answer value naming a menu item rather than its key
@@ -99,8 +99,7 @@ def _items(step: str, district_id: int | None, ctx: CallContext,
            speech: SpeechWords) -> list[tuple[str, str, tuple[str, ...]]] | None:
     market = ctx.market
     if step == "trades":
-        return [(t.code, t.name, tuple(dict.fromkeys((t.name, *t.synonyms))))
-                for t in market.trades]
+        return [(t.code, t.name, trade_words(t)) for t in market.trades]
     if step == "district":
         areas = market.districts
     elif step == "town":
@@ -108,6 +107,22 @@ def _items(step: str, district_id: int | None, ctx: CallContext,
         areas = district.towns if district else ()
     else:
         return None
-    return [(str(a.id), a.name, tuple(dict.fromkeys((*speech.spoken_place(a.name),
-                                                      *a.synonyms))))
-            for a in areas]
+    return [(str(a.id), a.name, place_words(a, speech)) for a in areas]
+
+
+def trade_words(trade: TradeView) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((trade.name, *trade.synonyms)))
+
+
+def place_words(area: AreaView, speech: SpeechWords) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*speech.spoken_place(area.name), *area.synonyms)))
+
+
+def market_words(market: MarketView, speech: SpeechWords) -> list[str]:
+    """Every word any prompt may listen for: the pack's and the market's."""
+    said = list(speech.all_words)
+    said += [w for trade in market.trades for w in trade_words(trade)]
+    for district in market.districts:
+        for area in (district, *district.towns):
+            said += place_words(area, speech)
+    return list(dict.fromkeys(said))

@@ -8,6 +8,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from ivr_flows.context import MarketView
+from ivr_flows.listening import market_words
 from speech.mulaw import mulaw_to_pcm16
 from speech.recognizer import GrammarRecognizer, Heard, SpeechModel, SpeechUnavailable
 from speech.words import SpeechWords, UnknownSpeechPack, load_speech_words
@@ -65,7 +66,7 @@ def start_speech(model_path: str | None, language: str, market: MarketView, thre
         except SpeechUnavailable as exc:
             log.warning("speech is off: %s; callers use the keypad", exc)
             return None
-    said = vocabulary(words, market)
+    said = market_words(market, words)
     missing = model.missing_words(said)
     if len(missing) == len(said):
         log.warning("speech is off: the model at %s knows none of the %s pack's words (is it "
@@ -77,15 +78,3 @@ def start_speech(model_path: str | None, language: str, market: MarketView, thre
     log.info("speech is on: %s model at %s, %d decoding threads", language,
              model_path or "(given)", threads)
     return Speech(model, words, threads)
-
-
-def vocabulary(words: SpeechWords, market: MarketView) -> list[str]:
-    """Every word a prompt's grammar may hold, to check against the model at start-up."""
-    said = [*words.yes, *words.no, *words.repeat, *words.agent, *words.numerals]
-    said += [w for keys in words.digits.values() for w in keys]
-    said += [w for menu in words.menus.values() for keys in menu.values() for w in keys]
-    said += [w for t in market.trades for w in (t.name, *t.synonyms)]
-    for district in market.districts:
-        for area in (district, *district.towns):
-            said += [*words.spoken_place(area.name), *area.synonyms]
-    return list(dict.fromkeys(said))

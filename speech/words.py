@@ -30,6 +30,14 @@ class SpeechWords:
     menus: dict[str, dict[str, tuple[str, ...]]]  # prompt -> key -> words
     place_suffixes: tuple[str, ...]  # 东郭镇 may be said 东郭
 
+    @property
+    def all_words(self) -> tuple[str, ...]:
+        """Every word of the pack (the market's trades and places are not in it)."""
+        said = [*self.yes, *self.no, *self.repeat, *self.agent, *self.numerals]
+        said += [w for keys in self.digits.values() for w in keys]
+        said += [w for menu in self.menus.values() for keys in menu.values() for w in keys]
+        return tuple(dict.fromkeys(said))
+
     def spoken_place(self, name: str) -> tuple[str, ...]:
         """A place's name and its name without a suffix (东郭镇, 东郭)."""
         short = next((name[: -len(s)] for s in self.place_suffixes
