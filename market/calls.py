@@ -38,6 +38,7 @@ from ivr_flows.inputs import (
     PayQuestionView,
     SlotResult,
 )
+from ivr_flows.listening import Listen
 from market import answers, cases, offers, wages, workers
 from market.clock import market_today
 from market.desk import CallDesk
@@ -241,10 +242,11 @@ def _context(desk: CallDesk, phone: str, effects: _Effects) -> CallContext:
 
 @dataclass(frozen=True)
 class ListeningCall:
+    call_sid: str
     phone: str
     direction: str
     turn: int
-    listen: dict  # the current prompt's Listen, {} when it takes keys only
+    listen: Listen | None  # what the current prompt hears; None: keys only
 
 
 async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
@@ -256,7 +258,9 @@ async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
         )).first()
     if row is None:
         return None
-    return ListeningCall(row.phone, row.direction, row.turn, row.state.get("listen") or {})
+    listen = row.state.get("listen")
+    return ListeningCall(call_sid, row.phone, row.direction, row.turn,
+                         Listen.from_dict(listen) if listen else None)
 
 
 async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:

@@ -37,6 +37,7 @@ class SpeechModel:
             self.model = Model(path)  # always a path: Model(lang=…) downloads
         except Exception as exc:  # vosk raises a bare Exception for a bad path
             raise SpeechUnavailable(f"no Vosk model at {path!r}: {exc}") from None
+        self._phrases: dict[str, str | None] = {}  # grammars repeat: look each word up once
 
     def knows(self, word: str) -> bool:
         return self.model.vosk_model_find_word(word) != -1
@@ -45,6 +46,11 @@ class SpeechModel:
         """How a grammar says `word`: itself if the model knows it, else character by
         character (Mandarin models know 电, 焊 and 工 but not always 电焊工, and print
         "电 焊 工" either way); None if the model cannot say it."""
+        if word not in self._phrases:
+            self._phrases[word] = self._spell(word)
+        return self._phrases[word]
+
+    def _spell(self, word: str) -> str | None:
         if self.knows(word):
             return word
         characters = word.replace(" ", "")

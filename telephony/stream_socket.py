@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import time
-from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
@@ -25,7 +23,6 @@ from gigline.keys import (
     SETTINGS,
     SPEECH,
 )
-from ivr_flows.listening import Listen
 from market import calls
 from speech.recognizer import (
     SETTLED_MS,
@@ -84,14 +81,6 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     return socket
 
 
-@dataclass
-class _Prompt:
-    call_sid: str
-    turn: int
-    call: calls.ListeningCall
-    listen: Listen
-
-
 class _Listener:
     def __init__(self, app: web.Application, speech: Speech, socket: web.WebSocketResponse):
         self.app, self.speech, self.socket = app, speech, socket
@@ -118,7 +107,7 @@ class _Listener:
         finally:
             listening.discard(key)
 
-    async def _hear(self, prompt: _Prompt) -> None:
+    async def _hear(self, prompt: calls.ListeningCall) -> None:
         try:
             settled_ms = SETTLED_MS_NUMBERS if prompt.listen.amount_words else SETTLED_MS
             recognizer = await self.speech.recognizer(prompt.listen.grammar, settled_ms)
@@ -139,7 +128,8 @@ class _Listener:
                 return event
         raise MediaStreamError("no start event among the first messages")
 
-    async def _prompt(self, started: StreamStarted) -> _Prompt | None:
+    async def _prompt(self, started: StreamStarted) -> calls.ListeningCall | None:
+        """The live call at the prompt this stream was started for."""
         settings = self.app[SETTINGS]
         if started.account_sid != settings.account_sid:
             return self._refuse(f"stream from another account {started.account_sid!r}")
@@ -154,13 +144,13 @@ class _Listener:
             log.info("stream for %s, not a live call of ours", started.call_sid)
             self.close_code = POLICY_VIOLATION
             return None
-        if int(turn) != call.turn or not call.listen:
+        if int(turn) != call.turn or call.listen is None:
             log.info("stream for %s turn %s: the call is at turn %d now", started.call_sid,
                      turn, call.turn)
             return None
-        return _Prompt(started.call_sid, call.turn, call, Listen.from_dict(call.listen))
+        return call
 
-    async def _listen(self, prompt: _Prompt, recognizer: GrammarRecognizer) -> None:
+    async def _listen(self, prompt: calls.ListeningCall, recognizer: GrammarRecognizer) -> None:
         pending = bytearray()
         while (event := await self._next()) is not None:
             if isinstance(event, StreamStopped):
@@ -179,13 +169,12 @@ class _Listener:
                 await self._drain()  # the prompt is answered; the next TwiML stops us
                 return
 
-    async def _answer(self, prompt: _Prompt, answer) -> None:
+    async def _answer(self, prompt: calls.ListeningCall, answer) -> None:
         """Takes the prompt's turn with the spoken answer, unless keys took it first."""
-        heard_at = time.perf_counter()
         done = await calls.take_turn(
-            self.app[DESK], call_sid=prompt.call_sid, caller=prompt.call.phone,
+            self.app[DESK], call_sid=prompt.call_sid, caller=prompt.phone,
             turn=prompt.turn, event=answer, render=self.app[RENDERER].render,
-            direction=prompt.call.direction)
+            direction=prompt.direction)
         if not done.taken:
             log.info("speech for %s turn %d came after keys", prompt.call_sid, prompt.turn)
             return
@@ -197,8 +186,6 @@ class _Listener:
             # Ended meanwhile, or the carrier failed: a keypress at the old prompt still
             # gets this turn's answer (the saved response), so nothing is lost.
             log.warning("could not move call %s on after speech: %s", prompt.call_sid, exc)
-        log.debug("speech turn for %s in %.0f ms", prompt.call_sid,
-                  (time.perf_counter() - heard_at) * 1000)
 
     async def _drain(self) -> None:
         while (event := await self._next()) is not None and not isinstance(event,
