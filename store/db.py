@@ -9,9 +9,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from store import sqlite_driver
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,7 +30,11 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
         # One connection: SQLite has one writer, and transactions queueing for it in this
         # process wait on the pool (asyncio), not in SQLite's sleeping busy handler.
         pooling = {"pool_size": 1, "max_overflow": 0} if foreign_keys else {"poolclass": NullPool}
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **pooling)
+        database = make_url(url).database or ":memory:"
+        engine = create_async_engine(
+            url, async_creator=sqlite_driver.connector(
+                database, timeout=30, uri=database.startswith("file:")),
+            **pooling)
         event.listen(engine.sync_engine, "connect",
                      _sqlite_pragmas if foreign_keys else _sqlite_pragmas_for_migrations)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

@@ -1,0 +1,65 @@
+"""The embedded SQLite's driver: aiosqlite with a statement per trip to its thread."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from store import sqlite_driver
+from store.db import make_engine
+
+METADATA = MetaData()
+THINGS = Table("things", METADATA, Column("id", Integer, primary_key=True),
+               Column("name", String, unique=True), Column("size", Integer))
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/driver.db")
+    async with engine.begin() as conn:
+        await conn.run_sync(METADATA.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def test_rows_counts_and_returning(engine):
+    async with engine.begin() as conn:
+        await conn.execute(insert(THINGS), [{"name": "a", "size": 1}, {"name": "b", "size": 2},
+                                            {"name": "c", "size": 3}])
+        new_id = (await conn.execute(insert(THINGS).values(name="d", size=4)
+                                     .returning(THINGS.c.id))).scalar_one()
+        changed = await conn.execute(update(THINGS).where(THINGS.c.size < 3).values(size=0))
+        assert changed.rowcount == 2
+        rows = (await conn.execute(select(THINGS.c.name, THINGS.c.size)
+                                   .order_by(THINGS.c.id))).all()
+    assert new_id == 4
+    assert [tuple(row) for row in rows] == [("a", 0), ("b", 0), ("c", 3), ("d", 4)]
+
+
+async def test_a_failed_statement_raises_and_the_connection_goes_on(engine):
+    async with engine.begin() as conn:
+        await conn.execute(insert(THINGS).values(name="a", size=1))
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(insert(THINGS).values(name="a", size=2))
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(THINGS.c.size))).scalars().all() == [1]
+
+
+async def test_a_statement_is_one_trip_to_the_database_thread(engine, monkeypatch):
+    trips = []
+    execute = sqlite_driver.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):
+        trips.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))  # the connection's first use: begin etc.
+        trips.clear()
+        rows = (await conn.execute(select(THINGS.c.id))).all()
+        await conn.execute(update(THINGS).values(size=1))
+        assert len(trips) == 2  # aiosqlite's own: cursor, execute, fetch, close each
+    assert rows == []
