@@ -53,6 +53,7 @@ class Counters:
         self.redirect_s: list[float] = []  # the REST redirect alone
         self.turn_s: list[float] = []  # calls.take_turn alone (database transaction)
         self.sql_statements = 0
+        self.hold_s: list[float] = []  # a pooled connection checked out, until checked in
         self.loop_lag_s: list[float] = []
 
     def add(self, samples: list[float], value: float) -> None:
@@ -122,6 +123,18 @@ def _count_statements() -> None:
             COUNTERS.sql_statements += 1
 
         event.listen(engine.sync_engine, "before_cursor_execute", count)
+        held = {}
+
+        def checkout(dbapi_conn, record, proxy):
+            held[id(dbapi_conn)] = time.perf_counter()
+
+        def checkin(dbapi_conn, record):
+            started = held.pop(id(dbapi_conn), None)
+            if started is not None:
+                COUNTERS.hold_s.append(time.perf_counter() - started)
+
+        event.listen(engine.sync_engine.pool, "checkout", checkout)
+        event.listen(engine.sync_engine.pool, "checkin", checkin)
         return engine
 
     gigline.app.make_engine = counting_engine
@@ -186,6 +199,7 @@ async def stats(request: web.Request) -> web.Response:
         "redirect_ms": _summary_ms(COUNTERS.redirect_s),
         "turn_ms": _summary_ms(COUNTERS.turn_s),
         "sql_statements": COUNTERS.sql_statements,
+        "hold_ms": _summary_ms(COUNTERS.hold_s),
         "loop_lag_ms": _summary_ms(COUNTERS.loop_lag_s),
     }
     if request.query.get("reset"):
