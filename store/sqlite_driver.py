@@ -5,8 +5,9 @@ as a trip of its own to its thread and back through the event loop: three or fou
 a statement, each a hand-over of the GIL and a wake-up of the loop. When the loop is busy
 (callers' audio arrives on it 50 times a second per call) each trip waits for a whole
 loop iteration, and a call turn of five statements made nineteen of them. Here a
-statement is executed, fetched and closed on the thread in one trip; the connection and
-everything else is aiosqlite's own."""
+statement is executed, fetched and closed on the thread in one trip, and a BEGIN goes
+with the transaction's first statement; the connection and everything else is
+aiosqlite's own."""
 
 from __future__ import annotations
 
@@ -31,8 +32,20 @@ def connector(database: str, **connect_args):
 
 
 class Connection(aiosqlite.Connection):
+    _pending_begin: str | None = None  # run on the thread before the next statement
+
     def cursor(self) -> OneTripCursor:  # SQLAlchemy enters it: `async with` is a no-op
         return OneTripCursor(self)
+
+    async def commit(self) -> None:
+        if self._pending_begin is None:
+            await super().commit()
+        self._pending_begin = None  # a transaction that ran no statement: nothing to do
+
+    async def rollback(self) -> None:
+        if self._pending_begin is None:
+            await super().rollback()
+        self._pending_begin = None
 
 
 class OneTripCursor:
@@ -55,6 +68,9 @@ class OneTripCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters=()) -> OneTripCursor:
+        if sql.upper().startswith("BEGIN"):
+            self._connection._pending_begin = sql
+            return self
         await self._connection._execute(self._run, "execute", sql, parameters)
         return self
 
@@ -66,6 +82,9 @@ class OneTripCursor:
         """On the database thread."""
         cursor = self._connection._conn.cursor()
         try:
+            if self._connection._pending_begin is not None:
+                begin, self._connection._pending_begin = self._connection._pending_begin, None
+                cursor.execute(begin)
             getattr(cursor, method)(sql, parameters)
             rows = cursor.fetchall() if cursor.description else []
             # Read after the fetch: with RETURNING, SQLite counts rows as they are stepped.

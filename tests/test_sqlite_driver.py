@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -63,3 +65,32 @@ async def test_a_statement_is_one_trip_to_the_database_thread(engine, monkeypatc
         await conn.execute(update(THINGS).values(size=1))
         assert len(trips) == 2  # aiosqlite's own: cursor, execute, fetch, close each
     assert rows == []
+
+
+async def test_a_transaction_takes_the_write_lock_with_its_first_statement(engine, tmp_path,
+                                                                          monkeypatch):
+    trips = []
+    execute = sqlite_driver.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):
+        trips.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        await conn.commit()
+        monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+        async with conn.begin():
+            await conn.execute(select(THINGS.c.id))  # a read, but BEGIN IMMEDIATE ran first
+            other = sqlite3.connect(tmp_path / "driver.db", timeout=0.05)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
+        assert len(trips) == 2  # BEGIN with the SELECT, then COMMIT
+        async with conn.begin():
+            pass  # began and committed with no statement: no trip, no error
+        assert len(trips) == 2
+        await conn.execute(insert(THINGS).values(name="after", size=1))
+        await conn.commit()
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(THINGS.c.name))).scalars().all() == ["after"]
