@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr_flows import call_flow
@@ -58,8 +58,18 @@ VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
 # voice commands, turn, call sid, whether the last prompt listened -> TwiML
 Render = Callable[[list, int, str, bool], str]
-# The hot path speaks to the table itself: no ORM compile or unit of work per turn.
+# The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
+# its statements are built once (building one costs more than SQLite takes to run it).
 CALLS = CallSession.__table__
+_LOCK_CALL = (
+    select(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
+           CALLS.c.state, CALLS.c.last_response, *workers.VIEW_COLUMNS)
+    .select_from(workers.with_worker_by_phone(CALLS, CALLS.c.phone))
+    .where(CALLS.c.call_sid == bindparam("sid")).order_by(workers.VIEW_ORDER)
+    .with_for_update(of=CALLS))
+_SAVE_TURN = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: the values
+_LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
+    CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == "in-progress")
 
 
 @dataclass(frozen=True)
@@ -202,10 +212,9 @@ async def take_turn(
             if next_event is None:
                 break
         response = render(voice, call.turn + 1, call_sid, bool(call.state.get("listen")))
-        await session.execute(
-            update(CALLS).where(CALLS.c.call_sid == call_sid)
-            .values(turn=call.turn + 1, state=state.to_dict(), updated_at=now,
-                    last_response=response))
+        await session.execute(_SAVE_TURN, {
+            "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
+            "updated_at": now, "last_response": response})
         return Turn(response, queued_any(session))
 
 
@@ -223,13 +232,7 @@ async def _lock_call(session: AsyncSession,
                      call_sid: str) -> tuple[CallRow | None, WorkerView | None]:
     """The call's row, locked until the turn commits, and the caller as a WorkerView:
     one query (a turn's round trips are what queues at busy times), no ORM objects."""
-    rows = (await session.execute(
-        select(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
-               CALLS.c.state, CALLS.c.last_response, *workers.VIEW_COLUMNS)
-        .select_from(workers.with_worker_by_phone(CALLS, CALLS.c.phone))
-        .where(CALLS.c.call_sid == call_sid).order_by(workers.VIEW_ORDER)
-        .with_for_update(of=CALLS)
-    )).all()
+    rows = (await session.execute(_LOCK_CALL, {"sid": call_sid})).all()
     if not rows:
         return None, None
     return CallRow(*rows[0][:6]), workers.worker_view_of(rows)
@@ -252,10 +255,7 @@ class ListeningCall:
 async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
     """A live call of ours, with what its current prompt listens for; None otherwise."""
     async with desk.sessions() as session:
-        row = (await session.execute(
-            select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state)
-            .where(CALLS.c.call_sid == call_sid, CALLS.c.status == "in-progress")
-        )).first()
+        row = (await session.execute(_LIVE_CALL, {"sid": call_sid})).first()
     if row is None:
         return None
     listen = row.state.get("listen")

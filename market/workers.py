@@ -14,7 +14,7 @@ from ivr_flows.context import WorkerView
 from market.identity import protect_id_number
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
-from store.repo import dialect_insert
+from store.repo import DIALECT_INSERTS
 
 PROFILE_FIELDS = {
     "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
@@ -58,6 +58,11 @@ VIEW_COLUMNS = [c.label(f"worker_{c.name}") for c in (
     _W.c.availability, _W.c.alert_channel, _W.c.id_number_last4, _W.c.name_recording_url,
     _W.c.consent_at)] + [_T.c.code.label("worker_trade")]
 VIEW_ORDER = _T.c.position
+# Consent comes in bursts (every new caller's first answer): its statements are built once.
+_NEW_WORKER = {  # by dialect: ON CONFLICT is each database's own
+    dialect: on_conflict_insert(_W).on_conflict_do_nothing(index_elements=["phone"])
+    .returning(_W.c.id) for dialect, on_conflict_insert in DIALECT_INSERTS.items()}
+_AUDIT = insert(AuditEntry.__table__)
 
 
 def with_worker_trades(from_clause):
@@ -107,13 +112,10 @@ async def record_consent(
     connection while it runs, and consent turns come in bursts."""
     if view is not None and view.consented:
         return view
-    table = Worker.__table__
     if view is None:
-        worker_id = await session.scalar(
-            dialect_insert(session, table).values(market_id=market_id, phone=phone,
-                                                created_at=now, consent_at=now,
-                                                consent_call_sid=call_sid)
-            .on_conflict_do_nothing(index_elements=["phone"]).returning(table.c.id))
+        worker_id = await session.scalar(_NEW_WORKER[session.bind.dialect.name], {
+            "market_id": market_id, "phone": phone, "created_at": now, "consent_at": now,
+            "consent_call_sid": call_sid})
         if worker_id is None:  # another call from this phone registered it just now
             return await record_consent(session, await load_worker_view(session, phone),
                                         market_id=market_id, phone=phone,
@@ -121,13 +123,12 @@ async def record_consent(
         view = WorkerView(number=f"{worker_id:06d}", status="registering")
     else:  # a worker row without consent (none is made that way today): consent it once
         given = await session.scalar(
-            update(table).where(table.c.phone == phone, table.c.consent_at.is_(None))
-            .values(consent_at=now, consent_call_sid=call_sid).returning(table.c.id))
+            update(_W).where(_W.c.phone == phone, _W.c.consent_at.is_(None))
+            .values(consent_at=now, consent_call_sid=call_sid).returning(_W.c.id))
         if given is None:
             return replace(view, consented=True)
-    await session.execute(insert(AuditEntry.__table__).values(
-        at=now, actor="caller", action="consent_given", subject=phone,
-        detail={"call_sid": call_sid}))
+    await session.execute(_AUDIT, {"at": now, "actor": "caller", "action": "consent_given",
+                                   "subject": phone, "detail": {"call_sid": call_sid}})
     return replace(view, consented=True)
 
 

@@ -6,11 +6,12 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
 
 def dialect_insert(session: AsyncSession, table: Table):
     """INSERT with the database's own ON CONFLICT clause (PostgreSQL's or SQLite's)."""
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return DIALECT_INSERTS[session.bind.dialect.name](table)
 
 
 async def insert_ignoring_duplicates(
