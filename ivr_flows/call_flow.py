@@ -67,7 +67,9 @@ class CallState:
     confirm: dict = field(default_factory=dict)  # a spoken answer waiting for a keypress
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """For saving at the end of a turn. Shallow: the fields hold plain JSON values
+        already, and asdict's deep copy of the prompt's words cost more than the save."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict) -> CallState:
