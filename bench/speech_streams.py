@@ -18,8 +18,8 @@ How it runs:
    Then, optionally, the same number of callers as each rung of the ladder speaking at
    once in real time (`--raw-paced`), to confirm.
 2. Gigline in its own process (`bench/speech_server.py`: `create_app` with speech on, the
-   Korean test pack, embedded SQLite in a temporary folder, GIGLINE_SPEECH_THREADS=2),
-   its REST calls pointed at this process.
+   Korean test pack, embedded SQLite in a temporary folder, decoding threads as
+   Gigline's default), its REST calls pointed at this process.
 3. This process plays Twilio: it runs the local carrier (`telephony.local_carrier`).
    For each N of the ladder it places N new calls (each hears the consent prompt and
    opens its Media Stream; Gigline makes a recogniser per stream), waits until all N
@@ -73,7 +73,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from gigline.settings import LOCAL_ACCOUNT_SID, LOCAL_HOTLINE_NUMBER  # noqa: E402
+from gigline.settings import (  # noqa: E402
+    DEFAULT_SPEECH_THREADS,
+    LOCAL_ACCOUNT_SID,
+    LOCAL_HOTLINE_NUMBER,
+)
 from speech.mulaw import mulaw_to_pcm16  # noqa: E402
 from telephony.local_carrier import LocalCarrier  # noqa: E402
 
@@ -100,8 +104,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "(default %(default)s)")
     p.add_argument("--keep-going", action="store_true",
                    help="run every rung, not stopping at the first failing round")
-    p.add_argument("--threads", type=int, default=2,
-                   help="Gigline's GIGLINE_SPEECH_THREADS and raw Vosk's pool (default 2)")
+    p.add_argument("--threads", type=int, default=DEFAULT_SPEECH_THREADS,
+                   help="Gigline's GIGLINE_SPEECH_THREADS and raw Vosk's pool (default: "
+                   "Gigline's own, cores + 1)")
     p.add_argument("--spread-ms", type=float, default=100,
                    help="the callers start speaking within this many ms (default %(default)s)")
     p.add_argument("--silence-after", type=float, default=2.5,

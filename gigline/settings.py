@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,12 @@ LOCAL_HOTLINE_NUMBER = "+863592123456"
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
+
+
+# One decoding thread per core and one more: a thread waiting for the GIL to hand its
+# result back would otherwise leave a core idle (on 2 cores, 40 callers answering at
+# once: p95 703-719 ms with 3 threads, 782 with 2, 798 with 4; docs/speech_benchmarks.md).
+DEFAULT_SPEECH_THREADS = (os.cpu_count() or 1) + 1
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class Settings:
     # Speech: a Vosk model for the speech pack's language; None keeps calls keypad-only.
     speech_language: str = "zh-CN"
     vosk_model_path: str | None = None
-    speech_threads: int = 2
+    speech_threads: int = field(default_factory=lambda: DEFAULT_SPEECH_THREADS)
 
     @property
     def carrier_timeout_seconds(self) -> float:
@@ -149,7 +156,7 @@ class Settings:
             hold_employers_with_cases=env.get("GIGLINE_HOLD_EMPLOYERS_WITH_CASES", "1") != "0",
             speech_language=speech_language,
             vosk_model_path=_model_path(env, speech_language),
-            speech_threads=_int(env, "GIGLINE_SPEECH_THREADS", 2),
+            speech_threads=_int(env, "GIGLINE_SPEECH_THREADS", DEFAULT_SPEECH_THREADS),
         )
         settings.validate()
         return settings
