@@ -4,11 +4,13 @@ streams them (8 kHz μ-law, made by scripts/make_speech_fixtures.sh)."""
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from gigline.keys import SPEECH
 from gigline.runtime import start_hotline
 from speech.recognizer import SpeechModel
 from tests.hotline_settings import free_port, make_settings
@@ -40,3 +42,13 @@ async def speaking_hotline_fixture(database_url, korean_model):
     running = await start_hotline(speaking_settings(database_url), speech_model=korean_model)
     yield running
     await running.close()
+
+
+async def no_recognizer_left(hotline) -> None:
+    """The server's stream handlers end after the carrier's side has closed: give them
+    2 s to release their recognisers (a leak stays open for good)."""
+    for _ in range(200):
+        if hotline.app[SPEECH].open_recognizers == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{hotline.app[SPEECH].open_recognizers} recognisers leaked")

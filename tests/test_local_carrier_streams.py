@@ -32,6 +32,8 @@ class StreamingHotline:
         self.messages: list[dict] = []
         self.signature_ok: bool | None = None
         self.closed = asyncio.Event()
+        self.handshake = asyncio.Event()  # cleared: the socket's upgrade waits
+        self.handshake.set()
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -54,6 +56,7 @@ class StreamingHotline:
         self.signature_ok = validator.validate(
             self.stream_url, {}, request.headers.get("X-Twilio-Signature", ""))
         socket = web.WebSocketResponse()
+        await self.handshake.wait()
         await socket.prepare(request)
         async for message in socket:
             self.messages.append(json.loads(message.data))
@@ -102,6 +105,17 @@ async def test_a_stream_speaks_twilios_message_format(aiohttp_server):
     assert frames[2] == b"\x00" * 80 + b"\xff" * 80, "padded with μ-law silence"
     assert stop == {"event": "stop", "sequenceNumber": "5", "streamSid": sid,
                     "stop": {"accountSid": ACCOUNT_SID, "callSid": call.sid}}
+
+
+async def test_a_stream_still_connecting_when_the_caller_hangs_up_is_stopped(aiohttp_server):
+    hotline = StreamingHotline()
+    hotline.handshake.clear()
+    async with carrier_for(aiohttp_server, hotline) as carrier:
+        call = await carrier.place_call(CALLER)
+        await call.hang_up()  # the stream's upgrade has not been answered yet
+        hotline.handshake.set()
+        await asyncio.wait_for(hotline.closed.wait(), 5)
+    assert [m["event"] for m in hotline.messages] == ["connected", "start", "stop"]
 
 
 async def test_a_second_stream_with_an_open_ones_name_is_not_opened(aiohttp_server):

@@ -18,7 +18,7 @@ from market import calls
 from store.models import CallSession, Worker
 from telephony.twiml import stream_token
 from tests.conftest import free_port, make_settings
-from tests.speech_fixtures import utterance
+from tests.speech_fixtures import no_recognizer_left, utterance
 
 CALLER = "+8613800000009"
 
@@ -62,7 +62,7 @@ async def test_a_whole_registration_by_voice(speaking_hotline):
     assert worker.id_number_last4 is None and worker.town_id is not None
     await call.hang_up()
     await speaking_hotline.carrier.drain()
-    assert speaking_hotline.app[SPEECH].open_recognizers == 0
+    await no_recognizer_left(speaking_hotline)
 
 
 async def test_every_listening_prompt_streams_and_the_next_response_stops_it(speaking_hotline):

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from gigline.keys import SPEECH
 from telephony import stream_socket
 from telephony.twiml import stream_token
-from tests.speech_fixtures import utterance
+from tests.speech_fixtures import no_recognizer_left, utterance
 
 CALLER = "+8613800000010"
 TRADES_MENU = "请选您会的工种"
@@ -57,14 +57,6 @@ async def closed_with(socket) -> int | None:
     assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     await socket.close()
     return socket.close_code
-
-
-async def no_recognizer_left(hotline) -> None:
-    for _ in range(200):
-        if hotline.app[SPEECH].open_recognizers == 0:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{hotline.app[SPEECH].open_recognizers} recognisers leaked")
 
 
 async def keys_still_work(call) -> None:

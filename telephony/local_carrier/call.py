@@ -471,8 +471,10 @@ class ScriptedCall:
             self.status = status
             self.ended_at = utcnow()
             self._runner.pending = None
-            for stream in self.open_streams:  # a call's streams end with it
-                self._ctx.tasks.spawn(stream.stop())
+            # A call's streams end with it, one still connecting too (stop waits for it).
+            for stream in self._streams.values():
+                if not stream.closed.is_set():
+                    self._ctx.tasks.spawn(stream.stop())
 
     def _stream_verb(self, how: str, info: dict[str, Any]) -> None:
         if how == "stop":
