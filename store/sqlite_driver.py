@@ -5,9 +5,9 @@ as a trip of its own to its thread and back through the event loop: three or fou
 a statement, each a hand-over of the GIL and a wake-up of the loop. When the loop is busy
 (callers' audio arrives on it 50 times a second per call) each trip waits for a whole
 loop iteration, and a call turn of five statements made nineteen of them. Here a
-statement is executed, fetched and closed on the thread in one trip, and a BEGIN goes
-with the transaction's first statement; the connection and everything else is
-aiosqlite's own."""
+statement is executed, fetched and closed on the thread in one trip, a BEGIN goes with
+the transaction's first statement, and ending a transaction that is not open costs
+nothing; the connection and everything else is aiosqlite's own."""
 
 from __future__ import annotations
 
@@ -38,14 +38,21 @@ class Connection(aiosqlite.Connection):
         return OneTripCursor(self)
 
     async def commit(self) -> None:
-        if self._pending_begin is None:
+        if self._in_transaction():
             await super().commit()
-        self._pending_begin = None  # a transaction that ran no statement: nothing to do
+        self._pending_begin = None  # began, but ran no statement: nothing to do
 
     async def rollback(self) -> None:
-        if self._pending_begin is None:
+        if self._in_transaction():
             await super().rollback()
         self._pending_begin = None
+
+    def _in_transaction(self) -> bool:
+        """Whether COMMIT or ROLLBACK has anything to end. The pool rolls back every
+        connection it is handed back, after a commit too: that trip is saved. (Read on
+        the loop: SQLAlchemy awaits each call, so the thread is idle on this connection.)"""
+        return (self._pending_begin is None and self._connection is not None
+                and self._connection.in_transaction)
 
 
 class OneTripCursor:

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.exc import IntegrityError
 
 from store import sqlite_driver
-from store.db import make_engine
+from store.db import make_engine, make_sessionmaker
 
 METADATA = MetaData()
 THINGS = Table("things", METADATA, Column("id", Integer, primary_key=True),
@@ -94,3 +94,25 @@ async def test_a_transaction_takes_the_write_lock_with_its_first_statement(engin
         await conn.commit()
     async with engine.connect() as conn:
         assert (await conn.execute(select(THINGS.c.name))).scalars().all() == ["after"]
+
+
+async def test_a_committed_session_goes_back_to_the_pool_without_a_trip(engine, monkeypatch):
+    sessions = make_sessionmaker(engine)
+    trips = []
+    execute = sqlite_driver.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):
+        trips.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    async with sessions() as session, session.begin():
+        await session.execute(text("SELECT 1"))
+    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+    async with sessions() as session, session.begin():
+        await session.execute(insert(THINGS).values(name="kept", size=1))
+    assert len(trips) == 2  # BEGIN with the INSERT, COMMIT; the pool's reset-rollback: none
+    async with sessions() as session:
+        await session.execute(insert(THINGS).values(name="dropped", size=2))
+    assert len(trips) == 4  # BEGIN with the INSERT, one ROLLBACK (the session's, not two)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(THINGS.c.name))).scalars().all() == ["kept"]
