@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,19 +36,19 @@ async def load_worker(session: AsyncSession, phone: str) -> Worker | None:
 
 
 def worker_view(worker: Worker) -> WorkerView:
+    return _view(lambda name: getattr(worker, name),
+                 tuple(t.code for t in sorted(worker.trades, key=lambda t: t.position)))
+
+
+def _view(column: Callable[[str], Any], trades: tuple[str, ...]) -> WorkerView:
+    """The one mapping of a worker's columns (by name) to what a turn knows of them."""
     return WorkerView(
-        number=worker_number(worker),
-        status=worker.status,
-        name=worker.name,
-        trades=tuple(t.code for t in sorted(worker.trades, key=lambda t: t.position)),
-        district_id=worker.district_id,
-        town_id=worker.town_id,
-        day_wage_fen=worker.day_wage_fen,
-        availability=worker.availability,
-        alert_channel=worker.alert_channel,
-        id_last4=worker.id_number_last4,
-        has_name_recording=bool(worker.name_recording_url),
-        consented=worker.consent_at is not None,
+        number=f"{column('id'):06d}", status=column("status"), name=column("name"),
+        trades=trades, district_id=column("district_id"), town_id=column("town_id"),
+        day_wage_fen=column("day_wage_fen"), availability=column("availability"),
+        alert_channel=column("alert_channel"), id_last4=column("id_number_last4"),
+        has_name_recording=bool(column("name_recording_url")),
+        consented=column("consent_at") is not None,
     )
 
 
@@ -91,15 +93,8 @@ def worker_view_of(rows) -> WorkerView | None:
     if not rows or rows[0].worker_id is None:
         return None
     first = rows[0]
-    return WorkerView(
-        number=f"{first.worker_id:06d}", status=first.worker_status, name=first.worker_name,
-        trades=tuple(row.worker_trade for row in rows if row.worker_trade is not None),
-        district_id=first.worker_district_id, town_id=first.worker_town_id,
-        day_wage_fen=first.worker_day_wage_fen, availability=first.worker_availability,
-        alert_channel=first.worker_alert_channel, id_last4=first.worker_id_number_last4,
-        has_name_recording=bool(first.worker_name_recording_url),
-        consented=first.worker_consent_at is not None,
-    )
+    return _view(lambda name: getattr(first, f"worker_{name}"),
+                 tuple(row.worker_trade for row in rows if row.worker_trade is not None))
 
 
 async def record_consent(
