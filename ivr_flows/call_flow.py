@@ -156,19 +156,12 @@ def _start(turn: _Turn) -> None:
         else:
             _end(turn)
         return
-    if worker and worker.status == "active":
-        if worker.name:
-            turn.say("greeting_registered_name", name=worker.name, market=ctx.market.name)
-        else:
-            number = ctx.catalogue.digits(worker.number)
-            turn.say("greeting_registered_number", number=number, market=ctx.market.name)
-        if ctx.speech is not None:
-            turn.say("speech_hint")
-        turn.go("main_menu")
-        return
-    turn.say("greeting_new", market=ctx.market.name)
+    _greet(turn)
     if ctx.speech is not None:
         turn.say("speech_hint")
+    if worker and worker.status == "active":
+        turn.go("main_menu")
+        return
     if worker and worker.consented:
         turn.state.draft = {
             "trades": list(worker.trades),
@@ -185,6 +178,17 @@ def _start(turn: _Turn) -> None:
         _next_registration_step(turn)
         return
     turn.go("consent")
+
+
+def _greet(turn: _Turn) -> None:
+    ctx, worker = turn.ctx, turn.ctx.worker
+    if not (worker and worker.status == "active"):
+        turn.say("greeting_new", market=ctx.market.name)
+    elif worker.name:
+        turn.say("greeting_registered_name", name=worker.name, market=ctx.market.name)
+    else:
+        turn.say("greeting_registered_number", number=ctx.catalogue.digits(worker.number),
+                 market=ctx.market.name)
 
 
 def _start_alert(turn: _Turn, offer: OfferView) -> None:
