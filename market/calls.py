@@ -52,7 +52,7 @@ from store.models import (
     WageReport,
     Worker,
 )
-from store.repo import insert_ignoring_duplicates
+from store.repo import insert_ignoring_duplicates, small_writes
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
@@ -212,9 +212,10 @@ async def take_turn(
             if next_event is None:
                 break
         response = render(voice, call.turn + 1, call_sid, bool(call.state.get("listen")))
-        await session.execute(_SAVE_TURN, {
-            "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
-            "updated_at": now, "last_response": response})
+        with small_writes():
+            await session.execute(_SAVE_TURN, {
+                "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
+                "updated_at": now, "last_response": response})
         return Turn(response, queued_any(session))
 
 

@@ -13,9 +13,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 
 import aiosqlite
+
+_small_writes = ContextVar("sqlite_small_writes", default=False)
+
+
+@contextmanager
+def small_writes() -> Iterator[None]:
+    """Statements awaited inside run on the event loop itself instead of the database
+    thread, once their transaction holds SQLite's write lock (every transaction here
+    begins IMMEDIATE, so they can never wait for a lock). For a few single-row writes
+    on a hot path: under load a trip waits for a whole loop iteration, ~100x longer
+    than such a write takes. BEGIN and COMMIT still go to the thread (the COMMIT may
+    checkpoint the WAL, which syncs to disk)."""
+    token = _small_writes.set(True)
+    try:
+        yield
+    finally:
+        _small_writes.reset(token)
 
 
 def connector(database: str, **connect_args):
@@ -46,6 +66,9 @@ class Connection(aiosqlite.Connection):
         if self._in_transaction():
             await super().rollback()
         self._pending_begin = None
+
+    def _holds_write_lock(self) -> bool:
+        return self._in_transaction()  # BEGIN IMMEDIATE has run: the lock is ours
 
     def _in_transaction(self) -> bool:
         """Whether COMMIT or ROLLBACK has anything to end. The pool rolls back every
@@ -78,7 +101,10 @@ class OneTripCursor:
         if sql.upper().startswith("BEGIN"):
             self._connection._pending_begin = sql
             return self
-        await self._connection._execute(self._run, "execute", sql, parameters)
+        if _small_writes.get() and self._connection._holds_write_lock():
+            self._run("execute", sql, parameters)
+        else:
+            await self._connection._execute(self._run, "execute", sql, parameters)
         return self
 
     async def executemany(self, sql: str, seq_of_parameters) -> OneTripCursor:
@@ -86,7 +112,7 @@ class OneTripCursor:
         return self
 
     def _run(self, method: str, sql: str, parameters) -> None:
-        """On the database thread."""
+        """On the database thread (or the loop, for small writes)."""
         cursor = self._connection._conn.cursor()
         try:
             if self._connection._pending_begin is not None:

@@ -116,3 +116,28 @@ async def test_a_committed_session_goes_back_to_the_pool_without_a_trip(engine, 
     assert len(trips) == 4  # BEGIN with the INSERT, one ROLLBACK (the session's, not two)
     async with engine.connect() as conn:
         assert (await conn.execute(select(THINGS.c.name))).scalars().all() == ["kept"]
+
+
+async def test_small_writes_skip_the_thread_once_the_write_lock_is_held(engine, monkeypatch):
+    trips = []
+    execute = sqlite_driver.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):
+        trips.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        await conn.commit()
+        monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+        with sqlite_driver.small_writes():
+            await conn.execute(insert(THINGS).values(name="a", size=1))  # BEGIN: the thread
+            await conn.execute(insert(THINGS).values(name="b", size=2))  # on the loop
+            await conn.execute(update(THINGS).values(size=3))  # on the loop
+            with pytest.raises(IntegrityError):
+                await conn.execute(insert(THINGS).values(name="a", size=4))
+        assert len(trips) == 1
+        await conn.commit()
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(THINGS.c.name, THINGS.c.size))).all()
+    assert sorted(tuple(row) for row in rows) == [("a", 3), ("b", 3)]
