@@ -17,6 +17,20 @@ THINGS = Table("things", METADATA, Column("id", Integer, primary_key=True),
 
 
 @pytest.fixture
+def trips(monkeypatch) -> list:
+    """Every trip a connection makes to its database thread (clear it to start counting)."""
+    made = []
+    execute = sqlite_driver.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):
+        made.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+    return made
+
+
+@pytest.fixture
 async def engine(tmp_path):
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/driver.db")
     async with engine.begin() as conn:
@@ -49,15 +63,7 @@ async def test_a_failed_statement_raises_and_the_connection_goes_on(engine):
         assert (await conn.execute(select(THINGS.c.size))).scalars().all() == [1]
 
 
-async def test_a_statement_is_one_trip_to_the_database_thread(engine, monkeypatch):
-    trips = []
-    execute = sqlite_driver.Connection._execute
-
-    async def counting(self, fn, *args, **kwargs):
-        trips.append(fn)
-        return await execute(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+async def test_a_statement_is_one_trip_to_the_database_thread(engine, trips):
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))  # the connection's first use: begin etc.
         trips.clear()
@@ -68,18 +74,11 @@ async def test_a_statement_is_one_trip_to_the_database_thread(engine, monkeypatc
 
 
 async def test_a_transaction_takes_the_write_lock_with_its_first_statement(engine, tmp_path,
-                                                                          monkeypatch):
-    trips = []
-    execute = sqlite_driver.Connection._execute
-
-    async def counting(self, fn, *args, **kwargs):
-        trips.append(fn)
-        return await execute(self, fn, *args, **kwargs)
-
+                                                                          trips):
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
         await conn.commit()
-        monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+        trips.clear()
         async with conn.begin():
             await conn.execute(select(THINGS.c.id))  # a read, but BEGIN IMMEDIATE ran first
             other = sqlite3.connect(tmp_path / "driver.db", timeout=0.05)
@@ -96,18 +95,11 @@ async def test_a_transaction_takes_the_write_lock_with_its_first_statement(engin
         assert (await conn.execute(select(THINGS.c.name))).scalars().all() == ["after"]
 
 
-async def test_a_committed_session_goes_back_to_the_pool_without_a_trip(engine, monkeypatch):
+async def test_a_committed_session_goes_back_to_the_pool_without_a_trip(engine, trips):
     sessions = make_sessionmaker(engine)
-    trips = []
-    execute = sqlite_driver.Connection._execute
-
-    async def counting(self, fn, *args, **kwargs):
-        trips.append(fn)
-        return await execute(self, fn, *args, **kwargs)
-
     async with sessions() as session, session.begin():
         await session.execute(text("SELECT 1"))
-    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+    trips.clear()
     async with sessions() as session, session.begin():
         await session.execute(insert(THINGS).values(name="kept", size=1))
     assert len(trips) == 2  # BEGIN with the INSERT, COMMIT; the pool's reset-rollback: none
@@ -118,18 +110,11 @@ async def test_a_committed_session_goes_back_to_the_pool_without_a_trip(engine, 
         assert (await conn.execute(select(THINGS.c.name))).scalars().all() == ["kept"]
 
 
-async def test_small_writes_skip_the_thread_once_the_write_lock_is_held(engine, monkeypatch):
-    trips = []
-    execute = sqlite_driver.Connection._execute
-
-    async def counting(self, fn, *args, **kwargs):
-        trips.append(fn)
-        return await execute(self, fn, *args, **kwargs)
-
+async def test_small_writes_skip_the_thread_once_the_write_lock_is_held(engine, trips):
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
         await conn.commit()
-        monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+        trips.clear()
         with sqlite_driver.small_writes():
             await conn.execute(insert(THINGS).values(name="a", size=1))  # BEGIN: the thread
             await conn.execute(insert(THINGS).values(name="b", size=2))  # on the loop
