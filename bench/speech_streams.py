@@ -570,12 +570,16 @@ def verdicts(result: dict) -> dict:
     best = next((r for r in gigline["rounds"] if r["calls"] == capacity), None)
     raw_streams = (raw.get("throughput") or {}).get("realtime_streams")
     ratio = round(capacity / raw_streams, 2) if raw_streams else None
+    paced = raw.get("paced_capacity")
     p95 = best["latency_ms"]["p95"] if best else None
     mib = best["mib_per_stream"] if best else None
     return {
         "capacity": capacity, "all_recognised_up_to": recognised,
         "raw_realtime_streams": raw_streams,
-        "raw_paced_capacity": raw.get("paced_capacity"), "ratio": ratio,
+        "raw_paced_capacity": paced, "ratio": ratio,
+        # The same kind of count as Gigline's (callers kept up with, same arrivals);
+        # the verdict keeps to the stricter flat-out throughput.
+        "ratio_to_paced": round(capacity / paced, 2) if paced else None,
         "streams_met": capacity >= STREAMS_TARGET,
         "ratio_met": ratio is not None and ratio >= RATIO_TARGET,
         "latency_p95_ms_at_capacity": p95,
@@ -596,7 +600,7 @@ def print_verdicts(v: dict) -> None:
           f"{v['all_recognised_up_to']}")
     print(f"vs raw Vosk: {v['capacity']} / {v['raw_realtime_streams']} = {v['ratio']} "
           f"(target >= {RATIO_TARGET}): {mark(v['ratio_met'])}; raw paced capacity "
-          f"{v['raw_paced_capacity']}")
+          f"{v['raw_paced_capacity']} (ratio {v['ratio_to_paced']})")
     print(f"latency p95 at capacity: {v['latency_p95_ms_at_capacity']} ms "
           f"(target < {LATENCY_TARGET_MS}): {mark(v['latency_met'])}")
     print(f"memory per stream at capacity: {v['mib_per_stream_at_capacity']} MiB "
