@@ -53,6 +53,7 @@ def connector(database: str, **connect_args):
 
 class Connection(aiosqlite.Connection):
     _pending_begin: str | None = None  # run on the thread before the next statement
+    _write_locked = False  # the open transaction began IMMEDIATE (or EXCLUSIVE)
 
     def cursor(self) -> OneTripCursor:  # SQLAlchemy enters it: `async with` is a no-op
         return OneTripCursor(self)
@@ -60,15 +61,15 @@ class Connection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._in_transaction():
             await super().commit()
-        self._pending_begin = None  # began, but ran no statement: nothing to do
+        self._pending_begin, self._write_locked = None, False  # nothing ran: nothing to end
 
     async def rollback(self) -> None:
         if self._in_transaction():
             await super().rollback()
-        self._pending_begin = None
+        self._pending_begin, self._write_locked = None, False
 
     def _holds_write_lock(self) -> bool:
-        return self._in_transaction()  # BEGIN IMMEDIATE has run: the lock is ours
+        return self._write_locked and self._in_transaction()
 
     def _in_transaction(self) -> bool:
         """Whether COMMIT or ROLLBACK has anything to end. The pool rolls back every
@@ -113,11 +114,14 @@ class OneTripCursor:
 
     def _run(self, method: str, sql: str, parameters) -> None:
         """On the database thread (or the loop, for small writes)."""
-        cursor = self._connection._conn.cursor()
+        connection = self._connection
+        cursor = connection._conn.cursor()
         try:
-            if self._connection._pending_begin is not None:
-                begin, self._connection._pending_begin = self._connection._pending_begin, None
+            if connection._pending_begin is not None:
+                begin, connection._pending_begin = connection._pending_begin, None
                 cursor.execute(begin)
+                connection._write_locked = any(mode in begin.upper()
+                                               for mode in ("IMMEDIATE", "EXCLUSIVE"))
             getattr(cursor, method)(sql, parameters)
             rows = cursor.fetchall() if cursor.description else []
             # Read after the fetch: with RETURNING, SQLite counts rows as they are stepped.

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from store import sqlite_driver
 from store.db import make_engine, make_sessionmaker
@@ -126,3 +127,22 @@ async def test_small_writes_skip_the_thread_once_the_write_lock_is_held(engine, 
     async with engine.connect() as conn:
         rows = (await conn.execute(select(THINGS.c.name, THINGS.c.size))).all()
     assert sorted(tuple(row) for row in rows) == [("a", 3), ("b", 3)]
+
+
+async def test_small_writes_in_a_deferred_transaction_still_go_to_the_thread(tmp_path, trips):
+    path = tmp_path / "deferred.db"
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}",
+                                 async_creator=sqlite_driver.connector(str(path)))
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(METADATA.create_all)
+            await conn.commit()
+            await conn.exec_driver_sql("BEGIN")  # deferred: no write lock until a write
+            trips.clear()
+            with sqlite_driver.small_writes():
+                await conn.execute(insert(THINGS).values(name="a", size=1))
+                await conn.execute(insert(THINGS).values(name="b", size=2))
+            assert len(trips) == 2  # the first may wait for the lock: never on the loop
+            await conn.commit()
+    finally:
+        await engine.dispose()
