@@ -67,7 +67,7 @@ _LOCK_CALL = (
     .select_from(workers.with_worker_by_phone(CALLS, CALLS.c.phone))
     .where(CALLS.c.call_sid == bindparam("sid")).order_by(workers.VIEW_ORDER)
     .with_for_update(of=CALLS))
-_SAVE_TURN = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: the values
+_SAVE_TURN = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: columns given
 _LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
     CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == "in-progress")
 
