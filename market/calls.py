@@ -52,7 +52,7 @@ from store.models import (
     WageReport,
     Worker,
 )
-from store.repo import insert_ignoring_duplicates, small_writes
+from store.repo import insert_ignoring_duplicates, read_only, small_writes
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
@@ -255,8 +255,8 @@ class ListeningCall:
 
 async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
     """A live call of ours, with what its current prompt listens for; None otherwise."""
-    async with desk.sessions() as session:
-        row = (await session.execute(_LIVE_CALL, {"sid": call_sid})).first()
+    async with desk.sessions() as session:  # every prompt's stream asks: a plain read
+        row = (await (await read_only(session)).execute(_LIVE_CALL, {"sid": call_sid})).first()
     if row is None:
         return None
     listen = row.state.get("listen")

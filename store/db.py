@@ -61,10 +61,16 @@ def _sqlite_pragmas_for_migrations(dbapi_conn, record) -> None:
     dbapi_conn.execute("PRAGMA foreign_keys=OFF")
 
 
+# Execution option of a connection that only reads (store.repo.read_only): its
+# statements run in autocommit, each its own snapshot, holding no lock.
+READ_ONLY = "gigline_read_only"
+
+
 def _sqlite_begin(conn) -> None:
     """Writers queue for SQLite's one write lock up front, so a read-then-write
     (take a slot, claim a row) is never interleaved with another's."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if not conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

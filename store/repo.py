@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from store.db import READ_ONLY
 from store.sqlite_driver import small_writes as small_writes  # the market's hot writes
 
 DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -26,3 +27,9 @@ async def insert_ignoring_duplicates(
     )
     result = await session.execute(statement)
     return result.rowcount == 1
+
+
+async def read_only(session: AsyncSession) -> AsyncConnection:
+    """The session's connection for a read that writes nothing: on SQLite it takes no
+    write lock and no BEGIN/ROLLBACK trips (the embedded writer is one connection)."""
+    return await session.connection(execution_options={READ_ONLY: True})

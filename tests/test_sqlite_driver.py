@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from store import sqlite_driver
 from store.db import make_engine, make_sessionmaker
+from store.repo import read_only
 
 METADATA = MetaData()
 THINGS = Table("things", METADATA, Column("id", Integer, primary_key=True),
@@ -146,3 +147,19 @@ async def test_small_writes_in_a_deferred_transaction_still_go_to_the_thread(tmp
             await conn.commit()
     finally:
         await engine.dispose()
+
+
+async def test_a_read_only_session_takes_no_write_lock_and_one_trip(engine, tmp_path, trips):
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))
+    trips.clear()
+    async with sessions() as session:
+        conn = await read_only(session)
+        names = (await conn.execute(select(THINGS.c.name))).scalars().all()
+        other = sqlite3.connect(tmp_path / "driver.db", timeout=0.05)
+        other.execute("BEGIN IMMEDIATE")  # not locked out by the read
+        other.rollback()
+        other.close()
+    assert names == []
+    assert len(trips) == 1  # the SELECT: no BEGIN, and nothing to roll back
