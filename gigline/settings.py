@@ -70,7 +70,7 @@ class Settings:
     # Speech: a Vosk model for the speech pack's language; None keeps calls keypad-only.
     speech_language: str = "zh-CN"
     vosk_model_path: str | None = None
-    speech_threads: int = field(default_factory=lambda: DEFAULT_SPEECH_THREADS)
+    speech_threads: int = DEFAULT_SPEECH_THREADS
 
     @property
     def carrier_timeout_seconds(self) -> float:

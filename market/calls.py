@@ -255,8 +255,9 @@ class ListeningCall:
 
 async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
     """A live call of ours, with what its current prompt listens for; None otherwise."""
-    async with desk.sessions() as session:  # every prompt's stream asks: a plain read
-        row = (await (await read_only(session)).execute(_LIVE_CALL, {"sid": call_sid})).first()
+    async with desk.sessions() as session:
+        conn = await read_only(session)  # every prompt's stream asks: no write lock
+        row = (await conn.execute(_LIVE_CALL, {"sid": call_sid})).first()
     if row is None:
         return None
     listen = row.state.get("listen")

@@ -24,13 +24,12 @@ class DatabaseNotMigrated(RuntimeError):
 
 def make_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = make_url(url).database or ":memory:"
+        if database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         # One connection: SQLite has one writer, and transactions queueing for it in this
         # process wait on the pool (asyncio), not in SQLite's sleeping busy handler.
         pooling = {"pool_size": 1, "max_overflow": 0} if foreign_keys else {"poolclass": NullPool}
-        database = make_url(url).database or ":memory:"
         engine = create_async_engine(
             url, async_creator=sqlite_driver.connector(
                 database, timeout=30, uri=database.startswith("file:")),
