@@ -14,17 +14,22 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 from aiohttp import WSMsgType, web
+from servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from tests.hotline_settings import free_port  # noqa: E402
 
 
 def serve(port: int, parse_messages: bool) -> None:
@@ -47,9 +52,13 @@ def serve(port: int, parse_messages: bool) -> None:
         return web.json_response({"received": received,
                                   "cpu_s": usage.ru_utime + usage.ru_stime})
 
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
     app = web.Application()
     app.router.add_get("/ws", socket)
     app.router.add_get("/stats", stats)
+    app.router.add_get("/healthz", healthz)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -67,16 +76,19 @@ async def stream(http: aiohttp.ClientSession, base: str, seconds: float) -> None
             await asyncio.sleep(max(0.0, started + 0.02 * frame - time.monotonic()))
 
 
-async def measure(port: int, streams: int, seconds: float) -> dict:
-    base = f"http://127.0.0.1:{port}"
+class ReceivingServer(ServerProcess):
+    """This script's --serve mode as a ServerProcess (start, /healthz, stop)."""
+
+    def launch(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, __file__, *self.args],
+                                         env=self.env, stdout=log, stderr=log)
+
+
+async def measure(base: str, streams: int, seconds: float) -> dict:
     async with aiohttp.ClientSession() as http:
-        for _ in range(100):  # the server is starting
-            try:
-                async with http.get(f"{base}/stats") as response:
-                    before = await response.json()
-                break
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
+        async with http.get(f"{base}/stats") as response:
+            before = await response.json()
         await asyncio.gather(*(stream(http, base, seconds) for _ in range(streams)))
         async with http.get(f"{base}/stats") as response:
             after = await response.json()
@@ -91,18 +103,21 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--parse", action="store_true")
-    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return serve(args.port, args.parse)
-    server = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(args.port)]
-                              + (["--parse"] if args.parse else []))
-    try:
-        result = asyncio.run(measure(args.port, args.streams, args.seconds))
-    finally:
-        server.terminate()
-        server.wait()
+    port = free_port()
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        server = ReceivingServer(
+            "ws_receive", ["--serve", "--port", str(port)] + (["--parse"] if args.parse else []),
+            dict(os.environ), f"http://127.0.0.1:{port}", Path(log.name))
+        try:
+            asyncio.run(server.start())
+            result = asyncio.run(measure(server.base_url, args.streams, args.seconds))
+        finally:
+            server.stop()
     print(f"{args.streams} streams, {result['messages']} messages"
           f"{' parsed' if args.parse else ''}: {result['us_per_message']} us of server CPU "
           f"each, {result['core_pct']}% of a core")
