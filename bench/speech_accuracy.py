@@ -70,7 +70,7 @@ def main() -> int:
     totals: Counter[str] = Counter()
     print(f"{'prompt':24} {'said':6} {'heard':10} {'conf':>5}  outcome")
     for label, (step, meanings) in PROMPTS.items():
-        listen = listen_for(step, 0, None, ctx)
+        listen = listen_for(step, 0, None, ctx.market, ctx.speech)
         for word, expected in meanings.items():
             heard = hear(model, listen.grammar, word)
             answer = heard and understand(heard.text, heard.confidence, listen)

@@ -29,7 +29,7 @@ from ivr_flows.commands import (
     Say,
     StoreIdNumber,
 )
-from ivr_flows.context import CallContext
+from ivr_flows.context import CallContext, MarketView
 from ivr_flows.inputs import (
     Answer,
     CallStarted,
@@ -41,8 +41,9 @@ from ivr_flows.inputs import (
     Recorded,
     SlotResult,
 )
-from ivr_flows.listening import ITEM, listen_for, page_of
+from ivr_flows.listening import ITEM, Listen, listen_for, page_of
 from market.identity import is_valid_id_number
+from speech.words import SpeechWords
 
 MAX_FAILURES = 3
 WAGE_MIN_YUAN = 30
@@ -63,7 +64,6 @@ class CallState:
     offers: list[dict] = field(default_factory=list)
     offer_index: int = 0
     pay: dict = field(default_factory=dict)  # the pay question of a "were you paid?" call
-    listen: dict = field(default_factory=dict)  # what the last prompt hears spoken (Listen)
     confirm: dict = field(default_factory=dict)  # a spoken answer waiting for a keypress
 
     def to_dict(self) -> dict:
@@ -99,13 +99,10 @@ class _Turn:
 
     def ask(self) -> None:
         command = _PROMPTS[self.state.step](self.state, self.ctx)
-        listen = None
         if isinstance(command, Ask):
-            listen = listen_for(self.state.step, self.state.page,
-                                self.state.draft.get("district_id"), self.ctx)
-        if listen is not None:
-            command = dataclasses.replace(command, listen=listen)
-        self.state.listen = listen.to_dict() if listen else {}
+            listen = listening(self.state, self.ctx.market, self.ctx.speech)
+            if listen is not None:
+                command = dataclasses.replace(command, listen=listen)
         self.commands.append(command)
 
     def fail(self, prompt_id: str = "not_understood", **params: object) -> None:
@@ -121,8 +118,14 @@ class _Turn:
         self.ask()
 
 
+def listening(state: CallState, market: MarketView, speech: SpeechWords | None) -> Listen | None:
+    """What the prompt the call is at hears spoken (None: keys only). Derived, not kept
+    in the state: the step, page and district say it, with the market and the pack."""
+    return listen_for(state.step, state.page, state.draft.get("district_id"), market, speech)
+
+
 def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallState, list]:
-    turn = _Turn(dataclasses.replace(state, draft=dict(state.draft), listen={}), ctx)
+    turn = _Turn(dataclasses.replace(state, draft=dict(state.draft)), ctx)
     if isinstance(event, CallStarted) and event.alert is not None:
         _start_alert(turn, event.alert)
     elif isinstance(event, CallStarted) and event.pay is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr_flows.context import AreaView, CallContext, MarketView, TradeView
+from ivr_flows.context import AreaView, MarketView, TradeView
 from speech.words import SpeechWords
 
 ITEM = "@"  # an Answer value naming a menu item rather than its key
@@ -40,16 +40,6 @@ class Listen:
         words = [w for choice in self.choices for w in choice.words] + list(self.amount_words)
         return list(dict.fromkeys(words))
 
-    def to_dict(self) -> dict:
-        return {"choices": [[c.value, list(c.words), c.label] for c in self.choices],
-                "amount_words": list(self.amount_words)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Listen:
-        return cls(tuple(Choice(value, tuple(words), label)
-                         for value, words, label in data.get("choices", [])),
-                   tuple(data.get("amount_words", [])))
-
 
 def page_of(items: list, page: int) -> tuple[list, bool]:
     """At most 4 keys a page: 4 items, or 3 and a key that pages on."""
@@ -58,16 +48,16 @@ def page_of(items: list, page: int) -> tuple[list, bool]:
     return items[page * 3 : page * 3 + 3], True
 
 
-def listen_for(step: str, page: int, district_id: int | None, ctx: CallContext) -> Listen | None:
+def listen_for(step: str, page: int, district_id: int | None, market: MarketView,
+               speech: SpeechWords | None) -> Listen | None:
     """None where only keys make sense (identifiers, recordings, the read-back)."""
-    speech = ctx.speech
     if speech is None:
         return None
     if step in AMOUNT_STEPS:
         return Listen(_always(speech), speech.numerals) if speech.numerals else None
     if step in KEYS:
         return Listen(_keyed(speech, step))
-    items = _items(step, district_id, ctx, speech)
+    items = _items(step, district_id, market, speech)
     if items is None:
         return None
     page_items, paged = page_of(items, page)
@@ -95,9 +85,8 @@ def _always(speech: SpeechWords, agent_too: tuple | list = ()) -> tuple[Choice, 
     return tuple(c for c in (Choice("*", speech.repeat), Choice("0", agent)) if c.words)
 
 
-def _items(step: str, district_id: int | None, ctx: CallContext,
+def _items(step: str, district_id: int | None, market: MarketView,
            speech: SpeechWords) -> list[tuple[str, str, tuple[str, ...]]] | None:
-    market = ctx.market
     if step == "trades":
         return [(t.code, t.name, trade_words(t)) for t in market.trades]
     if step == "district":

@@ -198,6 +198,7 @@ async def take_turn(
             event = CallStarted()  # a gather of a call we never saw: start afresh
         effects = _Effects(desk, session, call, caller_view, now)
         state = call_flow.CallState.from_dict(call.state)
+        listened_before = call_flow.listening(state, desk.market, desk.speech) is not None
         voice: list = []
         next_event: FlowInput | None = event
         for _ in range(MAX_EFFECT_ROUNDS):
@@ -211,7 +212,7 @@ async def take_turn(
                     next_event = await effects.apply(command) or next_event
             if next_event is None:
                 break
-        response = render(voice, call.turn + 1, call_sid, bool(call.state.get("listen")))
+        response = render(voice, call.turn + 1, call_sid, listened_before)
         with small_writes():
             await session.execute(_SAVE_TURN, {
                 "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
@@ -260,9 +261,9 @@ async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
         row = (await conn.execute(_LIVE_CALL, {"sid": call_sid})).first()
     if row is None:
         return None
-    listen = row.state.get("listen")
-    return ListeningCall(call_sid, row.phone, row.direction, row.turn,
-                         Listen.from_dict(listen) if listen else None)
+    listen = call_flow.listening(call_flow.CallState.from_dict(row.state), desk.market,
+                                 desk.speech)
+    return ListeningCall(call_sid, row.phone, row.direction, row.turn, listen)
 
 
 async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:

@@ -77,6 +77,10 @@ class FlowCall:
     def state(self) -> call_flow.CallState:
         return call_flow.CallState.from_dict(json.loads(self.state_json))
 
+    def listening(self) -> Listen | None:
+        """What the prompt the call is at hears (None: keys only), as the socket derives it."""
+        return call_flow.listening(self.state, self.market, self.speech)
+
     def start(self, event: CallStarted | None = None) -> FlowCall:
         self.lines.append("=== call starts")
         self._run(event or CallStarted())
@@ -94,7 +98,7 @@ class FlowCall:
 
     def say(self, text: str, confidence: float = 0.95) -> FlowCall:
         """Speak at the current prompt: what Vosk printed, understood as the socket does."""
-        answer = understand(text, confidence, Listen.from_dict(self.state.listen))
+        answer = understand(text, confidence, self.listening())
         self.lines.append(f"you say: {text} ({confidence:.2f})")
         if answer is None:
             self.lines.append("   (not an answer here: still listening)")
