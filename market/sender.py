@@ -7,6 +7,7 @@ the row sent again."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -28,6 +29,7 @@ DEFAULT_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_MAX_SECONDS = 15 * 60
+OVERTAKEN_CALLBACK_PAUSES_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # then the sid is not ours
 # Carrier statuses only move forward: a late "sent" never undoes "delivered".
 STATUS_RANK = {"queued": 1, "accepted": 1, "sending": 2, "sent": 3,
                "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
@@ -176,7 +178,21 @@ async def record_delivery_status(
     sessions: async_sessionmaker, carrier_sid: str, status: str, error_code: int | None,
     now: datetime,
 ) -> bool:
-    """Applies a carrier status callback; False if the message is not ours."""
+    """Applies a carrier status callback; False if the message is not ours. A callback
+    can overtake the send (the carrier may call back before the sender has saved the
+    message's sid): an unknown sid is looked up again for a moment instead of dropped."""
+    for pause in (*OVERTAKEN_CALLBACK_PAUSES_S, None):
+        if await _apply_delivery_status(sessions, carrier_sid, status, error_code, now):
+            return True
+        if pause is not None:
+            await asyncio.sleep(pause)
+    return False
+
+
+async def _apply_delivery_status(
+    sessions: async_sessionmaker, carrier_sid: str, status: str, error_code: int | None,
+    now: datetime,
+) -> bool:
     async with sessions() as session, session.begin():
         row = await session.scalar(
             select(OutboundSms).where(OutboundSms.carrier_sid == carrier_sid).with_for_update()

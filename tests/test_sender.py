@@ -13,6 +13,7 @@ from gigline.keys import SENDER, SESSIONS
 from gigline.runtime import start_hotline
 from market.optouts import is_opted_out
 from market.outbox import enqueue_sms
+from market.sender import record_delivery_status
 from store.models import OutboundSms
 from tests.clock import FixedClock
 from tests.conftest import free_port, make_settings
@@ -157,3 +158,19 @@ async def test_urgent_messages_go_first_within_the_rate_limit(database_url, cloc
         assert [m.body for m in running.carrier.inbox(PHONE)] == ["急招", "通知0"]
     finally:
         await running.close()
+
+
+async def test_a_status_callback_that_overtakes_the_send_is_applied(hotline, clock):
+    assert await add(hotline, clock, "k-early")
+    # The callback arrives before the sender has saved the message's sid (a fast carrier).
+    early = asyncio.create_task(record_delivery_status(
+        hotline.app[SESSIONS], "SM" + "e" * 32, "delivered", None, clock()))
+    await asyncio.sleep(0.1)
+    async with hotline.app[SESSIONS]() as session, session.begin():
+        [row] = await session.scalars(select(OutboundSms))
+        row.status, row.carrier_sid = "queued", "SM" + "e" * 32
+    assert await early
+    [row] = await rows(hotline)
+    assert row.status == "delivered"
+    assert not await record_delivery_status(hotline.app[SESSIONS], "SM" + "0" * 32,
+                                            "delivered", None, clock()), "not ours"
