@@ -43,6 +43,10 @@ class StreamingHotline:
 
     async def voice(self, request: web.Request) -> web.Response:
         response = VoiceResponse()
+        if "Digits" in await request.post():  # a key answers the prompt: stop listening
+            response.stop().stream(name="listen-7")
+            response.gather(input="dtmf", num_digits=1, action="/twilio/voice").say("好")
+            return web.Response(text=str(response), content_type="text/xml")
         for _ in range(self.starts):
             stream = response.start().stream(name="listen-7", url=self.stream_url,
                                               track="inbound_track")
@@ -116,6 +120,19 @@ async def test_a_stream_still_connecting_when_the_caller_hangs_up_is_stopped(aio
         hotline.handshake.set()
         await asyncio.wait_for(hotline.closed.wait(), 5)
     assert [m["event"] for m in hotline.messages] == ["connected", "start", "stop"]
+
+
+async def test_a_stream_still_connecting_when_the_next_twiml_stops_it_is_stopped(
+        aiohttp_server):
+    hotline = StreamingHotline()
+    hotline.handshake.clear()
+    async with carrier_for(aiohttp_server, hotline) as carrier:
+        call = await carrier.place_call(CALLER)
+        await call.press("1")  # <Stop><Stream name="listen-7"/> before its upgrade is answered
+        hotline.handshake.set()
+        await asyncio.wait_for(hotline.closed.wait(), 5)
+    assert [m["event"] for m in hotline.messages] == ["connected", "start", "stop"]
+    assert {"type": "stop", "streams": ["listen-7"]} in call.transcript
 
 
 async def test_a_second_stream_with_an_open_ones_name_is_not_opened(aiohttp_server):

@@ -479,7 +479,7 @@ class ScriptedCall:
     def _stream_verb(self, how: str, info: dict[str, Any]) -> None:
         if how == "stop":
             stream = self._streams.get(info["name"])
-            if stream is not None and stream.open:
+            if stream is not None and not stream.closed.is_set():  # open, or still opening
                 self._ctx.tasks.spawn(stream.stop())
             return
         if info["noun"] != "Stream":
