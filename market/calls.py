@@ -52,7 +52,7 @@ from store.models import (
     WageReport,
     Worker,
 )
-from store.repo import insert_ignoring_duplicates, read_only, small_writes
+from store.repo import insert_ignoring_duplicates, quick_statements, read_only
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
@@ -213,7 +213,7 @@ async def take_turn(
             if next_event is None:
                 break
         response = render(voice, call.turn + 1, call_sid, listened_before)
-        with small_writes():
+        with quick_statements():
             await session.execute(_SAVE_TURN, {
                 "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
                 "updated_at": now, "last_response": response})
@@ -233,8 +233,11 @@ class CallRow:
 async def _lock_call(session: AsyncSession,
                      call_sid: str) -> tuple[CallRow | None, WorkerView | None]:
     """The call's row, locked until the turn commits, and the caller as a WorkerView:
-    one query (a turn's round trips are what queues at busy times), no ORM objects."""
-    rows = (await session.execute(_LOCK_CALL, {"sid": call_sid})).all()
+    one query (a turn's round trips are what queues at busy times), no ORM objects. As
+    the turn's first statement it begins the transaction on the loop, and the turn
+    commits there (store.repo.quick_statements): no trip to the database thread."""
+    with quick_statements():
+        rows = (await session.execute(_LOCK_CALL, {"sid": call_sid})).all()
     if not rows:
         return None, None
     return CallRow(*rows[0][:6]), workers.worker_view_of(rows)
@@ -258,7 +261,8 @@ async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
     """A live call of ours, with what its current prompt listens for; None otherwise."""
     async with desk.sessions() as session:
         conn = await read_only(session)  # every prompt's stream asks: no write lock
-        row = (await conn.execute(_LIVE_CALL, {"sid": call_sid})).first()
+        with quick_statements():
+            row = (await conn.execute(_LIVE_CALL, {"sid": call_sid})).first()
     if row is None:
         return None
     listen = call_flow.listening(call_flow.CallState.from_dict(row.state), desk.market,

@@ -16,7 +16,7 @@ from ivr_flows.context import WorkerView
 from market.identity import protect_id_number
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
-from store.repo import DIALECT_INSERTS, small_writes
+from store.repo import DIALECT_INSERTS, quick_statements
 
 PROFILE_FIELDS = {
     "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
@@ -108,7 +108,7 @@ async def record_consent(
     if view is not None and view.consented:
         return view
     if view is None:
-        with small_writes():
+        with quick_statements():
             worker_id = await session.scalar(_NEW_WORKER[session.bind.dialect.name], {
                 "market_id": market_id, "phone": phone, "created_at": now,
                 "consent_at": now, "consent_call_sid": call_sid})
@@ -123,7 +123,7 @@ async def record_consent(
             .values(consent_at=now, consent_call_sid=call_sid).returning(_W.c.id))
         if given is None:
             return replace(view, consented=True)
-    with small_writes():
+    with quick_statements():
         await session.execute(_AUDIT, {"at": now, "actor": "caller", "action": "consent_given",
                                        "subject": phone, "detail": {"call_sid": call_sid}})
     return replace(view, consented=True)

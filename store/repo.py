@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.db import READ_ONLY
-from store.sqlite_driver import small_writes as small_writes  # the market's hot writes
+from store.sqlite_driver import quick_statements as quick_statements  # hot paths
 
 DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 

@@ -1,4 +1,5 @@
-"""aiosqlite with one trip to the database thread per statement.
+"""aiosqlite with one trip to the database thread per statement, and none at all for
+the quick statements of a hot path.
 
 aiosqlite runs every DB-API call SQLAlchemy makes (open a cursor, execute, fetch, close)
 as a trip of its own to its thread and back through the event loop: three or four trips
@@ -13,60 +14,122 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
 
 import aiosqlite
 
-_small_writes = ContextVar("sqlite_small_writes", default=False)
+_quick = ContextVar("sqlite_quick_statements", default=False)
+# The WAL is checkpointed every this many commits, on the database thread: a commit run
+# on the loop must not be the one that syncs the WAL into the database file (SQLite's own
+# automatic checkpoint, every 1,000 pages, would make any commit that one).
+CHECKPOINT_EVERY_COMMITS = 100
+WRITE_LOCKING = ("IMMEDIATE", "EXCLUSIVE")
 
 
 @contextmanager
-def small_writes() -> Iterator[None]:
-    """Statements awaited inside run on the event loop itself instead of the database
-    thread, once their transaction holds SQLite's write lock (every transaction here
-    begins IMMEDIATE, so they can never wait for a lock). For a few single-row writes
-    on a hot path: under load a trip waits for a whole loop iteration, ~100x longer
-    than such a write takes. BEGIN and COMMIT still go to the thread (the COMMIT may
-    checkpoint the WAL, which syncs to disk)."""
-    token = _small_writes.set(True)
+def quick_statements() -> Iterator[None]:
+    """Statements awaited inside take microseconds (a row by its key): they run on the
+    event loop itself instead of the database thread. Under load a trip waits for a whole
+    loop iteration, ~100x longer than such a statement takes.
+
+    Never a wait for a lock on the loop: inside a transaction that holds the write lock
+    (every transaction here begins IMMEDIATE) nothing waits; a transaction's BEGIN and a
+    read outside any transaction are tried without waiting and, if another connection
+    holds the lock, go to the thread to wait as any other statement. A transaction begun
+    on the loop also commits there."""
+    token = _quick.set(True)
     try:
         yield
     finally:
-        _small_writes.reset(token)
+        _quick.reset(token)
 
 
 def connector(database: str, **connect_args):
     """An `async_creator` for SQLAlchemy's sqlite+aiosqlite engines."""
 
     async def connect() -> Connection:
-        connection = Connection(
-            partial(sqlite3.connect, database, check_same_thread=False, **connect_args),
-            iter_chunk_size=64)
+        connection = Connection(partial(_connect, database, **connect_args),
+                                iter_chunk_size=64)
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own
+        connection._busy_timeout_ms = int(1000 * connect_args.get("timeout", 5.0))
         return await connection
 
     return connect
 
 
+def _connect(database: str, **connect_args) -> sqlite3.Connection:
+    connection = sqlite3.connect(database, check_same_thread=False, **connect_args)
+    connection.execute("PRAGMA wal_autocheckpoint=0")  # Connection.commit checkpoints
+    return connection
+
+
 class Connection(aiosqlite.Connection):
-    _pending_begin: str | None = None  # run on the thread before the next statement
+    _pending_begin: str | None = None  # run before the next statement
     _write_locked = False  # the open transaction began IMMEDIATE (or EXCLUSIVE)
+    _begun_on_loop = False  # ... and on the event loop: it commits there too
+    _busy_timeout_ms = 5000
+    _commits = 0
 
     def cursor(self) -> OneTripCursor:  # SQLAlchemy enters it: `async with` is a no-op
         return OneTripCursor(self)
 
     async def commit(self) -> None:
         if self._in_transaction():
-            await super().commit()
-        self._pending_begin, self._write_locked = None, False  # nothing ran: nothing to end
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY_COMMITS == 0:
+                await self._execute(self._commit_and_checkpoint)
+            elif self._begun_on_loop:
+                self._conn.commit()
+            else:
+                await super().commit()
+        self._transaction_ended()
 
     async def rollback(self) -> None:
         if self._in_transaction():
             await super().rollback()
-        self._pending_begin, self._write_locked = None, False
+        self._transaction_ended()
+
+    def _transaction_ended(self) -> None:
+        self._pending_begin, self._write_locked, self._begun_on_loop = None, False, False
+
+    def _commit_and_checkpoint(self) -> None:
+        self._conn.commit()
+        # PASSIVE: copies what no reader still needs, never waits for one.
+        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+
+    def _begin(self, on_loop: bool) -> None:
+        """The transaction's deferred BEGIN (SQLAlchemy's is sent with its first statement)."""
+        begin = self._pending_begin
+        self._conn.execute(begin).close()
+        self._pending_begin = None
+        self._write_locked = any(mode in begin.upper() for mode in WRITE_LOCKING)
+        self._begun_on_loop = on_loop
+
+    def _on_loop(self, run: Callable[[], None]) -> bool:
+        """Runs a quick statement on the loop if it cannot wait for a lock there; False
+        if it has to go to the thread."""
+        if self._holds_write_lock():
+            run()  # nothing left to wait for
+            return True
+        begin = self._pending_begin
+        if begin is not None and not any(mode in begin.upper() for mode in WRITE_LOCKING):
+            return False  # a deferred transaction may have to wait at any write
+        if begin is None and self._in_transaction():
+            return False
+        # BEGIN IMMEDIATE, or a read in autocommit: tried once without waiting.
+        self._conn.execute("PRAGMA busy_timeout=0").close()
+        try:
+            run()
+            return True
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+            return False  # another connection holds the lock: wait on the thread
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}").close()
 
     def _holds_write_lock(self) -> bool:
         return self._write_locked and self._in_transaction()
@@ -102,26 +165,24 @@ class OneTripCursor:
         if sql.upper().startswith("BEGIN"):
             self._connection._pending_begin = sql
             return self
-        if _small_writes.get() and self._connection._holds_write_lock():
-            self._run("execute", sql, parameters)
-        else:
-            await self._connection._execute(self._run, "execute", sql, parameters)
+        connection = self._connection
+        if _quick.get() and connection._on_loop(
+                partial(self._run, "execute", sql, parameters, on_loop=True)):
+            return self
+        await connection._execute(self._run, "execute", sql, parameters)
         return self
 
     async def executemany(self, sql: str, seq_of_parameters) -> OneTripCursor:
         await self._connection._execute(self._run, "executemany", sql, seq_of_parameters)
         return self
 
-    def _run(self, method: str, sql: str, parameters) -> None:
-        """On the database thread (or the loop, for small writes)."""
+    def _run(self, method: str, sql: str, parameters, on_loop: bool = False) -> None:
+        """On the database thread (or the loop, for quick statements)."""
         connection = self._connection
+        if connection._pending_begin is not None:
+            connection._begin(on_loop)
         cursor = connection._conn.cursor()
         try:
-            if connection._pending_begin is not None:
-                begin, connection._pending_begin = connection._pending_begin, None
-                cursor.execute(begin)
-                connection._write_locked = any(mode in begin.upper()
-                                               for mode in ("IMMEDIATE", "EXCLUSIVE"))
             getattr(cursor, method)(sql, parameters)
             rows = cursor.fetchall() if cursor.description else []
             # Read after the fetch: with RETURNING, SQLite counts rows as they are stepped.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -112,25 +113,52 @@ async def test_a_committed_session_goes_back_to_the_pool_without_a_trip(engine, 
         assert (await conn.execute(select(THINGS.c.name))).scalars().all() == ["kept"]
 
 
-async def test_small_writes_skip_the_thread_once_the_write_lock_is_held(engine, trips):
+async def test_quick_statements_run_on_the_loop_from_begin_to_commit(engine, trips):
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
         await conn.commit()
         trips.clear()
-        with sqlite_driver.small_writes():
-            await conn.execute(insert(THINGS).values(name="a", size=1))  # BEGIN: the thread
-            await conn.execute(insert(THINGS).values(name="b", size=2))  # on the loop
-            await conn.execute(update(THINGS).values(size=3))  # on the loop
+        with sqlite_driver.quick_statements():
+            await conn.execute(insert(THINGS).values(name="a", size=1))  # BEGIN IMMEDIATE too
+            await conn.execute(insert(THINGS).values(name="b", size=2))
+            await conn.execute(update(THINGS).values(size=3))
             with pytest.raises(IntegrityError):
                 await conn.execute(insert(THINGS).values(name="a", size=4))
-        assert len(trips) == 1
-        await conn.commit()
+        await conn.commit()  # begun on the loop: committed there
+        assert trips == []
+        busy_ms = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+    assert busy_ms == 30_000, "the wait for a lock is back to the engine's 30 s"
     async with engine.connect() as conn:
         rows = (await conn.execute(select(THINGS.c.name, THINGS.c.size))).all()
     assert sorted(tuple(row) for row in rows) == [("a", 3), ("b", 3)]
 
 
-async def test_small_writes_in_a_deferred_transaction_still_go_to_the_thread(tmp_path, trips):
+async def test_quick_statements_wait_for_another_writer_on_the_thread(engine, tmp_path,
+                                                                     trips):
+    async def write() -> None:
+        with sqlite_driver.quick_statements():
+            await conn.execute(insert(THINGS).values(name="queued", size=1))
+        await conn.commit()
+
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        await conn.commit()
+        other = sqlite3.connect(tmp_path / "driver.db")
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        trips.clear()
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.2)  # the loop runs on while the BEGIN waits on the thread
+        assert not writing.done()
+        other.commit()
+        await asyncio.wait_for(writing, 5)
+        assert len(trips) == 2, "BEGIN with the INSERT, then COMMIT, both on the thread"
+    other.close()
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(THINGS.c.name))).scalars().all() == ["queued"]
+
+
+async def test_quick_statements_in_a_deferred_transaction_still_go_to_the_thread(tmp_path,
+                                                                                trips):
     path = tmp_path / "deferred.db"
     engine = create_async_engine(f"sqlite+aiosqlite:///{path}",
                                  async_creator=sqlite_driver.connector(str(path)))
@@ -140,13 +168,33 @@ async def test_small_writes_in_a_deferred_transaction_still_go_to_the_thread(tmp
             await conn.commit()
             await conn.exec_driver_sql("BEGIN")  # deferred: no write lock until a write
             trips.clear()
-            with sqlite_driver.small_writes():
+            with sqlite_driver.quick_statements():
                 await conn.execute(insert(THINGS).values(name="a", size=1))
                 await conn.execute(insert(THINGS).values(name="b", size=2))
             assert len(trips) == 2  # the first may wait for the lock: never on the loop
             await conn.commit()
     finally:
         await engine.dispose()
+
+
+async def test_the_wal_is_checkpointed_on_the_thread_every_so_many_commits(
+        engine, tmp_path, trips, monkeypatch):
+    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY_COMMITS", 5)
+    database = tmp_path / "driver.db"
+    async with engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
+        await conn.commit()
+        connection = (await conn.get_raw_connection()).driver_connection
+        connection._commits = 0
+        trips.clear()
+        sizes = []
+        for n in range(5):
+            with sqlite_driver.quick_statements():
+                await conn.execute(insert(THINGS).values(name="x" * 5000 + str(n), size=n))
+            await conn.commit()
+            sizes.append(database.stat().st_size)
+    assert len(trips) == 1, "four commits on the loop, the fifth on the thread"
+    assert sizes[0] == sizes[3] < sizes[4], "the fifth copied the WAL into the database"
 
 
 async def test_a_read_only_session_takes_no_write_lock_and_one_trip(engine, tmp_path, trips):
@@ -163,3 +211,22 @@ async def test_a_read_only_session_takes_no_write_lock_and_one_trip(engine, tmp_
         other.close()
     assert names == []
     assert len(trips) == 1  # the SELECT: no BEGIN, and nothing to roll back
+
+
+async def test_a_quick_read_only_query_runs_on_the_loop_beside_a_writer(engine, tmp_path,
+                                                                       trips):
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        await session.execute(insert(THINGS).values(name="kept", size=1))
+    other = sqlite3.connect(tmp_path / "driver.db")
+    other.execute("BEGIN IMMEDIATE")  # a writer elsewhere: a WAL reader does not wait
+    other.execute("INSERT INTO things (name, size) VALUES ('uncommitted', 2)")
+    trips.clear()
+    async with sessions() as session:
+        conn = await read_only(session)
+        with sqlite_driver.quick_statements():
+            names = (await conn.execute(select(THINGS.c.name))).scalars().all()
+    other.rollback()
+    other.close()
+    assert names == ["kept"]
+    assert trips == []
