@@ -8,6 +8,7 @@ mid-utterance kills the process (KaldiFatalError), so a new prompt gets a new on
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 
 from vosk import KaldiRecognizer, Model, SetLogLevel
@@ -74,6 +75,9 @@ class GrammarRecognizer:
         self._rec = KaldiRecognizer(model.model, SAMPLE_RATE,
                                     json.dumps(known, ensure_ascii=False))
         self._rec.SetWords(True)
+        # accept() and close() run on decoding threads: a free never meets a decode.
+        self._lock = threading.Lock()
+        self.released = False  # set on the event loop once the close is on its way
         self._partial = ""
         self._unchanged_ms = 0.0
         self._settled_ms = settled_ms
@@ -83,7 +87,11 @@ class GrammarRecognizer:
 
         Vosk's own endpointing may never fire on a tiny grammar (a 2-word grammar kept
         "이 이" as a partial through 6 s of silence), so an utterance also ends when the
-        partial result has not changed for `settled_ms` of audio."""
+        partial result has not changed for `settled_ms` of audio. None once closed."""
+        with self._lock:
+            return None if self._rec is None else self._accept(pcm16)
+
+    def _accept(self, pcm16: bytes) -> Heard | None:
         if self._rec.AcceptWaveform(pcm16):
             self._partial, self._unchanged_ms = "", 0.0
             return _heard(self._rec.Result())
@@ -102,7 +110,8 @@ class GrammarRecognizer:
     def close(self) -> bool:
         """Frees Kaldi's decoder now rather than whenever the garbage collector runs;
         False if it was freed already."""
-        freed, self._rec = self._rec is not None, None
+        with self._lock:
+            freed, self._rec = self._rec is not None, None  # the last reference: freed here
         return freed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ivr_flows.context import MarketView
@@ -20,19 +21,34 @@ class Speech:
     def __init__(self, model: SpeechModel, words: SpeechWords, threads: int):
         self.model, self.words = model, words
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="vosk")
-        self.open_recognizers = 0  # tests and the benchmark check none is leaked
+        self._made = 0  # counted on the event loop
+        self._freed = 0  # counted on the decoding threads
+        self._freed_lock = threading.Lock()
+
+    @property
+    def open_recognizers(self) -> int:
+        """Recognisers made and not freed yet: tests and the benchmark check none leaks."""
+        return self._made - self._freed
 
     async def recognizer(self, grammar: list[str], settled_ms: float) -> GrammarRecognizer:
         loop = asyncio.get_running_loop()
         recognizer = await loop.run_in_executor(self._pool, GrammarRecognizer, self.model,
                                                 grammar, settled_ms)
-        self.open_recognizers += 1
+        self._made += 1
         return recognizer
 
     def release(self, recognizer: GrammarRecognizer) -> None:
-        """Frees a recogniser (once: a second release of the same one does nothing)."""
+        """Frees a recogniser on a decoding thread, without waiting: under load Kaldi's
+        free of a used decoder held the event loop as long as a caller's turn. Once: a
+        second release of the same one does nothing."""
+        if not recognizer.released:
+            recognizer.released = True
+            self._pool.submit(self._free, recognizer)
+
+    def _free(self, recognizer: GrammarRecognizer) -> None:
         if recognizer.close():
-            self.open_recognizers -= 1
+            with self._freed_lock:
+                self._freed += 1
 
     async def hear(self, recognizer: GrammarRecognizer, mulaw: bytes) -> Heard | None:
         """Decode a chunk of the caller's μ-law audio; what was said once they stop."""

@@ -4,6 +4,8 @@ made by scripts/make_speech_fixtures.sh). Mandarin itself is tested at the text 
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 
 from speech.mulaw import mulaw_to_pcm16
 from speech.recognizer import GrammarRecognizer, SpeechModel, SpeechUnavailable
+from speech.service import Speech
+from speech.words import load_speech_words
 
 FIXTURES = Path(__file__).parent / "fixtures" / "speech" / "ko"
 DIGITS = ["일", "이", "삼", "사", "오"]
@@ -89,3 +93,33 @@ def test_a_word_the_model_lacks_is_said_character_by_character(model):
     assert not model.knows("예이") and model.phrase("예이") == "예 이"
     assert model.phrase("焊工") is None
     assert model.missing_words(["예이", "焊工"]) == ["焊工"]
+
+
+async def test_a_released_recogniser_is_freed_on_a_decoding_thread_once(model, monkeypatch):
+    """Freeing a used Kaldi decoder held the event loop under load: it goes to the pool,
+    and a decode still in flight there finishes first (a free never meets a decode)."""
+    speech = Speech(model, load_speech_words("ko"), threads=2)
+    closed_on = []
+    close = GrammarRecognizer.close
+
+    def recording_close(self):
+        closed_on.append(threading.current_thread().name)
+        return close(self)
+
+    monkeypatch.setattr(GrammarRecognizer, "close", recording_close)
+    try:
+        recognizer = await speech.recognizer(YES_NO, 300)
+        decoding = asyncio.ensure_future(speech.hear(recognizer, b"\xff" * 8000))
+        await asyncio.sleep(0)  # the decode is on its way to a thread
+        speech.release(recognizer)
+        speech.release(recognizer)  # again, as the socket's last cleanup does
+        assert await decoding is None
+        for _ in range(100):
+            if speech.open_recognizers == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert speech.open_recognizers == 0
+        assert len(closed_on) == 1 and closed_on[0].startswith("vosk")
+        assert await speech.hear(recognizer, b"\xff" * 800) is None, "closed: heard nothing"
+    finally:
+        speech.close()
