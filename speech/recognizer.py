@@ -107,6 +107,11 @@ class GrammarRecognizer:
         # pipeline, ~20x dearer (11 ms against 0.5), and answers come in bursts.
         return _heard(self._rec.Result())
 
+    @property
+    def mid_utterance(self) -> bool:
+        """Words heard that have not been answered with yet (read between decodes)."""
+        return bool(self._partial)
+
     def close(self) -> bool:
         """Frees Kaldi's decoder now rather than whenever the garbage collector runs;
         False if it was freed already."""

@@ -32,6 +32,7 @@ from speech.recognizer import (
 )
 from speech.service import Speech
 from speech.understand import understand
+from speech.voice_gate import VoiceGate
 from telephony.carrier import CarrierError
 from telephony.media_stream import (
     MAX_MESSAGE,
@@ -151,7 +152,7 @@ class _Listener:
         return call
 
     async def _listen(self, prompt: calls.ListeningCall, recognizer: GrammarRecognizer) -> None:
-        pending = bytearray()
+        pending, gate = bytearray(), VoiceGate()
         while (event := await self._next()) is not None:
             if isinstance(event, StreamStopped):
                 return
@@ -160,8 +161,11 @@ class _Listener:
             pending += event.mulaw
             if len(pending) < DECODE_BYTES:
                 continue
-            heard = await self.speech.hear(recognizer, bytes(pending))
+            chunk = gate.admit(bytes(pending), recognizer.mid_utterance)
             pending.clear()
+            if chunk is None:  # the caller is quiet: hearing the prompt out
+                continue
+            heard = await self.speech.hear(recognizer, chunk)
             answer = heard and understand(heard.text, heard.confidence, prompt.listen)
             if answer:
                 self.speech.release(recognizer)  # not needed while waiting for stop

@@ -15,6 +15,7 @@ from gigline.keys import DESK, RENDERER, SESSIONS, SPEECH
 from gigline.runtime import start_hotline
 from ivr_flows.inputs import Answer
 from market import calls
+from speech import service as speech_service
 from store.models import CallSession, Worker
 from telephony.twiml import stream_token
 from tests.conftest import free_port, make_settings
@@ -63,6 +64,25 @@ async def test_a_whole_registration_by_voice(speaking_hotline):
     await call.hang_up()
     await speaking_hotline.carrier.drain()
     await no_recognizer_left(speaking_hotline)
+
+
+async def test_a_caller_who_hears_the_prompt_out_first_is_decoded_from_the_voice_on(
+        speaking_hotline, monkeypatch):
+    decoded = []
+    accept = speech_service._accept
+
+    def counting_accept(recognizer, mulaw):
+        decoded.append(len(mulaw))
+        return accept(recognizer, mulaw)
+
+    monkeypatch.setattr(speech_service, "_accept", counting_accept)
+    call = await speaking_hotline.carrier.place_call(CALLER)
+    quiet_line = b"\xff" * 8000 * 4  # four seconds of the consent prompt heard out
+    # 아니요: espeak's 예 is heard as 이 after any quiet at all, gate or no gate.
+    assert await call.speak_audio(quiet_line + utterance("아니요"))
+    assert any("不登记也可以" in p for p in call.new_prompts()), "declined by voice"
+    seconds_decoded = sum(decoded) / 8000
+    assert seconds_decoded < 2.5, "the quiet four seconds were not decoded"
 
 
 async def test_every_listening_prompt_streams_and_the_next_response_stops_it(speaking_hotline):
