@@ -66,6 +66,10 @@ def _connect(database: str, **connect_args) -> sqlite3.Connection:
     return connection
 
 
+def _takes_write_lock(begin: str) -> bool:
+    return any(mode in begin.upper() for mode in WRITE_LOCKING)
+
+
 class Connection(aiosqlite.Connection):
     _pending_begin: str | None = None  # run before the next statement
     _write_locked = False  # the open transaction began IMMEDIATE (or EXCLUSIVE)
@@ -105,7 +109,7 @@ class Connection(aiosqlite.Connection):
         begin = self._pending_begin
         self._conn.execute(begin).close()
         self._pending_begin = None
-        self._write_locked = any(mode in begin.upper() for mode in WRITE_LOCKING)
+        self._write_locked = _takes_write_lock(begin)
         self._begun_on_loop = on_loop
 
     def _on_loop(self, run: Callable[[], None]) -> bool:
@@ -115,7 +119,7 @@ class Connection(aiosqlite.Connection):
             run()  # nothing left to wait for
             return True
         begin = self._pending_begin
-        if begin is not None and not any(mode in begin.upper() for mode in WRITE_LOCKING):
+        if begin is not None and not _takes_write_lock(begin):
             return False  # a deferred transaction may have to wait at any write
         if begin is None and self._in_transaction():
             return False
