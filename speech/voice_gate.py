@@ -15,7 +15,8 @@ from collections import deque
 
 from speech.mulaw import TABLE
 
-LOUD_FROM = 500  # |16-bit sample|: about -36 dBFS; a telephone line's hiss is far below
+LOUD_FROM = 300  # |16-bit sample|: about -41 dBFS, under a quiet talker's peaks; line hiss is
+# -50 dBFS and below. Too low costs decoding time on a noisy line; too high, answers.
 VOICED_SAMPLES = 20  # loud samples (2.5 ms) that make a chunk voiced, not a click
 HELD_CHUNKS = 3  # the quiet chunks before the voice handed over with it (300 ms of 100)
 QUIET_CHUNKS_TO_SHUT = 10  # a second of quiet after the voice, utterance over

@@ -3,8 +3,11 @@ came just before it, is. On the test pack's real utterances (espeak-ng, 8 kHz μ
 
 from __future__ import annotations
 
+import bisect
 import random
+from array import array
 
+from speech.mulaw import TABLE, mulaw_to_pcm16
 from speech.voice_gate import HELD_CHUNKS, QUIET_CHUNKS_TO_SHUT, VoiceGate, voiced
 from tests.speech_fixtures import utterance
 
@@ -19,6 +22,20 @@ def hiss(seed: int) -> bytes:
                  for _ in range(CHUNK))
 
 
+def softer(mulaw: bytes, db: float) -> bytes:
+    """The same words `db` quieter, back in μ-law (nearest code to each scaled sample)."""
+    codes = sorted(range(256), key=lambda code: TABLE[code])
+    values = [TABLE[code] for code in codes]
+
+    def encode(sample: int) -> int:
+        i = bisect.bisect_left(values, sample)
+        return codes[min((j for j in (i - 1, i) if 0 <= j < 256),
+                         key=lambda j: abs(values[j] - sample))]
+
+    gain = 10 ** (-db / 20)
+    return bytes(encode(int(s * gain)) for s in array("h", mulaw_to_pcm16(mulaw)))
+
+
 def chunks(mulaw: bytes) -> list[bytes]:
     return [mulaw[i:i + CHUNK].ljust(CHUNK, b"\xff") for i in range(0, len(mulaw), CHUNK)]
 
@@ -31,6 +48,11 @@ def test_every_word_of_the_test_pack_is_voiced_and_the_quiet_line_is_not():
     click = bytearray(QUIET)
     click[400:405] = b"\x00" * 5  # five samples at full scale
     assert not voiced(bytes(click))
+
+
+def test_a_quiet_talker_26_db_below_the_test_voice_still_opens_the_gate():
+    for word in ("일", "이", "삼", "사", "오", "예", "아니요"):
+        assert any(voiced(chunk) for chunk in chunks(softer(utterance(word), 26))), word
 
 
 def test_the_quiet_before_a_word_is_skipped_and_its_last_300_ms_handed_over_with_it():
