@@ -24,7 +24,9 @@ import aiosqlite
 _quick = ContextVar("sqlite_quick_statements", default=False)
 # The WAL is checkpointed every this many commits, on the database thread: a commit run
 # on the loop must not be the one that syncs the WAL into the database file (SQLite's own
-# automatic checkpoint, every 1,000 pages, would make any commit that one).
+# automatic checkpoint, every 1,000 pages, would make any commit that one). The commit
+# after a checkpoint goes to the thread too: the first frames written to a WAL started
+# afresh sync its header to disk (synchronous=NORMAL), as do a connection's first.
 CHECKPOINT_EVERY_COMMITS = 100
 WRITE_LOCKING = ("IMMEDIATE", "EXCLUSIVE")
 
@@ -76,6 +78,7 @@ class Connection(aiosqlite.Connection):
     _begun_on_loop = False  # ... and on the event loop: it commits there too
     _busy_timeout_ms = 5000
     _commits = 0
+    _begin_sent = False  # a BEGIN went to the thread: only the thread knows if it ran
 
     def cursor(self) -> OneTripCursor:  # SQLAlchemy enters it: `async with` is a no-op
         return OneTripCursor(self)
@@ -83,21 +86,25 @@ class Connection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._in_transaction():
             self._commits += 1
-            if self._commits % CHECKPOINT_EVERY_COMMITS == 0:
+            turn = self._commits % CHECKPOINT_EVERY_COMMITS
+            if turn == 0:
                 await self._execute(self._commit_and_checkpoint)
-            elif self._begun_on_loop:
+            elif self._begun_on_loop and turn != 1:  # 1: the WAL may start afresh
                 self._conn.commit()
             else:
                 await super().commit()
         self._transaction_ended()
 
     async def rollback(self) -> None:
-        if self._in_transaction():
+        # A statement cancelled while its BEGIN waited on the thread may still begin
+        # there: the thread, which runs calls in order, rolls back after it.
+        if self._begin_sent or self._in_transaction():
             await super().rollback()
         self._transaction_ended()
 
     def _transaction_ended(self) -> None:
         self._pending_begin, self._write_locked, self._begun_on_loop = None, False, False
+        self._begin_sent = False
 
     def _commit_and_checkpoint(self) -> None:
         self._conn.commit()
@@ -129,7 +136,7 @@ class Connection(aiosqlite.Connection):
             run()
             return True
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # SQLITE_BUSY_RECOVERY too
                 raise
             return False  # another connection holds the lock: wait on the thread
         finally:
@@ -173,11 +180,14 @@ class OneTripCursor:
         if _quick.get() and connection._on_loop(
                 partial(self._run, "execute", sql, parameters, on_loop=True)):
             return self
+        connection._begin_sent |= connection._pending_begin is not None
         await connection._execute(self._run, "execute", sql, parameters)
         return self
 
     async def executemany(self, sql: str, seq_of_parameters) -> OneTripCursor:
-        await self._connection._execute(self._run, "executemany", sql, seq_of_parameters)
+        connection = self._connection
+        connection._begin_sent |= connection._pending_begin is not None
+        await connection._execute(self._run, "executemany", sql, seq_of_parameters)
         return self
 
     def _run(self, method: str, sql: str, parameters, on_loop: bool = False) -> None:
