@@ -43,7 +43,10 @@ class Speech:
         second release of the same one does nothing."""
         if not recognizer.released:
             recognizer.released = True
-            self._pool.submit(self._free, recognizer)
+            try:
+                self._pool.submit(self._free, recognizer)
+            except RuntimeError:  # the pool has shut down (the hotline is stopping)
+                self._free(recognizer)
 
     def _free(self, recognizer: GrammarRecognizer) -> None:
         if recognizer.close():

@@ -99,21 +99,31 @@ async def test_a_released_recogniser_is_freed_on_a_decoding_thread_once(model, m
     """Freeing a used Kaldi decoder held the event loop under load: it goes to the pool,
     and a decode still in flight there finishes first (a free never meets a decode)."""
     speech = Speech(model, load_speech_words("ko"), threads=2)
-    closed_on = []
-    close = GrammarRecognizer.close
+    closed_on, decoding_started, finish_decoding = [], threading.Event(), threading.Event()
+    close, accept = GrammarRecognizer.close, GrammarRecognizer._accept
 
     def recording_close(self):
+        freed = close(self)  # waits for the recogniser's lock
         closed_on.append(threading.current_thread().name)
-        return close(self)
+        return freed
+
+    def slow_accept(self, pcm16):
+        decoding_started.set()
+        finish_decoding.wait(5)
+        return accept(self, pcm16)
 
     monkeypatch.setattr(GrammarRecognizer, "close", recording_close)
+    monkeypatch.setattr(GrammarRecognizer, "_accept", slow_accept)
     try:
         recognizer = await speech.recognizer(YES_NO, 300)
-        decoding = asyncio.ensure_future(speech.hear(recognizer, b"\xff" * 8000))
-        await asyncio.sleep(0)  # the decode is on its way to a thread
+        decoding = asyncio.ensure_future(speech.hear(recognizer, spoken("예")[:1600]))
+        await asyncio.get_running_loop().run_in_executor(None, decoding_started.wait, 5)
         speech.release(recognizer)
         speech.release(recognizer)  # again, as the socket's last cleanup does
-        assert await decoding is None
+        await asyncio.sleep(0.1)
+        assert closed_on == [], "the free waits for the decode in flight"
+        finish_decoding.set()
+        await decoding  # decoded to the end: no error from a recogniser freed under it
         for _ in range(100):
             if speech.open_recognizers == 0:
                 break
@@ -122,4 +132,13 @@ async def test_a_released_recogniser_is_freed_on_a_decoding_thread_once(model, m
         assert len(closed_on) == 1 and closed_on[0].startswith("vosk")
         assert await speech.hear(recognizer, b"\xff" * 800) is None, "closed: heard nothing"
     finally:
+        finish_decoding.set()
         speech.close()
+
+
+async def test_a_recogniser_released_after_shutdown_is_freed_at_once(model):
+    speech = Speech(model, load_speech_words("ko"), threads=1)
+    recognizer = await speech.recognizer(YES_NO, 300)
+    speech.close()
+    speech.release(recognizer)  # a socket's cleanup after the pool has gone
+    assert speech.open_recognizers == 0
