@@ -129,6 +129,7 @@ async def test_a_stream_still_connecting_when_the_next_twiml_stops_it_is_stopped
     async with carrier_for(aiohttp_server, hotline) as carrier:
         call = await carrier.place_call(CALLER)
         await call.press("1")  # <Stop><Stream name="listen-7"/> before its upgrade is answered
+        await call.hang_up()  # stops it again: still one `stop` message
         hotline.handshake.set()
         await asyncio.wait_for(hotline.closed.wait(), 5)
     assert [m["event"] for m in hotline.messages] == ["connected", "start", "stop"]

@@ -38,6 +38,7 @@ class LocalStream:
         self.closed = asyncio.Event()  # the socket is gone, whoever closed it
         self._socket: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._stopping = False  # <Stop> and a hang-up may both stop it: one `stop` message
         self._sequence = 0
         self._chunk = 0
         self._timestamp_ms = 0
@@ -102,6 +103,10 @@ class LocalStream:
 
     async def stop(self) -> None:
         """<Stop><Stream>, or the call ended: `stop`, then the socket closes."""
+        if self._stopping:
+            await self.closed.wait()
+            return
+        self._stopping = True
         with contextlib.suppress(StreamClosed):
             await self.opened  # a stream stopped as it starts still says start, then stop
         if self.open:
