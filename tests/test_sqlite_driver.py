@@ -233,3 +233,29 @@ async def test_a_quick_read_only_query_runs_on_the_loop_beside_a_writer(engine, 
     other.close()
     assert names == ["kept"]
     assert trips == []
+
+
+async def test_a_statement_cancelled_while_its_begin_waits_is_rolled_back_after_it(tmp_path):
+    path = tmp_path / "cancelled.db"
+    setup = sqlite3.connect(path)
+    setup.execute("CREATE TABLE things (name TEXT)")
+    setup.close()
+    conn = await sqlite_driver.connector(str(path), timeout=5)()
+    other = sqlite3.connect(path)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock is elsewhere: our BEGIN waits
+        cursor = conn.cursor()
+        await cursor.execute("BEGIN IMMEDIATE")
+        writing = asyncio.create_task(cursor.execute("INSERT INTO things VALUES ('lost')"))
+        await asyncio.sleep(0.1)
+        writing.cancel()  # e.g. the hotline stopping; the thread still waits to begin
+        rolling_back = asyncio.create_task(conn.rollback())
+        await asyncio.sleep(0.1)
+        other.rollback()  # the lock comes free: the BEGIN and INSERT run, then the rollback
+        await asyncio.wait_for(rolling_back, 5)
+        assert not conn._conn.in_transaction, "no transaction left open on the connection"
+        rows = await conn.execute_fetchall("SELECT name FROM things")
+        assert list(rows) == []
+    finally:
+        other.close()
+        await conn.close()
