@@ -15,7 +15,12 @@ shares neither the GIL nor the CPU accounting with anything else.
   Audio seconds decoded per wall second = how many real-time streams raw Vosk sustains.
 - `paced`: `--streams` callers speak at once in real time (each chunk handed to the pool
   when its 100 ms of audio has arrived, start times spread over `--spread-ms`). Reports
-  how late chunks are decoded and when Vosk's own endpoint fires after the utterance."""
+  how late chunks are decoded and when Vosk's own endpoint fires after the utterance.
+  `--settle`: instead of Vosk's endpoint, Gigline's own end-of-utterance rule
+  (`speech.recognizer.GrammarRecognizer`: the partial unchanged for 300 ms, then
+  `Result()`), each caller's decoding stopped once heard as Gigline stops it; reports
+  when each was heard after the end of its audio: Gigline's latency without sockets,
+  JSON, database, REST or a Twilio stand-in on the cores."""
 
 from __future__ import annotations
 
@@ -170,22 +175,40 @@ class PacedStream:
         self.text = ""
 
 
-def paced(threads: int, streams: int, spread_ms: float) -> dict:
-    model = load_model()
+def settling_recognizer(model):
+    from speech.recognizer import GrammarRecognizer
+
+    return GrammarRecognizer(model, GRAMMAR)
+
+
+def paced(threads: int, streams: int, spread_ms: float, settle: bool = False) -> dict:
+    if settle:
+        from speech.recognizer import SpeechModel
+
+        model, new_recognizer_for = SpeechModel(model_path()), settling_recognizer
+    else:
+        model, new_recognizer_for = load_model(), new_recognizer
     chunks, speech_s = utterance_chunks()
     rss_idle = rss_mib()
     pool = ThreadPoolExecutor(threads)
     lock = threading.Lock()
     t0 = time.perf_counter() + 0.5
-    callers = [PacedStream(new_recognizer(model), t0 + spread_ms / 1000 * i / streams,
+    callers = [PacedStream(new_recognizer_for(model), t0 + spread_ms / 1000 * i / streams,
                            speech_s) for i in range(streams)]
     rss_active = [rss_mib()]
 
     def decode(caller: PacedStream, index: int, chunk: bytes, due: float) -> None:
-        if caller.rec.AcceptWaveform(chunk) and caller.endpoint_at is None:
+        if settle:
+            if caller.endpoint_at is None:  # once heard, Gigline decodes no more
+                heard = caller.rec.accept(chunk)
+                if heard is not None:
+                    caller.endpoint_at, caller.text = time.perf_counter(), heard.text
+                caller.lags.append(time.perf_counter() - due)
+        elif caller.rec.AcceptWaveform(chunk) and caller.endpoint_at is None:
             caller.endpoint_at = time.perf_counter()
             caller.text = json.loads(caller.rec.Result()).get("text", "")
-        caller.lags.append(time.perf_counter() - due)
+        if not settle:
+            caller.lags.append(time.perf_counter() - due)
         with lock:
             if caller.backlog:
                 pool.submit(decode, caller, *caller.backlog.popleft())
@@ -209,12 +232,13 @@ def paced(threads: int, streams: int, spread_ms: float) -> dict:
     pool.shutdown(wait=True)
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     for caller in callers:
-        if caller.endpoint_at is None:
+        if caller.endpoint_at is None and not settle:
             caller.text = json.loads(caller.rec.FinalResult()).get("text", "")
     latencies = [c.endpoint_at - c.speech_end for c in callers if c.endpoint_at is not None]
     lags = [lag for c in callers for lag in c.lags]
     return {
-        "mode": "paced", "threads": threads, "streams": streams, "spread_ms": spread_ms,
+        "mode": "paced", "settle": settle, "threads": threads, "streams": streams,
+        "spread_ms": spread_ms,
         "heard_expected": sum(c.text == EXPECTED for c in callers),
         "endpointed": len(latencies),
         "endpoint_ms": percentiles(latencies),
@@ -244,11 +268,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10, help="throughput: how long")
     parser.add_argument("--spread-ms", type=float, default=100,
                         help="paced: start times spread evenly over this many ms")
+    parser.add_argument("--settle", action="store_true",
+                        help="paced: Gigline's end-of-utterance rule instead of Vosk's endpoint")
     args = parser.parse_args(argv)
     if args.mode == "throughput":
         result = throughput(args.threads, args.streams, args.seconds)
     else:
-        result = paced(args.threads, args.streams, args.spread_ms)
+        result = paced(args.threads, args.streams, args.spread_ms, args.settle)
     print(json.dumps(result))
 
 

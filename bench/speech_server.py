@@ -55,6 +55,9 @@ class Counters:
         self.sql_statements = 0
         self.hold_s: list[float] = []  # a pooled connection checked out, until checked in
         self.loop_lag_s: list[float] = []
+        # call sid -> time.perf_counter() when the app's HTTP client was handed its redirect
+        # (CLOCK_MONOTONIC: the benchmark process reads the same clock).
+        self.redirect_issued: dict[str, float] = {}
 
     def add(self, samples: list[float], value: float) -> None:
         with self._lock:
@@ -105,7 +108,24 @@ def instrument_speech() -> None:
     _time_coroutine("telephony.stream_socket", "_Listener", "_answer", "answer_s")
     _time_coroutine("telephony.twilio_carrier", "TwilioCarrier", "redirect_call", "redirect_s")
     _time_coroutine("market", "calls", "take_turn", "turn_s")
+    _note_redirects_issued()
     _count_statements()
+
+
+def _note_redirects_issued() -> None:
+    """When each call's redirect request leaves Gigline for the carrier: twilio-python
+    has built it and hands it to its HTTP client (a POST to .../Calls/{sid}.json)."""
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+
+    request = AsyncTwilioHttpClient.request
+
+    async def noting(self, method, url, *args, **kwargs):
+        if method.upper() == "POST" and "/Calls/CA" in url:
+            sid = url.rsplit("/", 1)[1].removesuffix(".json")
+            COUNTERS.redirect_issued[sid] = time.perf_counter()
+        return await request(self, method, url, *args, **kwargs)
+
+    AsyncTwilioHttpClient.request = noting
 
 
 def _count_statements() -> None:
@@ -201,6 +221,7 @@ async def stats(request: web.Request) -> web.Response:
         "sql_statements": COUNTERS.sql_statements,
         "hold_ms": _summary_ms(COUNTERS.hold_s),
         "loop_lag_ms": _summary_ms(COUNTERS.loop_lag_s),
+        "redirect_issued": COUNTERS.redirect_issued,
     }
     if request.query.get("reset"):
         COUNTERS.reset()
