@@ -145,6 +145,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="sqlite: the embedded default in a temporary folder; postgres: a "
                         "fresh database on --pg-admin-url's server, migrated and dropped")
     p.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN)
+    p.add_argument("--client-nice", type=int, default=0,
+                   help="what-if: lower this process's CPU priority (the Twilio stand-in) by "
+                        "N once Gigline runs, as if the carrier were not on the measured "
+                        "cores; frames it sends late still count against Gigline")
     p.add_argument("--gigline-env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra setting for the Gigline server (what-if runs)")
     p.add_argument("--profile", action="store_true",
@@ -535,6 +539,8 @@ async def gigline_rounds(args: argparse.Namespace, ladder: list[int], workdir: P
     try:
         loading = time.perf_counter()
         await server.start(timeout_s=120)
+        if args.client_nice:  # after the server started: it does not inherit it
+            os.nice(args.client_nice)
         result["start_s"] = round(time.perf_counter() - loading, 1)
         result["rss_mib_started"] = round(rss_mib(server.pid), 1)
         if args.warmup:
