@@ -198,16 +198,10 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False) ->
     rss_active = [rss_mib()]
 
     def decode(caller: PacedStream, index: int, chunk: bytes, due: float) -> None:
-        if settle:
-            if caller.endpoint_at is None:  # once heard, Gigline decodes no more
-                heard = caller.rec.accept(chunk)
-                if heard is not None:
-                    caller.endpoint_at, caller.text = time.perf_counter(), heard.text
-                caller.lags.append(time.perf_counter() - due)
-        elif caller.rec.AcceptWaveform(chunk) and caller.endpoint_at is None:
-            caller.endpoint_at = time.perf_counter()
-            caller.text = json.loads(caller.rec.Result()).get("text", "")
-        if not settle:
+        if not settle or caller.endpoint_at is None:  # once heard, Gigline decodes no more
+            text = (_settled if settle else _endpointed)(caller.rec, chunk)
+            if text is not None and caller.endpoint_at is None:
+                caller.endpoint_at, caller.text = time.perf_counter(), text
             caller.lags.append(time.perf_counter() - due)
         with lock:
             if caller.backlog:
@@ -247,6 +241,17 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False) ->
         "rss_mib_idle": round(rss_idle, 1), "rss_mib_active": round(max(rss_active), 1),
         "mib_per_stream": round((max(rss_active) - rss_idle) / streams, 2),
     }
+
+
+def _settled(rec, chunk: bytes) -> str | None:
+    """What Gigline's recogniser heard if the utterance ended (settled) on this chunk."""
+    heard = rec.accept(chunk)
+    return heard.text if heard is not None else None
+
+
+def _endpointed(rec, chunk: bytes) -> str | None:
+    """What Vosk heard if its own endpoint fired on this chunk."""
+    return json.loads(rec.Result()).get("text", "") if rec.AcceptWaveform(chunk) else None
 
 
 def percentiles(samples: list[float]) -> dict:

@@ -86,10 +86,10 @@ class Connection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._in_transaction():
             self._commits += 1
-            turn = self._commits % CHECKPOINT_EVERY_COMMITS
-            if turn == 0:
+            nth = self._commits % CHECKPOINT_EVERY_COMMITS
+            if nth == 0:
                 await self._execute(self._commit_and_checkpoint)
-            elif self._begun_on_loop and turn != 1:  # 1: the WAL may start afresh
+            elif self._begun_on_loop and nth != 1:  # 1: the WAL may start afresh
                 self._conn.commit()
             else:
                 await super().commit()
