@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ivr_flows.catalogue import load_catalogue  # noqa: E402
 from ivr_flows.context import CallContext  # noqa: E402
 from ivr_flows.listening import listen_for  # noqa: E402
-from speech.mulaw import mulaw_to_pcm16  # noqa: E402
 from speech.recognizer import GrammarRecognizer, SpeechModel  # noqa: E402
 from speech.understand import understand  # noqa: E402
 from speech.words import load_speech_words  # noqa: E402
@@ -38,7 +37,7 @@ PROMPTS = {
     "availability (4 keys)": ("availability", {"일": "1", "이": "2", "삼": "3", "사": "4"}),
     "alert channel (2 keys)": ("alert_channel", {"일": "1", "이": "2"}),
 }
-CHUNK = 1600  # 100 ms of 16-bit PCM, as the socket decodes
+CHUNK = 800  # 100 ms of μ-law, as the socket decodes
 SILENCE_SECONDS = 2.5
 
 
@@ -53,10 +52,9 @@ def outcome(answer, expected: str, confirm_below: float) -> str:
 
 def hear(model: SpeechModel, grammar: list[str], word: str):
     recognizer = GrammarRecognizer(model, grammar)
-    pcm = mulaw_to_pcm16((FIXTURES / f"{word}.ulaw").read_bytes()
-                         + b"\xff" * int(8000 * SILENCE_SECONDS))
-    for start in range(0, len(pcm), CHUNK):
-        heard = recognizer.accept(pcm[start:start + CHUNK])
+    mulaw = (FIXTURES / f"{word}.ulaw").read_bytes() + b"\xff" * int(8000 * SILENCE_SECONDS)
+    for start in range(0, len(mulaw), CHUNK):
+        heard = recognizer.accept(mulaw[start:start + CHUNK])
         if heard is not None:
             return heard
     return None

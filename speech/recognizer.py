@@ -13,12 +13,21 @@ from dataclasses import dataclass
 
 from vosk import KaldiRecognizer, Model, SetLogLevel
 
+from speech.mulaw import mulaw_to_pcm16
+from speech.voice_gate import voiced
+
 SAMPLE_RATE = 8000  # Twilio's μ-law; Vosk resamples to its model's rate
+SAMPLES_PER_MS = SAMPLE_RATE // 1000
 UNKNOWN = "[unk]"
-# A partial result unchanged this long is taken as the answer: a word or two is said in
-# one breath; a spoken number ("三百……五十") may pause in the middle.
+# A pause this long after words ends the answer: a word or two is said in one breath;
+# a spoken number ("三百……五十") may pause in the middle.
 SETTLED_MS = 300
 SETTLED_MS_NUMBERS = 600
+# Vosk's words trail the audio by up to ~0.3 s: its network runs on a few hundred ms of
+# audio at a time. Once the caller has stopped, this much silence fed at once pushes the
+# last words through (10 ms; FinalResult()'s flush: 14 ms, hears the same:
+# bench/speech_end_rule.py).
+PUSH_THROUGH = bytes(2 * 300 * SAMPLES_PER_MS)  # 300 ms of 16-bit silence
 
 
 class SpeechUnavailable(RuntimeError):
@@ -78,34 +87,48 @@ class GrammarRecognizer:
         # accept() and close() run on decoding threads: a free never meets a decode.
         self._lock = threading.Lock()
         self.released = False  # set on the event loop once the close is on its way
-        self._partial = ""
-        self._unchanged_ms = 0.0
         self._settled_ms = settled_ms
+        self._utterance_over()
 
-    def accept(self, pcm16: bytes) -> Heard | None:
-        """Feed 16-bit PCM; returns what was heard when an utterance ends.
+    def accept(self, mulaw: bytes) -> Heard | None:
+        """Feed Twilio's 8 kHz μ-law; returns what was heard when an utterance ends.
 
         Vosk's own endpointing may never fire on a tiny grammar (a 2-word grammar kept
-        "이 이" as a partial through 6 s of silence), so an utterance also ends when the
-        partial result has not changed for `settled_ms` of audio. None once closed."""
+        "이 이" as a partial through 6 s of silence), so an utterance also ends once the
+        line has been quiet for `settled_ms` after a voice, or, on a line too noisy to
+        tell, once the partial result has not changed for as long. None once closed."""
+        pcm16, ms = mulaw_to_pcm16(mulaw), len(mulaw) / SAMPLES_PER_MS
         with self._lock:
-            return None if self._rec is None else self._accept(pcm16)
+            return None if self._rec is None else self._accept(pcm16, voiced(mulaw), ms)
 
-    def _accept(self, pcm16: bytes) -> Heard | None:
+    def _accept(self, pcm16: bytes, is_voiced: bool, ms: float) -> Heard | None:
         if self._rec.AcceptWaveform(pcm16):
-            self._partial, self._unchanged_ms = "", 0.0
+            self._utterance_over()
+            return _heard(self._rec.Result())
+        if is_voiced:
+            self._voice_heard, self._quiet_ms = True, 0.0
+        else:
+            self._quiet_ms += ms
+        if self._voice_heard and self._quiet_ms >= self._settled_ms:
+            # The caller has stopped: rather than wait for the partial result to settle.
+            self._utterance_over()
+            self._rec.AcceptWaveform(PUSH_THROUGH)  # Result() either way: ended or not
             return _heard(self._rec.Result())
         partial = json.loads(self._rec.PartialResult()).get("partial", "")
         if not partial or partial != self._partial:
             self._partial, self._unchanged_ms = partial, 0.0
             return None
-        self._unchanged_ms += len(pcm16) / 2 / SAMPLE_RATE * 1000
+        self._unchanged_ms += ms
         if self._unchanged_ms < self._settled_ms:
             return None
-        self._partial, self._unchanged_ms = "", 0.0
-        # Result() finalises what was decoded; FinalResult() would first flush the audio
-        # pipeline, ~20x dearer (11 ms against 0.5), and answers come in bursts.
+        self._utterance_over()
+        # Settled on a noisy line: Result() finalises what was decoded; FinalResult()
+        # would flush the pipeline first, ~20x dearer (11 ms against 0.5).
         return _heard(self._rec.Result())
+
+    def _utterance_over(self) -> None:
+        self._partial, self._unchanged_ms = "", 0.0
+        self._voice_heard, self._quiet_ms = False, 0.0
 
     @property
     def mid_utterance(self) -> bool:

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ivr_flows.context import MarketView
 from ivr_flows.listening import market_words
-from speech.mulaw import mulaw_to_pcm16
 from speech.recognizer import GrammarRecognizer, Heard, SpeechModel, SpeechUnavailable
 from speech.words import SpeechWords, UnknownSpeechPack, load_speech_words
 
@@ -56,14 +55,10 @@ class Speech:
     async def hear(self, recognizer: GrammarRecognizer, mulaw: bytes) -> Heard | None:
         """Decode a chunk of the caller's μ-law audio; what was said once they stop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _accept, recognizer, mulaw)
+        return await loop.run_in_executor(self._pool, recognizer.accept, mulaw)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _accept(recognizer: GrammarRecognizer, mulaw: bytes) -> Heard | None:
-    return recognizer.accept(mulaw_to_pcm16(mulaw))
 
 
 def start_speech(model_path: str | None, language: str, market: MarketView, threads: int,

@@ -5,6 +5,8 @@ streams them (8 kHz μ-law, made by scripts/make_speech_fixtures.sh)."""
 from __future__ import annotations
 
 import asyncio
+import bisect
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from gigline.keys import SPEECH
 from gigline.runtime import start_hotline
+from speech.mulaw import TABLE
 from speech.recognizer import SpeechModel
 from tests.hotline_settings import free_port, make_settings
 
@@ -22,6 +25,20 @@ FIXTURES = Path(__file__).parent / "fixtures" / "speech" / "ko"
 def utterance(word: str) -> bytes:
     """일 이 삼 사 오 (1-5), 예 (yes), 아니요 (no)."""
     return (FIXTURES / f"{word}.ulaw").read_bytes()
+
+
+_CODES = sorted(range(256), key=lambda code: TABLE[code])  # μ-law codes by the sample they mean
+_VALUES = [TABLE[code] for code in _CODES]
+
+
+def to_mulaw(samples: Iterable[int]) -> bytes:
+    """16-bit samples as μ-law: the code nearest each (clipped to its range)."""
+    def encode(sample: int) -> int:
+        i = bisect.bisect_left(_VALUES, sample)
+        return _CODES[min((j for j in (i - 1, i) if 0 <= j < 256),
+                          key=lambda j: abs(_VALUES[j] - sample))]
+
+    return bytes(encode(sample) for sample in samples)
 
 
 @pytest.fixture(scope="session", name="korean_model")

@@ -15,7 +15,7 @@ from gigline.keys import DESK, RENDERER, SESSIONS, SPEECH
 from gigline.runtime import start_hotline
 from ivr_flows.inputs import Answer
 from market import calls
-from speech import service as speech_service
+from speech.recognizer import GrammarRecognizer
 from store.models import CallSession, Worker
 from telephony.twiml import stream_token
 from tests.conftest import free_port, make_settings
@@ -69,13 +69,13 @@ async def test_a_whole_registration_by_voice(speaking_hotline):
 async def test_a_caller_who_hears_the_prompt_out_first_is_decoded_from_the_voice_on(
         speaking_hotline, monkeypatch):
     decoded = []
-    accept = speech_service._accept
+    accept = GrammarRecognizer.accept
 
     def counting_accept(recognizer, mulaw):
         decoded.append(len(mulaw))
         return accept(recognizer, mulaw)
 
-    monkeypatch.setattr(speech_service, "_accept", counting_accept)
+    monkeypatch.setattr(GrammarRecognizer, "accept", counting_accept)
     call = await speaking_hotline.carrier.place_call(CALLER)
     quiet_line = b"\xff" * 8000 * 4  # four seconds of the consent prompt heard out
     # 아니요: espeak's 예 is heard as 이 after any quiet at all, gate or no gate.

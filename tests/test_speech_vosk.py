@@ -5,21 +5,31 @@ made by scripts/make_speech_fixtures.sh). Mandarin itself is tested at the text 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
+from array import array
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from speech.mulaw import mulaw_to_pcm16
-from speech.recognizer import GrammarRecognizer, SpeechModel, SpeechUnavailable
+from speech.recognizer import (
+    SETTLED_MS,
+    SETTLED_MS_NUMBERS,
+    GrammarRecognizer,
+    SpeechModel,
+    SpeechUnavailable,
+)
 from speech.service import Speech
+from speech.voice_gate import voiced
 from speech.words import load_speech_words
+from tests.speech_fixtures import to_mulaw
 
 FIXTURES = Path(__file__).parent / "fixtures" / "speech" / "ko"
 DIGITS = ["일", "이", "삼", "사", "오"]
 YES_NO = ["예", "아니요"]
-SILENCE = mulaw_to_pcm16(b"\xff" * 8000)  # one second
+SILENCE = b"\xff" * 8000  # one second of a quiet line
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +38,13 @@ def model() -> SpeechModel:
 
 
 def spoken(word: str) -> bytes:
-    return mulaw_to_pcm16((FIXTURES / f"{word}.ulaw").read_bytes()) + SILENCE
+    return (FIXTURES / f"{word}.ulaw").read_bytes() + SILENCE
 
 
-def hear(model: SpeechModel, grammar: list[str], pcm: bytes):
+def hear(model: SpeechModel, grammar: list[str], mulaw: bytes):
     recognizer = GrammarRecognizer(model, grammar)
-    for start in range(0, len(pcm), 320):  # 20 ms frames, as Media Streams send them
-        heard = recognizer.accept(pcm[start:start + 320])
+    for start in range(0, len(mulaw), 160):  # 20 ms frames, as Media Streams send them
+        heard = recognizer.accept(mulaw[start:start + 160])
         if heard is not None:
             return heard
     return None
@@ -58,7 +68,7 @@ def test_digits_come_back_as_grammar_words_or_nothing(model):
 
 def test_silence_and_noise_are_heard_as_nothing(model):
     assert hear(model, YES_NO, SILENCE * 2) is None
-    noise = hear(model, YES_NO, mulaw_to_pcm16(bytes(range(256)) * 64))
+    noise = hear(model, YES_NO, bytes(range(256)) * 64)
     assert noise is None or noise.text in YES_NO, "noise never yields words outside the grammar"
 
 
@@ -77,10 +87,50 @@ def test_an_utterance_ends_once_its_partial_settles(model):
     """On a 2-word grammar Vosk's endpointer kept "이 이" as a partial through 6 s of
     silence; the recogniser ends the utterance itself once the partial stops changing."""
     recognizer = GrammarRecognizer(model, ["일", "이"])
-    pcm = spoken("이") + SILENCE * 2
-    heard = [h for start in range(0, len(pcm), 1600)
-             if (h := recognizer.accept(pcm[start:start + 1600])) is not None]
+    mulaw = spoken("이") + SILENCE * 2
+    heard = [h for start in range(0, len(mulaw), 800)
+             if (h := recognizer.accept(mulaw[start:start + 800])) is not None]
     assert [h.text.split()[0] for h in heard] == ["이"]
+
+
+def when_heard(recognizer: GrammarRecognizer, mulaw: bytes):
+    """(ms of audio fed when the answer came, what it was), fed in 100 ms chunks."""
+    for start in range(0, len(mulaw), 800):
+        if (heard := recognizer.accept(mulaw[start:start + 800])) is not None:
+            return (start + 800) // 8, heard.text
+    return None, None
+
+
+def voice_ends_ms(mulaw: bytes) -> int:
+    """The end of the last 100 ms chunk with voice in it."""
+    return max(start + 800 for start in range(0, len(mulaw), 800)
+               if voiced(mulaw[start:start + 800])) // 8
+
+
+@pytest.mark.parametrize("settled_ms", [SETTLED_MS, SETTLED_MS_NUMBERS])
+@pytest.mark.parametrize("word", ["예", "아니요", "오"])
+def test_an_answer_is_heard_once_the_line_has_been_quiet_for_the_settle_time(
+        model, word, settled_ms):
+    """Not later: Vosk's words trail the audio by up to 0.3 s, and waiting for its
+    partial to settle made every answer that much later (600 ms after the voice)."""
+    grammar = YES_NO if word in YES_NO else DIGITS
+    heard_at, text = when_heard(GrammarRecognizer(model, grammar, settled_ms), spoken(word))
+    assert text == word
+    assert heard_at == voice_ends_ms(spoken(word)) + settled_ms
+
+
+@pytest.mark.parametrize("word", ["예", "아니요", "오"])
+def test_on_a_line_too_noisy_to_hear_the_quiet_the_answer_comes_once_it_settles(model, word):
+    """A 50 Hz hum louder than the voice threshold under the whole call: no quiet ever
+    comes, the partial result settling ends the answer instead."""
+    samples = array("h", mulaw_to_pcm16(spoken(word) + SILENCE))
+    humming = to_mulaw(max(-32768, min(32767, sample + round(800 * math.sin(
+        2 * math.pi * 50 * n / 8000)))) for n, sample in enumerate(samples))
+    assert all(voiced(humming[start:start + 800]) for start in range(0, len(humming) - 800, 800))
+    grammar = YES_NO if word in YES_NO else DIGITS
+    heard_at, text = when_heard(GrammarRecognizer(model, grammar), humming)
+    assert text == word
+    assert heard_at is not None and heard_at > voice_ends_ms(spoken(word)) + SETTLED_MS
 
 
 def test_unk_joins_the_grammar_only_when_the_model_knows_it(model):
@@ -107,16 +157,16 @@ async def test_a_released_recogniser_is_freed_on_a_decoding_thread_once(model, m
         closed_on.append(threading.current_thread().name)
         return freed
 
-    def slow_accept(self, pcm16):
+    def slow_accept(self, *audio):
         decoding_started.set()
         finish_decoding.wait(5)
-        return accept(self, pcm16)
+        return accept(self, *audio)
 
     monkeypatch.setattr(GrammarRecognizer, "close", recording_close)
     monkeypatch.setattr(GrammarRecognizer, "_accept", slow_accept)
     try:
         recognizer = await speech.recognizer(YES_NO, 300)
-        decoding = asyncio.ensure_future(speech.hear(recognizer, spoken("예")[:1600]))
+        decoding = asyncio.ensure_future(speech.hear(recognizer, spoken("예")[:800]))
         await asyncio.get_running_loop().run_in_executor(None, decoding_started.wait, 5)
         speech.release(recognizer)
         speech.release(recognizer)  # again, as the socket's last cleanup does

@@ -3,13 +3,12 @@ came just before it, is. On the test pack's real utterances (espeak-ng, 8 kHz μ
 
 from __future__ import annotations
 
-import bisect
 import random
 from array import array
 
-from speech.mulaw import TABLE, mulaw_to_pcm16
+from speech.mulaw import mulaw_to_pcm16
 from speech.voice_gate import HELD_CHUNKS, QUIET_CHUNKS_TO_SHUT, VoiceGate, voiced
-from tests.speech_fixtures import utterance
+from tests.speech_fixtures import to_mulaw, utterance
 
 CHUNK = 800  # 100 ms of μ-law, what the socket hands the gate
 QUIET = b"\xff" * CHUNK  # digital silence
@@ -24,16 +23,8 @@ def hiss(seed: int) -> bytes:
 
 def softer(mulaw: bytes, db: float) -> bytes:
     """The same words `db` quieter, back in μ-law (nearest code to each scaled sample)."""
-    codes = sorted(range(256), key=lambda code: TABLE[code])
-    values = [TABLE[code] for code in codes]
-
-    def encode(sample: int) -> int:
-        i = bisect.bisect_left(values, sample)
-        return codes[min((j for j in (i - 1, i) if 0 <= j < 256),
-                         key=lambda j: abs(values[j] - sample))]
-
     gain = 10 ** (-db / 20)
-    return bytes(encode(int(s * gain)) for s in array("h", mulaw_to_pcm16(mulaw)))
+    return to_mulaw(int(s * gain) for s in array("h", mulaw_to_pcm16(mulaw)))
 
 
 def chunks(mulaw: bytes) -> list[bytes]:
