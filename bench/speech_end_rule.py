@@ -7,7 +7,7 @@ the voice), three ways, on every test-pack word at 15 alignments to the 100 ms c
   result    `Result()` on what Vosk has decoded so far (cheap, but its words trail the
             audio by up to 0.3 s)
   flush     `FinalResult()`: Vosk flushes its pipeline first
-  push      300 ms of silence fed at once, then `Result()` (what speech.recognizer does)
+  push      240 ms of silence fed at once, then `Result()` (what speech.recognizer does)
 
 Prints, for each, how often it hears the same as the flush, how often the word said
 (espeak's voice is often misheard whichever way), and its mean cost in ms."""

@@ -23,11 +23,11 @@ UNKNOWN = "[unk]"
 # a spoken number ("三百……五十") may pause in the middle.
 SETTLED_MS = 300
 SETTLED_MS_NUMBERS = 600
-# Vosk's words trail the audio by up to ~0.3 s: its network runs on a few hundred ms of
-# audio at a time. Once the caller has stopped, this much silence fed at once pushes the
-# last words through (10 ms; FinalResult()'s flush: 14 ms, hears the same:
-# bench/speech_end_rule.py).
-PUSH_THROUGH = bytes(2 * 300 * SAMPLES_PER_MS)  # 300 ms of 16-bit silence
+# Vosk's words trail the audio by up to ~0.5 s: its network runs on 240 ms of audio at a
+# time, once it has ~0.3 s more. Once the caller has stopped, this much silence fed at
+# once (one more network run) pushes the last words through: 8 ms, where FinalResult()'s
+# flush costs 14 and hears the same (bench/speech_end_rule.py: 103 of 105 alike).
+PUSH_THROUGH = bytes(2 * 240 * SAMPLES_PER_MS)  # 240 ms of 16-bit silence
 
 
 class SpeechUnavailable(RuntimeError):
