@@ -18,10 +18,10 @@ shares neither the GIL nor the CPU accounting with anything else.
   how late chunks are decoded and when Vosk's own endpoint fires after the utterance.
   `--settle`: instead of Vosk's endpoint, Gigline's own end-of-utterance rule
   (`speech.recognizer.GrammarRecognizer` fed μ-law: the line quiet for 300 ms after the
-  voice, then `FinalResult()`), each caller's decoding stopped once heard as Gigline
-  stops it; reports
-  when each was heard after the end of its audio: Gigline's latency without sockets,
-  JSON, database, REST or a Twilio stand-in on the cores."""
+  voice, then 240 ms of silence pushed through and `Result()`), each caller's decoding
+  stopped once heard as Gigline stops it; reports when each was heard after the end of
+  its audio: Gigline's latency without sockets, JSON, database, REST or a Twilio
+  stand-in on the cores."""
 
 from __future__ import annotations
 
