@@ -607,6 +607,12 @@ def contiguous_max(rounds: list[dict], ok: Callable[[dict], bool]) -> int:
     return best
 
 
+def within_target(rounds: list[dict], latency: str) -> int:
+    """Capacity with the latency measured as `latency` (a percentiles dict of a row)."""
+    return contiguous_max(rounds, lambda r: r["to_trades"] == r["calls"] and (
+        r[latency]["p95"] or 1e9) < LATENCY_TARGET_MS)
+
+
 def verdicts(result: dict) -> dict:
     gigline, raw = result["gigline"], result.get("raw") or {}
     capacity = contiguous_max(gigline["rounds"], lambda r: r["passed"])
@@ -615,8 +621,8 @@ def verdicts(result: dict) -> dict:
     raw_streams = (raw.get("throughput") or {}).get("realtime_streams")
     ratio = round(capacity / raw_streams, 2) if raw_streams else None
     paced, settle = raw.get("paced_capacity"), raw.get("settle_capacity")
-    by_request = contiguous_max(gigline["rounds"], lambda r: r["to_trades"] == r["calls"] and (
-        r["request_sent_ms"]["p95"] or 1e9) < LATENCY_TARGET_MS)
+    by_request = within_target(gigline["rounds"], "request_sent_ms")
+    by_voice_end = within_target(gigline["rounds"], "latency_from_voice_end_ms")
     p95 = best["latency_ms"]["p95"] if best else None
     mib = best["mib_per_stream"] if best else None
     return {
@@ -631,6 +637,9 @@ def verdicts(result: dict) -> dict:
         "ratio_to_settle": round(capacity / settle, 2) if settle else None,
         # Gigline's count when the latency ends as its redirect request is sent.
         "capacity_by_request_sent": by_request,
+        # ... and when it starts as the caller's voice stops (the fixture's silence after it
+        # is part of the wait): the stricter reading of "end of speech".
+        "capacity_from_voice_end": by_voice_end,
         "streams_met": capacity >= STREAMS_TARGET,
         "ratio_met": ratio is not None and ratio >= RATIO_TARGET,
         "latency_p95_ms_at_capacity": p95,
@@ -653,7 +662,8 @@ def print_verdicts(v: dict) -> None:
           f"(target >= {RATIO_TARGET}): {mark(v['ratio_met'])}; raw paced capacity "
           f"{v['raw_paced_capacity']} (ratio {v['ratio_to_paced']}); raw Vosk with Gigline's "
           f"settle rule, 700 ms: {v['raw_settle_capacity']} (ratio {v['ratio_to_settle']})")
-    print(f"capacity counted to the redirect request sent: {v['capacity_by_request_sent']}")
+    print(f"capacity counted to the redirect request sent: {v['capacity_by_request_sent']}; "
+          f"counted from the voice's end: {v['capacity_from_voice_end']}")
     print(f"latency p95 at capacity: {v['latency_p95_ms_at_capacity']} ms "
           f"(target < {LATENCY_TARGET_MS}): {mark(v['latency_met'])}")
     print(f"memory per stream at capacity: {v['mib_per_stream_at_capacity']} MiB "
