@@ -18,6 +18,8 @@ from speech.voice_gate import voiced
 
 SAMPLE_RATE = 8000  # Twilio's μ-law; Vosk resamples to its model's rate
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
+FRAME_BYTES = 160  # one 20 ms Media Streams frame: the quiet after a voice is timed by it
+CHUNK_BYTES = 800  # 100 ms: five frames per trip to a decoding thread
 UNKNOWN = "[unk]"
 # A pause this long after words ends the answer: a word or two is said in one breath;
 # a spoken number ("三百……五十") may pause in the middle.
@@ -99,16 +101,20 @@ class GrammarRecognizer:
         tell, once the partial result has not changed for as long. None once closed."""
         pcm16, ms = mulaw_to_pcm16(mulaw), len(mulaw) / SAMPLES_PER_MS
         with self._lock:
-            return None if self._rec is None else self._accept(pcm16, voiced(mulaw), ms)
+            return None if self._rec is None else self._accept(pcm16, mulaw, ms)
 
-    def _accept(self, pcm16: bytes, is_voiced: bool, ms: float) -> Heard | None:
+    def ends_with(self, mulaw: bytes) -> bool:
+        """Whether this audio, not decoded yet, completes the quiet that ends an utterance:
+        see Chunker. Read between decodes, like mid_utterance."""
+        voice_heard, quiet_ms = _quiet_after(self._voice_heard, self._quiet_ms, mulaw)
+        return voice_heard and quiet_ms >= self._settled_ms
+
+    def _accept(self, pcm16: bytes, mulaw: bytes, ms: float) -> Heard | None:
         if self._rec.AcceptWaveform(pcm16):
             self._utterance_over()
             return _heard(self._rec.Result())
-        if is_voiced:
-            self._voice_heard, self._quiet_ms = True, 0.0
-        else:
-            self._quiet_ms += ms
+        self._voice_heard, self._quiet_ms = _quiet_after(self._voice_heard, self._quiet_ms,
+                                                         mulaw)
         if self._voice_heard and self._quiet_ms >= self._settled_ms:
             # The caller has stopped: their last words now, not once the partial result
             # has caught up and settled (~0.3 s later, one network run apart).
@@ -142,6 +148,37 @@ class GrammarRecognizer:
         with self._lock:
             freed, self._rec = self._rec is not None, None  # the last reference: freed here
         return freed
+
+
+class Chunker:
+    """Gathers a stream's 20 ms frames into the chunks a recogniser decodes: 100 ms each,
+    except the one that ends an answer, handed over at the frame that ends it rather than
+    once full (up to 100 ms later)."""
+
+    def __init__(self, recognizer: GrammarRecognizer):
+        self.recognizer = recognizer
+        self._pending = bytearray()
+
+    def add(self, frame: bytes) -> bytes | None:
+        """The audio to decode now, or None while the chunk fills."""
+        self._pending += frame
+        if len(self._pending) < CHUNK_BYTES and not self.recognizer.ends_with(self._pending):
+            return None
+        chunk = bytes(self._pending)
+        self._pending.clear()
+        return chunk
+
+
+def _quiet_after(voice_heard: bool, quiet_ms: float, mulaw: bytes) -> tuple[bool, float]:
+    """(a voice heard, ms of quiet since it) once `mulaw` follows: the quiet is counted
+    from the last voiced 20 ms frame, not the last voiced chunk."""
+    quiet_bytes = 0
+    for end in range(len(mulaw), 0, -FRAME_BYTES):
+        frame = mulaw[max(0, end - FRAME_BYTES):end]
+        if voiced(frame):
+            return True, quiet_bytes / SAMPLES_PER_MS
+        quiet_bytes += len(frame)
+    return voice_heard, quiet_ms + quiet_bytes / SAMPLES_PER_MS
 
 
 def _heard(result_json: str) -> Heard | None:

@@ -27,6 +27,7 @@ from market import calls
 from speech.recognizer import (
     SETTLED_MS,
     SETTLED_MS_NUMBERS,
+    Chunker,
     GrammarRecognizer,
     SpeechUnavailable,
 )
@@ -49,7 +50,6 @@ STREAM_PATH = "/twilio/stream"
 START_TIMEOUT_SECONDS = 10  # Twilio sends connected and start at once
 MESSAGES_BEFORE_START = 3  # connected, then start; anything more is not Twilio
 CLOSE_TIMEOUT_SECONDS = 2  # waiting for a vanished peer's close reply (aiohttp: 10 s)
-DECODE_BYTES = 800  # 100 ms of μ-law: five 20 ms frames per trip to the decoding thread
 NORMAL_CLOSURE, GOING_AWAY, POLICY_VIOLATION = 1000, 1001, 1008
 
 
@@ -152,18 +152,16 @@ class _Listener:
         return call
 
     async def _listen(self, prompt: calls.ListeningCall, recognizer: GrammarRecognizer) -> None:
-        pending, gate = bytearray(), VoiceGate()
+        chunker, gate = Chunker(recognizer), VoiceGate()
         while (event := await self._next()) is not None:
             if isinstance(event, StreamStopped):
                 return
             if not isinstance(event, Audio):
                 continue
-            pending += event.mulaw
-            if len(pending) < DECODE_BYTES:
-                continue
-            chunk = gate.admit(bytes(pending), recognizer.mid_utterance)
-            pending.clear()
-            if chunk is None:  # the caller is quiet: hearing the prompt out
+            chunk = chunker.add(event.mulaw)
+            if chunk is not None:
+                chunk = gate.admit(chunk, recognizer.mid_utterance)
+            if chunk is None:  # filling, or the caller is quiet: hearing the prompt out
                 continue
             heard = await self.speech.hear(recognizer, chunk)
             answer = heard and understand(heard.text, heard.confidence, prompt.listen)

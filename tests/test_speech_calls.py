@@ -15,7 +15,8 @@ from gigline.keys import DESK, RENDERER, SESSIONS, SPEECH
 from gigline.runtime import start_hotline
 from ivr_flows.inputs import Answer
 from market import calls
-from speech.recognizer import GrammarRecognizer
+from speech.recognizer import SETTLED_MS, GrammarRecognizer
+from speech.voice_gate import voiced
 from store.models import CallSession, Worker
 from telephony.twiml import stream_token
 from tests.conftest import free_port, make_settings
@@ -83,6 +84,21 @@ async def test_a_caller_who_hears_the_prompt_out_first_is_decoded_from_the_voice
     assert any("不登记也可以" in p for p in call.new_prompts()), "declined by voice"
     seconds_decoded = sum(decoded) / 8000
     assert seconds_decoded < 2.5, "the quiet four seconds were not decoded"
+
+
+async def test_a_caller_is_answered_at_the_frame_their_quiet_ends_not_a_chunk_later(
+        speaking_hotline):
+    """The audio up to 300 ms after the voice and not a frame more (the stream stays open):
+    the answer is taken. 아니요's voice ends 40 ms before a 100 ms chunk does, so waiting
+    to fill the chunk would wait for frames that never come here."""
+    call = await speaking_hotline.carrier.place_call(CALLER)
+    word = utterance("아니요")
+    voice_end = max(start + 160 for start in range(0, len(word), 160)
+                    if voiced(word[start:start + 160]))
+    heard_out = (word + b"\xff" * 8000)[:voice_end + 8 * SETTLED_MS]
+    assert len(heard_out) % 800, "ends mid-chunk"
+    assert await call.speak_audio(heard_out, silence_after=0, wait=5)
+    assert any("不登记也可以" in p for p in call.new_prompts()), "declined by voice"
 
 
 async def test_every_listening_prompt_streams_and_the_next_response_stops_it(speaking_hotline):
