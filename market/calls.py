@@ -67,7 +67,7 @@ _LOCK_CALL = (
     .select_from(workers.with_worker_by_phone(CALLS, CALLS.c.phone))
     .where(CALLS.c.call_sid == bindparam("sid")).order_by(workers.VIEW_ORDER)
     .with_for_update(of=CALLS))
-_SAVE_TURN = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: columns given
+_UPDATE_CALL = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: columns given
 _LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
     CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == "in-progress")
 
@@ -184,13 +184,14 @@ async def take_turn(
     async with desk.sessions() as session, session.begin():
         call, caller_view = await _lock_call(session, call_sid)
         if call is None:  # the call's first webhook (or a simultaneous retry of it)
-            await insert_ignoring_duplicates(
-                session, CallSession.__table__,
-                {"call_sid": call_sid, "phone": caller, "direction": direction,
-                 "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
-                 "started_at": now, "updated_at": now},
-                ["call_sid"],
-            )
+            with quick_statements():
+                await insert_ignoring_duplicates(
+                    session, CALLS,
+                    {"call_sid": call_sid, "phone": caller, "direction": direction,
+                     "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
+                     "started_at": now, "updated_at": now},
+                    ["call_sid"],
+                )
             call, caller_view = await _lock_call(session, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
             return Turn(call.last_response, False, taken=False)  # answered already
@@ -214,7 +215,7 @@ async def take_turn(
                 break
         response = render(voice, call.turn + 1, call_sid, listened_before)
         with quick_statements():
-            await session.execute(_SAVE_TURN, {
+            await session.execute(_UPDATE_CALL, {
                 "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
                 "updated_at": now, "last_response": response})
         return Turn(response, queued_any(session))
@@ -271,14 +272,15 @@ async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
 
 
 async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:
-    """Records that the carrier ended the call; False for a call we never saw."""
+    """Records that the carrier ended the call; False for a call we never saw. One row by
+    its key, on the event loop: calls end as often as they start, and a trip to the
+    database thread would hold SQLite's one connection (and every turn waiting for it)
+    for two turns of a busy loop."""
     now = desk.clock()
     async with desk.sessions() as session, session.begin():
-        result = await session.execute(
-            update(CallSession)
-            .where(CallSession.call_sid == call_sid)
-            .values(status=status, ended_at=now, updated_at=now)
-        )
+        with quick_statements():
+            result = await session.execute(_UPDATE_CALL, {
+                "sid": call_sid, "status": status, "ended_at": now, "updated_at": now})
         return result.rowcount == 1
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from gigline.app import create_app
 from gigline.keys import SESSIONS
+from store import sqlite_driver
 from store.models import CallSession, InboundSms, OptOut, OutboundSms
 from tests.conftest import make_settings
 from tests.twilio_signing import signed_headers, voice_params
@@ -111,6 +112,31 @@ async def test_a_retried_incoming_call_webhook_is_answered_the_same(client):
     again = await post(client, "/twilio/voice", voice_params("CA1"))
     assert await first.text() == await again.text()
     assert await count(client, CallSession) == 1
+
+
+async def test_a_call_starts_and_ends_without_a_trip_to_the_database_thread(
+        client, database_url, monkeypatch):
+    """Calls start and end in bursts, and a trip to SQLite's thread holds its one
+    connection (every turn queues behind it) until a busy event loop gets back to it."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's driver makes the trips; PostgreSQL's is asyncpg")
+    trips = []
+    execute = sqlite_driver.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):
+        trips.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    for warm_up in ("CA1", "CA2"):  # a connection's first commits go to the thread
+        await post(client, "/twilio/voice", voice_params(warm_up))
+    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+    await post(client, "/twilio/voice", voice_params("CA3"))
+    ended = await post(client, "/twilio/status", voice_params("CA3", CallStatus="completed"))
+    assert ended.status == 204
+    assert trips == []
+    async with client.app[SESSIONS]() as session:
+        call = await session.get(CallSession, "CA3")
+    assert call.status == "completed" and call.ended_at is not None
 
 
 async def test_gather_for_a_call_we_never_saw_starts_it_afresh(client):
