@@ -44,14 +44,16 @@ def yes_or_no(text: str, yes_words: list[str], no_words: list[str]) -> bool | No
     return None
 
 
-def pick(text: str, choices: dict[str, list[str]]) -> str | None:
-    """The choice whose name or synonym was said (the longest one heard wins: 电焊工
-    is 焊工, not 电工); None if none was, or if two different choices tie."""
+def pick(text: str, choices: dict[str, list[str]]) -> tuple[str, bool] | None:
+    """The choice whose name or synonym was said (the longest one heard wins: 电焊工 is
+    焊工, not 电工), and whether another choice was said as fully: then the one said last
+    wins (a caller who corrects themselves, "电工……木工", means the last), to be read
+    back. None if no choice was said."""
     text = normalise(text).replace(" ", "")
-    heard = [(len(word), key) for key, words in choices.items() for word in words
-             if word and word in text]
+    heard = [(len(word), text.rfind(word), key) for key, words in choices.items()
+             for word in words if word and word in text]
     if not heard:
         return None
-    best = max(length for length, _ in heard)
-    keys = {key for length, key in heard if length == best}
-    return keys.pop() if len(keys) == 1 else None
+    best = max(length for length, _, _ in heard)
+    longest = [(at, key) for length, at, key in heard if length == best]
+    return max(longest)[1], len({key for _, key in longest}) > 1

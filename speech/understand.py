@@ -16,10 +16,12 @@ def understand(text: str, confidence: float, listen: Listen) -> Answer | None:
         amount = parse_amount(said)
         if amount is not None:
             return Answer(str(amount), "speech", confidence, heard=str(amount))
-    value = pick(said, {c.value: list(c.words) for c in listen.choices})
-    if value is None:
+    picked = pick(said, {c.value: list(c.words) for c in listen.choices})
+    if picked is None:
         return None
+    value, tied = picked
     choice = next(c for c in listen.choices if c.value == value)
     # Read back the choice's name, or the word of it that was heard (never a stutter).
     heard = choice.label or max((w for w in choice.words if w in said), key=len)
-    return Answer(value, "speech", confidence, heard=heard)
+    # Two choices said alike: the last is read back, however sure Vosk was of the words.
+    return Answer(value, "speech", 0.0 if tied else confidence, heard=heard)

@@ -59,7 +59,15 @@ TRADES = {t["code"]: [t["name"], *t["synonyms"]] for t in market_data("yuncheng"
     ("送外卖", "courier"), ("月嫂", "nanny"),
 ])
 def test_trades_by_name_or_synonym(heard, code):
-    assert pick(heard, TRADES) == code
+    assert pick(heard, TRADES) == (code, False)
+
+
+@pytest.mark.parametrize("heard, code", [
+    ("电 工 木 工", "carpenter"), ("木 工 电 工", "electrician"), ("焊 工 电 焊 工", "welder"),
+])
+def test_two_trades_said_alike_the_last_wins_as_a_tie(heard, code):
+    tied = heard != "焊 工 电 焊 工"  # one trade said twice is no tie
+    assert pick(heard, TRADES) == (code, tied)
 
 
 def test_nothing_recognisable_picks_nothing():

@@ -59,6 +59,17 @@ def test_a_doubtful_answer_is_read_back_and_confirmed_by_a_key():
     assert call.state.step == "trades_more"
 
 
+def test_two_choices_said_alike_read_back_the_last_however_clearly_heard():
+    """A caller who corrects themselves ("电工……木工") meant the last; two choices tie, so
+    a key confirms it even when Vosk was sure of both words."""
+    call = speaking()
+    call.say("同 意")
+    call.say("电 工 木 工", confidence=0.99)
+    assert "您说的是木工，对请按1，不对请按2。" in call.lines[-2]
+    call.press("1")
+    assert saved_profile(call)["trades"] == ["carpenter"]
+
+
 def test_a_wrong_read_back_asks_again_and_keeps_the_menu_page():
     call = speaking()
     call.say("同 意").press("4")  # page 2 of the trades
