@@ -1,7 +1,7 @@
 """How well the speech path hears the Korean test pack, through the same pieces a call
-uses: the prompt's grammar (ivr_flows.listening), the streaming recogniser in 100 ms
-chunks (speech.recognizer), the mapping to an answer (speech.understand) and the
-read-back threshold (the pack's confirm_below).
+uses: the prompt's grammar (ivr_flows.listening), the streaming recogniser fed 20 ms
+frames in the socket's chunks (speech.recognizer.Chunker), the mapping to an answer
+(speech.understand) and the read-back threshold (the pack's confirm_below).
 
     .venv/bin/python bench/speech_accuracy.py
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ivr_flows.catalogue import load_catalogue  # noqa: E402
 from ivr_flows.context import CallContext  # noqa: E402
 from ivr_flows.listening import listen_for  # noqa: E402
-from speech.recognizer import GrammarRecognizer, SpeechModel  # noqa: E402
+from speech.recognizer import FRAME_BYTES, Chunker, GrammarRecognizer, SpeechModel  # noqa: E402
 from speech.understand import understand  # noqa: E402
 from speech.words import load_speech_words  # noqa: E402
 from tests.flows.harness import demo_market  # noqa: E402
@@ -37,7 +37,6 @@ PROMPTS = {
     "availability (4 keys)": ("availability", {"일": "1", "이": "2", "삼": "3", "사": "4"}),
     "alert channel (2 keys)": ("alert_channel", {"일": "1", "이": "2"}),
 }
-CHUNK = 800  # 100 ms of μ-law, as the socket decodes
 SILENCE_SECONDS = 2.5
 
 
@@ -52,10 +51,11 @@ def outcome(answer, expected: str, confirm_below: float) -> str:
 
 def hear(model: SpeechModel, grammar: list[str], word: str):
     recognizer = GrammarRecognizer(model, grammar)
+    chunker = Chunker(recognizer)
     mulaw = (FIXTURES / f"{word}.ulaw").read_bytes() + b"\xff" * int(8000 * SILENCE_SECONDS)
-    for start in range(0, len(mulaw), CHUNK):
-        heard = recognizer.accept(mulaw[start:start + CHUNK])
-        if heard is not None:
+    for start in range(0, len(mulaw), FRAME_BYTES):
+        chunk = chunker.add(mulaw[start:start + FRAME_BYTES])
+        if chunk is not None and (heard := recognizer.accept(chunk)) is not None:
             return heard
     return None
 

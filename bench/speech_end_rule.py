@@ -1,6 +1,6 @@
 """How to take the answer once the caller has stopped (the line quiet for 300 ms after
-the voice), three ways, on every test-pack word at 15 alignments to the 100 ms chunks
-(0-280 ms of quiet before it):
+the voice, timed to the 20 ms frame as speech.recognizer times it), three ways, on every
+test-pack word after 0-280 ms of quiet (15 leads):
 
     .venv/bin/python bench/speech_end_rule.py
 
@@ -30,7 +30,7 @@ from speech.voice_gate import voiced  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures" / "speech" / "ko"
 YES_NO, DIGITS = ["예", "아니요", "일", "이"], ["일", "이", "삼", "사", "오"]
 CASES = [(word, YES_NO) for word in YES_NO] + [(word, DIGITS) for word in ("삼", "사", "오")]
-CHUNK = 800  # 100 ms of μ-law
+FRAME = 160  # 20 ms of μ-law
 
 
 def take(rec, how: str) -> str:
@@ -48,10 +48,10 @@ def heard(model, grammar: list[str], mulaw: bytes, how: str) -> tuple[str, float
     rec = KaldiRecognizer(model, 8000, json.dumps(grammar, ensure_ascii=False))
     rec.SetWords(True)
     quiet_ms, voice_heard = 0, False
-    for start in range(0, len(mulaw), CHUNK):
-        chunk = mulaw[start:start + CHUNK]
-        rec.AcceptWaveform(mulaw_to_pcm16(chunk))
-        voice_heard, quiet_ms = (True, 0) if voiced(chunk) else (voice_heard, quiet_ms + 100)
+    for start in range(0, len(mulaw), FRAME):
+        frame = mulaw[start:start + FRAME]
+        rec.AcceptWaveform(mulaw_to_pcm16(frame))
+        voice_heard, quiet_ms = (True, 0) if voiced(frame) else (voice_heard, quiet_ms + 20)
         if voice_heard and quiet_ms >= SETTLED_MS:
             started = time.perf_counter()
             text = json.loads(take(rec, how)).get("text", "")

