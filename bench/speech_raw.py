@@ -230,7 +230,7 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False,
     by_phase = [paced_pieces(model, word, phase, settle) for phase in range(phases)]
     rss_idle = rss_mib()
     pool = ThreadPoolExecutor(threads)
-    lock = threading.Lock()
+    lock = threading.Condition()  # notified as a caller runs out of audio to decode
     t0 = time.perf_counter() + 0.5
     callers = [PacedStream(new_recognizer_for(model), t0 + spread_ms / 1000 * i / streams,
                            *by_phase[i % phases]) for i in range(streams)]
@@ -247,6 +247,7 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False,
                 pool.submit(decode, caller, *caller.backlog.popleft())
             else:
                 caller.busy = False
+                lock.notify_all()
 
     schedule = sorted((c.start + offset, n, k) for n, c in enumerate(callers)
                       for k, (offset, _) in enumerate(c.pieces))
@@ -263,6 +264,8 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False,
                 pool.submit(decode, caller, k, chunk, due)
         if k == len(caller.pieces) // 2:
             rss_active.append(rss_mib())
+    with lock:  # the pool's threads hand on each caller's backlog: not after a shutdown
+        lock.wait_for(lambda: not any(caller.busy for caller in callers))
     pool.shutdown(wait=True)
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     for caller in callers:
