@@ -57,13 +57,17 @@ def model_path() -> str:
 
 
 def utterance_chunks(word: str) -> list[bytes]:
-    """The utterance in 100 ms chunks of 16-bit PCM (the last one padded with silence)."""
+    """The utterance and its silence in 100 ms chunks of 16-bit PCM."""
+    return pcm_chunks(utterance(word) + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S))
+
+
+def pcm_chunks(mulaw: bytes) -> list[bytes]:
+    """μ-law in 100 ms chunks of 16-bit PCM, the last one padded with silence."""
     from speech.mulaw import mulaw_to_pcm16
 
-    mulaw = utterance(word) + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S)
-    chunk_bytes = CHUNK_BYTES // 2
-    return [mulaw_to_pcm16(mulaw[i:i + chunk_bytes].ljust(chunk_bytes, b"\xff"))
-            for i in range(0, len(mulaw), chunk_bytes)]
+    size = CHUNK_BYTES // 2
+    return [mulaw_to_pcm16(mulaw[i:i + size].ljust(size, b"\xff"))
+            for i in range(0, len(mulaw), size)]
 
 
 def utterance(word: str) -> bytes:
@@ -198,16 +202,13 @@ def paced_pieces(model, word: str, phase_frames: int,
     100 ms PCM chunks. `settle`: μ-law, as Gigline's Chunker hands it over (a scratch
     recogniser decodes it once, untimed, to find the chunk that ends the answer; the
     pieces stop there, as Gigline's decoding does)."""
-    from speech.mulaw import mulaw_to_pcm16
     from speech.recognizer import FRAME_BYTES, Chunker
 
     spoken = b"\xff" * FRAME_BYTES * phase_frames + utterance(word)
     mulaw = spoken + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S)
     speech_s = len(spoken) / SAMPLE_RATE
     if not settle:
-        size = CHUNK_BYTES // 2
-        return [((i + size) / SAMPLE_RATE, mulaw_to_pcm16(mulaw[i:i + size].ljust(size, b"\xff")))
-                for i in range(0, len(mulaw), size)], speech_s
+        return [((k + 1) * CHUNK_S, chunk) for k, chunk in enumerate(pcm_chunks(mulaw))], speech_s
     scratch = settling_recognizer(model)
     chunker, pieces = Chunker(scratch), []
     for i in range(0, len(mulaw), FRAME_BYTES):
