@@ -21,6 +21,7 @@ from market.clock import Clock
 from market.optouts import is_opted_out, set_opt_out
 from market.outbox import OPT_OUT_ACK
 from store.models import OutboundSms
+from store.repo import quick_statements
 from telephony.carrier import Carrier, CarrierError
 
 log = logging.getLogger(__name__)
@@ -193,16 +194,21 @@ async def _apply_delivery_status(
     sessions: async_sessionmaker, carrier_sid: str, status: str, error_code: int | None,
     now: datetime,
 ) -> bool:
-    async with sessions() as session, session.begin():
-        row = await session.scalar(
-            select(OutboundSms).where(OutboundSms.carrier_sid == carrier_sid).with_for_update()
-        )
-        if row is None:
-            return False
-        if status not in STATUS_RANK:
-            log.warning("unknown message status %r for %s: ignored", status, carrier_sid)
-        elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, 0):
-            row.status, row.updated_at = status, now
-            if error_code:
-                row.error_code = error_code
-        return True
+    # One row by its key, on the event loop: callbacks come in bursts after alerts, and a
+    # trip to the database thread would hold SQLite's one connection (and every call turn
+    # waiting for it) across iterations of a busy loop.
+    with quick_statements():
+        async with sessions() as session, session.begin():
+            row = await session.scalar(
+                select(OutboundSms).where(OutboundSms.carrier_sid == carrier_sid)
+                .with_for_update()
+            )
+            if row is None:
+                return False
+            if status not in STATUS_RANK:
+                log.warning("unknown message status %r for %s: ignored", status, carrier_sid)
+            elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, 0):
+                row.status, row.updated_at = status, now
+                if error_code:
+                    row.error_code = error_code
+            return True

@@ -114,12 +114,15 @@ async def test_a_retried_incoming_call_webhook_is_answered_the_same(client):
     assert await count(client, CallSession) == 1
 
 
-async def test_a_call_starts_and_ends_without_a_trip_to_the_database_thread(
-        client, database_url, monkeypatch):
-    """Calls start and end in bursts, and a trip to SQLite's thread holds its one
-    connection (every turn queues behind it) until a busy event loop gets back to it."""
+@pytest.fixture
+async def thread_trips(client, database_url, monkeypatch) -> list:
+    """Every trip to SQLite's database thread from now on. Calls start and end and
+    messages report in bursts, and such a trip holds SQLite's one connection (every turn
+    queues behind it) until a busy event loop gets back to it."""
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite's driver makes the trips; PostgreSQL's is asyncpg")
+    for warm_up in ("CA1", "CA2"):  # a connection's first commits go to the thread
+        await post(client, "/twilio/voice", voice_params(warm_up))
     trips = []
     execute = sqlite_driver.Connection._execute
 
@@ -127,16 +130,35 @@ async def test_a_call_starts_and_ends_without_a_trip_to_the_database_thread(
         trips.append(fn)
         return await execute(self, fn, *args, **kwargs)
 
-    for warm_up in ("CA1", "CA2"):  # a connection's first commits go to the thread
-        await post(client, "/twilio/voice", voice_params(warm_up))
     monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+    return trips
+
+
+async def test_a_call_starts_and_ends_without_a_trip_to_the_database_thread(
+        client, thread_trips):
     await post(client, "/twilio/voice", voice_params("CA3"))
     ended = await post(client, "/twilio/status", voice_params("CA3", CallStatus="completed"))
     assert ended.status == 204
-    assert trips == []
+    assert thread_trips == []
     async with client.app[SESSIONS]() as session:
         call = await session.get(CallSession, "CA3")
     assert call.status == "completed" and call.ended_at is not None
+
+
+async def test_a_message_status_is_recorded_without_a_trip_to_the_database_thread(
+        client, clock, thread_trips):
+    async with client.app[SESSIONS]() as session, session.begin():
+        session.add(OutboundSms(dedupe_key="k1", phone="+8613800000001", body="好", kind="reply",
+                                status="sent", next_attempt_at=clock(), carrier_sid="SM1",
+                                created_at=clock(), updated_at=clock()))
+    thread_trips.clear()
+    delivered = await post(client, "/twilio/status",
+                           {"MessageSid": "SM1", "MessageStatus": "delivered"})
+    assert delivered.status == 204
+    assert thread_trips == []
+    async with client.app[SESSIONS]() as session:
+        sms = await session.scalar(select(OutboundSms).where(OutboundSms.carrier_sid == "SM1"))
+    assert sms.status == "delivered"
 
 
 async def test_gather_for_a_call_we_never_saw_starts_it_afresh(client):
