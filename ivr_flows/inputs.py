@@ -50,7 +50,7 @@ class Answer:
 
     value: str
     source: str = "keys"  # keys | speech
-    confidence: float = 1.0  # speech: how sure the recogniser was
+    confidence: float = 1.0  # speech: how sure the recogniser was (0: two choices heard)
     heard: str = ""  # speech: what to read back if it must be confirmed
 
 

@@ -275,7 +275,7 @@ async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:
     """Records that the carrier ended the call; False for a call we never saw. One row by
     its key, on the event loop: calls end as often as they start, and a trip to the
     database thread would hold SQLite's one connection (and every turn waiting for it)
-    for two turns of a busy loop."""
+    for two iterations of a busy event loop."""
     now = desk.clock()
     async with desk.sessions() as session, session.begin():
         with quick_statements():

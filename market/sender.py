@@ -196,7 +196,8 @@ async def _apply_delivery_status(
 ) -> bool:
     # One row by its key, on the event loop: callbacks come in bursts after alerts, and a
     # trip to the database thread would hold SQLite's one connection (and every call turn
-    # waiting for it) across iterations of a busy loop.
+    # waiting for it) across iterations of a busy loop. The whole session is inside: the
+    # ORM sends its UPDATE as the transaction commits.
     with quick_statements():
         async with sessions() as session, session.begin():
             row = await session.scalar(

@@ -45,15 +45,25 @@ def yes_or_no(text: str, yes_words: list[str], no_words: list[str]) -> bool | No
 
 
 def pick(text: str, choices: dict[str, list[str]]) -> tuple[str, bool] | None:
-    """The choice whose name or synonym was said (the longest one heard wins: 电焊工 is
-    焊工, not 电工), and whether another choice was said as fully: then the one said last
-    wins (a caller who corrects themselves, "电工……木工", means the last), to be read
-    back. None if no choice was said."""
+    """The choice whose name or synonym was said, and whether another choice was said
+    too: then the one said last wins (a caller who corrects themselves, "电工……木工",
+    means the last), to be read back. A word inside a longer one said is not said
+    (水电工 is not 电工, 不是 is not 是). None if no choice was said."""
     text = normalise(text).replace(" ", "")
-    heard = [(len(word), text.rfind(word), key) for key, words in choices.items()
-             for word in words if word and word in text]
-    if not heard:
+    said = [(start, start + len(word), key) for key, words in choices.items() for word in words
+            if word for start in _places(text, word)]
+    alone = [(start, end, key) for start, end, key in said
+             if not any(s <= start and end <= e and e - s > end - start for s, e, _ in said)]
+    if not alone:
         return None
-    best = max(length for length, _, _ in heard)
-    longest = [(at, key) for length, at, key in heard if length == best]
-    return max(longest)[1], len({key for _, key in longest}) > 1
+    _, _, last = max(alone, key=lambda span: (span[1], span[1] - span[0]))
+    return last, len({key for _, _, key in alone}) > 1
+
+
+def _places(text: str, word: str) -> list[int]:
+    """Where `word` starts in `text`, each time it is said."""
+    places, start = [], text.find(word)
+    while start != -1:
+        places.append(start)
+        start = text.find(word, start + 1)
+    return places

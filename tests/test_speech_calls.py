@@ -16,11 +16,10 @@ from gigline.runtime import start_hotline
 from ivr_flows.inputs import Answer
 from market import calls
 from speech.recognizer import SETTLED_MS, GrammarRecognizer
-from speech.voice_gate import voiced
 from store.models import CallSession, Worker
 from telephony.twiml import stream_token
 from tests.conftest import free_port, make_settings
-from tests.speech_fixtures import no_recognizer_left, utterance
+from tests.speech_fixtures import no_recognizer_left, utterance, voice_ends_at
 
 CALLER = "+8613800000009"
 
@@ -93,9 +92,7 @@ async def test_a_caller_is_answered_at_the_frame_their_quiet_ends_not_a_chunk_la
     to fill the chunk would wait for frames that never come here."""
     call = await speaking_hotline.carrier.place_call(CALLER)
     word = utterance("아니요")
-    voice_end = max(start + 160 for start in range(0, len(word), 160)
-                    if voiced(word[start:start + 160]))
-    heard_out = (word + b"\xff" * 8000)[:voice_end + 8 * SETTLED_MS]
+    heard_out = (word + b"\xff" * 8000)[:voice_ends_at(word) + 8 * SETTLED_MS]
     assert len(heard_out) % 800, "ends mid-chunk"
     assert await call.speak_audio(heard_out, silence_after=0, wait=5)
     assert any("不登记也可以" in p for p in call.new_prompts()), "declined by voice"
