@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ivr_flows.catalogue import load_catalogue  # noqa: E402
 from ivr_flows.context import CallContext  # noqa: E402
 from ivr_flows.listening import listen_for  # noqa: E402
-from speech.recognizer import FRAME_BYTES, Chunker, GrammarRecognizer, SpeechModel  # noqa: E402
+from speech.recognizer import Chunker, GrammarRecognizer, SpeechModel  # noqa: E402
 from speech.understand import understand  # noqa: E402
 from speech.words import load_speech_words  # noqa: E402
 from tests.flows.harness import demo_market  # noqa: E402
@@ -51,11 +51,9 @@ def outcome(answer, expected: str, confirm_below: float) -> str:
 
 def hear(model: SpeechModel, grammar: list[str], word: str):
     recognizer = GrammarRecognizer(model, grammar)
-    chunker = Chunker(recognizer)
     mulaw = (FIXTURES / f"{word}.ulaw").read_bytes() + b"\xff" * int(8000 * SILENCE_SECONDS)
-    for start in range(0, len(mulaw), FRAME_BYTES):
-        chunk = chunker.add(mulaw[start:start + FRAME_BYTES])
-        if chunk is not None and (heard := recognizer.accept(chunk)) is not None:
+    for _, chunk in Chunker(recognizer).chunks(mulaw):
+        if (heard := recognizer.accept(chunk)) is not None:
             return heard
     return None
 

@@ -209,13 +209,11 @@ def paced_pieces(model, word: str, phase_frames: int,
     speech_s = len(spoken) / SAMPLE_RATE
     if not settle:
         return [((k + 1) * CHUNK_S, chunk) for k, chunk in enumerate(pcm_chunks(mulaw))], speech_s
-    scratch = settling_recognizer(model)
-    chunker, pieces = Chunker(scratch), []
-    for i in range(0, len(mulaw), FRAME_BYTES):
-        if (chunk := chunker.add(mulaw[i:i + FRAME_BYTES])) is not None:
-            pieces.append(((i + FRAME_BYTES) / SAMPLE_RATE, chunk))
-            if scratch.accept(chunk) is not None:
-                break
+    scratch, pieces = settling_recognizer(model), []
+    for taken, chunk in Chunker(scratch).chunks(mulaw):
+        pieces.append((taken / SAMPLE_RATE, chunk))
+        if scratch.accept(chunk) is not None:
+            break
     scratch.close()
     return pieces, speech_s
 
@@ -238,17 +236,19 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False,
     rss_active = [rss_mib()]
 
     def decode(caller: PacedStream, index: int, chunk: bytes, due: float) -> None:
-        if not settle or caller.endpoint_at is None:  # once heard, Gigline decodes no more
-            text = (_settled if settle else _endpointed)(caller.rec, chunk)
-            if text is not None and caller.endpoint_at is None:
-                caller.endpoint_at, caller.text = time.perf_counter(), text
-            caller.lags.append(time.perf_counter() - due)
-        with lock:
-            if caller.backlog:
-                pool.submit(decode, caller, *caller.backlog.popleft())
-            else:
-                caller.busy = False
-                lock.notify_all()
+        try:
+            if not settle or caller.endpoint_at is None:  # once heard, Gigline decodes no more
+                text = (_settled if settle else _endpointed)(caller.rec, chunk)
+                if text is not None and caller.endpoint_at is None:
+                    caller.endpoint_at, caller.text = time.perf_counter(), text
+                caller.lags.append(time.perf_counter() - due)
+        finally:  # a failed decode must not leave the run waiting for this caller
+            with lock:
+                if caller.backlog:
+                    pool.submit(decode, caller, *caller.backlog.popleft())
+                else:
+                    caller.busy = False
+                    lock.notify_all()
 
     schedule = sorted((c.start + offset, n, k) for n, c in enumerate(callers)
                       for k, (offset, _) in enumerate(c.pieces))
@@ -309,6 +309,12 @@ def percentiles(samples: list[float]) -> dict:
     return {"p50": at(0.5), "p95": at(0.95), "max": at(1.0)}
 
 
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", choices=["throughput", "paced"])
@@ -319,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="paced: start times spread evenly over this many ms")
     parser.add_argument("--word", choices=["예", "아니요"], default="예",
                         help="what every caller says (a consent-prompt word)")
-    parser.add_argument("--phases", type=int, default=1,
+    parser.add_argument("--phases", type=positive, default=1,
                         help="paced: caller i speaks after i mod N frames (20 ms) of a quiet "
                              "line, so voices end at N phases of the 100 ms chunks")
     parser.add_argument("--settle", action="store_true",

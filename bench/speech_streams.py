@@ -72,7 +72,7 @@ import profiling
 from databases import DEFAULT_PG_ADMIN, fresh_database
 from procstat import machine_busy, process_cpu, wait_for_quiet
 from servers import ServerProcess
-from speech_raw import model_path
+from speech_raw import model_path, positive
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -121,7 +121,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--word", choices=sorted(NEXT_PROMPT), default="예",
                    help="what the callers say at the consent prompt (default %(default)s: "
                         "consent, on to the trades menu; 아니요: declined)")
-    p.add_argument("--phases", type=int, default=1,
+    p.add_argument("--phases", type=positive, default=1,
                    help="caller i first streams i mod N frames (20 ms) of a quiet line, so "
                         "voices end at N phases of the server's 100 ms chunks, as on real "
                         "streams (default %(default)s: all alike, each voice ending on a chunk's "
