@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from gigline.settings import Settings
+from store import sqlite_driver
 from store.db import make_engine, upgrade
 from tests.clock import FixedClock
 from tests.hotline_settings import free_port, make_settings  # noqa: F401 (used by tests)
@@ -19,6 +20,21 @@ TEST_DATABASE_URL = os.environ.get("GIGLINE_TEST_DATABASE_URL", "")
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
+
+
+@pytest.fixture
+def trips(monkeypatch) -> list:
+    """Every trip an embedded SQLite connection makes to its database thread (clear it to
+    start counting)."""
+    made = []
+    execute = sqlite_driver.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):
+        made.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+    return made
 
 
 async def _fresh_postgres(url: str) -> None:

@@ -20,20 +20,6 @@ THINGS = Table("things", METADATA, Column("id", Integer, primary_key=True),
 
 
 @pytest.fixture
-def trips(monkeypatch) -> list:
-    """Every trip a connection makes to its database thread (clear it to start counting)."""
-    made = []
-    execute = sqlite_driver.Connection._execute
-
-    async def counting(self, fn, *args, **kwargs):
-        made.append(fn)
-        return await execute(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
-    return made
-
-
-@pytest.fixture
 async def engine(tmp_path):
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/driver.db")
     async with engine.begin() as conn:

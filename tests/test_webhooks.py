@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from gigline.app import create_app
 from gigline.keys import SESSIONS
-from store import sqlite_driver
 from store.models import CallSession, InboundSms, OptOut, OutboundSms
 from tests.conftest import make_settings
 from tests.twilio_signing import signed_headers, voice_params
@@ -115,7 +114,7 @@ async def test_a_retried_incoming_call_webhook_is_answered_the_same(client):
 
 
 @pytest.fixture
-async def thread_trips(client, database_url, monkeypatch) -> list:
+async def thread_trips(client, database_url, trips) -> list:
     """Every trip to SQLite's database thread from now on. Calls start and end and
     messages report in bursts, and such a trip holds SQLite's one connection (every turn
     queues behind it) until a busy event loop gets back to it."""
@@ -126,14 +125,7 @@ async def thread_trips(client, database_url, monkeypatch) -> list:
     # make it commit twice, leaving the next checkpoint far off.
     for warm_up in ("CA1", "CA2"):
         await post(client, "/twilio/voice", voice_params(warm_up))
-    trips = []
-    execute = sqlite_driver.Connection._execute
-
-    async def counting(self, fn, *args, **kwargs):
-        trips.append(fn)
-        return await execute(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(sqlite_driver.Connection, "_execute", counting)
+    trips.clear()
     return trips
 
 
