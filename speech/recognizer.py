@@ -28,8 +28,8 @@ SETTLED_MS = 300
 SETTLED_MS_NUMBERS = 600
 # Vosk's words trail the audio by up to ~0.5 s: its network runs on 240 ms of audio at a
 # time, once it has ~0.3 s more. Once the caller has stopped, this much silence fed at
-# once (one more network run) pushes the last words through: 8 ms, where FinalResult()'s
-# flush costs 14 and hears the same (bench/speech_end_rule.py: 103 of 105 alike).
+# once (one more network run) pushes the last words through: 3.7 ms, where FinalResult()'s
+# flush costs 6.3 and hears the same (bench/speech_end_rule.py: 102 of 105 alike).
 PUSH_THROUGH = bytes(2 * 240 * SAMPLES_PER_MS)  # 240 ms of 16-bit silence
 
 
