@@ -57,6 +57,7 @@ from telephony.twiml import VoiceRenderer
 log = logging.getLogger(__name__)
 MARKET_SWEEP_SECONDS = 15
 STATISTICS_SECONDS = 6 * 3600
+STATUS_CHECK_SECONDS = 60
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now,
@@ -160,10 +161,12 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         status_callback=f"{settings.public_url}/twilio/status",
         rate_per_second=settings.sms_rate_per_second,
         interval_seconds=settings.outbox_interval_seconds,
+        concurrency=settings.sms_concurrency,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     app[SENDER] = sender
-    outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, sender.send_due)
+    outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, sender.dispatch)
+    statuses = market_clock.Sweep(market_clock.STATUS_JOB, sender.check_statuses)
     alerting = Alerting(
         sessions=desk.sessions,
         rules=WaveRules(
@@ -179,6 +182,8 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     def nudge_outbox() -> None:
         outbox.run_soon(scheduler)
 
+    sender.wake = nudge_outbox
+
     reminders = ReminderDesk(
         sessions=desk.sessions, rules=desk.wage_rules, catalogue=desk.catalogue,
         timezone=desk.timezone, public_url=settings.public_url,
@@ -193,6 +198,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         outbox: settings.outbox_interval_seconds,
         market: MARKET_SWEEP_SECONDS,
         statistics: STATISTICS_SECONDS,
+        statuses: STATUS_CHECK_SECONDS,
     })
     app[SCHEDULER] = scheduler
     app[MARKET_SWEEP] = market_sweep
@@ -207,8 +213,9 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         # then stop: shutting down first would cancel them.
         if scheduler.running:
             scheduler.pause()
-        for sweep in (market, outbox, statistics):
+        for sweep in (market, outbox, statistics, statuses):
             await sweep.finish()
+        await sender.finish()
         if scheduler.running:
             scheduler.shutdown(wait=False)
 

@@ -51,6 +51,7 @@ class Settings:
     market_code: str = "yuncheng"
     outbox_interval_seconds: float = 2.0
     sms_rate_per_second: float = 1.0
+    sms_concurrency: int = 8
     demo_data: bool = False
     embedded: bool = field(default=False)
     # agent name by API token; the embedded default makes one for the agent "demo"
@@ -139,6 +140,7 @@ class Settings:
             market_code=env.get("GIGLINE_MARKET", "yuncheng"),
             outbox_interval_seconds=_float(env, "GIGLINE_OUTBOX_INTERVAL", 2),
             sms_rate_per_second=_float(env, "GIGLINE_SMS_RATE", 1),
+            sms_concurrency=_int(env, "GIGLINE_SMS_CONCURRENCY", 8),
             demo_data=env.get("GIGLINE_DEMO", "1" if embedded else "0") == "1",
             embedded=embedded,
             api_tokens=_api_tokens(env.get("GIGLINE_API_TOKENS"), embedded),
@@ -184,6 +186,8 @@ class Settings:
             raise SettingsError(f"GIGLINE_LANGUAGE must be zh-CN or en: {self.language!r}")
         if self.sms_rate_per_second <= 0:
             raise SettingsError("GIGLINE_SMS_RATE must be positive")
+        if self.sms_concurrency < 1:
+            raise SettingsError("GIGLINE_SMS_CONCURRENCY must be at least 1")
         if self.wave_multiplier < 1 or self.wave_interval_minutes <= 0:
             raise SettingsError("GIGLINE_WAVE_MULTIPLIER and GIGLINE_WAVE_MINUTES must be positive")
         if self.wage_max_asks < 1 or self.wage_grace_days < 0 or self.reminder_late_hours <= 0:

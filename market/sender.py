@@ -1,9 +1,15 @@
 """Sends the outbox: claims due rows, hands them to the carrier, records the outcome.
 
-Never twice: a row is marked `claimed` (committed) before the carrier is called. If the
-process dies before the outcome is recorded, the row stays `claimed`; once its lease
-has run out the carrier is asked whether it has the message, and only if it has not is
-the row sent again."""
+Never twice: a row is marked `claimed` (committed) before the carrier is called. When no
+answer comes back (a timeout, a connection dropped mid-request, the process killed) the
+row's outcome is unknown, and the carrier is asked whether it has the message before the
+row is ever sent again. A message is recognised at the carrier by its recipient, its
+text and the time it was handed over, among the messages not already recorded as
+another row's; since a recipient's messages go one at a time, in order, at most one of
+them can be unaccounted for.
+
+Sends run side by side (up to `concurrency` requests in flight) within the carrier's
+rate, most urgent first: a slow or dead request holds only its own slot."""
 
 from __future__ import annotations
 
@@ -11,16 +17,18 @@ import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from market.clock import Clock
-from market.optouts import is_opted_out, set_opt_out
+from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK
-from store.models import OutboundSms
+from store.models import OptOut, OutboundSms
 from store.repo import quick_statements
 from telephony.carrier import Carrier, CarrierError
 
@@ -30,10 +38,23 @@ DEFAULT_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_MAX_SECONDS = 15 * 60
+# An unanswered request is asked about after this: long enough for the carrier's list
+# to show a message it took as the connection dropped.
+ASK_AFTER = timedelta(seconds=5)
+# The carrier's clock and ours may differ: a reconciliation looks back this much further.
+CLOCK_SKEW = timedelta(minutes=1)
 OVERTAKEN_CALLBACK_PAUSES_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # then the sid is not ours
 # Carrier statuses only move forward: a late "sent" never undoes "delivered".
 STATUS_RANK = {"queued": 1, "accepted": 1, "sending": 2, "sent": 3,
                "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
+# Rows not yet settled with the carrier: a later row to the same phone waits for them.
+UNSETTLED = ("pending", "claimed", "unknown")
+# A status the carrier should have called back about by now is asked for (the callback
+# may have reached a process that was down); "sent" is final for many networks.
+AWAITING_CALLBACK = ("queued", "accepted", "sending")
+STATUS_CHECK_AFTER = timedelta(minutes=5)
+STATUS_CHECK_WITHIN = timedelta(days=1)
+STATUS_CHECK_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -44,31 +65,42 @@ class Claimed:
     body: str
     kind: str
     attempts: int
-    created_at: datetime
-    outcome_unknown: bool  # claimed before and never recorded: ask the carrier first
+    handed_at: datetime  # when the attempt in question went (or goes) to the carrier
+    outcome_unknown: bool  # handed over before and never recorded: ask the carrier first
 
 
-@dataclass(frozen=True)
+@dataclass
 class SendReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
     suppressed: int = 0
-    reconciled: int = 0
+    reconciled: int = 0  # the carrier had it: recorded, not sent again
+    unknown: int = 0  # no answer: the carrier will be asked before anything else
+
+    def add(self, other: SendReport) -> None:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
 
 
 class OutboxSender:
     def __init__(self, sessions: async_sessionmaker, carrier: Carrier, clock: Clock, *,
                  status_callback: str | None, rate_per_second: float, interval_seconds: float,
-                 lease: timedelta = DEFAULT_LEASE):
+                 concurrency: int = 8, lease: timedelta = DEFAULT_LEASE,
+                 wake: Callable[[], None] = lambda: None):
         # The lease must outlast any carrier request (the carrier times out well within it),
         # or a slow send could be taken for a dead one and sent again.
         self.sessions, self.carrier, self.clock, self.lease = sessions, carrier, clock, lease
         self.status_callback = status_callback
+        self.concurrency = concurrency
+        self.wake = wake  # asks for another dispatch soon (a slot or the rate freed up)
         self.batch = max(1, math.ceil(rate_per_second * interval_seconds))
         # The carrier's rate as a token bucket on the wall clock: sweeps asked for between
         # ticks (a webhook queued an SMS) share the same budget instead of adding to it.
         self.rate, self._tokens, self._filled_at = rate_per_second, float(self.batch), None
+        self._in_flight: set[asyncio.Task[SendReport]] = set()
+        self._refill: asyncio.TimerHandle | None = None
+        self.totals = SendReport()  # every outcome since start
 
     def _budget(self) -> int:
         now = time.monotonic()
@@ -77,62 +109,139 @@ class OutboxSender:
         self._filled_at = now
         return int(self._tokens)
 
-    async def send_due(self) -> SendReport:
-        counts = {"sent": 0, "retried": 0, "failed": 0, "suppressed": 0, "reconciled": 0}
-        budget = self._budget()
-        if budget < 1:
-            return SendReport(**counts)
-        for row in await self.claim(budget):
-            outcome = await self._send_one(row)
-            counts[outcome] += 1
-            self._tokens -= 1
-        return SendReport(**counts)
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
-    async def claim(self, limit: int | None = None) -> list[Claimed]:
-        """Marks the most urgent due rows claimed (committed) and returns them."""
+    async def dispatch(self) -> list[asyncio.Task[SendReport]]:
+        """Starts sending the most urgent due rows the rate and the free slots allow and
+        returns their tasks at once: it never waits for a send."""
+        room = min(self._budget(), self.concurrency - len(self._in_flight))
+        if room < 1:
+            self._wake_when_refilled()
+            return []
+        claimed, suppressed = await self.claim(room)
+        if suppressed:
+            self.totals.suppressed += suppressed
+            self.wake()  # a later message to the same phone may be next in line
+        started = []
+        for row in claimed:
+            self._tokens -= 1
+            task = asyncio.create_task(self._send_one(row), name=f"outbox-{row.id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+            started.append(task)
+        if len(claimed) == room:  # more may be due: as soon as the rate allows
+            self._wake_when_refilled()
+        return started
+
+    async def send_due(self) -> SendReport:
+        """Dispatches and waits for those sends: one sweep's outcome (tests, tools)."""
+        before = self.totals.suppressed
+        started = await self.dispatch()
+        report = SendReport(suppressed=self.totals.suppressed - before)
+        for outcome in await asyncio.gather(*started):
+            report.add(outcome)
+        return report
+
+    async def finish(self) -> None:
+        """Waits for the sends in flight (each ends within the carrier's timeout)."""
+        if self._refill is not None:
+            self._refill.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def abandon(self) -> None:
+        """Cuts the sends in flight off, as a dying process would: their rows stay
+        claimed and are reconciled once the lease runs out."""
+        for task in self._in_flight:
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def _finished(self, task: asyncio.Task[SendReport]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is None:
+            self.totals.add(task.result())
+        elif not task.cancelled():
+            log.error("a send failed to record its outcome: %r", task.exception())
+        self.wake()
+
+    def _wake_when_refilled(self) -> None:
+        if self._refill is None or self._refill.cancelled() or self._refill.when() < (
+                asyncio.get_running_loop().time()):
+            self._refill = asyncio.get_running_loop().call_later(1 / self.rate, self.wake)
+
+    async def claim(self, limit: int | None = None) -> tuple[list[Claimed], int]:
+        """Marks the most urgent due rows claimed (committed) and returns them, with how
+        many were suppressed instead (their number opted out). A row waits while an
+        earlier one to the same phone is unsettled, so a recipient's messages keep their
+        order (the opt-out confirmation excepted: it answers the opt-out now)."""
         now = self.clock()
-        expired = now - self.lease
+        earlier = aliased(OutboundSms)
+        opted_out = (select(OptOut.opted_out).where(OptOut.phone == OutboundSms.phone)
+                     .scalar_subquery())
         async with self.sessions() as session, session.begin():
-            rows = list(await session.scalars(
-                select(OutboundSms)
-                .where(or_(
-                    (OutboundSms.status == "pending") & (OutboundSms.next_attempt_at <= now),
-                    (OutboundSms.status == "claimed") & (OutboundSms.claimed_at <= expired),
-                ))
+            rows = (await session.execute(
+                select(OutboundSms, opted_out)
+                .where(
+                    or_(
+                        OutboundSms.status.in_(("pending", "unknown"))
+                        & (OutboundSms.next_attempt_at <= now),
+                        (OutboundSms.status == "claimed")
+                        & (OutboundSms.claimed_at <= now - self.lease),
+                    ),
+                    or_(OutboundSms.kind == OPT_OUT_ACK, ~exists().where(
+                        earlier.phone == OutboundSms.phone, earlier.id < OutboundSms.id,
+                        earlier.status.in_(UNSETTLED))),
+                )
                 .order_by(OutboundSms.priority, OutboundSms.next_attempt_at, OutboundSms.id)
                 .limit(limit or self.batch)
-                .with_for_update(skip_locked=True)
-            ))
-            claimed = []
-            for row in rows:
-                unknown = row.status == "claimed"
+                .with_for_update(skip_locked=True, of=OutboundSms)
+            )).all()
+            claimed, opted_out_phones = [], set()
+            for row, is_opted_out in rows:
+                unknown = row.status != "pending"
+                if (not unknown and is_opted_out and row.channel == "sms"
+                        and row.kind != OPT_OUT_ACK):
+                    opted_out_phones.add(row.phone)
+                    continue
                 if not unknown:
-                    row.status, row.attempts = "claimed", row.attempts + 1
-                row.claimed_at = row.updated_at = now
+                    row.attempts, row.handed_at = row.attempts + 1, now
+                row.status, row.claimed_at, row.updated_at = "claimed", now, now
                 claimed.append(Claimed(row.id, row.channel, row.phone, row.body, row.kind,
-                                       row.attempts, row.created_at, unknown))
-        return claimed
+                                       row.attempts, row.handed_at or row.created_at, unknown))
+            suppressed = (await session.execute(  # all of theirs at once, due or not
+                update(OutboundSms).where(
+                    OutboundSms.phone.in_(opted_out_phones), OutboundSms.status == "pending",
+                    OutboundSms.channel == "sms", OutboundSms.kind != OPT_OUT_ACK)
+                .values(status="suppressed", updated_at=now)
+                .execution_options(synchronize_session=False))).rowcount if opted_out_phones else 0
+        return claimed, suppressed
 
-    async def _send_one(self, row: Claimed) -> str:
+    async def _send_one(self, row: Claimed) -> SendReport:
         if row.outcome_unknown:
-            try:
-                sid = await self._find(row)
-            except CarrierError as exc:
-                return await self._record_failure(row, exc)
-            if sid:
-                await self._record(row.id, status="queued", carrier_sid=sid)
-                return "reconciled"
-        async with self.sessions() as session:
-            if (row.channel == "sms" and row.kind != OPT_OUT_ACK
-                    and await is_opted_out(session, row.phone)):
-                await self._record(row.id, status="suppressed")
-                return "suppressed"
+            return await self._reconcile(row)
         try:
             sid = await self._hand_over(row)
         except CarrierError as exc:
             return await self._record_failure(row, exc)
         await self._record(row.id, status="queued", carrier_sid=sid)
-        return "sent"
+        return SendReport(sent=1)
+
+    async def _reconcile(self, row: Claimed) -> SendReport:
+        """The carrier is asked whether it took the row's message. If it did, the row is
+        recorded as sent; if not, the row is due again (sent by the next sweep)."""
+        try:
+            sid = await self._find(row)
+        except CarrierError as exc:
+            log.warning("could not ask the carrier about message %s: %s", row.id, exc)
+            await self._record(row.id, status="unknown", next_attempt_at=self.clock() + ASK_AFTER)
+            return SendReport(unknown=1)
+        if sid is None:
+            await self._record(row.id, status="pending", next_attempt_at=self.clock())
+            self.wake()
+            return SendReport(retried=1)
+        await self._record(row.id, status="queued", carrier_sid=sid)
+        return SendReport(reconciled=1)
 
     async def _hand_over(self, row: Claimed) -> str:
         if row.channel == "call":
@@ -142,31 +251,71 @@ class OutboxSender:
                                            status_callback=self.status_callback)
 
     async def _find(self, row: Claimed) -> str | None:
+        """The carrier's id for the row's message: the oldest one since it was handed
+        over that no other row has recorded."""
+        since = row.handed_at - CLOCK_SKEW
         if row.channel == "call":
-            return await self.carrier.find_placed_call(row.phone, since=row.created_at)
-        return await self.carrier.find_sent_sms(row.phone, row.body, since=row.created_at)
+            candidates = await self.carrier.find_placed_calls(row.phone, since=since)
+        else:
+            candidates = await self.carrier.find_sent_sms(row.phone, row.body, since=since)
+        if not candidates:
+            return None
+        async with self.sessions() as session:
+            known = set(await session.scalars(
+                select(OutboundSms.carrier_sid).where(OutboundSms.carrier_sid.in_(candidates))))
+        return next((sid for sid in candidates if sid not in known), None)
 
-    async def _record_failure(self, row: Claimed, exc: CarrierError) -> str:
+    async def _record_failure(self, row: Claimed, exc: CarrierError) -> SendReport:
         now = self.clock()
+        if exc.outcome_unknown:
+            log.warning("no answer from the carrier for message %s: it will be asked first",
+                        row.id)
+            await self._record(row.id, status="unknown", error_message=str(exc),
+                               next_attempt_at=now + ASK_AFTER)
+            return SendReport(unknown=1)
         if exc.retryable and row.attempts < MAX_ATTEMPTS:
             delay = min(BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
-            log.warning("SMS %s to %s will be retried in %ss: %s", row.id, row.phone, delay, exc)
+            log.warning("message %s will be retried in %ss: %s", row.id, delay, exc)
             await self._record(row.id, status="pending", error_code=exc.code,
                                error_message=str(exc),
                                next_attempt_at=now + timedelta(seconds=delay))
-            return "retried"
-        log.error("SMS %s to %s failed for good: %s", row.id, row.phone, exc)
+            return SendReport(retried=1)
+        log.error("message %s failed for good: %s", row.id, exc)
         async with self.sessions() as session, session.begin():
             if exc.opted_out:
                 await set_opt_out(session, row.phone, opted_out=True, keyword=str(exc.code),
                                   source="carrier", now=now)
             await _update(session, row.id, now, status="failed", error_code=exc.code,
                           error_message=str(exc))
-        return "failed"
+        self.wake()  # the recipient's next message may go now
+        return SendReport(failed=1)
 
     async def _record(self, row_id: int, **values) -> None:
         async with self.sessions() as session, session.begin():
             await _update(session, row_id, self.clock(), **values)
+
+    async def check_statuses(self) -> int:
+        """Asks the carrier for the status of messages whose callbacks never came (they
+        may have reached a process that was down); returns how many changed."""
+        now = self.clock()
+        async with self.sessions() as session:
+            waiting = list(await session.scalars(
+                select(OutboundSms.carrier_sid).where(
+                    OutboundSms.channel == "sms", OutboundSms.status.in_(AWAITING_CALLBACK),
+                    OutboundSms.carrier_sid.is_not(None),
+                    OutboundSms.updated_at <= now - STATUS_CHECK_AFTER,
+                    OutboundSms.updated_at > now - STATUS_CHECK_WITHIN)
+                .order_by(OutboundSms.updated_at).limit(STATUS_CHECK_BATCH)))
+        changed = 0
+        for sid in waiting:
+            try:
+                status, error_code = await self.carrier.sms_status(sid)
+            except CarrierError as exc:
+                log.warning("could not ask the carrier about %s: %s", sid, exc)
+                return changed
+            changed += await _apply_delivery_status(self.sessions, sid, status, error_code,
+                                                    now, touch=True)
+        return changed
 
 
 async def _update(session: AsyncSession, row_id: int, now: datetime, **values) -> None:
@@ -183,7 +332,8 @@ async def record_delivery_status(
     can overtake the send (the carrier may call back before the sender has saved the
     message's sid): an unknown sid is looked up again for a moment instead of dropped."""
     for pause in (*OVERTAKEN_CALLBACK_PAUSES_S, None):
-        if await _apply_delivery_status(sessions, carrier_sid, status, error_code, now):
+        if await _apply_delivery_status(sessions, carrier_sid, status, error_code, now) \
+                is not None:
             return True
         if pause is not None:
             await asyncio.sleep(pause)
@@ -192,8 +342,10 @@ async def record_delivery_status(
 
 async def _apply_delivery_status(
     sessions: async_sessionmaker, carrier_sid: str, status: str, error_code: int | None,
-    now: datetime,
-) -> bool:
+    now: datetime, *, touch: bool = False,
+) -> bool | None:
+    """True if the status moved the row on, False if not, None if the sid is not ours.
+    `touch` marks an unchanged row as just checked."""
     # One row by its key, on the event loop: callbacks come in bursts after alerts, and a
     # trip to the database thread would hold SQLite's one connection (and every call turn
     # waiting for it) across iterations of a busy loop. The whole session is inside: the
@@ -205,11 +357,15 @@ async def _apply_delivery_status(
                 .with_for_update()
             )
             if row is None:
-                return False
+                return None
             if status not in STATUS_RANK:
                 log.warning("unknown message status %r for %s: ignored", status, carrier_sid)
             elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, 0):
                 row.status, row.updated_at = status, now
                 if error_code:
                     row.error_code = error_code
-            return True
+                return True
+            if touch:
+                row.updated_at = now
+            return False
+

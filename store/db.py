@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -10,7 +12,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from store import sqlite_driver
@@ -72,8 +79,41 @@ def _sqlite_begin(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class NestedSession(RuntimeError):
+    """A task opened a session while one of its own was still open. On the embedded
+    default (one pooled connection) the inner one would wait for the outer for ever."""
+
+
+# The session each task has open, per engine: a unit of work holds one connection.
+_open_sessions: WeakKeyDictionary[asyncio.Task, dict[AsyncEngine, AsyncSession]] = (
+    WeakKeyDictionary())
+
+
+class UnitOfWork(AsyncSession):
+    """An AsyncSession that refuses to be opened inside another of the same task."""
+
+    async def __aenter__(self) -> UnitOfWork:
+        task = asyncio.current_task()
+        if task is not None:
+            held = _open_sessions.setdefault(task, {})
+            if self.bind in held:
+                raise NestedSession(
+                    f"{task.get_name()} opened a session inside another: finish the first "
+                    "(or pass it down) before starting the next")
+            held[self.bind] = self
+        return await super().__aenter__()
+
+    async def __aexit__(self, *exc) -> None:
+        try:
+            await super().__aexit__(*exc)
+        finally:
+            held = _open_sessions.get(asyncio.current_task(), {})
+            if held.get(self.bind) is self:
+                del held[self.bind]
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=UnitOfWork, expire_on_commit=False)
 
 
 def alembic_config() -> Config:

@@ -341,12 +341,15 @@ class OutboundSms(Base):
     body: Mapped[str] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(default=5)  # lower sends first
     kind: Mapped[str] = mapped_column(String(24))  # registration | reply | opt_out_ack | ...
-    # pending | claimed | then the carrier's: queued | sent | delivered | undelivered |
-    # failed; or suppressed (opted out)
+    # pending | claimed (in flight) | unknown (the carrier's answer never came: ask it
+    # before sending again) | then the carrier's: queued | sent | delivered |
+    # undelivered | failed; or suppressed (opted out)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
+    # When the latest attempt went to the carrier: what it is asked about since then.
+    handed_at: Mapped[datetime | None]
     carrier_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(Text)

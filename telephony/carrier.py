@@ -3,36 +3,59 @@ one (Asterisk ARI plus an SMS gateway) plugs in here without touching the flows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 
 class CarrierError(Exception):
-    """A send the carrier refused or that did not get through.
+    """A request the carrier refused or that did not get through.
 
     `retryable` is True for rate limits, server errors and timeouts; False for errors
-    that will never succeed (invalid number, opted out, body too long)."""
+    that will never succeed (invalid number, opted out, body too long).
+    `outcome_unknown` is True when the request went out and no answer came back (a
+    timeout, a connection dropped mid-request): the carrier may have acted on it, so it
+    must be asked before the request is made again."""
 
     def __init__(self, message: str, *, code: int | None, retryable: bool,
-                 opted_out: bool = False):
+                 opted_out: bool = False, outcome_unknown: bool = False):
         super().__init__(message)
         self.code, self.retryable, self.opted_out = code, retryable, opted_out
+        self.outcome_unknown = outcome_unknown
+
+
+@dataclass(frozen=True)
+class ReceivedSms:
+    """An SMS the carrier took in for us, as its message list shows it."""
+
+    message_sid: str
+    phone: str  # the sender
+    to: str
+    body: str
+    received_at: datetime
 
 
 class Carrier(Protocol):
     async def send_sms(self, to: str, body: str, *, status_callback: str | None) -> str:
         """Hands the message to the carrier; returns the carrier's message id."""
 
-    async def find_sent_sms(self, to: str, body: str, *, since: datetime) -> str | None:
-        """The id of a message with this body sent to `to` since `since`, if the carrier
-        has one: how a send whose outcome was never recorded is reconciled."""
+    async def find_sent_sms(self, to: str, body: str, *, since: datetime) -> list[str]:
+        """The ids of the messages with this body the carrier took for `to` since
+        `since`, oldest first: how a send whose outcome is unknown is reconciled."""
+
+    async def sms_status(self, message_sid: str) -> tuple[str, int | None]:
+        """The message's status and error code now, in the carrier's words."""
+
+    async def received_sms(self, *, since: datetime) -> list[ReceivedSms]:
+        """Every SMS sent to us since `since`, oldest first: what could not be stored
+        while the database was down is taken from here."""
 
     async def place_call(self, to: str, url: str, *, status_callback: str | None) -> str:
         """Rings `to`; when answered the carrier fetches `url` for what to say.
         Returns the carrier's call id."""
 
-    async def find_placed_call(self, to: str, *, since: datetime) -> str | None:
-        """The id of a call placed to `to` since `since`, if the carrier has one."""
+    async def find_placed_calls(self, to: str, *, since: datetime) -> list[str]:
+        """The ids of the calls placed to `to` since `since`, oldest first."""
 
     async def redirect_call(self, call_sid: str, twiml: str) -> None:
         """Replaces what a live call is doing with `twiml` (absolute URLs only): how a

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from telephony.carrier import CarrierError
+from telephony.carrier import CarrierError, ReceivedSms
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,11 @@ PERMANENT_CODES = {
     30006: "landline or unreachable carrier",
 }
 OPTED_OUT_CODE = 21610
+# How far back a reconciliation looks: a recipient's newest messages, newest first. A
+# message Twilio has queued has no DateSent yet, so no date filter is sent: the times
+# are compared here, by when Twilio created each message.
+RECENT_PER_RECIPIENT = 50
+RECEIVED_PAGE_LIMIT = 5000
 
 
 class TwilioCarrier:
@@ -58,13 +63,25 @@ class TwilioCarrier:
         )
         return message.sid
 
-    async def find_sent_sms(self, to: str, body: str, *, since: datetime) -> str | None:
+    async def find_sent_sms(self, to: str, body: str, *, since: datetime) -> list[str]:
         messages = await self._call(
-            self._client.messages.list_async(
-                to=to, date_sent_after=since - timedelta(minutes=1), limit=200
-            )
-        )
-        return next((m.sid for m in messages if m.body == body), None)
+            self._client.messages.list_async(to=to, limit=RECENT_PER_RECIPIENT))
+        return [m.sid for m in reversed(messages)
+                if m.body == body and m.date_created and m.date_created >= since]
+
+    async def sms_status(self, message_sid: str) -> tuple[str, int | None]:
+        message = await self._call(self._client.messages(message_sid).fetch_async())
+        return message.status, message.error_code
+
+    async def received_sms(self, *, since: datetime) -> list[ReceivedSms]:
+        # Filtered by date on the server (an inbound message is sent when it arrives),
+        # by direction here: the list has no direction filter.
+        filters = {"to": self._caller_id} if self._caller_id else {}
+        messages = await self._call(self._client.messages.list_async(
+            date_sent_after=since, limit=RECEIVED_PAGE_LIMIT, **filters))
+        return [ReceivedSms(m.sid, m.from_, m.to, m.body or "", m.date_sent)
+                for m in reversed(messages)
+                if m.direction == "inbound" and m.date_sent and m.date_sent >= since]
 
     async def place_call(self, to: str, url: str, *, status_callback: str | None) -> str:
         extra = {"status_callback": status_callback} if status_callback else {}
@@ -72,10 +89,10 @@ class TwilioCarrier:
             to=to, from_=self._caller_id, url=url, method="POST", **extra))
         return call.sid
 
-    async def find_placed_call(self, to: str, *, since: datetime) -> str | None:
+    async def find_placed_calls(self, to: str, *, since: datetime) -> list[str]:
         calls = await self._call(self._client.calls.list_async(
-            to=to, start_time_after=since - timedelta(minutes=1), limit=20))
-        return calls[0].sid if calls else None
+            to=to, limit=RECENT_PER_RECIPIENT))
+        return [c.sid for c in reversed(calls) if c.date_created and c.date_created >= since]
 
     async def redirect_call(self, call_sid: str, twiml: str) -> None:
         await self._call(self._client.calls(call_sid).update_async(twiml=twiml))
@@ -89,8 +106,12 @@ class TwilioCarrier:
                 return await request
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _carrier_error(exc.status, getattr(exc, "code", None), str(exc)) from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # never reached Twilio: nothing done
             raise CarrierError(f"Twilio unreachable: {exc!r}", code=None, retryable=True) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # The request may have gone out and been carried out: only Twilio knows.
+            raise CarrierError(f"no answer from Twilio: {exc!r}", code=None, retryable=True,
+                               outcome_unknown=True) from exc
 
 
 def _carrier_error(status: int, code: int | None, message: str) -> CarrierError:

@@ -99,9 +99,9 @@ class Market:
     async def reply(self, phone: str, body: str) -> str | None:
         """What Gigline answers an SMS (None: the answer was queued already)."""
         decision = decide(body, CATALOGUE, "0359 212 3456")
+        desk = await self.desk()
         async with self.sessions() as session, session.begin():
-            return await apply_sms(session, await self.desk(), phone, body, decision,
-                                   self.clock())
+            return await apply_sms(session, desk, phone, body, decision, self.clock())
 
     async def desk(self) -> CallDesk:
         async with self.sessions() as session:

@@ -111,17 +111,16 @@ async def test_a_recipient_who_texted_stop_to_the_carrier_is_marked_opted_out(ho
 
 async def test_a_send_cut_off_after_the_carrier_took_it_is_not_sent_again(hotline, clock):
     await add(hotline, clock, "k1")
+    sender = hotline.app[SENDER]
     hotline.carrier.delay_next(5.0)  # the carrier takes the message, the answer is late
-    sending = asyncio.create_task(hotline.app[SENDER].send_due())
+    await sender.dispatch()
     await hotline.carrier.wait_for_sms(PHONE)  # the phone already has it
-    sending.cancel()  # the process dies before recording the outcome
-    with pytest.raises(asyncio.CancelledError):
-        await sending
+    await sender.abandon()  # the process dies before recording the outcome
     [row] = await rows(hotline)
     assert row.status == "claimed" and row.carrier_sid is None
-    assert (await hotline.app[SENDER].send_due()).sent == 0, "the lease still holds"
+    assert (await sender.send_due()).sent == 0, "the lease still holds"
     clock.advance(minutes=3)
-    report = await hotline.app[SENDER].send_due()
+    report = await sender.send_due()
     assert report.reconciled == 1 and report.sent == 0
     [row] = await rows(hotline)
     assert row.status == "queued" and row.carrier_sid == hotline.carrier.messages()[0].sid
@@ -131,9 +130,11 @@ async def test_a_send_cut_off_after_the_carrier_took_it_is_not_sent_again(hotlin
 async def test_a_send_cut_off_before_the_carrier_took_it_is_sent_after_the_lease(hotline, clock):
     await add(hotline, clock, "k1")
     sender = hotline.app[SENDER]
-    [claimed] = await sender.claim()  # claimed, then the process dies before sending
+    [claimed], _ = await sender.claim()  # claimed, then the process dies before sending
     assert claimed.outcome_unknown is False
     clock.advance(minutes=3)
+    report = await sender.send_due()
+    assert report.retried == 1 and report.sent == 0, "asked first: the carrier has nothing"
     report = await sender.send_due()
     assert report.sent == 1 and report.reconciled == 0
     assert len(hotline.carrier.messages()) == 1
@@ -147,17 +148,30 @@ async def test_urgent_messages_go_first_within_the_rate_limit(database_url, cloc
     try:
         async with running.app[SESSIONS]() as session, session.begin():
             for n in range(3):
-                await enqueue_sms(session, dedupe_key=f"notice{n}", phone=PHONE, body=f"通知{n}",
-                                  kind="test", now=clock(), priority=5)
+                await enqueue_sms(session, dedupe_key=f"notice{n}", phone=f"+861380000010{n}",
+                                  body=f"通知{n}", kind="test", now=clock(), priority=5)
             await enqueue_sms(session, dedupe_key="alert", phone=PHONE, body="急招", kind="test",
                               now=clock(), priority=1)
         assert (await running.app[SENDER].send_due()).sent == 2, "1/s for a 2 s sweep"
         assert (await running.app[SENDER].send_due()).sent == 0, \
             "a sweep asked for at once shares the budget: the carrier's rate holds"
         await running.carrier.drain()
-        assert [m.body for m in running.carrier.inbox(PHONE)] == ["急招", "通知0"]
+        assert [m.body for m in running.carrier.messages()][::-1] == ["急招", "通知0"]
     finally:
         await running.close()
+
+
+async def test_a_recipients_messages_keep_their_order_whatever_their_urgency(hotline, clock):
+    async with hotline.app[SESSIONS]() as session, session.begin():
+        await enqueue_sms(session, dedupe_key="notice", phone=PHONE, body="通知", kind="test",
+                          now=clock(), priority=5)
+        await enqueue_sms(session, dedupe_key="alert", phone=PHONE, body="急招", kind="test",
+                          now=clock(), priority=1)
+    sender = hotline.app[SENDER]
+    assert (await sender.send_due()).sent == 1, "one at a time to one phone"
+    assert (await sender.send_due()).sent == 1
+    await hotline.carrier.drain()
+    assert [m.body for m in hotline.carrier.inbox(PHONE)] == ["通知", "急招"]
 
 
 async def test_a_status_callback_that_overtakes_the_send_is_applied(hotline, clock):
