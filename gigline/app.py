@@ -28,20 +28,25 @@ from gigline.keys import (
     SESSIONS,
     SETTINGS,
     SPEECH,
+    WATCH,
 )
+from gigline.outage import DatabaseWatch, catch_up_inbound, outage_middleware
 from gigline.settings import Settings, wage_rules
 from ivr_flows.catalogue import load_catalogue
+from ivr_flows.commands import HangUp, Say
 from market.clock import Clock, utc_now
 from market.desk import CallDesk
 from market.directory import load_market_view
 from market.reminders import ReminderDesk
 from market.seed import ensure_demo_jobs, ensure_market
 from market.sender import OutboxSender
+from market.sms import newest_inbound
 from market.sweeps import MarketSweep
 from market.waves import Alerting, WaveRules
 from speech.recognizer import SpeechModel
 from speech.service import start_speech
 from store.db import (
+    database_unreachable,
     ensure_migrated,
     make_engine,
     make_sessionmaker,
@@ -49,7 +54,7 @@ from store.db import (
     upgrade,
 )
 from telephony import stream_socket, webhooks
-from telephony.carrier import Carrier
+from telephony.carrier import Carrier, CarrierError
 from telephony.signature import twilio_signature_middleware
 from telephony.twilio_carrier import TwilioCarrier
 from telephony.twiml import VoiceRenderer
@@ -58,15 +63,18 @@ log = logging.getLogger(__name__)
 MARKET_SWEEP_SECONDS = 15
 STATISTICS_SECONDS = 6 * 3600
 STATUS_CHECK_SECONDS = 60
+CATCH_UP_SKEW = timedelta(minutes=1)  # the carrier's clock and ours may differ
+CATCH_UP_AT_MOST = timedelta(days=1)
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now,
                carrier: Carrier | None = None,
                speech_model: SpeechModel | None = None) -> web.Application:
     """`speech_model` lets tests share one loaded Vosk model between apps."""
-    app = web.Application(
-        middlewares=[twilio_signature_middleware(settings.auth_token, settings.public_url)]
-    )
+    app = web.Application(middlewares=[
+        twilio_signature_middleware(settings.auth_token, settings.public_url),
+        outage_middleware(lambda request: request.app.get(WATCH), _apology),
+    ])
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app.cleanup_ctx.append(_database)
@@ -165,8 +173,12 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     app[SENDER] = sender
-    outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, sender.dispatch)
-    statuses = market_clock.Sweep(market_clock.STATUS_JOB, sender.check_statuses)
+    scheduler: AsyncIOScheduler | None = None
+    watch = DatabaseWatch(app[ENGINE], desk, app[CARRIER], app[CLOCK],
+                          on_recovered=lambda: (nudge_outbox(), nudge_market()))
+    app[WATCH] = watch
+    outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, watch.guard(sender.dispatch))
+    statuses = market_clock.Sweep(market_clock.STATUS_JOB, watch.guard(sender.check_statuses))
     alerting = Alerting(
         sessions=desk.sessions,
         rules=WaveRules(
@@ -177,10 +189,12 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         ),
         catalogue=desk.catalogue, timezone=desk.timezone, public_url=settings.public_url,
     )
-    scheduler: AsyncIOScheduler | None = None
 
     def nudge_outbox() -> None:
         outbox.run_soon(scheduler)
+
+    def nudge_market() -> None:
+        market.run_soon(scheduler)
 
     sender.wake = nudge_outbox
 
@@ -191,7 +205,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     market_sweep = MarketSweep(alerting, reminders, app[CLOCK],
                                timedelta(minutes=settings.employer_confirm_minutes),
                                on_outbox=nudge_outbox)
-    market = market_clock.Sweep(market_clock.MARKET_JOB, market_sweep.run)
+    market = market_clock.Sweep(market_clock.MARKET_JOB, watch.guard(market_sweep.run))
     statistics = market_clock.Sweep(market_clock.STATISTICS_JOB,
                                     lambda: refresh_statistics(app[ENGINE]))
     scheduler = market_clock.build_scheduler({
@@ -203,8 +217,9 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     app[SCHEDULER] = scheduler
     app[MARKET_SWEEP] = market_sweep
     app[NUDGE_OUTBOX] = nudge_outbox
-    app[NUDGE_MARKET] = lambda: market.run_soon(scheduler)
+    app[NUDGE_MARKET] = nudge_market
     if settings.run_scheduler:
+        await _catch_up_inbound(app)
         scheduler.start()
     try:
         yield
@@ -218,9 +233,40 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         await sender.finish()
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        await watch.close()
+
+
+async def _catch_up_inbound(app: web.Application) -> None:
+    """SMS the carrier took in while no Gigline could store them (the database or this
+    process was down) are applied before anything is sent."""
+    async with app[SESSIONS]() as session:
+        newest = await newest_inbound(session)
+    if newest is None:
+        return
+    try:
+        await catch_up_inbound(app[DESK], app[CARRIER], since=max(
+            newest - CATCH_UP_SKEW, app[CLOCK]() - CATCH_UP_AT_MOST))
+    except CarrierError as exc:
+        log.warning("could not ask the carrier for SMS received while down: %s", exc)
+
+
+def _apology(request: web.Request) -> str:
+    """The answer to a call while the database is down: from memory, then hang up."""
+    text = request.app[DESK].catalogue.text("unavailable")
+    return request.app[RENDERER].render([Say(text), HangUp()], 0)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    async with request.app[ENGINE].connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    watch = request.app.get(WATCH)
+    if watch is not None and not watch.up:
+        return web.json_response({"status": "degraded", "database": "down"}, status=503)
+    try:
+        async with request.app[ENGINE].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        if watch is not None:
+            watch.report(exc)
+        return web.json_response({"status": "degraded", "database": "down"}, status=503)
     return web.json_response({"status": "ok", "database": "ok"})

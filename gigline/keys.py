@@ -8,6 +8,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from gigline.outage import DatabaseWatch
 from gigline.settings import Settings
 from market.clock import Clock
 from market.desk import CallDesk
@@ -29,6 +30,7 @@ RENDERER = web.AppKey("renderer", VoiceRenderer)
 NUDGE_OUTBOX = web.AppKey("nudge_outbox", Callable[[], None])  # send queued SMS now
 NUDGE_MARKET = web.AppKey("nudge_market", Callable[[], None])  # a job was posted: wave now
 MARKET_SWEEP = web.AppKey("market_sweep", MarketSweep)
+WATCH = web.AppKey("database_watch", DatabaseWatch)  # absent before the scheduler starts
 SPEECH = web.AppKey("speech", Speech)  # absent when speech is off
 OPEN_SOCKETS = web.AppKey("open_media_sockets", set)  # closed on shutdown
 # (CallSid, turn) of the prompts a socket listens to: one socket per prompt

@@ -271,6 +271,17 @@ async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
     return ListeningCall(call_sid, row.phone, row.direction, row.turn, listen)
 
 
+async def book_callbacks(session: AsyncSession, callers: dict[str, str], *, reason: str,
+                         now: datetime) -> None:
+    """Callers (by CallSid) to be called back; a call booked already is left as it is."""
+    for call_sid, phone in callers.items():
+        await insert_ignoring_duplicates(
+            session, CallbackRequest.__table__,
+            {"phone": phone, "call_sid": call_sid, "reason": reason, "status": "open",
+             "created_at": now},
+            ["call_sid"])
+
+
 async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:
     """Records that the carrier ended the call; False for a call we never saw. One row by
     its key, on the event loop: calls end as often as they start, and a trip to the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr_flows.sms_flow import SmsDecision, decide
@@ -73,3 +74,8 @@ async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str
             session, phone=phone, job_code=decision.job_code, catalogue=desk.catalogue,
             timezone=desk.timezone, hotline=desk.market.hotline, now=now)
     return decision.reply
+
+
+async def newest_inbound(session: AsyncSession) -> datetime | None:
+    """When the newest SMS we stored came in."""
+    return await session.scalar(select(func.max(InboundSms.received_at)))

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -110,6 +110,17 @@ class UnitOfWork(AsyncSession):
             held = _open_sessions.get(asyncio.current_task(), {})
             if held.get(self.bind) is self:
                 del held[self.bind]
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached now (refused, dropped, timed
+    out, locked), as opposed to a statement that is wrong."""
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, exc.OperationalError | exc.InterfaceError)
+    # A connection refused or reset before SQLAlchemy could wrap it; the pool's wait.
+    return isinstance(error, ConnectionError | OSError | exc.TimeoutError) and not isinstance(
+        error, TimeoutError)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

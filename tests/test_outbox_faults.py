@@ -89,6 +89,17 @@ async def test_a_late_answer_is_reconciled_not_sent_again(hotline, clock):
     assert sent_to(hotline) == ["测试短信"], "the phone got it once"
 
 
+async def test_a_request_lost_on_the_way_is_asked_about_then_sent_once(hotline, clock):
+    await add(hotline, clock, "k1")
+    hotline.carrier.hang_next(2.0)  # dropped: the carrier never took it
+    sender = hotline.app[SENDER]
+    assert (await sender.send_due()).unknown == 1
+    clock.advance(seconds=6)
+    assert (await sender.send_due()).retried == 1, "the carrier has nothing: due again"
+    assert (await sender.send_due()).sent == 1
+    assert sent_to(hotline) == ["测试短信"]
+
+
 async def test_a_failure_the_carrier_answered_is_retried_without_asking(hotline, clock):
     await add(hotline, clock, "k1")
     hotline.carrier.fail_next(1, status=503, code=20503, message="busy")

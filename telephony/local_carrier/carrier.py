@@ -104,6 +104,38 @@ class LocalCarrier:
         """The next `count` REST requests take effect but are answered `seconds` late."""
         self.faults.delay_next(seconds, count)
 
+    def hang_next(self, seconds: float, count: int = 1) -> None:
+        """The next `count` REST requests are dropped and answered 503 `seconds` late."""
+        self.faults.hang_next(seconds, count)
+
+    def randomise_faults(
+        self,
+        *,
+        seed: int,
+        error_rate: float = 0.0,
+        timeout_rate: float = 0.0,
+        timeout_seconds: float = 35.0,
+        applies_to: Iterable[str] = ("POST",),
+    ) -> None:
+        """Seeded random errors and timeouts on REST requests (see FaultPlan.randomise)."""
+        self.faults.randomise(
+            seed=seed,
+            error_rate=error_rate,
+            timeout_rate=timeout_rate,
+            timeout_seconds=timeout_seconds,
+            applies_to=applies_to,
+        )
+
+    def calm_faults(self) -> None:
+        self.faults.calm()
+
+    def outage(self, seconds: float | None = None) -> None:
+        """Every REST request fails with 503 until restore() or `seconds` have passed."""
+        self.faults.outage(seconds)
+
+    def restore(self) -> None:
+        self.faults.restore()
+
     def messages(self) -> list[MessageRecord]:
         """Every message Twilio would list, newest first."""
         return self.sms.messages()

@@ -1,0 +1,163 @@
+"""While the database is down: callers hear an apology from memory, nothing 500s, the
+sweeps pause; once it is back, what the carrier took in meanwhile is caught up before
+anything is sent.
+
+A webhook or sweep that cannot reach the database reports it here. From then on a
+probe asks the database once a second; when it answers, every SMS the carrier received
+since the outage began is applied (each once, by its MessageSid: opt-outs among them
+take effect before the sender resumes), the callers who heard the apology are booked
+for a call back, and only then are the sweeps let go."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from market import sms
+from market.calls import book_callbacks
+from market.clock import Clock
+from market.desk import CallDesk
+from market.phones import InvalidPhoneNumber, to_e164
+from store.db import database_unreachable
+from telephony.carrier import Carrier, CarrierError
+from telephony.signature import TWILIO_PARAMS
+from telephony.twiml import empty_messaging_response
+
+log = logging.getLogger(__name__)
+
+PROBE_SECONDS = 1.0
+# The carrier's clock and ours may differ: the catch-up looks back this much further.
+CLOCK_SKEW = timedelta(minutes=1)
+MAX_MISSED_CALLERS = 10_000
+CALLBACK_REASON = "database_down"
+
+
+class DatabaseWatch:
+    def __init__(self, engine: AsyncEngine, desk: CallDesk, carrier: Carrier, clock: Clock,
+                 *, on_recovered: Callable[[], None] = lambda: None):
+        self.engine, self.desk, self.carrier, self.clock = engine, desk, carrier, clock
+        self.on_recovered = on_recovered
+        self.down_since: datetime | None = None
+        self.missed_callers: dict[str, str] = {}  # CallSid -> the caller's number
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def up(self) -> bool:
+        """False from the first failure until the catch-up after it is done."""
+        return self.down_since is None
+
+    def report(self, exc: BaseException) -> None:
+        if self.down_since is None:
+            self.down_since = self.clock()
+            log.error("the database is unreachable (%s): callers hear an apology, "
+                      "sending waits", exc.__class__.__name__)
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._watch(), name="database-probe")
+
+    def missed_call(self, call_sid: str, phone: str) -> None:
+        if call_sid and phone and len(self.missed_callers) < MAX_MISSED_CALLERS:
+            self.missed_callers[call_sid] = phone
+
+    def guard(self, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        """`work` (a sweep) paused while the database is down or being caught up with."""
+
+        async def guarded() -> None:
+            if not self.up:
+                return
+            try:
+                await work()
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                self.report(exc)
+
+        return guarded
+
+    async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            await asyncio.gather(self._probe, return_exceptions=True)
+
+    async def _watch(self) -> None:
+        while self.down_since is not None:
+            await asyncio.sleep(PROBE_SECONDS)
+            try:
+                await self._catch_up()
+            except Exception as exc:  # still down, or the carrier did not answer
+                if not database_unreachable(exc) and not isinstance(exc, CarrierError):
+                    raise
+                continue
+            log.warning("the database is back (down since %s): caught up", self.down_since)
+            self.down_since = None
+            self.on_recovered()
+
+    async def _catch_up(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        await catch_up_inbound(self.desk, self.carrier, since=self.down_since - CLOCK_SKEW)
+        if self.missed_callers:
+            async with self.desk.sessions() as session, session.begin():
+                await book_callbacks(session, self.missed_callers, reason=CALLBACK_REASON,
+                                     now=self.clock())
+            self.missed_callers = {}
+
+
+async def catch_up_inbound(desk: CallDesk, carrier: Carrier, *, since: datetime) -> int:
+    """Applies every SMS the carrier took in since `since`, oldest first; one stored
+    already (by its MessageSid) changes nothing. Returns how many were looked at."""
+    received = await carrier.received_sms(since=since)
+    for message in received:
+        try:
+            phone = to_e164(message.phone)
+        except InvalidPhoneNumber:
+            continue
+        await sms.receive_sms(desk, message_sid=message.message_sid, phone=phone,
+                              to=message.to, body=message.body)
+    return len(received)
+
+
+VOICE_PATHS = "/twilio/voice"
+SMS_PATH = "/twilio/sms"
+
+
+def outage_middleware(watch_of: Callable[[web.Request], DatabaseWatch | None],
+                      apology: Callable[[web.Request], str]):
+    """Answers what a handler could not because the database is unreachable: a voice
+    webhook gets `apology` (TwiML made without the database) and the caller is kept for
+    a call back; an SMS webhook an empty answer (the message is caught up from the
+    carrier); anything else 503 with a reason."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            watch = watch_of(request)
+            if watch is None or not database_unreachable(exc):
+                raise
+            watch.report(exc)
+        params = request.get(TWILIO_PARAMS) or {}
+        if request.path.startswith(VOICE_PATHS):
+            outbound = params.get("Direction", "").startswith("outbound")  # alert calls
+            watch.missed_call(params.get("CallSid", ""),
+                              _phone(params.get("To" if outbound else "From", "")))
+            return web.Response(text=apology(request), content_type="text/xml")
+        if request.path == SMS_PATH:
+            return web.Response(text=empty_messaging_response(), content_type="text/xml")
+        return web.json_response({"error": "the database is unavailable; try again shortly"},
+                                 status=503, headers={"Retry-After": "5"})
+
+    return middleware
+
+
+def _phone(raw: str) -> str:
+    try:
+        return to_e164(raw)
+    except InvalidPhoneNumber:
+        return ""
