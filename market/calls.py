@@ -52,7 +52,12 @@ from store.models import (
     WageReport,
     Worker,
 )
-from store.repo import insert_ignoring_duplicates, quick_statements, read_only
+from store.repo import (
+    KeyedInsertIgnoringDuplicates,
+    execute_keyed,
+    insert_ignoring_duplicates,
+    read_only,
+)
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 MAX_EFFECT_ROUNDS = 4
@@ -68,6 +73,7 @@ _LOCK_CALL = (
     .where(CALLS.c.call_sid == bindparam("sid")).order_by(workers.VIEW_ORDER)
     .with_for_update(of=CALLS))
 _UPDATE_CALL = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: columns given
+_NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
 _LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
     CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == "in-progress")
 
@@ -184,14 +190,10 @@ async def take_turn(
     async with desk.sessions() as session, session.begin():
         call, caller_view = await _lock_call(session, call_sid)
         if call is None:  # the call's first webhook (or a simultaneous retry of it)
-            with quick_statements():
-                await insert_ignoring_duplicates(
-                    session, CALLS,
-                    {"call_sid": call_sid, "phone": caller, "direction": direction,
-                     "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
-                     "started_at": now, "updated_at": now},
-                    ["call_sid"],
-                )
+            await _NEW_CALL.run(session, {
+                "call_sid": call_sid, "phone": caller, "direction": direction,
+                "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
+                "started_at": now, "updated_at": now})
             call, caller_view = await _lock_call(session, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
             return Turn(call.last_response, False, taken=False)  # answered already
@@ -214,10 +216,9 @@ async def take_turn(
             if next_event is None:
                 break
         response = render(voice, call.turn + 1, call_sid, listened_before)
-        with quick_statements():
-            await session.execute(_UPDATE_CALL, {
-                "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
-                "updated_at": now, "last_response": response})
+        await execute_keyed(session, _UPDATE_CALL, {
+            "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
+            "updated_at": now, "last_response": response})
         return Turn(response, queued_any(session))
 
 
@@ -236,9 +237,8 @@ async def _lock_call(session: AsyncSession,
     """The call's row, locked until the turn commits, and the caller as a WorkerView:
     one query (a turn's round trips are what queues at busy times), no ORM objects. As
     the turn's first statement it begins the transaction on the loop, and the turn
-    commits there (store.repo.quick_statements): no trip to the database thread."""
-    with quick_statements():
-        rows = (await session.execute(_LOCK_CALL, {"sid": call_sid})).all()
+    commits there (store.repo.execute_keyed): no trip to the database thread."""
+    rows = (await execute_keyed(session, _LOCK_CALL, {"sid": call_sid})).all()
     if not rows:
         return None, None
     return CallRow(*rows[0][:6]), workers.worker_view_of(rows)
@@ -262,8 +262,7 @@ async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
     """A live call of ours, with what its current prompt listens for; None otherwise."""
     async with desk.sessions() as session:
         conn = await read_only(session)  # every prompt's stream asks: no write lock
-        with quick_statements():
-            row = (await conn.execute(_LIVE_CALL, {"sid": call_sid})).first()
+        row = (await execute_keyed(conn, _LIVE_CALL, {"sid": call_sid})).first()
     if row is None:
         return None
     listen = call_flow.listening(call_flow.CallState.from_dict(row.state), desk.market,
@@ -289,9 +288,8 @@ async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:
     for two iterations of a busy event loop."""
     now = desk.clock()
     async with desk.sessions() as session, session.begin():
-        with quick_statements():
-            result = await session.execute(_UPDATE_CALL, {
-                "sid": call_sid, "status": status, "ended_at": now, "updated_at": now})
+        result = await execute_keyed(session, _UPDATE_CALL, {
+            "sid": call_sid, "status": status, "ended_at": now, "updated_at": now})
         return result.rowcount == 1
 
 

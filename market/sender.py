@@ -29,15 +29,22 @@ from market.clock import Clock
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK
 from store.models import OptOut, OutboundSms
-from store.repo import quick_statements
+from store.repo import keyed_transaction
 from telephony.carrier import Carrier, CarrierError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=2)
-MAX_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 5
-BACKOFF_MAX_SECONDS = 15 * 60
+# A message the carrier refused now and then (rate limits, server errors) is tried again
+# after a growing pause; one it would not take for a day is given up as failed.
+BACKOFF_BASE_SECONDS = 2
+BACKOFF_MAX_SECONDS = 60
+GIVE_UP_AFTER = timedelta(days=1)
+# After this many failures in a row the carrier itself is in trouble (down, or limiting
+# us): the whole sender pauses, then tries one message at a time until one goes. The
+# messages waiting are not held against it: they go as soon as the carrier is back.
+TROUBLE_AFTER_FAILURES = 3
+PAUSE_MAX_SECONDS = 30
 # An unanswered request is asked about after this: long enough for the carrier's list
 # to show a message it took as the connection dropped.
 ASK_AFTER = timedelta(seconds=5)
@@ -66,6 +73,7 @@ class Claimed:
     kind: str
     attempts: int
     handed_at: datetime  # when the attempt in question went (or goes) to the carrier
+    created_at: datetime
     outcome_unknown: bool  # handed over before and never recorded: ask the carrier first
 
 
@@ -81,6 +89,40 @@ class SendReport:
     def add(self, other: SendReport) -> None:
         for field in fields(self):
             setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+class CarrierTrouble:
+    """Counts the carrier's failures in a row (any success ends them) and, past
+    TROUBLE_AFTER_FAILURES, how long the sender pauses: 1 s, 2 s, 4 s ... up to 30 s."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.failures = 0
+        self.paused_until: datetime | None = None
+
+    @property
+    def on(self) -> bool:
+        return self.failures >= TROUBLE_AFTER_FAILURES
+
+    def pause_left(self) -> float:
+        if self.paused_until is None:
+            return 0.0
+        return max((self.paused_until - self.clock()).total_seconds(), 0.0)
+
+    def failed(self) -> None:
+        if self.pause_left():
+            return  # sends already in flight when it began: one trouble, one count
+        self.failures += 1
+        if self.on:
+            pause = min(2 ** (self.failures - TROUBLE_AFTER_FAILURES), PAUSE_MAX_SECONDS)
+            self.paused_until = self.clock() + timedelta(seconds=pause)
+            if self.failures == TROUBLE_AFTER_FAILURES:
+                log.error("the carrier is failing every request: sending pauses")
+
+    def succeeded(self) -> None:
+        if self.on:
+            log.warning("the carrier takes messages again")
+        self.failures, self.paused_until = 0, None
 
 
 class OutboxSender:
@@ -100,6 +142,7 @@ class OutboxSender:
         self.rate, self._tokens, self._filled_at = rate_per_second, float(self.batch), None
         self._in_flight: set[asyncio.Task[SendReport]] = set()
         self._refill: asyncio.TimerHandle | None = None
+        self.trouble = CarrierTrouble(clock)
         self.totals = SendReport()  # every outcome since start
 
     def _budget(self) -> int:
@@ -116,7 +159,12 @@ class OutboxSender:
     async def dispatch(self) -> list[asyncio.Task[SendReport]]:
         """Starts sending the most urgent due rows the rate and the free slots allow and
         returns their tasks at once: it never waits for a send."""
+        if pause := self.trouble.pause_left():
+            self._wake_after(pause)
+            return []
         room = min(self._budget(), self.concurrency - len(self._in_flight))
+        if self.trouble.on:  # one message at a time until the carrier takes one
+            room = min(room, 1 - len(self._in_flight))
         if room < 1:
             self._wake_when_refilled()
             return []
@@ -166,9 +214,12 @@ class OutboxSender:
         self.wake()
 
     def _wake_when_refilled(self) -> None:
-        if self._refill is None or self._refill.cancelled() or self._refill.when() < (
-                asyncio.get_running_loop().time()):
-            self._refill = asyncio.get_running_loop().call_later(1 / self.rate, self.wake)
+        self._wake_after(1 / self.rate)
+
+    def _wake_after(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._refill is None or self._refill.when() < loop.time():
+            self._refill = loop.call_later(seconds, self.wake)
 
     async def claim(self, limit: int | None = None) -> tuple[list[Claimed], int]:
         """Marks the most urgent due rows claimed (committed) and returns them, with how
@@ -208,7 +259,8 @@ class OutboxSender:
                     row.attempts, row.handed_at = row.attempts + 1, now
                 row.status, row.claimed_at, row.updated_at = "claimed", now, now
                 claimed.append(Claimed(row.id, row.channel, row.phone, row.body, row.kind,
-                                       row.attempts, row.handed_at or row.created_at, unknown))
+                                       row.attempts, row.handed_at or row.created_at,
+                                       row.created_at, unknown))
             suppressed = (await session.execute(  # all of theirs at once, due or not
                 update(OutboundSms).where(
                     OutboundSms.phone.in_(opted_out_phones), OutboundSms.status == "pending",
@@ -224,6 +276,7 @@ class OutboxSender:
             sid = await self._hand_over(row)
         except CarrierError as exc:
             return await self._record_failure(row, exc)
+        self.trouble.succeeded()
         await self._record(row.id, status="queued", carrier_sid=sid)
         return SendReport(sent=1)
 
@@ -273,13 +326,18 @@ class OutboxSender:
             await self._record(row.id, status="unknown", error_message=str(exc),
                                next_attempt_at=now + ASK_AFTER)
             return SendReport(unknown=1)
-        if exc.retryable and row.attempts < MAX_ATTEMPTS:
-            delay = min(BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
+        if exc.retryable and now - row.created_at < GIVE_UP_AFTER:
+            self.trouble.failed()
+            # In trouble the pause paces the retries: the message goes first when it ends.
+            delay = 0 if self.trouble.on else min(
+                BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
             log.warning("message %s will be retried in %ss: %s", row.id, delay, exc)
             await self._record(row.id, status="pending", error_code=exc.code,
                                error_message=str(exc),
                                next_attempt_at=now + timedelta(seconds=delay))
             return SendReport(retried=1)
+        if not exc.retryable:
+            self.trouble.succeeded()  # a refusal of this message: the carrier is working
         log.error("message %s failed for good: %s", row.id, exc)
         async with self.sessions() as session, session.begin():
             if exc.opted_out:
@@ -350,22 +408,21 @@ async def _apply_delivery_status(
     # trip to the database thread would hold SQLite's one connection (and every call turn
     # waiting for it) across iterations of a busy loop. The whole session is inside: the
     # ORM sends its UPDATE as the transaction commits.
-    with quick_statements():
-        async with sessions() as session, session.begin():
-            row = await session.scalar(
-                select(OutboundSms).where(OutboundSms.carrier_sid == carrier_sid)
-                .with_for_update()
-            )
-            if row is None:
-                return None
-            if status not in STATUS_RANK:
-                log.warning("unknown message status %r for %s: ignored", status, carrier_sid)
-            elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, 0):
-                row.status, row.updated_at = status, now
-                if error_code:
-                    row.error_code = error_code
-                return True
-            if touch:
-                row.updated_at = now
-            return False
+    async with keyed_transaction(sessions) as session:
+        row = await session.scalar(
+            select(OutboundSms).where(OutboundSms.carrier_sid == carrier_sid)
+            .with_for_update()
+        )
+        if row is None:
+            return None
+        if status not in STATUS_RANK:
+            log.warning("unknown message status %r for %s: ignored", status, carrier_sid)
+        elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, 0):
+            row.status, row.updated_at = status, now
+            if error_code:
+                row.error_code = error_code
+            return True
+        if touch:
+            row.updated_at = now
+        return False
 

@@ -16,7 +16,7 @@ from ivr_flows.context import WorkerView
 from market.identity import protect_id_number
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
-from store.repo import DIALECT_INSERTS, quick_statements
+from store.repo import KeyedInsertIgnoringDuplicates, execute_keyed
 
 PROFILE_FIELDS = {
     "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
@@ -61,9 +61,7 @@ VIEW_COLUMNS = [c.label(f"worker_{c.name}") for c in (
     _W.c.consent_at)] + [_T.c.code.label("worker_trade")]
 VIEW_ORDER = _T.c.position
 # Consent comes in bursts (every new caller's first answer): its statements are built once.
-_NEW_WORKER = {  # by dialect: ON CONFLICT is each database's own
-    dialect: on_conflict_insert(_W).on_conflict_do_nothing(index_elements=["phone"])
-    .returning(_W.c.id) for dialect, on_conflict_insert in DIALECT_INSERTS.items()}
+_NEW_WORKER = KeyedInsertIgnoringDuplicates(_W, ["phone"], returning=_W.c.id)
 _AUDIT = insert(AuditEntry.__table__)
 
 
@@ -108,10 +106,9 @@ async def record_consent(
     if view is not None and view.consented:
         return view
     if view is None:
-        with quick_statements():
-            worker_id = await session.scalar(_NEW_WORKER[session.bind.dialect.name], {
-                "market_id": market_id, "phone": phone, "created_at": now,
-                "consent_at": now, "consent_call_sid": call_sid})
+        worker_id = (await _NEW_WORKER.run(session, {
+            "market_id": market_id, "phone": phone, "created_at": now,
+            "consent_at": now, "consent_call_sid": call_sid})).scalar()
         if worker_id is None:  # another call from this phone registered it just now
             return await record_consent(session, await load_worker_view(session, phone),
                                         market_id=market_id, phone=phone,
@@ -123,9 +120,9 @@ async def record_consent(
             .values(consent_at=now, consent_call_sid=call_sid).returning(_W.c.id))
         if given is None:
             return replace(view, consented=True)
-    with quick_statements():
-        await session.execute(_AUDIT, {"at": now, "actor": "caller", "action": "consent_given",
-                                       "subject": phone, "detail": {"call_sid": call_sid}})
+    await execute_keyed(session, _AUDIT, {"at": now, "actor": "caller",
+                                          "action": "consent_given", "subject": phone,
+                                          "detail": {"call_sid": call_sid}})
     return replace(view, consented=True)
 
 

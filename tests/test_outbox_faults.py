@@ -144,6 +144,27 @@ async def test_an_identical_text_that_never_reached_the_carrier_is_sent(hotline,
     assert sent_to(hotline) == ["明天7点开工", "明天7点开工"]
 
 
+async def test_a_carrier_that_is_down_gets_one_message_at_a_time_until_it_is_back(
+        hotline, clock):
+    phones = [f"+86138000001{n:02d}" for n in range(20)]
+    for n, phone in enumerate(phones):
+        await add(hotline, clock, f"k{n}", phone=phone)
+    hotline.carrier.outage()
+    sender = hotline.app[SENDER]
+    for _ in range(6):  # a minute of sweeps while the carrier refuses everything
+        await sender.send_due()
+        clock.advance(seconds=10)
+    refused = hotline.carrier.faults.stats.refused_in_outage
+    assert refused < 20, f"paused after the first failures, not {refused} requests"
+    hotline.carrier.restore()
+    clock.advance(seconds=30)
+    report = await sender.send_due()
+    assert report.sent == 1, "one message first, to see the carrier is back"
+    sent = sum([(await sender.send_due()).sent for _ in range(3)])  # 8 in flight at most
+    assert sent == 19, "then the rest with no wait: none was held back by the outage"
+    assert max(row.attempts for row in await rows(hotline)) <= refused
+
+
 async def test_a_slow_request_delays_no_other_message(hotline, clock):
     phones = [f"+861380000010{n}" for n in range(5)]
     for n, phone in enumerate(phones):
