@@ -129,6 +129,26 @@ async def test_two_identical_texts_are_told_apart_when_one_is_in_doubt(hotline, 
     assert sent_to(hotline) == ["明天7点开工", "明天7点开工"]
 
 
+async def test_two_alert_calls_to_one_worker_are_told_apart_when_one_is_in_doubt(
+        hotline, clock):
+    hotline.carrier.set_answer(PHONE, "no-answer")  # only the placing matters here
+    sender = hotline.app[SENDER]
+    for key in ("alert-call-1", "alert-call-2"):
+        async with hotline.app[SESSIONS]() as session, session.begin():
+            await enqueue_sms(session, dedupe_key=key, phone=PHONE, channel="call",
+                              body=f"{hotline.url}/twilio/voice/alert?offer=1", kind="alert",
+                              now=clock())
+        if key == "alert-call-2":
+            hotline.carrier.hang_next(2.0)  # the second call is never placed
+        await sender.send_due()
+    clock.advance(seconds=6)
+    assert (await sender.send_due()).retried == 1, "the first call is not taken for it"
+    assert (await sender.send_due()).sent == 1
+    first, second = await rows(hotline)
+    placed = {call.sid for call in hotline.carrier.calls()}
+    assert len(placed) == 2 and {first.carrier_sid, second.carrier_sid} == placed
+
+
 async def test_an_identical_text_that_never_reached_the_carrier_is_sent(hotline, clock):
     """The second identical text was cut off before the carrier took it (the process
     died): asking the carrier must not take the first one for it."""
