@@ -226,28 +226,28 @@ class OutboxSender:
         many were suppressed instead (their number opted out). A row waits while an
         earlier one to the same phone is unsettled, so a recipient's messages keep their
         order (the opt-out confirmation excepted: it answers the opt-out now)."""
-        now = self.clock()
+        now, limit = self.clock(), limit or self.batch
         earlier = aliased(OutboundSms)
         opted_out = (select(OptOut.opted_out).where(OptOut.phone == OutboundSms.phone)
                      .scalar_subquery())
+        claiming = (select(OutboundSms, opted_out)
+                    .with_for_update(skip_locked=True, of=OutboundSms))
         async with self.sessions() as session, session.begin():
-            rows = (await session.execute(
-                select(OutboundSms, opted_out)
-                .where(
-                    or_(
-                        OutboundSms.status.in_(("pending", "unknown"))
-                        & (OutboundSms.next_attempt_at <= now),
-                        (OutboundSms.status == "claimed")
-                        & (OutboundSms.claimed_at <= now - self.lease),
-                    ),
+            # Rows in doubt first (rare): a recipient's later messages wait for them.
+            rows = (await session.execute(claiming.where(or_(
+                (OutboundSms.status == "unknown") & (OutboundSms.next_attempt_at <= now),
+                (OutboundSms.status == "claimed") & (OutboundSms.claimed_at <= now - self.lease),
+            )).order_by(OutboundSms.priority, OutboundSms.id).limit(limit))).all()
+            if len(rows) < limit:
+                # Read in the due index's order, so the scan stops at `limit` rows; each
+                # is checked against its phone's earlier rows by the (phone, id) index.
+                rows += (await session.execute(claiming.where(
+                    OutboundSms.status == "pending", OutboundSms.next_attempt_at <= now,
                     or_(OutboundSms.kind == OPT_OUT_ACK, ~exists().where(
                         earlier.phone == OutboundSms.phone, earlier.id < OutboundSms.id,
                         earlier.status.in_(UNSETTLED))),
-                )
-                .order_by(OutboundSms.priority, OutboundSms.next_attempt_at, OutboundSms.id)
-                .limit(limit or self.batch)
-                .with_for_update(skip_locked=True, of=OutboundSms)
-            )).all()
+                ).order_by(OutboundSms.priority, OutboundSms.next_attempt_at, OutboundSms.id)
+                    .limit(limit - len(rows)))).all()
             claimed, opted_out_phones = [], set()
             for row, is_opted_out in rows:
                 unknown = row.status != "pending"

@@ -333,7 +333,12 @@ class OutboundSms(Base):
     A call's `body` is the webhook URL the carrier fetches when the phone answers."""
 
     __tablename__ = "sms_outbox"
-    __table_args__ = (Index("ix_sms_outbox_due", "status", "priority", "next_attempt_at"),)
+    __table_args__ = (
+        # Due rows in the order they are claimed: a claim reads only the rows it takes.
+        Index("ix_sms_outbox_due", "status", "priority", "next_attempt_at", "id"),
+        # A row waits for the earlier unsettled rows to its phone (market.sender.claim).
+        Index("ix_sms_outbox_phone_id", "phone", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | call

@@ -1,4 +1,4 @@
-"""outbox: when the current attempt was handed to the carrier
+"""outbox: when the current attempt was handed to the carrier; a phone's rows in order, the due rows in claiming order
 
 Revision ID: 0004
 Revises: 0003
@@ -17,8 +17,16 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('sms_outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('handed_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_sms_outbox_phone_id', ['phone', 'id'], unique=False)
+        batch_op.drop_index('ix_sms_outbox_due')
+        batch_op.create_index('ix_sms_outbox_due', ['status', 'priority', 'next_attempt_at', 'id'],
+                              unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('sms_outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_sms_outbox_phone_id')
+        batch_op.drop_index('ix_sms_outbox_due')
+        batch_op.create_index('ix_sms_outbox_due', ['status', 'priority', 'next_attempt_at'],
+                              unique=False)
         batch_op.drop_column('handed_at')
