@@ -12,6 +12,7 @@ import random
 import socket
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ TOKEN = "chaos-run-token-0123456789"
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 RESULTS = Path(__file__).parent.parent / "bench" / "results"
 ALERT, NOTICE = 1, 5  # the outbox's priorities: alerts go first
+UNSETTLED = ("pending", "claimed", "unknown")  # rows not yet settled with the carrier
+DEADLINE = 1800.0  # for any one wait: a stuck outbox fails the run instead of hanging it
 
 
 def free_port() -> int:
@@ -209,3 +212,27 @@ def write_result(name: str, result: dict) -> Path:
     path = RESULTS / f"chaos-{name}-{stamp}.json"
     path.write_text(json.dumps(result, indent=2, default=str))
     return path
+
+
+async def until(condition, deadline: float = DEADLINE, every: float = 0.1) -> None:
+    """Polls `condition`: the sending happens in another process."""
+    give_up = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > give_up:
+            raise TimeoutError(f"not done within {deadline} s")
+        await asyncio.sleep(every)
+
+
+def unsettled(rows: Counter | dict) -> int:
+    return sum(rows.get(status, 0) for status in UNSETTLED)
+
+
+async def until_settled(url: str, deadline: float = DEADLINE) -> Counter:
+    """Waits until no row is in doubt (everything settled with the carrier) and returns
+    the rows by status: copies are counted only then."""
+    give_up = time.monotonic() + deadline
+    while unsettled(rows := await outbox_statuses(url)):
+        if time.monotonic() > give_up:
+            raise TimeoutError(f"rows still unsettled after {deadline} s")
+        await asyncio.sleep(0.5)
+    return rows

@@ -11,6 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 import scheduler as market_clock
 from console import api, wages_api
@@ -98,12 +99,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         else:
             await ensure_migrated(engine)
         sessions = make_sessionmaker(engine)
-        now = app[CLOCK]()
-        async with sessions() as session, session.begin():
-            market = await ensure_market(session, settings.market_code)
-            if settings.demo_data:
-                await ensure_demo_jobs(session, market, now)
-            market_view = await load_market_view(session, market, settings.agent_numbers)
+        market, market_view = await _load_market(sessions, settings, app[CLOCK]())
         catalogue = load_catalogue(settings.language)
         app[ENGINE], app[SESSIONS] = engine, sessions
         app[DESK] = CallDesk(
@@ -118,6 +114,25 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await engine.dispose()
+
+
+async def _load_market(sessions, settings: Settings, now):
+    """The market (created with its reference data the first time) and its view. Two
+    instances starting at once on a new database may both create it: the one that loses
+    reads the winner's."""
+
+    async def load():
+        async with sessions() as session, session.begin():
+            market = await ensure_market(session, settings.market_code)
+            if settings.demo_data:
+                await ensure_demo_jobs(session, market, now)
+            return market, await load_market_view(session, market, settings.agent_numbers)
+
+    try:
+        return await load()
+    except IntegrityError:
+        log.info("another instance created the market just now: reading theirs")
+        return await load()
 
 
 def _speech(model: SpeechModel | None):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp import web
 
 from gigline.app import create_app
 from gigline.cli import main
+from gigline.keys import DESK
 from gigline.settings import LOCAL_ACCOUNT_SID, Settings, SettingsError
 from store.db import DatabaseNotMigrated
-from tests.conftest import TEST_DATABASE_URL, make_settings
+from tests.conftest import TEST_DATABASE_URL, free_port, make_settings
 
 
 def test_no_settings_at_all_is_the_embedded_default():
@@ -151,3 +154,21 @@ async def test_upgrading_keeps_offers_taken_before_instant_hire(tmp_path):
     await engine.dispose()
     assert job_id == 7
     assert str(end_at).startswith("2026-11-26 07:00:00")
+
+
+async def test_two_instances_starting_at_once_on_a_new_database_both_start(database_url):
+    """Both create the market (PostgreSQL runs them side by side): the loser reads the
+    winner's instead of dying on the unique code."""
+    from gigline.runtime import start_hotline
+
+    def settings():
+        return make_settings(database_url, free_port(), GIGLINE_LOCAL_CARRIER_PORT=str(
+            free_port()), GIGLINE_DEMO="1")
+
+    hotlines = await asyncio.gather(start_hotline(settings()), start_hotline(settings()))
+    try:
+        markets = {hotline.app[DESK].market_id for hotline in hotlines}
+        assert len(markets) == 1
+    finally:
+        for hotline in hotlines:
+            await hotline.close()
