@@ -222,7 +222,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                                on_outbox=nudge_outbox)
     market = market_clock.Sweep(market_clock.MARKET_JOB, watch.guard(market_sweep.run))
     statistics = market_clock.Sweep(market_clock.STATISTICS_JOB,
-                                    lambda: refresh_statistics(app[ENGINE]))
+                                    watch.guard(lambda: refresh_statistics(app[ENGINE])))
     scheduler = market_clock.build_scheduler({
         outbox: settings.outbox_interval_seconds,
         market: MARKET_SWEEP_SECONDS,

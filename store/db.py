@@ -173,8 +173,8 @@ async def ensure_migrated(engine: AsyncEngine) -> None:
 
 
 async def refresh_statistics(engine: AsyncEngine) -> None:
-    """SQLite plans only as well as its statistics (matching needs them to start from a
-    trade's workers); PostgreSQL's autovacuum keeps its own."""
-    if engine.dialect.name == "sqlite":
-        async with engine.begin() as conn:
-            await conn.exec_driver_sql("ANALYZE")
+    """A database plans only as well as its statistics (matching needs them to start from
+    a trade's workers, the outbox's claim to read its due index in order). SQLite keeps
+    none by itself; PostgreSQL's autovacuum may not have looked at a table filled since."""
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("ANALYZE")
