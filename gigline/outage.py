@@ -23,7 +23,7 @@ from market import sms
 from market.calls import book_callbacks
 from market.clock import Clock
 from market.desk import CallDesk
-from market.phones import InvalidPhoneNumber, to_e164
+from market.phones import caller_number
 from store.db import database_unreachable
 from telephony.carrier import Carrier, CarrierError
 from telephony.signature import TWILIO_PARAMS
@@ -113,12 +113,9 @@ async def catch_up_inbound(desk: CallDesk, carrier: Carrier, *, since: datetime)
     already (by its MessageSid) changes nothing. Returns how many were looked at."""
     received = await carrier.received_sms(since=since)
     for message in received:
-        try:
-            phone = to_e164(message.phone)
-        except InvalidPhoneNumber:
-            continue
-        await sms.receive_sms(desk, message_sid=message.message_sid, phone=phone,
-                              to=message.to, body=message.body)
+        if phone := caller_number(message.phone):  # else not a number Gigline can answer
+            await sms.receive_sms(desk, message_sid=message.message_sid, phone=phone,
+                                  to=message.to, body=message.body)
     return len(received)
 
 
@@ -146,7 +143,7 @@ def outage_middleware(watch_of: Callable[[web.Request], DatabaseWatch | None],
         if request.path.startswith(VOICE_PATHS):
             outbound = params.get("Direction", "").startswith("outbound")  # alert calls
             watch.missed_call(params.get("CallSid", ""),
-                              _phone(params.get("To" if outbound else "From", "")))
+                              caller_number(params.get("To" if outbound else "From", "")))
             return web.Response(text=apology(request), content_type="text/xml")
         if request.path == SMS_PATH:
             return web.Response(text=empty_messaging_response(), content_type="text/xml")
@@ -155,9 +152,3 @@ def outage_middleware(watch_of: Callable[[web.Request], DatabaseWatch | None],
 
     return middleware
 
-
-def _phone(raw: str) -> str:
-    try:
-        return to_e164(raw)
-    except InvalidPhoneNumber:
-        return ""

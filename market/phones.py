@@ -19,6 +19,14 @@ def to_e164(raw: str, region: str = "CN") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def caller_number(raw: str) -> str:
+    """E.164, or '' for a withheld or unparseable number (the flows handle that)."""
+    try:
+        return to_e164(raw)
+    except InvalidPhoneNumber:
+        return ""
+
+
 def spoken_number(e164: str) -> str:
     """How people here write the number: 0359 212 3456, 138 0013 8000."""
     parsed = phonenumbers.parse(e164)

@@ -9,7 +9,7 @@ from aiohttp import web
 from gigline.keys import DESK, NUDGE_OUTBOX, RENDERER
 from ivr_flows.inputs import Answer, CallStarted, Recorded
 from market import calls, sender, sms
-from market.phones import InvalidPhoneNumber, to_e164
+from market.phones import caller_number
 from telephony.signature import TWILIO_PARAMS
 from telephony.twiml import empty_messaging_response
 
@@ -38,14 +38,6 @@ def _field(request: web.Request, name: str, *, required: bool = True) -> str:
     return value
 
 
-def _caller(raw: str) -> str:
-    """E.164, or '' for a withheld or unparseable number (the flow handles that)."""
-    try:
-        return to_e164(raw)
-    except InvalidPhoneNumber:
-        return ""
-
-
 def _turn(request: web.Request) -> int:
     try:
         return int(request.query["t"])
@@ -59,7 +51,7 @@ async def _voice_turn(request: web.Request, turn: int | None, event, *,
     turn_done = await calls.take_turn(
         app[DESK],
         call_sid=_field(request, "CallSid"),
-        caller=caller if caller is not None else _caller(_field(request, "From",
+        caller=caller if caller is not None else caller_number(_field(request, "From",
                                                                  required=False)),
         turn=turn,
         event=event,
@@ -90,7 +82,7 @@ def _query_int(request: web.Request, name: str) -> int:
 async def _outbound_answered(request: web.Request, load, started) -> web.Response:
     """A worker answered a call we placed (`To` is the worker). What the call is about
     is loaded for that phone; if it is gone, the worker gets their usual menu."""
-    phone = _caller(_field(request, "To"))
+    phone = caller_number(_field(request, "To"))
     subject = await load(phone) if phone else None
     event = started(subject) if subject is not None else CallStarted()
     return await _voice_turn(request, None, event, caller=phone, direction="outbound")
@@ -123,7 +115,7 @@ async def recorded(request: web.Request) -> web.Response:
 
 
 async def incoming_sms(request: web.Request) -> web.Response:
-    phone = _caller(_field(request, "From"))
+    phone = caller_number(_field(request, "From"))
     if not phone:
         raise web.HTTPBadRequest(text="From is not a phone number")
     await sms.receive_sms(

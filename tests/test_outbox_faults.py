@@ -6,48 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from gigline.keys import SENDER, SESSIONS
-from gigline.runtime import start_hotline
 from market.outbox import enqueue_sms
 from store.models import OutboundSms
-from tests.clock import FixedClock
-from tests.conftest import free_port, make_settings
+from tests.outbox_fixtures import PHONE, add, outbox_hotline, real_time_clock, rows  # noqa: F401
 
-PHONE = "+8613800000001"
 LEASE_SECONDS = 2  # the carrier's requests time out at a quarter of it: 0.5 s
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    # The carrier stamps messages with the real time; reconciling compares against it.
-    return FixedClock(now=datetime.now(UTC))
-
-
-@pytest.fixture
 async def hotline(database_url, clock):
-    settings = make_settings(database_url, free_port(),
-                             GIGLINE_LOCAL_CARRIER_PORT=str(free_port()), GIGLINE_SMS_RATE="50",
-                             GIGLINE_OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS))
-    running = await start_hotline(settings, clock=clock)
-    yield running
-    await running.close()
-
-
-async def add(hotline, clock, key: str, body: str = "测试短信", phone: str = PHONE,
-              priority: int = 5) -> None:
-    async with hotline.app[SESSIONS]() as session, session.begin():
-        assert await enqueue_sms(session, dedupe_key=key, phone=phone, body=body, kind="test",
-                                 now=clock(), priority=priority)
-
-
-async def rows(hotline) -> list[OutboundSms]:
-    async with hotline.app[SESSIONS]() as session:
-        return list(await session.scalars(select(OutboundSms).order_by(OutboundSms.id)))
+    async with outbox_hotline(database_url, clock, GIGLINE_SMS_RATE="50",
+                              GIGLINE_OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS)) as running:
+        yield running
 
 
 def sent_to(hotline, phone: str = PHONE) -> list[str]:
@@ -202,11 +177,8 @@ async def test_a_slow_request_delays_no_other_message(hotline, clock):
 
 
 async def test_no_more_requests_than_the_concurrency_setting_are_in_flight(database_url, clock):
-    settings = make_settings(database_url, free_port(),
-                             GIGLINE_LOCAL_CARRIER_PORT=str(free_port()), GIGLINE_SMS_RATE="50",
-                             GIGLINE_SMS_CONCURRENCY="2")
-    running = await start_hotline(settings, clock=clock)
-    try:
+    async with outbox_hotline(database_url, clock, GIGLINE_SMS_RATE="50",
+                              GIGLINE_SMS_CONCURRENCY="2") as running:
         for n in range(5):
             await add(running, clock, f"k{n}", phone=f"+861380000010{n}")
         sender = running.app[SENDER]
@@ -215,8 +187,6 @@ async def test_no_more_requests_than_the_concurrency_setting_are_in_flight(datab
         assert len(first) == 2 and await sender.dispatch() == []
         await asyncio.gather(*first)
         assert len(await sender.dispatch()) == 2
-    finally:
-        await running.close()
 
 
 async def test_a_delivery_whose_callback_was_lost_is_asked_for(hotline, clock):

@@ -4,47 +4,22 @@ retries with backoff, no retry on permanent errors, never a message sent twice."
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from gigline.keys import SENDER, SESSIONS
-from gigline.runtime import start_hotline
 from market.optouts import is_opted_out
 from market.outbox import enqueue_sms
 from market.sender import record_delivery_status
 from store.models import OutboundSms
-from tests.clock import FixedClock
-from tests.conftest import free_port, make_settings
-
-PHONE = "+8613800000001"
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    # The carrier stamps messages with the real time; reconciling compares against it.
-    return FixedClock(now=datetime.now(UTC))
+from tests.outbox_fixtures import PHONE, add, outbox_hotline, real_time_clock, rows  # noqa: F401
 
 
 @pytest.fixture
 async def hotline(database_url, clock):
-    settings = make_settings(database_url, free_port(),
-                             GIGLINE_LOCAL_CARRIER_PORT=str(free_port()), GIGLINE_SMS_RATE="20")
-    running = await start_hotline(settings, clock=clock)
-    yield running
-    await running.close()
-
-
-async def rows(hotline) -> list[OutboundSms]:
-    async with hotline.app[SESSIONS]() as session:
-        return list(await session.scalars(select(OutboundSms).order_by(OutboundSms.id)))
-
-
-async def add(hotline, clock, key: str, body: str = "测试短信", phone: str = PHONE) -> bool:
-    async with hotline.app[SESSIONS]() as session, session.begin():
-        return await enqueue_sms(session, dedupe_key=key, phone=phone, body=body, kind="test",
-                                 now=clock())
+    async with outbox_hotline(database_url, clock, GIGLINE_SMS_RATE="20") as running:
+        yield running
 
 
 async def test_a_message_is_queued_once_sent_once_and_its_delivery_recorded(hotline, clock):
@@ -141,11 +116,8 @@ async def test_a_send_cut_off_before_the_carrier_took_it_is_sent_after_the_lease
 
 
 async def test_urgent_messages_go_first_within_the_rate_limit(database_url, clock):
-    settings = make_settings(database_url, free_port(),
-                             GIGLINE_LOCAL_CARRIER_PORT=str(free_port()), GIGLINE_SMS_RATE="1",
-                             GIGLINE_OUTBOX_INTERVAL="2")
-    running = await start_hotline(settings, clock=clock)
-    try:
+    async with outbox_hotline(database_url, clock, GIGLINE_SMS_RATE="1",
+                              GIGLINE_OUTBOX_INTERVAL="2") as running:
         async with running.app[SESSIONS]() as session, session.begin():
             for n in range(3):
                 await enqueue_sms(session, dedupe_key=f"notice{n}", phone=f"+861380000010{n}",
@@ -157,8 +129,6 @@ async def test_urgent_messages_go_first_within_the_rate_limit(database_url, cloc
             "a sweep asked for at once shares the budget: the carrier's rate holds"
         await running.carrier.drain()
         assert [m.body for m in running.carrier.messages()][::-1] == ["急招", "通知0"]
-    finally:
-        await running.close()
 
 
 async def test_a_recipients_messages_keep_their_order_whatever_their_urgency(hotline, clock):
