@@ -12,7 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 OUTBOX_JOB = "outbox"
 MARKET_JOB = "market"  # waves, held alerts, employers to chase, wage reminders
 STATISTICS_JOB = "statistics"  # the database's query-planner statistics
-STATUS_JOB = "statuses"  # delivery statuses whose callbacks never came
+STATUS_JOB = "statuses"  # what callbacks that never came would have said
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 

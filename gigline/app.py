@@ -35,6 +35,7 @@ from gigline.outage import DatabaseWatch, catch_up_inbound, outage_middleware
 from gigline.settings import Settings, wage_rules
 from ivr_flows.catalogue import load_catalogue
 from ivr_flows.commands import HangUp, Say
+from market.calls import end_stale_calls
 from market.clock import Clock, utc_now
 from market.desk import CallDesk
 from market.directory import load_market_view
@@ -193,7 +194,8 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
                           on_recovered=lambda: (nudge_outbox(), nudge_market()))
     app[WATCH] = watch
     outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, watch.guard(sender.dispatch))
-    statuses = market_clock.Sweep(market_clock.STATUS_JOB, watch.guard(sender.check_statuses))
+    statuses = market_clock.Sweep(market_clock.STATUS_JOB, watch.guard(
+        lambda: _check_statuses(sender, desk, app[CARRIER])))
     alerting = Alerting(
         sessions=desk.sessions,
         rules=WaveRules(
@@ -263,6 +265,12 @@ async def _catch_up_inbound(app: web.Application) -> None:
             newest - CATCH_UP_SKEW, app[CLOCK]() - CATCH_UP_AT_MOST))
     except CarrierError as exc:
         log.warning("could not ask the carrier for SMS received while down: %s", exc)
+
+
+async def _check_statuses(sender: OutboxSender, desk: CallDesk, carrier: Carrier) -> None:
+    """What the carrier's callbacks would have told us, had they reached us."""
+    await sender.check_statuses()
+    await end_stale_calls(desk, carrier)
 
 
 def _apology(request: web.Request) -> str:

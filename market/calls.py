@@ -3,9 +3,10 @@ save the state with the rendered response. A retried webhook gets the saved resp
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,8 +59,13 @@ from store.repo import (
     insert_ignoring_duplicates,
     read_only,
 )
+from telephony.carrier import Carrier, CarrierError
+
+log = logging.getLogger(__name__)
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
+# The carrier's words for a call that is over (telephony maps its own to these).
+ENDED_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_EFFECT_ROUNDS = 4
 # voice commands, turn, call sid, whether the last prompt listened -> TwiML
 Render = Callable[[list, int, str, bool], str]
@@ -272,13 +278,45 @@ async def listening_call(desk: CallDesk, call_sid: str) -> ListeningCall | None:
 
 async def book_callbacks(session: AsyncSession, callers: dict[str, str], *, reason: str,
                          now: datetime) -> None:
-    """Callers (by CallSid) to be called back; a call booked already is left as it is."""
+    """Callers (by CallSid) to be called back, once each: a phone with a call back open
+    already (it rang more than once) is left as it is."""
+    waiting = set(await session.scalars(select(CallbackRequest.phone).where(
+        CallbackRequest.phone.in_(set(callers.values())), CallbackRequest.status == "open")))
     for call_sid, phone in callers.items():
+        if phone in waiting:
+            continue
+        waiting.add(phone)
         await insert_ignoring_duplicates(
             session, CallbackRequest.__table__,
             {"phone": phone, "call_sid": call_sid, "reason": reason, "status": "open",
              "created_at": now},
             ["call_sid"])
+
+
+# A call with no turn for this long is over: its end is asked of the carrier (the
+# callback saying so may have reached a process that was down, or the database).
+STALE_CALL = timedelta(hours=1)
+STALE_CALLS_BATCH = 50
+
+
+async def end_stale_calls(desk: CallDesk, carrier: Carrier) -> int:
+    """Asks the carrier how calls still open here ended; returns how many were ended."""
+    now = desk.clock()
+    async with desk.sessions() as session:
+        stale = list(await session.scalars(
+            select(CALLS.c.call_sid).where(CALLS.c.status == "in-progress",
+                                           CALLS.c.updated_at <= now - STALE_CALL)
+            .order_by(CALLS.c.updated_at).limit(STALE_CALLS_BATCH)))
+    ended = 0
+    for call_sid in stale:
+        try:
+            status = await carrier.call_status(call_sid)
+        except CarrierError as exc:
+            log.warning("could not ask the carrier about call %s: %s", call_sid, exc)
+            return ended
+        if status in ENDED_CALL_STATUSES:
+            ended += await end_call(desk, call_sid, status)
+    return ended
 
 
 async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:

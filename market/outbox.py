@@ -10,6 +10,7 @@ from market.optouts import is_opted_out
 from store.models import OutboundSms
 from store.repo import insert_ignoring_duplicates
 
+PRIORITY_OPT_OUT_ACK = 0  # confirmed at once, not behind a fan-out of alerts
 PRIORITY_ALERT = 1
 PRIORITY_REPLY = 3
 PRIORITY_NOTICE = 5

@@ -44,7 +44,7 @@ GIVE_UP_AFTER = timedelta(days=1)
 # us): the whole sender pauses, then tries one message at a time until one goes. The
 # messages waiting are not held against it: they go as soon as the carrier is back.
 TROUBLE_AFTER_FAILURES = 3
-PAUSE_MAX_SECONDS = 30
+PAUSE_MAX_SECONDS = 10
 # An unanswered request is asked about after this: long enough for the carrier's list
 # to show a message it took as the connection dropped.
 ASK_AFTER = timedelta(seconds=5)
@@ -93,7 +93,7 @@ class SendReport:
 
 class CarrierTrouble:
     """Counts the carrier's failures in a row (any success ends them) and, past
-    TROUBLE_AFTER_FAILURES, how long the sender pauses: 1 s, 2 s, 4 s ... up to 30 s."""
+    TROUBLE_AFTER_FAILURES, how long the sender pauses: 1 s, 2 s, 4 s ... up to 10 s."""
 
     def __init__(self, clock: Clock):
         self.clock = clock

@@ -13,7 +13,7 @@ from market.answers import AnswerDesk
 from market.desk import CallDesk
 from market.hires import employer_answer, employer_note
 from market.optouts import set_opt_out
-from market.outbox import OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
+from market.outbox import OPT_OUT_ACK, PRIORITY_OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
 from market.replies import take_job_by_sms
 from store.models import InboundSms
 from store.repo import insert_ignoring_duplicates
@@ -44,7 +44,8 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, 
                 body=reply,
                 # The one message an opted-out number still gets is the confirmation itself.
                 kind=OPT_OUT_ACK if decision.intent == "opt_out" else "reply",
-                priority=PRIORITY_REPLY,
+                priority=PRIORITY_OPT_OUT_ACK if decision.intent == "opt_out"
+                else PRIORITY_REPLY,
                 now=now,
             )
     return decision.intent

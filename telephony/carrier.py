@@ -57,6 +57,9 @@ class Carrier(Protocol):
     async def find_placed_calls(self, to: str, *, since: datetime) -> list[str]:
         """The ids of the calls placed to `to` since `since`, oldest first."""
 
+    async def call_status(self, call_sid: str) -> str:
+        """The call's status now, in the carrier's words."""
+
     async def redirect_call(self, call_sid: str, twiml: str) -> None:
         """Replaces what a live call is doing with `twiml` (absolute URLs only): how a
         spoken answer moves the call on while its prompt is still playing."""

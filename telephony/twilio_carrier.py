@@ -94,6 +94,9 @@ class TwilioCarrier:
             to=to, limit=RECENT_PER_RECIPIENT))
         return [c.sid for c in reversed(calls) if c.date_created and c.date_created >= since]
 
+    async def call_status(self, call_sid: str) -> str:
+        return (await self._call(self._client.calls(call_sid).fetch_async())).status
+
     async def redirect_call(self, call_sid: str, twiml: str) -> None:
         await self._call(self._client.calls(call_sid).update_async(twiml=twiml))
 

@@ -15,7 +15,6 @@ from telephony.twiml import empty_messaging_response
 
 log = logging.getLogger(__name__)
 
-ENDED_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 MAX_FIELD_LENGTH = 2000
 
 
@@ -140,7 +139,7 @@ async def status_callback(request: web.Request) -> web.Response:
         )
     else:
         call_status = _field(request, "CallStatus")
-        known = call_status not in ENDED_CALL_STATUSES or await calls.end_call(
+        known = call_status not in calls.ENDED_CALL_STATUSES or await calls.end_call(
             desk, _field(request, "CallSid"), call_status
         )
     if not known:

@@ -58,9 +58,10 @@ async def test_an_outage_is_apologised_for_and_caught_up_after(proxied_hotline):
                           kind="test", now=due_soon)
     proxy.cut()
 
-    call = await hotline.carrier.place_call(CALLER)
-    assert any("故障" in prompt for prompt in call.prompts), call.prompts
-    assert call.ended, "the apology hangs up"
+    for _ in range(2):  # the caller tries again: still one call back
+        call = await hotline.carrier.place_call(CALLER)
+        assert any("故障" in prompt for prompt in call.prompts), call.prompts
+        assert call.ended, "the apology hangs up"
     texted = await hotline.carrier.send_sms(WORKER, "TD")
     assert texted.status == 200, "the carrier is not left with an error"
     async with aiohttp.ClientSession() as http:

@@ -1,6 +1,6 @@
 """The outbox under faults, against the local carrier's REST API: opt-outs with messages
 waiting, carriers that answer late or not at all, identical messages, slow requests, and
-delivery statuses whose callbacks never came."""
+delivery statuses and call ends whose callbacks never came."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import asyncio
 import time
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from gigline.keys import SENDER, SESSIONS
+from gigline.keys import CARRIER, DESK, SENDER, SESSIONS
+from market.calls import end_stale_calls
 from market.outbox import enqueue_sms
-from store.models import OutboundSms
+from store.models import CallSession, OutboundSms
 from tests.outbox_fixtures import PHONE, add, outbox_hotline, real_time_clock, rows  # noqa: F401
 
 LEASE_SECONDS = 2  # the carrier's requests time out at a quarter of it: 0.5 s
@@ -47,6 +48,17 @@ async def test_an_opt_out_with_messages_waiting_suppresses_them_and_freezes_noth
     call = await hotline.carrier.place_call("+8613900000002")
     assert call.prompts, "the hotline still answers"
     await call.hang_up()
+
+
+async def test_an_opt_out_is_confirmed_ahead_of_an_alert_backlog(database_url, clock):
+    async with outbox_hotline(database_url, clock, GIGLINE_SMS_RATE="1",
+                              GIGLINE_OUTBOX_INTERVAL="1") as running:
+        for n in range(5):
+            await add(running, clock, f"alert{n}", phone=f"+861380000010{n}", priority=1)
+        await running.carrier.send_sms(PHONE, "TD")
+        assert (await running.app[SENDER].send_due()).sent == 1, "one a second"
+        confirmation = await running.carrier.wait_for_sms(PHONE)
+        assert "已退订" in confirmation.body
 
 
 async def test_a_late_answer_is_reconciled_not_sent_again(hotline, clock):
@@ -215,3 +227,19 @@ async def test_a_stale_unsettled_row_is_asked_about_only_after_its_lease(hotline
     assert (await sender.send_due()).retried == 0, "another process may still be sending it"
     clock.advance(seconds=LEASE_SECONDS + 1)
     assert (await sender.send_due()).retried == 1
+
+
+async def test_a_call_whose_end_never_reached_us_is_ended_from_the_carrier(hotline, clock):
+    call = await hotline.carrier.place_call("+8613900000002")
+    await call.hang_up()
+    await hotline.carrier.drain()
+    async with hotline.app[SESSIONS]() as session, session.begin():
+        # As if the "completed" callback had reached a dead process.
+        await session.execute(update(CallSession).values(status="in-progress", ended_at=None))
+    desk, carrier = hotline.app[DESK], hotline.app[CARRIER]
+    assert await end_stale_calls(desk, carrier) == 0, "it may still be talking"
+    clock.advance(hours=2)
+    assert await end_stale_calls(desk, carrier) == 1
+    async with hotline.app[SESSIONS]() as session:
+        [row] = await session.scalars(select(CallSession))
+    assert row.status == "completed" and row.ended_at is not None
