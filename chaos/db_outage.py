@@ -197,8 +197,9 @@ async def _checks(args, url, carrier, recorder, traffic, opt_out_status, cut, re
     async with make_sessionmaker(engine)() as session:
         stored = set(await session.scalars(select(InboundSms.message_sid)))
         booked = dict((await session.execute(
-            select(CallbackRequest.call_sid, CallbackRequest.reason))).all())
-        phones_booked = set(await session.scalars(select(CallbackRequest.phone)))
+            select(CallbackRequest.phone, func.count())
+            .where(CallbackRequest.reason == "database_down")
+            .group_by(CallbackRequest.phone))).all())
         acks = set(await session.scalars(
             select(OutboundSms.carrier_sid).where(OutboundSms.kind == OPT_OUT_ACK)))
         queued_for_opt_out = list(await session.scalars(
@@ -245,8 +246,9 @@ async def _checks(args, url, carrier, recorder, traffic, opt_out_status, cut, re
         "/healthz 200 after recovery": health_after == {200},
         "no inbound SMS lost": all(m.sid in stored for m in inbound),
         "nothing sent to the opted-out number after TD": not after_td,
-        "a call back booked for each apology": all(
-            booked.get(c["sid"]) == "database_down" for c in apologised),
+        "one call back booked for each caller who heard the apology": (
+            set(booked) == {c["call"].from_ for c in apologised}
+            and set(booked.values()) == {1}),
     }
     return {
         "outage_seconds": args.outage_seconds, "warm_up_s": args.warm_up, "after_s": args.after,
@@ -254,7 +256,8 @@ async def _checks(args, url, carrier, recorder, traffic, opt_out_status, cut, re
         "calls": len(traffic.calls), "calls_in_outage": len(in_outage),
         "apologised_calls": len(apologised),
         "apologised_after_restore": sum(c["began"] >= restored for c in apologised),
-        "callbacks_booked": len(booked), "callback_phones": len(phones_booked),
+        "callers_apologised_to": len({c["call"].from_ for c in apologised}),
+        "callbacks_booked": sum(booked.values()),
         "inbound_sms": len(inbound), "inbound_lost": sum(m.sid not in stored for m in inbound),
         "td_webhook_status": opt_out_status,
         "opted_out_number_rows": queued_for_opt_out, "sent_after_td": after_td,
