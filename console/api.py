@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from console.openapi import openapi_document
-from console.schemas import EmployerIn, JobChangeIn, JobIn, VerificationIn
+from console.schemas import MAX_ID, EmployerIn, JobChangeIn, JobIn, VerificationIn
 from gigline.keys import CLOCK, DESK, NUDGE_MARKET, SETTINGS
 from market import jobs
 from market.cases import OPEN as OPEN_CASES
@@ -73,6 +73,8 @@ async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raw = json.loads(await request.text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise jobs.MarketError("body", "the body is not JSON", status=400) from None
+    except RecursionError:
+        raise jobs.MarketError("body", "the body is nested too deeply", status=400) from None
     return model.model_validate(raw)
 
 
@@ -91,7 +93,10 @@ def _local(desk: CallDesk, moment: datetime) -> datetime:
 
 
 def _id(request: web.Request) -> int:
-    return int(request.match_info["id"])
+    ident = int(request.match_info["id"])
+    if ident > MAX_ID:  # no row has it, and the database could not even compare it
+        raise jobs.MarketError("id", f"no record {ident}", status=404)
+    return ident
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# A start far outside this century is a typing slip, and its arithmetic (end = start +
+# days, the market's time zone) would overflow at the calendar's ends.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
+def _plausible(moment: datetime | None) -> datetime | None:
+    if moment is not None and not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"a date between {EARLIEST_YEAR} and {LATEST_YEAR}, please")
+    return moment
 
 
 class _Body(BaseModel):
@@ -38,14 +50,16 @@ class LineIn(_Body):
 
 
 class JobIn(_Body):
-    employer_id: int
+    employer_id: Id
     lines: list[LineIn] = Field(min_length=1, max_length=10)
     start_at: datetime = Field(description="ISO 8601; without an offset it is market time")
     days: int = Field(ge=1, le=365)
     daily_pay: bool = Field(default=False, description="日结: paid at the end of each day")
-    town_id: int
+    town_id: Id
     address: str = Field(min_length=2, max_length=500)
     notes: str = Field(default="", max_length=2000)
+
+    _start_plausible = field_validator("start_at")(_plausible)
 
     @field_validator("lines")
     @classmethod
@@ -60,6 +74,8 @@ class JobChangeIn(_Body):
     start_at: datetime | None = None
     address: str | None = Field(default=None, min_length=2, max_length=500)
     notes: str | None = Field(default=None, max_length=2000)
+
+    _start_plausible = field_validator("start_at")(_plausible)
 
 
 class CaseActionIn(_Body):

@@ -12,7 +12,13 @@ def credit_code_check_char(first17: str) -> str:
 
 
 def is_valid_credit_code(value: str) -> bool:
+    """The check character matches, the first character names a registering authority
+    (none is 0) and characters 3-8 are an administrative division (never 000000): an
+    all-zero code passes the check character alone."""
     value = value.upper()
     if len(value) != 18 or any(c not in _CHARS for c in value):
+        return False
+    division = value[2:8]
+    if value[0] == "0" or not division.isdigit() or division == "000000":
         return False
     return credit_code_check_char(value[:17]) == value[17]

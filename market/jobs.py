@@ -153,6 +153,8 @@ async def change_job(session: AsyncSession, job_id: int, *, agent: str, now: dat
         raise MarketError("status", f"job {job.code} is {job.status}", status=409)
     changed = {}
     if start_at is not None and start_at != job.start_at:
+        if start_at <= now - timedelta(hours=1):
+            raise MarketError("start_at", "the start is in the past")
         job.start_at, job.end_at = start_at, start_at + timedelta(days=job.days)
         changed["start_at"] = start_at.isoformat()
     if address is not None and address.strip() != job.address:

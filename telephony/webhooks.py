@@ -16,6 +16,10 @@ from telephony.twiml import empty_messaging_response
 log = logging.getLogger(__name__)
 
 MAX_FIELD_LENGTH = 2000
+# What the columns that keep these fields hold (Twilio's sids are 34 characters, E.164
+# numbers at most 16): longer is not Twilio, and refused the same on every database.
+FIELD_LENGTHS = {"CallSid": 64, "MessageSid": 64, "To": 20, "From": 32}
+MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
 
 
 def add_routes(app: web.Application) -> None:
@@ -30,7 +34,8 @@ def add_routes(app: web.Application) -> None:
 
 def _field(request: web.Request, name: str, *, required: bool = True) -> str:
     value = request[TWILIO_PARAMS].get(name, "")
-    if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH:
+    if (not isinstance(value, str) or len(value) > FIELD_LENGTHS.get(name, MAX_FIELD_LENGTH)
+            or "\x00" in value):
         raise web.HTTPBadRequest(text=f"{name} is not a short text field")
     if required and not value:
         raise web.HTTPBadRequest(text=f"missing {name}")
@@ -38,15 +43,13 @@ def _field(request: web.Request, name: str, *, required: bool = True) -> str:
 
 
 def _turn(request: web.Request) -> int:
-    try:
-        return int(request.query["t"])
-    except (KeyError, ValueError):
-        raise web.HTTPBadRequest(text="the action URL lost its turn number") from None
+    return _query_int(request, "t", what="turn")
 
 
 async def _voice_turn(request: web.Request, turn: int | None, event, *,
                       caller: str | None = None, direction: str = "inbound") -> web.Response:
     app = request.app
+    _field(request, "To", required=False)  # the number called: refused if malformed
     turn_done = await calls.take_turn(
         app[DESK],
         call_sid=_field(request, "CallSid"),
@@ -71,11 +74,15 @@ async def gathered(request: web.Request) -> web.Response:
     return await _voice_turn(request, _turn(request), Answer(digits))
 
 
-def _query_int(request: web.Request, name: str) -> int:
+def _query_int(request: web.Request, name: str, *, what: str = "") -> int:
+    what = what or name
     try:
-        return int(request.query[name])
+        value = int(request.query[name])
     except (KeyError, ValueError):
-        raise web.HTTPBadRequest(text=f"the URL lost its {name} number") from None
+        raise web.HTTPBadRequest(text=f"the URL lost its {what} number") from None
+    if not 0 <= value <= MAX_ID:
+        raise web.HTTPBadRequest(text=f"the URL's {what} number is out of range")
+    return value
 
 
 async def _outbound_answered(request: web.Request, load, started) -> web.Response:
