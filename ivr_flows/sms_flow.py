@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ivr_flows.catalogue import Catalogue
 
@@ -32,6 +32,9 @@ class SmsDecision:
     question_id: int | None = None  # pay_answer: the pay check; rating: the rating
     value: int | None = None  # pay_answer 1 yes 2 no 3 partly; rating 0-5; answer: the digit
     amount_fen: int | None = None  # partly paid: what was received
+    # A bare yes or no (Y, 是, 好, N, 不要 …): an employer's answer to their one waiting
+    # request if they have one; otherwise the text is read as `intent` says.
+    bare_hire: bool | None = None
 
 
 def normalise(body: str) -> str:
@@ -40,7 +43,17 @@ def normalise(body: str) -> str:
 
 
 def decide(body: str, catalogue: Catalogue, hotline: str) -> SmsDecision:
+    decision = _decide(normalise(body), catalogue, hotline)
+    if decision.opted_out is not None or decision.intent == "help":
+        return decision
     text = normalise(body)
+    for hire, group in ((True, "employer_yes"), (False, "employer_no")):
+        if catalogue.is_word(group, text):
+            return replace(decision, bare_hire=hire)
+    return decision
+
+
+def _decide(text: str, catalogue: Catalogue, hotline: str) -> SmsDecision:
     if catalogue.is_word("opt_out", text):
         return SmsDecision("opt_out", catalogue.text("sms_opted_out"), opted_out=True)
     if catalogue.is_word("opt_in", text):

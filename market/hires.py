@@ -36,6 +36,14 @@ async def ask_employer(session: AsyncSession, offer: Offer, worker: Worker, *,
     offer.employer_asked_at, offer.employer_reminded_at = now, None
 
 
+async def waiting_requests(session: AsyncSession, phone: str) -> list[int]:
+    """The applications waiting for this employer's Y or N, oldest first."""
+    return list(await session.scalars(
+        select(Offer.id).join(Job, Job.id == Offer.job_id)
+        .join(Employer, Employer.id == Job.employer_id)
+        .where(Employer.phone == phone, Offer.status == "accepted").order_by(Offer.id)))
+
+
 async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, hire: bool,
                           catalogue: Catalogue, timezone: str, now: datetime,
                           rules: WageRules) -> str:

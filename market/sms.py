@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -11,13 +12,14 @@ from ivr_flows.sms_flow import SmsDecision, decide
 from market import answers
 from market.answers import AnswerDesk
 from market.desk import CallDesk
-from market.hires import employer_answer, employer_note
+from market.hires import employer_answer, employer_note, waiting_requests
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK, PRIORITY_OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
 from market.replies import take_job_by_sms
 from store.models import InboundSms
 from store.repo import insert_ignoring_duplicates
 
+MAX_LISTED = 4  # waiting applications named in one SMS (it must fit one segment)
 ANSWERS = ("pay_answer", "rating", "answer", "report_unpaid", "check_in")
 
 
@@ -54,6 +56,13 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, 
 async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str,
                     decision: SmsDecision, now: datetime) -> str | None:
     """What the SMS changes; returns the answer to send (None: already queued)."""
+    if decision.bare_hire is not None and (waiting := await waiting_requests(session, phone)):
+        if len(waiting) > 1:  # which one? asked as workers are asked
+            return desk.catalogue.text(
+                "sms_employer_which", offers="、".join(f"Y{n}" for n in waiting[:MAX_LISTED]),
+                example=f"Y{waiting[0]}")
+        decision = replace(decision, intent="employer_answer", offer_id=waiting[0],
+                           hire=decision.bare_hire)
     if decision.opted_out is not None:
         await set_opt_out(session, phone, opted_out=decision.opted_out,
                           keyword=body.strip()[:32], source="sms", now=now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from market import jobs
@@ -195,6 +196,48 @@ async def test_the_employer_confirms_and_a_hire_with_its_contract_is_kept(market
     assert "安居建筑劳务" in hire.contract_summary and "日薪500元" in hire.contract_summary
     details = (await market.texts(phone))[-1]
     assert "录用了" in details and "河东东街88号工地" in details
+
+
+@pytest.mark.parametrize("reply, hired", [
+    ("Y", True), ("y", True), ("是", True), ("好", True), ("确认", True),
+    ("N", False), ("否", False), ("不要", False),
+])
+async def test_a_bare_yes_or_no_answers_the_employers_one_waiting_request(market, reply, hired):
+    employer = await market.employer()
+    phone = "+8613800000001"
+    await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 1, 500)], days=2)
+    await market.waves()
+    await market.reply(phone, "1")
+    answer = await market.reply(EMPLOYER_PHONE, reply)
+    assert ("已录用" if hired else "不录用") in answer, answer
+    [offer] = await market.offers(job.id)
+    assert offer.status == ("confirmed" if hired else "declined")
+
+
+async def test_a_bare_yes_with_several_requests_waiting_asks_which(market):
+    employer = await market.employer()
+    phones = ["+8613800000001", "+8613800000002"]
+    for phone in phones:
+        await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 2, 500)], days=2)
+    await market.waves()
+    for phone in phones:
+        await market.reply(phone, "1")
+    offers = await market.offers(job.id)
+    answer = await market.reply(EMPLOYER_PHONE, "Y")
+    assert all(f"Y{o.id}" in answer for o in offers), answer
+    assert {o.status for o in await market.offers(job.id)} == {"accepted"}, "nothing decided"
+
+
+async def test_a_bare_yes_from_a_worker_is_still_a_workers_answer(market):
+    employer = await market.employer()
+    phone = "+8613800000001"
+    await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 1, 500)], days=2)
+    await market.waves()
+    assert await market.reply(phone, "好") is None, "好 takes the job, as before"
+    assert [o.status for o in await market.offers(job.id)] == ["accepted"]
 
 
 async def test_a_declined_worker_frees_the_slot_for_the_next_wave(market):
