@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
 
+from gigline.logs import configure_logging
 from gigline.runtime import start_hotline
 from gigline.settings import Settings, SettingsError
 from store.db import DatabaseNotMigrated, make_engine, upgrade
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("--from", dest="phone", default="+8613800000001",
                       help="the caller's phone number (default %(default)s)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     try:
         settings = Settings.from_env(os.environ)
         runner = {"serve": _serve, "migrate": _migrate, "call": _call}[args.command]

@@ -150,5 +150,7 @@ async def status_callback(request: web.Request) -> web.Response:
             desk, _field(request, "CallSid"), call_status
         )
     if not known:
-        log.info("status callback for something we never saw: %s", dict(request[TWILIO_PARAMS]))
+        sid = request[TWILIO_PARAMS].get("MessageSid") or request[TWILIO_PARAMS].get("CallSid")
+        log.info("status callback for something we never saw: %s %s", sid,
+                 message_status or request[TWILIO_PARAMS].get("CallStatus"))
     return web.Response(status=204)

@@ -4,6 +4,7 @@ hostile input answered with a clear 4xx."""
 from __future__ import annotations
 
 import io
+import logging
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
@@ -154,6 +155,18 @@ async def test_a_message_status_is_recorded_without_a_trip_to_the_database_threa
     async with client.app[SESSIONS]() as session:
         sms = await session.scalar(select(OutboundSms).where(OutboundSms.carrier_sid == "SM1"))
     assert sms.status == "delivered"
+
+
+async def test_a_status_for_a_message_we_never_sent_is_logged_by_sid_and_status(client,
+                                                                               caplog):
+    caplog.set_level(logging.INFO, logger="telephony.webhooks")
+    response = await post(client, "/twilio/status", {
+        "MessageSid": "SM" + "9" * 32, "MessageStatus": "delivered",
+        "From": "+863592123456", "To": "+8613800000001", "AccountSid": "AC" + "0" * 32})
+    assert response.status == 204
+    [line] = [r.getMessage() for r in caplog.records if "never saw" in r.getMessage()]
+    assert "SM" + "9" * 32 in line and "delivered" in line
+    assert "13800000001" not in line and "AC" not in line
 
 
 async def test_gather_for_a_call_we_never_saw_starts_it_afresh(client):

@@ -1,0 +1,33 @@
+"""Logging set-up: phone numbers never reach a log in clear, whoever writes the line
+(Gigline, or twilio-python, which logs every request's parameters at INFO)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# E.164 numbers, as written or URL-encoded (+ is %2B), and bare mainland mobiles.
+_E164 = re.compile(r"(?P<plus>\+|%2B)(?P<head>\d{5})\d{2,6}(?P<tail>\d{4})(?!\d)")
+_MOBILE = re.compile(r"(?<![\d+])(?P<head>1[3-9]\d)\d{4}(?P<tail>\d{4})(?!\d)")
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def mask_phone_numbers(text: str) -> str:
+    """+8613800138000 -> +86138****8000; 13800138000 -> 138****8000."""
+    text = _E164.sub(lambda m: f"{m['plus']}{m['head']}****{m['tail']}", text)
+    return _MOBILE.sub(lambda m: f"{m['head']}****{m['tail']}", text)
+
+
+class MaskPhoneNumbers(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_phone_numbers(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format=FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskPhoneNumbers())
