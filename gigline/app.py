@@ -127,7 +127,8 @@ async def _load_market(sessions, settings: Settings, now):
             market = await ensure_market(session, settings.market_code)
             if settings.demo_data:
                 await ensure_demo_jobs(session, market, now)
-            return market, await load_market_view(session, market, settings.agent_numbers)
+            return market, await load_market_view(session, market, settings.agent_numbers,
+                                                  settings.hotline_number)
 
     try:
         return await load()

@@ -11,6 +11,7 @@ from datetime import time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from market.phones import InvalidPhoneNumber, to_e164
 from market.wages import WageRules
 from telephony.media_stream import websocket_url
 
@@ -38,6 +39,8 @@ class Settings:
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_phone_number: str | None = None
+    # The number workers call, named in SMS (help, replies); None: the number SMS come from.
+    hotline_setting: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_base: str | None = None
     local_carrier_port: int = 8081
@@ -108,6 +111,14 @@ class Settings:
     def sms_from_number(self) -> str:
         return self.twilio_phone_number or LOCAL_HOTLINE_NUMBER
 
+    @property
+    def hotline_number(self) -> str | None:
+        """The number workers call, as SMS name it."""
+        if self.hotline_setting:
+            return self.hotline_setting
+        return self.sms_from_number if self.uses_local_carrier or self.twilio_phone_number \
+            else None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         data_dir = Path(env.get("GIGLINE_DATA_DIR", str(DEFAULT_DATA_DIR)))
@@ -127,6 +138,7 @@ class Settings:
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
             twilio_phone_number=env.get("TWILIO_PHONE_NUMBER") or None,
+            hotline_setting=_phone(env, "GIGLINE_HOTLINE_NUMBER"),
             twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
             twilio_api_base=env.get("GIGLINE_TWILIO_API_BASE") or None,
             local_carrier_port=_int(env, "GIGLINE_LOCAL_CARRIER_PORT", 8081),
@@ -176,6 +188,9 @@ class Settings:
                     "with Twilio credentials, set TWILIO_PHONE_NUMBER or "
                     "TWILIO_MESSAGING_SERVICE_SID"
                 )
+            if self.hotline_number is None:
+                raise SettingsError("set GIGLINE_HOTLINE_NUMBER: the number workers call, "
+                                    "named in SMS (a Messaging Service has none of its own)")
             if self.id_hash_key == "gigline-dev-only-key":
                 raise SettingsError("set GIGLINE_ID_HASH_KEY: ID numbers need a secret key")
         elif not _is_loopback(self.public_url):
@@ -221,6 +236,16 @@ def _number(env: Mapping[str, str], name: str, default, kind: type, what: str):
         return kind(raw)
     except ValueError:
         raise SettingsError(f"{name} must be {what}: {raw!r}") from None
+
+
+def _phone(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        return to_e164(raw)
+    except InvalidPhoneNumber:
+        raise SettingsError(f"{name} is not a phone number: {raw!r}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -11,8 +11,9 @@ from store.models import Area, Market, Trade
 
 
 async def load_market_view(
-    session: AsyncSession, market: Market, agent_numbers: tuple[str, ...]
+    session: AsyncSession, market: Market, agent_numbers: tuple[str, ...], hotline: str
 ) -> MarketView:
+    """`hotline`: the number workers call (E.164), as SMS and prompts name it."""
     trades = await session.scalars(
         select(Trade).where(Trade.market_id == market.id).order_by(Trade.position)
     )
@@ -34,7 +35,7 @@ async def load_market_view(
     )
     return MarketView(
         name=market.name,
-        hotline=spoken_number(market.hotline_number),
+        hotline=spoken_number(hotline),
         trades=tuple(TradeView(code=t.code, name=t.name, synonyms=tuple(t.synonyms or ()))
                      for t in trades),
         districts=districts,

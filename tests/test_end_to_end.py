@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from gigline.keys import SESSIONS
+from gigline.keys import SENDER, SESSIONS
 from gigline.runtime import start_hotline
 from store.models import CallbackRequest, CallSession, JobLine, Offer, OutboundSms, Worker
 from tests.conftest import free_port, make_settings
@@ -91,6 +91,20 @@ async def test_a_registered_worker_hears_an_offer_and_takes_a_slot(hotline):
         line = await session.get(JobLine, offer_row.job_line_id)
     assert offer_row.status == "accepted" and offer_row.channel == "call_in"
     assert line.filled == 1
+
+
+async def test_the_help_sms_names_the_number_set_for_workers_to_call(database_url):
+    settings = make_settings(database_url, free_port(),
+                             GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
+                             GIGLINE_HOTLINE_NUMBER="0359-555 0000")
+    running = await start_hotline(settings)
+    try:
+        await running.carrier.send_sms(CALLER, "帮助")
+        await running.app[SENDER].send_due()
+        help_sms = await running.carrier.wait_for_sms(CALLER)
+        assert "0359 555 0000" in help_sms.body
+    finally:
+        await running.close()
 
 
 async def test_sms_round_trip_help_stop_and_start(hotline):
