@@ -9,7 +9,7 @@ import signal
 import sys
 
 from gigline.logs import configure_logging
-from gigline.runtime import start_hotline
+from gigline.runtime import CannotListen, LocalCarrierRefused, start_hotline
 from gigline.settings import Settings, SettingsError
 from store.db import DatabaseNotMigrated, make_engine, upgrade
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         runner = {"serve": _serve, "migrate": _migrate, "call": _call}[args.command]
         return asyncio.run(runner(settings, args))
-    except (SettingsError, DatabaseNotMigrated) as exc:
+    except (SettingsError, DatabaseNotMigrated, CannotListen, LocalCarrierRefused) as exc:
         print(f"gigline: {exc}", file=sys.stderr)
         return 2
 

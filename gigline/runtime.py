@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 from dataclasses import dataclass
 
 import aiohttp
@@ -21,6 +22,18 @@ log = logging.getLogger(__name__)
 
 class LocalCarrierRefused(RuntimeError):
     pass
+
+
+class CannotListen(RuntimeError):
+    """A port Gigline needs is taken (another `gigline serve`?) or cannot be bound."""
+
+
+def _listen(host: str, port: int, what: str) -> socket.socket:
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        raise CannotListen(f"cannot listen on {host}:{port} for {what}: {exc.strerror} "
+                           "(is another gigline serve running?)") from None
 
 
 @dataclass
@@ -47,6 +60,18 @@ class Hotline:
 
 async def start_hotline(settings: Settings, *, clock: Clock = utc_now,
                         speech_model: SpeechModel | None = None) -> Hotline:
+    """Binds the hotline's port first: a port in use fails at once, before the database
+    is touched or any sweep runs."""
+    listener = _listen(settings.listen_host, settings.listen_port, "the hotline")
+    try:
+        return await _start(settings, listener, clock, speech_model)
+    except BaseException:
+        listener.close()
+        raise
+
+
+async def _start(settings: Settings, listener: socket.socket, clock: Clock,
+                 speech_model: SpeechModel | None) -> Hotline:
     carrier = http = None
     if settings.uses_local_carrier:
         if settings.twilio_api_base:
@@ -61,12 +86,18 @@ async def start_hotline(settings: Settings, *, clock: Clock = utc_now,
             hotline_number=settings.sms_from_number,
             http=http,
         )
-        await carrier.start_rest("127.0.0.1", settings.local_carrier_port)
+        try:
+            await carrier.start_rest("127.0.0.1", settings.local_carrier_port)
+        except OSError as exc:
+            await http.close()
+            raise CannotListen(
+                f"cannot listen on 127.0.0.1:{settings.local_carrier_port} for the local "
+                f"carrier: {exc.strerror} (is another gigline serve running?)") from None
     app = create_app(settings, clock=clock, speech_model=speech_model)
     runner = web.AppRunner(app, access_log=None)
     try:
         await runner.setup()
-        await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
+        await web.SockSite(runner, listener).start()
     except BaseException:
         await runner.cleanup()
         if carrier is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 
 import aiohttp
@@ -51,3 +52,20 @@ async def test_call_refuses_real_twilio_credentials(monkeypatch, capsys):
         monkeypatch.setenv(name, value)
     assert await asyncio.to_thread(main, ["call"]) == 2
     assert "local carrier" in capsys.readouterr().err
+
+
+async def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_2(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = os.environ | {"GIGLINE_DATA_DIR": str(tmp_path / "var"), "GIGLINE_PORT": str(port),
+                            "GIGLINE_LOCAL_CARRIER_PORT": str(free_port())}
+        env.pop("GIGLINE_DATABASE_URL", None)
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gigline.cli", "serve", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        async with asyncio.timeout(30):
+            _, stderr = await server.communicate()
+    assert server.returncode == 2
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], lines
+    assert not (tmp_path / "var" / "gigline.db").exists(), "nothing ran before the port"
