@@ -37,8 +37,10 @@ async def _serve(settings: Settings, args) -> int:
     hotline = await start_hotline(settings)
     print(f"Gigline listening on {hotline.url} (webhooks under {hotline.url}/twilio/)")
     if hotline.carrier:
-        print(f"Local carrier (Twilio stand-in) REST API on {hotline.carrier.rest_base}; "
+        print(f"Local carrier (Twilio stand-in) REST API on {hotline.carrier.rest_base} "
+              f"(account {settings.account_sid}, auth token {settings.auth_token}); "
               "try a call with: gigline call")
+        print(f"Every SMS it carries: {hotline.carrier.rest_base}/inbox")
     if settings.embedded and "demo" in settings.api_tokens.values():
         token = next(t for t, agent in settings.api_tokens.items() if agent == "demo")
         print(f"API token for the agent 'demo': {token}")

@@ -3,6 +3,7 @@ the local carrier playing Twilio and the phones."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -105,6 +106,18 @@ async def test_the_help_sms_names_the_number_set_for_workers_to_call(database_ur
         assert "0359 555 0000" in help_sms.body
     finally:
         await running.close()
+
+
+async def test_a_person_sees_every_sms_the_local_carrier_carried_on_its_inbox_page(hotline):
+    carrier = hotline.carrier
+    await carrier.send_sms(CALLER, "<b>帮助</b>")
+    await carrier.send_sms(CALLER, "帮助")
+    await carrier.wait_for_sms(CALLER)
+    async with aiohttp.ClientSession() as http, http.get(f"{carrier.rest_base}/inbox") as page:
+        assert page.status == 200 and page.content_type == "text/html"
+        html = await page.text()
+    assert "&lt;b&gt;帮助&lt;/b&gt;" in html and "<b>帮助" not in html, "escaped"
+    assert "0359" in html, "the answer Gigline sent"
 
 
 async def test_sms_round_trip_help_stop_and_start(hotline):

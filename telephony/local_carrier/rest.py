@@ -8,6 +8,7 @@ from aiohttp import BasicAuth, web
 
 from .errors import TwilioApiError, not_found
 from .ids import API_VERSION
+from .inbox import inbox_handler
 from .recordings import silent_wav
 from .rest_calls import CallsApi
 from .rest_messages import MessagesApi
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ACCOUNT = f"/{API_VERSION}/Accounts/{{account}}"
 PUBLIC_ROUTE = "recording-media"
+INBOX_ROUTE = "inbox"  # a page for a person trying the demo, not Twilio's API
 
 
 def build_rest_app(carrier: "LocalCarrier") -> web.Application:
@@ -31,6 +33,7 @@ def build_rest_app(carrier: "LocalCarrier") -> web.Application:
     app.router.add_get(f"{ACCOUNT}/Calls.json", calls.list)
     app.router.add_get(f"{ACCOUNT}/Calls/{{sid}}.json", calls.fetch)
     app.router.add_post(f"{ACCOUNT}/Calls/{{sid}}.json", calls.update)
+    app.router.add_get("/inbox", inbox_handler(carrier.sms), name=INBOX_ROUTE)
     # Recording media is public unless an account turns on media auth (the default is off).
     recording = _recording_handler(carrier)
     for suffix in ("", ".wav"):
@@ -58,7 +61,8 @@ def _api_middleware(carrier: "LocalCarrier") -> Callable[..., Awaitable[web.Stre
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         carrier.learn_rest_base(str(request.url.origin()))
         try:
-            public = (request.match_info.route.name or "").startswith(PUBLIC_ROUTE)
+            name = request.match_info.route.name or ""
+            public = name.startswith(PUBLIC_ROUTE) or name == INBOX_ROUTE
             if not public and not _authorised(carrier, request):
                 raise TwilioApiError(
                     401, 20003, "Authenticate", detail="Your AccountSid or AuthToken was incorrect."
