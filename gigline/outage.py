@@ -89,10 +89,12 @@ class DatabaseWatch:
             await asyncio.sleep(PROBE_SECONDS)
             try:
                 await self._catch_up()
-            except Exception as exc:  # still down, or the carrier did not answer
+            except Exception as exc:
                 if not database_unreachable(exc) and not isinstance(exc, CarrierError):
-                    raise
-                continue
+                    # A bug, not the outage: said loudly every try, but the probe goes on
+                    # (a dead probe would leave sending paused with nothing to say why).
+                    log.exception("catching up after the outage failed")
+                continue  # still down, or the carrier did not answer: next second
             log.warning("the database is back (down since %s): caught up", self.down_since)
             self.down_since = None
             self.on_recovered()

@@ -152,10 +152,6 @@ class OutboxSender:
         self._filled_at = now
         return int(self._tokens)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
-
     async def dispatch(self) -> list[asyncio.Task[SendReport]]:
         """Starts sending the most urgent due rows the rate and the free slots allow and
         returns their tasks at once: it never waits for a send."""
