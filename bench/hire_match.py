@@ -69,16 +69,16 @@ async def post_bench_jobs(sessions: async_sessionmaker, market: Market, now: dat
     return [BenchJob(job, lines[job.id], trade, town) for job, trade, town in posted]
 
 
-async def match_once(sessions: async_sessionmaker, bench: BenchJob, today: date,
-                     start_day: date, matcher=match_line) -> tuple[float, float, list]:
+async def match_once(sessions: async_sessionmaker, bench: BenchJob, now: datetime,
+                     today: date, start_day: date, matcher=match_line) -> tuple[float, float, list]:
     """(seconds for towns_within_reach, seconds for the match, the matches)."""
     async with sessions() as session:
         t0 = clock.perf_counter()
         reach = await towns_within_reach(session, bench.job.town_id)
         t1 = clock.perf_counter()
         found = await matcher(session, bench.job, bench.line,
-                              limit=WAVE_MULTIPLIER * bench.line.headcount, today=today,
-                              start_day=start_day, reach=reach)
+                              limit=WAVE_MULTIPLIER * bench.line.headcount, now=now,
+                              today=today, start_day=start_day, reach=reach)
         t2 = clock.perf_counter()
     return t1 - t0, t2 - t1, found
 
@@ -88,11 +88,11 @@ async def time_matches(sessions: async_sessionmaker, benches: list[BenchJob], ma
     today = market_today(now, market.timezone)
     start_day = benches[0].job.start_at.astimezone(ZoneInfo(market.timezone)).date()
     for bench in benches:  # warm-up: caches, prepared statements, SQLite page cache
-        await match_once(sessions, bench, today, start_day)
+        await match_once(sessions, bench, now, today, start_day)
     reach_s, match_s, by_trade, short = [], [], {}, 0
     for _ in range(rounds):
         for bench in benches:
-            reach_t, match_t, found = await match_once(sessions, bench, today, start_day)
+            reach_t, match_t, found = await match_once(sessions, bench, now, today, start_day)
             reach_s.append(reach_t)
             match_s.append(match_t)
             by_trade.setdefault(bench.trade, []).append(match_t)
@@ -121,7 +121,7 @@ async def explain_match(engine: AsyncEngine, sessions: async_sessionmaker, bench
     try:
         today = market_today(now, market.timezone)
         start_day = bench.job.start_at.astimezone(ZoneInfo(market.timezone)).date()
-        await match_once(sessions, bench, today, start_day, matcher)
+        await match_once(sessions, bench, now, today, start_day, matcher)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", keep)
     statement, parameters = captured[-1]

@@ -107,6 +107,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             sessions=sessions, clock=app[CLOCK], catalogue=catalogue, market_id=market.id,
             timezone=market.timezone, market=market_view, id_hash_key=settings.id_hash_key,
             wage_rules=wage_rules(settings), hold_employers=settings.hold_employers_with_cases,
+            public_url=settings.public_url,
         )
         app[RENDERER] = VoiceRenderer(
             public_url=settings.public_url, say_language=catalogue.say_language,

@@ -18,6 +18,7 @@ from ivr_flows.commands import (
     CheckIn,
     CompleteRegistration,
     ConnectAgent,
+    FindHires,
     FindOffers,
     HangUp,
     RecordConsent,
@@ -35,6 +36,8 @@ from ivr_flows.inputs import (
     CallStarted,
     Done,
     FlowInput,
+    HiresFound,
+    HireView,
     OffersFound,
     OfferView,
     PayQuestionView,
@@ -64,6 +67,7 @@ class CallState:
     offers: list[dict] = field(default_factory=list)
     offer_index: int = 0
     pay: dict = field(default_factory=dict)  # the pay question of a "were you paid?" call
+    hires: list[str] = field(default_factory=list)  # the hires being read, as spoken
     confirm: dict = field(default_factory=dict)  # a spoken answer waiting for a keypress
 
     def to_dict(self) -> dict:
@@ -130,6 +134,9 @@ def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallStat
         _start_alert(turn, event.alert)
     elif isinstance(event, CallStarted) and event.pay is not None:
         _start_pay_question(turn, event.pay)
+    elif isinstance(event, CallStarted) and event.hired is not None:
+        turn.say("hired_intro")
+        _read_hires(turn, (event.hired,))
     elif isinstance(event, CallStarted):
         _start(turn)
     elif turn.state.step == "ended":
@@ -142,6 +149,8 @@ def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallStat
         _recorded(turn, event)
     elif isinstance(event, OffersFound):
         _offers_found(turn, event.offers)
+    elif isinstance(event, HiresFound) and turn.state.step == "hires_wait":
+        _read_hires(turn, event.hires)
     elif isinstance(event, SlotResult):
         _slot_result(turn, event)
     elif isinstance(event, Done) and turn.state.step == "check_in_wait":
@@ -416,6 +425,9 @@ def _on_main_menu(turn: _Turn, value: str) -> None:
     elif value == "4":
         turn.state.step = "check_in_wait"
         turn.do(CheckIn())
+    elif value == "5":
+        turn.state.step = "hires_wait"
+        turn.do(FindHires())
     else:
         turn.fail()
 
@@ -426,6 +438,39 @@ def _checked_in(turn: _Turn, result: Done) -> None:
     else:
         turn.say("nothing_to_check_in")
     turn.go("main_menu")
+
+
+# --- hires: the contract summary, for workers who cannot read the SMS ------------------
+def _read_hires(turn: _Turn, hires: tuple[HireView, ...]) -> None:
+    if not hires:
+        turn.say("no_hires")
+        turn.go("main_menu")
+        return
+    turn.state.hires = [_hire_summary(hire, turn.ctx) for hire in hires]
+    turn.go("hired")
+
+
+def _hire_summary(hire: HireView, ctx: CallContext) -> str:
+    cat = ctx.catalogue
+    text = cat.text(
+        "hired_summary", code=cat.digits(hire.job_code), trade=hire.trade,
+        start=spoken_date(hire.start_date, ctx) + hire.start_time, days=hire.days,
+        wage=cat.yuan(hire.day_wage_fen), pay=cat.text("pay_daily" if hire.daily_pay
+                                                       else "pay_at_end"),
+        address=hire.address, employer=hire.employer, phone=cat.digits(hire.employer_phone))
+    if hire.insured:
+        text += cat.text("hired_insured")
+    return text
+
+
+def _on_hired(turn: _Turn, value: str) -> None:
+    if value == "1":
+        turn.ask()
+    elif value == "2":
+        turn.state.hires = []
+        turn.go("main_menu")
+    else:
+        turn.fail()
 
 
 # --- "were you paid?" calls ----------------------------------------------------------
@@ -534,7 +579,7 @@ def _slot_result(turn: _Turn, result: SlotResult) -> None:
     if turn.state.step != "offer_wait":
         turn.ask()
         return
-    if result.reserved:
+    if result.outcome == "reserved":
         turn.say("offer_reserved")
         turn.state.offers = []
         if turn.state.mode == "alert":
@@ -542,9 +587,16 @@ def _slot_result(turn: _Turn, result: SlotResult) -> None:
             _end(turn)
         else:
             turn.go("main_menu")
+    elif turn.state.mode == "alert":
+        turn.say(_REFUSALS.get(result.outcome, "offer_not_open"))
+        turn.say("alert_refused")
+        _end(turn)
     else:
-        turn.say("offer_full")
+        turn.say(_REFUSALS.get(result.outcome, "offer_not_open"))
         _next_offer(turn)
+
+
+_REFUSALS = {"full": "offer_full", "overlap": "offer_overlap"}
 
 
 def _next_offer(turn: _Turn) -> None:
@@ -693,6 +745,8 @@ _PROMPTS: dict[str, Callable[[CallState, CallContext], object]] = {
     "pay_amount": _ask("pay_call_amount", max_digits=7, finish_on_key="#", timeout_seconds=10),
     "check_in_wait": _ask("main_menu"),
     "offers_wait": _ask("main_menu"),
+    "hires_wait": _ask("main_menu"),
+    "hired": lambda state, ctx: Ask((*state.hires, ctx.catalogue.text("hired_choices"))),
     "offer_wait": _offer,
     "confirm_speech": lambda state, ctx: Ask(
         (ctx.catalogue.text("speech_confirm", heard=state.confirm["heard"]),)),
@@ -718,5 +772,6 @@ _HANDLERS: dict[str, Callable[[_Turn, str], None]] = {
     "offer_agent": _on_offer_agent,
     "pay_question": _on_pay_question,
     "pay_amount": _on_pay_amount,
+    "hired": _on_hired,
     "confirm_speech": _on_confirm_speech,
 }

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+# Characters in one SMS segment when the text is UCS-2, as any Chinese text is.
+SMS_SEGMENT = 70
+
 
 class UnknownLanguage(LookupError):
     pass
@@ -23,6 +26,17 @@ class Catalogue:
 
     def text(self, prompt_id: str, **params: object) -> str:
         return self.prompts[prompt_id].format(**params)
+
+    def fit(self, prompt_id: str, field: str, value: str, *, limit: int = SMS_SEGMENT,
+            **params: object) -> list[str]:
+        """The prompt once per piece of `value`, cut so that each message fits `limit`:
+        free text typed by people (an address, a name) has no length a template can
+        promise."""
+        room = limit - len(self.text(prompt_id, **{field: ""}, **params))
+        if room < 1:
+            raise ValueError(f"{prompt_id} leaves no room for its {field}")
+        pieces = [value[i:i + room] for i in range(0, len(value), room)] or [""]
+        return [self.text(prompt_id, **{field: piece}, **params) for piece in pieces]
 
     def digits(self, value: str) -> str:
         """Identifiers are read digit by digit: 000123 -> 零 零 零 一 二 三."""

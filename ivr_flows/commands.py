@@ -75,6 +75,12 @@ class FindOffers:
 
 
 @dataclass(frozen=True)
+class FindHires:
+    """Asks the runner for the worker's confirmed hires still to finish; answered with a
+    HiresFound input."""
+
+
+@dataclass(frozen=True)
 class ReserveSlot:
     """Asks the runner to take a slot; answered with a SlotResult input."""
 

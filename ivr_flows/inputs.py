@@ -18,6 +18,24 @@ class OfferView:
 
 
 @dataclass(frozen=True)
+class HireView:
+    """A confirmed hire as the worker hears it: what the contract summary says."""
+
+    hire_id: int
+    job_code: str
+    trade: str
+    employer: str
+    employer_phone: str  # as dialled here: 13900000002
+    address: str
+    start_date: date
+    start_time: str  # 07:00
+    days: int
+    day_wage_fen: int
+    daily_pay: bool
+    insured: bool | None  # jobs over 3 days: the employer confirmed accident insurance
+
+
+@dataclass(frozen=True)
 class PayQuestionView:
     """An automated call asking whether a pay period's wage was paid in full."""
 
@@ -33,6 +51,7 @@ class PayQuestionView:
 class CallStarted:
     alert: OfferView | None = None  # an automated alert call we placed about this offer
     pay: PayQuestionView | None = None  # an automated "were you paid?" call
+    hired: HireView | None = None  # an automated call telling the worker they are hired
 
 
 @dataclass(frozen=True)
@@ -67,9 +86,14 @@ class OffersFound:
 
 
 @dataclass(frozen=True)
+class HiresFound:
+    hires: tuple[HireView, ...]
+
+
+@dataclass(frozen=True)
 class SlotResult:
     job_line_id: int
-    reserved: bool
+    outcome: str  # "reserved", or why not: "full", "overlap", "not_open" (market.offers)
 
 
-FlowInput = CallStarted | Answer | Recorded | OffersFound | SlotResult | Done
+FlowInput = CallStarted | Answer | Recorded | OffersFound | HiresFound | SlotResult | Done

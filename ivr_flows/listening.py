@@ -16,7 +16,7 @@ ITEM = "@"  # an Answer value naming a menu item rather than its key
 AMOUNT_STEPS = frozenset({"wage", "wage_report", "pay_amount"})
 # Keys each keyed prompt takes; (yes, no) for prompts a yes or a no answers.
 KEYS = {"consent": "12", "trades_more": "12", "id_ask": "12", "review": "12", "offer": "12",
-        "pay_question": "123", "offer_agent": "1", "main_menu": "1234",
+        "pay_question": "123", "offer_agent": "1", "main_menu": "12345", "hired": "12",
         "update_menu": "1234", "availability": "1234", "alert_channel": "12"}
 YES_NO = {"consent": ("1", "2"), "trades_more": ("1", "2"), "id_ask": ("1", "2"),
           "review": ("1", "2"), "offer": ("1", "2"), "pay_question": ("1", "2"),

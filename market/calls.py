@@ -18,6 +18,7 @@ from ivr_flows.commands import (
     CheckIn,
     CompleteRegistration,
     ConnectAgent,
+    FindHires,
     FindOffers,
     HangUp,
     RecordConsent,
@@ -34,13 +35,15 @@ from ivr_flows.inputs import (
     CallStarted,
     Done,
     FlowInput,
+    HiresFound,
+    HireView,
     OffersFound,
     OfferView,
     PayQuestionView,
     SlotResult,
 )
 from ivr_flows.listening import Listen
-from market import answers, cases, offers, wages, workers
+from market import answers, cases, hires, offers, wages, workers
 from market.clock import market_today
 from market.desk import CallDesk
 from market.outbox import queued_any
@@ -141,16 +144,19 @@ class _Effects:
                 )
             case FindOffers():
                 found = await offers.find_offers(
-                    session, worker, today=self.today, timezone=desk.timezone
+                    session, worker, now=self.now, timezone=desk.timezone
                 )
                 return OffersFound(found)
+            case FindHires():
+                return HiresFound(await hires.hire_views(
+                    session, worker_id=worker.id, now=self.now, timezone=desk.timezone))
             case ReserveSlot(job_line_id=line_id):
-                reserved = await offers.reserve_slot(
+                outcome = await offers.reserve_slot(
                     session, worker, line_id, now=self.now,
                     channel="alert_call" if self.call.direction == "outbound" else "call_in",
                     today=self.today, timezone=desk.timezone, catalogue=desk.catalogue,
                 )
-                return SlotResult(line_id, reserved)
+                return SlotResult(line_id, outcome)
             case RecordWageReport(amount_fen=amount):
                 session.add(WageReport(worker_id=worker.id, amount_fen=amount,
                                        call_sid=self.call.call_sid, created_at=self.now))
@@ -335,6 +341,17 @@ async def alert_offer(desk: CallDesk, offer_id: int, phone: str) -> OfferView | 
     """The offer an alert call is about, if it is that phone's."""
     async with desk.sessions() as session:
         return await offers.offer_view(session, offer_id, phone, timezone=desk.timezone)
+
+
+async def hire_call(desk: CallDesk, hire_id: int, phone: str) -> HireView | None:
+    """The hire a "you are hired" call is about, if it is that phone's and still to come."""
+    async with desk.sessions() as session:
+        worker_id = await session.scalar(select(Worker.id).where(Worker.phone == phone))
+        if worker_id is None:
+            return None
+        found = await hires.hire_views(session, worker_id=worker_id, now=desk.clock(),
+                                       timezone=desk.timezone, hire_id=hire_id)
+    return found[0] if found else None
 
 
 async def pay_question(desk: CallDesk, check_id: int, phone: str) -> PayQuestionView | None:

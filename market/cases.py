@@ -116,13 +116,31 @@ async def act(session: AsyncSession, case_id: int, *, action: str, agent: str, n
     session.add(CaseEvent(case_id=case.id, at=now, actor=agent, kind=action, note=note,
                           amount_fen=amount_fen))
     if action != "note":
-        members = await session.scalars(
-            select(Worker).join(CaseWorker, CaseWorker.worker_id == Worker.id)
-            .where(CaseWorker.case_id == case.id))
-        for worker in members:
+        members = list(await session.execute(
+            select(Worker, CaseWorker.owed_fen).join(CaseWorker, CaseWorker.worker_id == Worker.id)
+            .where(CaseWorker.case_id == case.id).order_by(Worker.id)))
+        owed = [owed_fen for _, owed_fen in members]
+        amounts = shares(amount_fen or 0, owed)
+        for (worker, _), amount in zip(members, amounts, strict=True):
             await _tell(session, worker, case, f"sms_case_{action}", now, catalogue,
-                        amount=catalogue.yuan(amount_fen or 0), event=now.timestamp())
+                        amount=catalogue.yuan(amount), event=now.timestamp())
     return case
+
+
+def shares(total_fen: int, owed_fen: list[int]) -> list[int]:
+    """A recovered sum split among a case's workers in proportion to what each is owed
+    (equally if nothing was recorded), to the fen: each is told their own share. The
+    fen left by rounding down go to the largest remainders, so the shares add up."""
+    weights = owed_fen if sum(owed_fen) > 0 else [1] * len(owed_fen)
+    whole = sum(weights)
+    if not whole:
+        return []
+    exact = [total_fen * w for w in weights]
+    amounts = [e // whole for e in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(exact[i] % whole), i))
+    for i in by_remainder[:total_fen - sum(amounts)]:
+        amounts[i] += 1
+    return amounts
 
 
 async def _tell(session: AsyncSession, worker: Worker, case: RightsCase, prompt_id: str,

@@ -4,17 +4,20 @@ no answer brings one reminder, then the slot is released and the worker told."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr_flows.catalogue import Catalogue
+from ivr_flows.inputs import HireView
 from market.clock import market_today
 from market.matching import day_number
-from market.notices import line_facts, worker_label
+from market.notices import LineFacts, line_facts, worker_label
 from market.outbox import PRIORITY_REPLY, enqueue_sms
+from market.phones import spoken_number
 from market.wages import WageRules, correct_owed, plan_hire
-from store.models import Employer, Hire, Job, JobLine, Offer, Worker
+from store.models import Area, Employer, Hire, Job, JobLine, Offer, Trade, Worker
 
 INSURANCE_OVER_DAYS = 3  # Yuncheng's rule: longer jobs need short-term accident insurance
 
@@ -26,13 +29,14 @@ async def ask_employer(session: AsyncSession, offer: Offer, worker: Worker, *,
               if worker.jobs_completed else catalogue.text("worker_record_new"))
     if worker.rating_avg is not None:
         record += catalogue.text("worker_rating", stars=f"{worker.rating_avg:.1f}")
-    body = catalogue.text("sms_employer_confirm", worker=worker_label(worker), code=facts.code,
-                          trade=facts.trade, record=record, offer=offer.id)
-    if facts.days > INSURANCE_OVER_DAYS:
-        body += catalogue.text("sms_employer_insurance")
-    await enqueue_sms(session, dedupe_key=f"employer_ask:{offer.id}:{now.timestamp()}",
-                      phone=facts.employer_phone, body=body, kind="employer_confirm",
-                      priority=PRIORITY_REPLY, now=now)
+    bodies = [catalogue.text("sms_employer_confirm", worker=worker_label(worker),
+                             code=facts.code, trade=facts.trade, record=record, offer=offer.id)]
+    if facts.days > INSURANCE_OVER_DAYS:  # its own SMS: each message fits one segment
+        bodies.append(catalogue.text("sms_employer_insurance", code=facts.code, offer=offer.id))
+    for kind, body in zip(("employer_confirm", "employer_insurance"), bodies, strict=False):
+        await enqueue_sms(session, dedupe_key=f"{kind}:{offer.id}:{now.timestamp()}",
+                          phone=facts.employer_phone, body=body, kind=kind,
+                          priority=PRIORITY_REPLY, now=now)
     offer.employer_asked_at, offer.employer_reminded_at = now, None
 
 
@@ -46,7 +50,7 @@ async def waiting_requests(session: AsyncSession, phone: str) -> list[int]:
 
 async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, hire: bool,
                           catalogue: Catalogue, timezone: str, now: datetime,
-                          rules: WageRules) -> str:
+                          rules: WageRules, public_url: str) -> str:
     """Applies Y/N from the employer's phone; returns the SMS answer for the employer."""
     row = (await session.execute(
         select(Offer, Worker, Job, Employer)
@@ -73,12 +77,12 @@ async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, h
                       status="confirmed", contract_summary=summary, created_at=now,
                       insurance_confirmed=True if job.days > INSURANCE_OVER_DAYS else None)
         session.add(record)
+        await session.flush()
         line = await session.get(JobLine, offer.job_line_id)
         await plan_hire(session, record, job, line, rules=rules, timezone=timezone)
         worker.last_hired_day = day_number(market_today(now, timezone))
-        await _tell_worker(session, worker, offer, "sms_worker_hired", now, catalogue.text(
-            "sms_worker_hired", code=facts.code, trade=facts.trade, start=facts.start,
-            address=facts.address, wage=wage, days=job.days, pay=pay))
+        await _tell_worker_hired(session, worker, record, facts, catalogue=catalogue,
+                                 public_url=public_url, now=now)
         return catalogue.text("sms_employer_confirmed", worker=worker_label(worker),
                               offer=offer.id)
     await _free_slot(session, offer, job, now, status="declined")
@@ -127,6 +131,57 @@ async def _free_slot(session: AsyncSession, offer: Offer, job: Job, now: datetim
                           .values(filled=JobLine.filled - 1))
     if job.status == "open" and job.start_at > now:
         job.next_wave_at = now  # the next best workers hear of the free slot
+
+
+async def _tell_worker_hired(session: AsyncSession, worker: Worker, hire: Hire,
+                             facts: LineFacts, *, catalogue: Catalogue, public_url: str,
+                             now: datetime) -> None:
+    """The contract summary as SMS that each fit one segment: the address and the
+    employer's name, typed in by agents, get messages of their own (split when long).
+    A worker who asked for calls is also called and hears it read."""
+    pay = catalogue.text("pay_daily" if facts.daily_pay else "pay_at_end")
+    bodies = [catalogue.text("sms_worker_hired", code=facts.code, trade=facts.trade,
+                             start=facts.start, days=facts.days, pay=pay,
+                             wage=catalogue.yuan(facts.wage_fen))]
+    bodies += catalogue.fit("sms_worker_hired_place", "address", facts.address,
+                            code=facts.code)
+    bodies += catalogue.fit("sms_worker_hired_employer", "employer", facts.employer,
+                            code=facts.code, phone=spoken_number(facts.employer_phone))
+    if hire.insurance_confirmed:
+        bodies.append(catalogue.text("sms_worker_insured", code=facts.code))
+    for n, body in enumerate(bodies):
+        await enqueue_sms(session, dedupe_key=f"sms_worker_hired:{hire.offer_id}:{n}",
+                          phone=worker.phone, body=body, kind="sms_worker_hired",
+                          priority=PRIORITY_REPLY, now=now)
+    if worker.alert_channel == "call":
+        await enqueue_sms(session, dedupe_key=f"hired_call:{hire.id}", phone=worker.phone,
+                          body=f"{public_url}/twilio/voice/hired?hire={hire.id}",
+                          kind="hired_call", priority=PRIORITY_REPLY, now=now, channel="call")
+
+
+async def hire_views(session: AsyncSession, *, worker_id: int, now: datetime, timezone: str,
+                     hire_id: int | None = None, limit: int = 3) -> tuple[HireView, ...]:
+    """The worker's confirmed hires not yet over, soonest first (or the one asked for)."""
+    query = (
+        select(Hire, Job, JobLine.day_wage_fen, Trade.name, Employer, Area.name)
+        .join(Job, Job.id == Hire.job_id).join(JobLine, JobLine.id == Hire.job_line_id)
+        .join(Trade, Trade.id == JobLine.trade_id)
+        .join(Employer, Employer.id == Job.employer_id).join(Area, Area.id == Job.town_id)
+        .where(Hire.worker_id == worker_id, Hire.status.in_(("confirmed", "started")),
+               Job.end_at > now)
+        .order_by(Job.start_at, Hire.id).limit(limit)
+    )
+    if hire_id is not None:
+        query = query.where(Hire.id == hire_id)
+    zone = ZoneInfo(timezone)
+    return tuple(
+        HireView(hire_id=hire.id, job_code=job.code, trade=trade, employer=employer.name,
+                 employer_phone=spoken_number(employer.phone).replace(" ", ""),
+                 address=job.address or town, start_date=job.start_at.astimezone(zone).date(),
+                 start_time=f"{job.start_at.astimezone(zone):%H:%M}", days=job.days,
+                 day_wage_fen=wage, daily_pay=job.daily_pay, insured=hire.insurance_confirmed)
+        for hire, job, wage, trade, employer, town in await session.execute(query)
+    )
 
 
 async def _tell_worker(session: AsyncSession, worker: Worker, offer: Offer, kind: str,

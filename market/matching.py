@@ -1,21 +1,27 @@
-"""Who gets a job alert: eligible workers, ranked, with the score's parts kept for agents.
+"""Who may take which job line, and who gets a job alert: eligible workers, ranked, with
+the score's parts kept for agents.
 
-Eligible: active, registered for the trade, not opted out, available by the start date,
-not offered this job before, not holding a slot on a job whose days overlap, living
-within reach, asking no more than the offer (an unknown wage counts as willing).
-Ranked by nearness (same town, then district, then distance), reliability, priority
-group (就业困难人员 first) and fairness (days since the last hire)."""
+Eligible (`eligible_pairs`, the one rule for alerts and for the offers a caller hears):
+the job is open, not started, of a verified employer whose alerts are not held, with a
+slot free; the worker is active, registered for the trade, not opted out, available by
+the start date, not holding a slot on a job whose days overlap, living within reach and
+asking no more than the offer (an unknown wage counts as willing). An alert also goes
+only to workers not offered this job before. Ranked by nearness (same town, then
+district, then distance), reliability, priority group (就业困难人员 first) and fairness
+(days since the last hire)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from store.models import Area, Job, JobLine, Offer, OptOut, Worker, WorkerTrade
+from store.models import Area, Employer, Job, JobLine, Offer, OptOut, Worker, WorkerTrade
 
 REACH_KM = 60.0
 HELD = ("accepted", "confirmed")
@@ -89,34 +95,80 @@ def _score_parts(reach: dict[int, tuple[float, bool]], today: date) -> dict:
             "fairness": fairness}
 
 
+def eligible_pairs(*columns, now: datetime, reach: ColumnElement[bool],
+                   available: ColumnElement[bool], slots_and_days: bool = True) -> Select:
+    """(worker, job line) pairs where the worker may take the line. The matcher fixes the
+    line and the hotline's offer list the worker; `reach` and `available` say the same
+    rule from the fixed side (`for_line` / `for_worker`), as only that side is known in
+    Python (the distance between towns and the market's calendar day). Without
+    `slots_and_days`, a full line or an overlapping hire does not count against the pair:
+    a refused worker is then told which of the two stopped them."""
+    other = aliased(Job)
+    overlapping_hold = (
+        select(Offer.id)
+        .join(other, other.id == Offer.job_id)
+        .where(Offer.worker_id == Worker.id, Offer.status.in_(HELD), other.id != Job.id,
+               other.start_at < Job.end_at, other.end_at > Job.start_at)
+    )
+    query = (
+        select(*columns)
+        .select_from(Worker)
+        # The trade is the selective condition: join through it, so the planner drives
+        # from the trade index (a line's workers) or the worker's trades (a worker's lines).
+        .join(WorkerTrade, WorkerTrade.worker_id == Worker.id)
+        .join(JobLine, JobLine.trade_id == WorkerTrade.trade_id)
+        .join(Job, Job.id == JobLine.job_id)
+        .join(Employer, Employer.id == Job.employer_id)
+        .where(
+            Job.status == "open",
+            Job.start_at > now,
+            Employer.verification == "verified",
+            Employer.alerts_held.is_(False),
+            Worker.status == "active",
+            reach,
+            available,
+            ~exists().where(OptOut.phone == Worker.phone, OptOut.opted_out),
+            or_(Worker.availability.is_(None), Worker.availability != "not_now"),
+            or_(Worker.day_wage_fen.is_(None), Worker.day_wage_fen <= JobLine.day_wage_fen),
+        )
+    )
+    if slots_and_days:
+        query = query.where(JobLine.filled < JobLine.headcount, ~overlapping_hold.exists())
+    return query
+
+
+def for_line(line: JobLine, reach: dict[int, tuple[float, bool]],
+             start_day: date) -> dict[str, ColumnElement[bool]]:
+    """`eligible_pairs`' reach and availability seen from one job line."""
+    return {
+        "reach": and_(JobLine.id == line.id, Worker.town_id.in_(list(reach))),
+        "available": or_(Worker.available_from.is_(None), Worker.available_from <= start_day),
+    }
+
+
+def for_worker(worker: Worker, reach: dict[int, tuple[float, bool]],
+               timezone: str) -> dict[str, ColumnElement[bool]]:
+    """`eligible_pairs`' reach and availability seen from one worker: available from a
+    day means the job starts on or after that day's midnight in the market."""
+    available = true()
+    if worker.available_from is not None:
+        midnight = datetime.combine(worker.available_from, datetime.min.time(),
+                                    ZoneInfo(timezone))
+        available = Job.start_at >= midnight
+    return {"reach": and_(Worker.id == worker.id, Job.town_id.in_(list(reach))),
+            "available": available}
+
+
 async def match_line(session: AsyncSession, job: Job, line: JobLine, *, limit: int,
-                     today: date, start_day: date,
+                     now: datetime, today: date, start_day: date,
                      reach: dict[int, tuple[float, bool]]) -> list[Match]:
     parts = _score_parts(reach, today)
     total = sum(parts.values())
-    overlapping_hold = (
-        select(Offer.id)
-        .join(Job, Job.id == Offer.job_id)
-        .where(Offer.worker_id == Worker.id, Offer.status.in_(HELD), Job.id != job.id,
-               Job.start_at < job.end_at, Job.end_at > job.start_at)
-    )
     query = (
-        select(Worker.id, Worker.phone, Worker.alert_channel, total.label("score"),
-               *(expr.label(name) for name, expr in parts.items()))
-        # The trade is the selective condition: start from its workers (a join, so the
-        # planner can drive from the trade index rather than test every worker in reach).
-        .join(WorkerTrade, and_(WorkerTrade.worker_id == Worker.id,
-                                WorkerTrade.trade_id == line.trade_id))
-        .where(
-            Worker.status == "active",
-            Worker.town_id.in_(list(reach)),
-            ~exists().where(OptOut.phone == Worker.phone, OptOut.opted_out),
-            or_(Worker.availability.is_(None), Worker.availability != "not_now"),
-            or_(Worker.available_from.is_(None), Worker.available_from <= start_day),
-            or_(Worker.day_wage_fen.is_(None), Worker.day_wage_fen <= line.day_wage_fen),
-            ~exists().where(and_(Offer.job_id == job.id, Offer.worker_id == Worker.id)),
-            ~overlapping_hold.exists(),
-        )
+        eligible_pairs(Worker.id, Worker.phone, Worker.alert_channel, total.label("score"),
+                       *(expr.label(name) for name, expr in parts.items()),
+                       now=now, **for_line(line, reach, start_day))
+        .where(~exists().where(and_(Offer.job_id == job.id, Offer.worker_id == Worker.id)))
         .order_by(total.desc(), Worker.id)
         .limit(limit)
     )

@@ -5,22 +5,27 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr_flows.catalogue import Catalogue
 from ivr_flows.inputs import OfferView
 from market.hires import ask_employer
+from market.matching import eligible_pairs, for_worker, towns_within_reach
 from market.notices import line_facts
 from market.outbox import PRIORITY_REPLY, enqueue_sms
-from store.models import Area, Employer, Job, JobLine, Offer, Trade, Worker, WorkerTrade
+from store.models import Area, Employer, Job, JobLine, Offer, Trade, Worker
 from store.repo import insert_ignoring_duplicates
 
 HELD = ("accepted", "confirmed")
 MAX_OFFERS_READ = 10
+# What reserve_slot answers.
+RESERVED, FULL, OVERLAP, NOT_OPEN = "reserved", "full", "overlap", "not_open"
 
 
 def _open_lines(today: date, timezone: str):
+    """Lines a worker already offered may still take: open, of a verified employer, not
+    started before today. Whether a slot is free is the reservation's own question."""
     start_of_today = datetime.combine(today, time(0), ZoneInfo(timezone))
     return (
         select(JobLine, Job, Trade.name, Area)
@@ -31,17 +36,21 @@ def _open_lines(today: date, timezone: str):
         .where(
             Job.status == "open",
             Employer.verification == "verified",
-            JobLine.filled < JobLine.headcount,
             Job.start_at >= start_of_today,
         )
     )
 
 
 async def find_offers(
-    session: AsyncSession, worker: Worker, *, today: date, timezone: str
+    session: AsyncSession, worker: Worker, *, now: datetime, timezone: str,
+    limit: int = MAX_OFFERS_READ,
 ) -> tuple[OfferView, ...]:
-    """Open lines of verified employers in the worker's trades, nearest first."""
-    # Jobs the worker already holds, or was turned down or released from, are not read.
+    """The lines the alert matcher would offer the worker (the same `eligible_pairs`),
+    nearest first. Jobs the worker already holds, or was turned down or released from,
+    are not read; jobs they were alerted to are."""
+    if worker.town_id is None:
+        return ()
+    reach = await towns_within_reach(session, worker.town_id)
     settled = select(Offer.id).where(
         Offer.job_id == Job.id, Offer.worker_id == worker.id, Offer.status != "offered"
     )
@@ -51,14 +60,13 @@ async def find_offers(
         else_=2,
     )
     query = (
-        _open_lines(today, timezone)
-        .join(
-            WorkerTrade,
-            and_(WorkerTrade.trade_id == JobLine.trade_id, WorkerTrade.worker_id == worker.id),
-        )
+        eligible_pairs(JobLine, Job, Trade.name, Area, now=now,
+                       **for_worker(worker, reach, timezone))
+        .join(Trade, Trade.id == JobLine.trade_id)
+        .join(Area, Area.id == Job.town_id)
         .where(~settled.exists())
         .order_by(nearness, Job.start_at, JobLine.day_wage_fen.desc(), JobLine.id)
-        .limit(MAX_OFFERS_READ)
+        .limit(limit)
     )
     zone = ZoneInfo(timezone)
     return tuple(
@@ -85,8 +93,10 @@ async def reserve_slot(
     today: date,
     timezone: str,
     catalogue: Catalogue,
-) -> bool:
-    """Takes one slot of the line for the worker; False if it is full or no longer open.
+) -> str:
+    """Takes one slot of the line for the worker. Returns RESERVED, or why not: NOT_OPEN
+    (closed, of an unverified employer, or a line the worker was never offered and could
+    not be), OVERLAP (they hold work on some of those days) or FULL.
 
     Atomic on any database: the slot is counted by a conditional UPDATE, so with 10 slots
     and a crowd of accepts exactly 10 succeed. The employer is then asked to confirm."""
@@ -94,7 +104,7 @@ async def reserve_slot(
         _open_lines(today, timezone).where(JobLine.id == job_line_id)
     )).first()
     if row is None:
-        return False
+        return NOT_OPEN
     line, job, _, _ = row
     # One accept at a time per worker, so two overlapping jobs cannot both be taken.
     await session.execute(select(Worker.id).where(Worker.id == worker.id).with_for_update())
@@ -102,16 +112,18 @@ async def reserve_slot(
         select(Offer.status).where(Offer.job_id == job.id, Offer.worker_id == worker.id)
     )
     if status in HELD:
-        return True
-    if status is None and await _holds_overlapping(session, worker.id, job):
-        return False
+        return RESERVED
+    if status is None and not await _could_be_offered(session, worker, line, now, timezone):
+        return NOT_OPEN
+    if await _holds_overlapping(session, worker.id, job):
+        return OVERLAP
     took = await session.execute(
         update(JobLine)
         .where(JobLine.id == job_line_id, JobLine.filled < JobLine.headcount)
         .values(filled=JobLine.filled + 1)
     )
     if took.rowcount != 1:
-        return False
+        return FULL
     values = {
         "job_id": job.id, "job_line_id": job_line_id, "worker_id": worker.id,
         "status": "accepted", "channel": channel, "wave": 0, "score": {},
@@ -130,7 +142,7 @@ async def reserve_slot(
                 update(JobLine).where(JobLine.id == job_line_id)
                 .values(filled=JobLine.filled - 1)
             )
-            return True
+            return RESERVED
     offer = await session.scalar(
         select(Offer).where(Offer.job_id == job.id, Offer.worker_id == worker.id)
     )
@@ -147,7 +159,21 @@ async def reserve_slot(
         priority=PRIORITY_REPLY,
         now=now,
     )
-    return True
+    return RESERVED
+
+
+async def _could_be_offered(session: AsyncSession, worker: Worker, line: JobLine,
+                            now: datetime, timezone: str) -> bool:
+    """A line the worker was not alerted to is theirs to take if the matcher would have
+    offered it to them, slots and overlapping days aside (those get their own answer)."""
+    if worker.town_id is None:
+        return False
+    reach = await towns_within_reach(session, worker.town_id)
+    return bool(await session.scalar(
+        eligible_pairs(JobLine.id, now=now, slots_and_days=False,
+                       **for_worker(worker, reach, timezone))
+        .where(JobLine.id == line.id)
+    ))
 
 
 async def _holds_overlapping(session: AsyncSession, worker_id: int, job: Job) -> bool:

@@ -124,7 +124,7 @@ async def _ask_worker(session: AsyncSession, desk: ReminderDesk, hire: Hire, che
     else:
         body, channel = desk.catalogue.text(
             "sms_pay_question", code=facts.code, period=period_text(check, desk.catalogue),
-            amount=desk.catalogue.yuan(check.owed_fen), check=check.id), "sms"
+            amount=desk.catalogue.yuan(check.owed_fen)), "sms"
     await enqueue_sms(session, dedupe_key=f"pay_question:{check.id}:{check.asks}",
                       phone=worker.phone, body=body, kind="pay_question",
                       priority=PRIORITY_NOTICE, now=now, channel=channel)

@@ -1,6 +1,7 @@
 """A worker takes a job by SMS: "1" or "接" for the one job open to them, or its code
 ("J101", "J101 1"). Slots go first come, first served; too late hears "already filled"
-and the next job open to them, if any."""
+and the next job open to them, if any. Every refusal says which: full, days taken, or
+not open to this worker."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ivr_flows.catalogue import Catalogue
 from market.clock import market_today
 from market.notices import line_facts
-from market.offers import reserve_slot
+from market.offers import NOT_OPEN, OVERLAP, RESERVED, reserve_slot
 from market.workers import load_worker
 from store.models import Job, JobLine, Offer, WorkerTrade
 
@@ -43,6 +44,9 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
     if job_code is None:
         offers = await open_offers(session, worker.id, now)
         if not offers:
+            missed = await _alerted_and_filled(session, worker.id, now)
+            if missed is not None:  # the "1" came after the line it answers filled
+                return catalogue.text("sms_already_full", code=missed)
             return catalogue.text("sms_no_open_offer")
         if len(offers) > 1:
             listed = [code for _, code in offers[:MAX_LISTED]]
@@ -52,23 +56,36 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
     else:
         line_id = await _line_for_code(session, worker.id, job_code)
         if line_id is None:
-            return catalogue.text("sms_no_open_offer")
-    reserved = await reserve_slot(
+            return catalogue.text("sms_not_open", code=job_code, hotline=hotline)
+    outcome = await reserve_slot(
         session, worker, line_id, channel="sms", now=now,
         today=market_today(now, timezone), timezone=timezone, catalogue=catalogue)
-    if reserved:
+    if outcome == RESERVED:
         return None
     facts = await line_facts(session, line_id, timezone=timezone, catalogue=catalogue)
-    answer = catalogue.text("sms_already_full", code=facts.code)
-    others = [o for o, _ in await open_offers(session, worker.id, now)
+    if outcome == NOT_OPEN:
+        return catalogue.text("sms_not_open", code=facts.code, hotline=hotline)
+    if outcome == OVERLAP:
+        return catalogue.text("sms_overlap", code=facts.code)
+    others = [code for o, code in await open_offers(session, worker.id, now)
               if o.job_line_id != line_id]
-    if others:
-        nxt = await line_facts(session, others[0].job_line_id, timezone=timezone,
-                               catalogue=catalogue)
-        answer += catalogue.text("sms_alert", trade=nxt.trade, wage=catalogue.yuan(nxt.wage_fen),
-                                 days=nxt.days, place=nxt.place, start=nxt.start,
-                                 code=nxt.code)
-    return answer
+    if others:  # alerted already: its code is enough, and the answer stays one SMS
+        return catalogue.text("sms_already_full_next", code=facts.code, next=others[0])
+    return catalogue.text("sms_already_full", code=facts.code)
+
+
+async def _alerted_and_filled(session: AsyncSession, worker_id: int,
+                              now: datetime) -> str | None:
+    """The code of the job the worker was last alerted to, if it is still to start and
+    its line has filled since."""
+    row = (await session.execute(
+        select(Job.code, JobLine.filled >= JobLine.headcount)
+        .join(Offer, Offer.job_id == Job.id).join(JobLine, JobLine.id == Offer.job_line_id)
+        .where(Offer.worker_id == worker_id, Offer.status == "offered",
+               Offer.alerted_at.is_not(None), Job.status == "open", Job.start_at > now)
+        .order_by(Offer.alerted_at.desc(), Offer.id.desc()).limit(1)
+    )).first()
+    return row[0] if row is not None and row[1] else None
 
 
 async def _line_for_code(session: AsyncSession, worker_id: int, code: str) -> int | None:

@@ -70,7 +70,8 @@ async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str
     if decision.intent == "employer_answer":
         return await employer_answer(
             session, phone=phone, offer_id=decision.offer_id, hire=decision.hire,
-            catalogue=desk.catalogue, timezone=desk.timezone, now=now, rules=desk.wage_rules)
+            catalogue=desk.catalogue, timezone=desk.timezone, now=now, rules=desk.wage_rules,
+            public_url=desk.public_url)
     if decision.intent in ("employer_check_in", "employer_correct"):
         return await employer_note(
             session, phone=phone, offer_id=decision.offer_id, days_worked=decision.value,

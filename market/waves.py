@@ -89,7 +89,8 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
     made, chosen = 0, set()
     for line in open_lines:
         wanted = rules.multiplier * (line.headcount - line.filled)
-        matches = await match_line(session, job, line, limit=wanted + len(chosen), today=today,
+        matches = await match_line(session, job, line, limit=wanted + len(chosen), now=now,
+                                   today=today,
                                    start_day=start_day, reach=reach)
         for match in [m for m in matches if m.worker_id not in chosen][:wanted]:
             chosen.add(match.worker_id)

@@ -28,6 +28,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/voice/record", recorded)
     app.router.add_post("/twilio/voice/alert", alert_answered)
     app.router.add_post("/twilio/voice/pay", pay_call_answered)
+    app.router.add_post("/twilio/voice/hired", hired_call_answered)
     app.router.add_post("/twilio/sms", incoming_sms)
     app.router.add_post("/twilio/status", status_callback)
 
@@ -108,6 +109,14 @@ async def pay_call_answered(request: web.Request) -> web.Response:
     return await _outbound_answered(
         request, lambda phone: calls.pay_question(request.app[DESK], check_id, phone),
         lambda pay: CallStarted(pay=pay))
+
+
+async def hired_call_answered(request: web.Request) -> web.Response:
+    """The call telling a worker who cannot read that they are hired: the contract read."""
+    hire_id = _query_int(request, "hire")
+    return await _outbound_answered(
+        request, lambda phone: calls.hire_call(request.app[DESK], hire_id, phone),
+        lambda hire: CallStarted(hired=hire))
 
 
 async def recorded(request: web.Request) -> web.Response:

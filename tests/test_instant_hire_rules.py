@@ -171,7 +171,7 @@ async def test_taking_a_job_by_sms_one_several_and_too_late(market):
     assert await market.reply(early, f"{first.code} 1") is None
     assert await market.filled(first.id) == [1]
     too_late = await market.reply(late, first.code)
-    assert f"{first.code}名额已满" in too_late and second.code in too_late, "and the next"
+    assert f"{first.code} 名额已满" in too_late and second.code in too_late, "and the next"
     assert len(await market.texts(EMPLOYER_PHONE, kind="employer_confirm")) == 1
 
 
@@ -182,10 +182,11 @@ async def test_the_employer_confirms_and_a_hire_with_its_contract_is_kept(market
     job = await market.job(employer, [("welder", 1, 500)], days=5)
     await market.waves()
     await market.reply(phone, "接")
-    [ask] = await market.texts(EMPLOYER_PHONE)
+    ask, insurance = await market.texts(EMPLOYER_PHONE)
     assert "焊工" in ask and "做过3次，评分4.5" in ask, "who, what trade, how reliable"
     offer = (await market.offers(job.id))[0]
-    assert f"Y{offer.id}" in ask and f"N{offer.id}" in ask and "意外险" in ask
+    assert f"Y{offer.id}" in ask and f"N{offer.id}" in ask
+    assert "意外险" in insurance and f"Y{offer.id}" in insurance, "5 days: insurance"
     assert "没找到" in await market.reply("+8613800000999", f"Y{offer.id}")
     assert (await market.offers(job.id))[0].status == "accepted", "a stranger changes nothing"
     ack = await market.reply(EMPLOYER_PHONE, f"是{offer.id}")
@@ -194,8 +195,14 @@ async def test_the_employer_confirms_and_a_hire_with_its_contract_is_kept(market
         hire = await session.scalar(select(Hire))
     assert hire.insurance_confirmed is True
     assert "安居建筑劳务" in hire.contract_summary and "日薪500元" in hire.contract_summary
-    details = (await market.texts(phone))[-1]
-    assert "录用了" in details and "河东东街88号工地" in details
+    # The contract summary, one segment each: terms, place, who employs them, insurance.
+    hired, place, employer_sms, insured = (await market.texts(phone))[-4:]
+    assert "录用了" in hired and "焊工" in hired and "5天" in hired and "日薪500元" in hired
+    assert "完工结清" in hired and "11月24日09:30开工" in hired
+    assert "河东东街88号工地" in place
+    assert "安居建筑劳务" in employer_sms and "139 0000 0001" in employer_sms
+    assert "意外险" in insured
+    assert all(len(text) <= 70 for text in (hired, place, employer_sms, insured))
 
 
 @pytest.mark.parametrize("reply, hired", [

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ivr_flows.catalogue import load_catalogue
 from market.clock import market_today
-from market.offers import find_offers, reserve_slot
+from market.offers import FULL, NOT_OPEN, OVERLAP, RESERVED, find_offers, reserve_slot
 from market.workers import load_worker
 from store.db import make_engine, make_sessionmaker
 from store.models import JobLine, Offer, OutboundSms
@@ -34,7 +34,7 @@ async def market(sessions, clock):
 async def offers_for(sessions, phone, clock):
     async with sessions() as session:
         worker = await load_worker(session, phone)
-        return await find_offers(session, worker, today=market_today(clock(), TZ), timezone=TZ)
+        return await find_offers(session, worker, now=clock(), timezone=TZ)
 
 
 async def test_offers_match_trade_nearest_first_and_only_from_verified_employers(
@@ -54,10 +54,13 @@ async def test_offers_match_trade_nearest_first_and_only_from_verified_employers
                   wage_yuan=900, start=now - timedelta(days=2))  # already started
     await add_job(sessions, market, code="J206", trade="cook", town="东郭镇", headcount=2,
                   wage_yuan=900, start=tomorrow(now))
+    await add_job(sessions, market, code="J207", trade="welder", town="北城街道", headcount=2,
+                  wage_yuan=500, start=tomorrow(now))
     offers = await offers_for(sessions, "+8613800000001", clock)
     codes = [o.job_code for o in offers]
-    # J101 (demo, 北城街道) is in the same district as 东郭镇: after the same town.
-    assert codes == ["J202", "J101", "J201"]
+    # 北城街道 is in the same district as 东郭镇: after the same town. The demo job J101
+    # there started at 07:00 today: no alert would offer it, and neither does the phone.
+    assert codes == ["J202", "J207", "J201"]
     assert offers[0].job_line_id == same_town and offers[-1].job_line_id == far
     assert offers[0].trade == "焊工" and offers[0].day_wage_fen == 40000
     assert offers[0].place == "东郭镇"
@@ -68,12 +71,12 @@ async def test_a_full_line_or_a_held_slot_is_not_offered_again(sessions, market,
     worker = await add_worker(sessions, market, "+8613800000001", ["welder"], "东郭镇", now)
     line = await add_job(sessions, market, code="J301", trade="welder", town="东郭镇",
                          headcount=1, wage_yuan=400, start=tomorrow(now))
-    assert await reserve(sessions, worker.phone, line, clock)
+    assert await reserve(sessions, worker.phone, line, clock) == RESERVED
     codes = [o.job_code for o in await offers_for(sessions, "+8613800000001", clock)]
     assert "J301" not in codes
 
 
-async def reserve(sessions, phone, line_id, clock) -> bool:
+async def reserve(sessions, phone, line_id, clock) -> str:
     async with sessions() as session, session.begin():
         worker = await load_worker(session, phone)
         return await reserve_slot(
@@ -90,7 +93,7 @@ async def test_a_crowd_of_accepts_fills_exactly_the_headcount(sessions, market, 
     for phone in phones:
         await add_worker(sessions, market, phone, ["porter"], "东郭镇", now)
     results = await asyncio.gather(*(reserve(sessions, p, line, clock) for p in phones))
-    assert sum(results) == 10
+    assert results.count(RESERVED) == 10 and results.count(FULL) == 990
     async with sessions() as session:
         assert await session.scalar(select(JobLine.filled).where(JobLine.id == line)) == 10
         accepted = await session.scalar(
@@ -108,7 +111,7 @@ async def test_one_worker_accepting_twice_at_once_holds_one_slot(sessions, marke
                          headcount=5, wage_yuan=200, start=tomorrow(now))
     results = await asyncio.gather(*(reserve(sessions, worker.phone, line, clock)
                                      for _ in range(8)))
-    assert all(results)
+    assert results == [RESERVED] * 8
     async with sessions() as session:
         assert await session.scalar(select(JobLine.filled).where(JobLine.id == line)) == 1
 
@@ -120,7 +123,7 @@ async def test_one_worker_racing_for_two_overlapping_jobs_gets_one(sessions, mar
                            headcount=5, wage_yuan=200, start=tomorrow(now)) for n in range(6)]
     results = await asyncio.gather(*(reserve(sessions, worker.phone, line, clock)
                                      for line in lines))
-    assert sum(results) == 1
+    assert sorted(results) == [OVERLAP] * 5 + [RESERVED]
     async with sessions() as session:
         held = await session.scalar(select(func.count()).select_from(Offer)
                                     .where(Offer.status == "accepted"))
@@ -134,4 +137,4 @@ async def test_an_unverified_employers_slot_cannot_be_taken(sessions, market, cl
     line = await add_job(sessions, market, code="J601", trade="porter", town="东郭镇",
                          headcount=5, wage_yuan=200, start=tomorrow(now),
                          verification="unverified")
-    assert not await reserve(sessions, worker.phone, line, clock)
+    assert await reserve(sessions, worker.phone, line, clock) == NOT_OPEN

@@ -98,7 +98,9 @@ async def test_a_send_cut_off_after_the_carrier_took_it_is_not_sent_again(hotlin
     report = await sender.send_due()
     assert report.reconciled == 1 and report.sent == 0
     [row] = await rows(hotline)
-    assert row.status == "queued" and row.carrier_sid == hotline.carrier.messages()[0].sid
+    # The carrier's own status for it: still queued, or already delivered on a busy host.
+    assert row.status in ("queued", "sent", "delivered")
+    assert row.carrier_sid == hotline.carrier.messages()[0].sid
     assert len(hotline.carrier.messages()) == 1
 
 

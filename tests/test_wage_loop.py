@@ -108,7 +108,7 @@ async def test_a_ten_day_job_paid_in_full_then_both_sides_rate(market):
     assert "3000元" in await last_text(market, EMPLOYER_PHONE)
     assert await sweep(market, datetime(2026, 12, 3, 11, 0, tzinfo=UTC)) == {"asked": 1}
     question = await last_text(market, WORKER)
-    assert f"P{check.id} 1" in question and "3000元" in question
+    assert "回1付清" in question and "3000元" in question
     assert "谢谢" in await market.reply(WORKER, "1")
     hire = await reload(market, Hire, hire.id)
     assert hire.status == "paid" and hire.paid_fen == 300000
@@ -131,13 +131,13 @@ async def test_a_daily_pay_job_with_one_unpaid_day_opens_a_case_after_the_grace(
     day1, day2, day3 = await checks(market, hire)
     assert [c.owed_fen for c in (day1, day2, day3)] == [30000] * 3
     await sweep(market, local(24, 19))
-    assert "P" in await last_text(market, WORKER)
+    assert "付清了吗" in await last_text(market, WORKER)
     await market.reply(WORKER, f"P{day1.id} 1")
     await sweep(market, local(25, 19))
     answer = await market.reply(WORKER, f"P{day2.id} 2")
     assert "300元" in answer and "3天" in answer
     firm = await last_text(market, EMPLOYER_PHONE)
-    assert "还差300元" in firm and "11月25日" in firm and "劳动维权" in firm
+    assert "欠薪300元" in firm and "11月25日" in firm and "劳动维权" in firm
     await sweep(market, local(26, 19))
     await market.reply(WORKER, f"P{day3.id} 1")
     assert (await reload(market, Hire, hire.id)).status == "unpaid"
@@ -162,7 +162,7 @@ async def test_partly_paid_by_sms_needs_the_amount(market):
     assert "还差400元" in await market.reply(WORKER, "3 200")
     check = await reload(market, PayCheck, check.id)
     assert check.status == "partly" and check.paid_fen == 20000
-    assert "还差400元" in await last_text(market, EMPLOYER_PHONE)
+    assert "欠薪400元" in await last_text(market, EMPLOYER_PHONE)
 
 
 async def test_an_unpaid_job_escalates_and_is_recovered_with_the_worker_told_each_step(market):
@@ -175,7 +175,7 @@ async def test_an_unpaid_job_escalates_and_is_recovered_with_the_worker_told_eac
     for action, amount, expect in (("assign", None, "已有工作人员负责"),
                                    ("contact", None, "已联系老板"),
                                    ("mediation", None, "正在调解"),
-                                   ("recovered", 30000, "已追回300元"),
+                                   ("recovered", 30000, "已为您追回300元"),
                                    ("close", None, "已结案")):
         async with market.sessions() as session, session.begin():
             await cases.act(session, case.id, action=action, agent="alice", note="",
@@ -184,6 +184,41 @@ async def test_an_unpaid_job_escalates_and_is_recovered_with_the_worker_told_eac
         assert expect in await last_text(market, WORKER)
     case = await reload(market, RightsCase, case.id)
     assert case.status == "closed" and case.recovered_fen == 30000
+
+
+async def test_a_recovered_sum_tells_each_worker_their_own_share(market):
+    employer = await market.employer()
+    phones = (WORKER, "+8613800000002")
+    for phone in phones:
+        await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 2, 300)], days=1,
+                           start_in=local(24, 7) - market.clock())
+    await market.waves()
+    for phone in phones:
+        assert await market.reply(phone, job.code) is None
+    for offer in await market.offers(job.id):
+        assert "已录用" in await market.reply(EMPLOYER_PHONE, f"Y{offer.id}")
+    async with market.sessions() as session, session.begin():
+        for phone, owed in zip(phones, (20000, 30000), strict=True):
+            worker = await session.scalar(select(Worker).where(Worker.phone == phone))
+            hire = await session.scalar(select(Hire).where(Hire.worker_id == worker.id))
+            case = await cases.open_or_join(
+                session, worker=worker, hire=hire, owed_fen=owed, opened_by="worker_sms",
+                now=market.clock(), catalogue=CATALOGUE, hold_employer=True)
+    async with market.sessions() as session, session.begin():
+        await cases.act(session, case.id, action="recovered", agent="alice", note="",
+                        amount_fen=40000, referral=None, now=market.clock(),
+                        catalogue=CATALOGUE)
+    # 400元 recovered on 200元 + 300元 owed: each hears their part, not the case's sum.
+    assert "为您追回160元" in await last_text(market, phones[0])
+    assert "为您追回240元" in await last_text(market, phones[1])
+
+
+def test_shares_add_up_to_the_fen():
+    assert cases.shares(100, [1, 1, 1]) == [34, 33, 33]
+    assert cases.shares(10001, [0, 0]) == [5001, 5000]
+    assert cases.shares(99_999, [12_345, 54_321, 1]) == [18_517, 81_480, 2]
+    assert sum(cases.shares(1_000_000_007, [3, 7, 11, 13])) == 1_000_000_007
 
 
 async def test_no_answers_at_all_are_asked_three_times_then_left_for_agents(market):

@@ -36,6 +36,11 @@ async def hire_by_sms(hotline, channel: str | None = None) -> Hire:
     offer = await offer_of(hotline, WORKER)
     await carrier.send_sms(EMPLOYER_PHONE, f"Y{offer.id}")
     await carrier.wait_for_sms(WORKER, predicate=lambda m: "录用了" in m.body)
+    if channel == "call":  # and a call reads the contract to a worker who may not read
+        told = await carrier.answered_call(WORKER, timeout=10)
+        assert any("老板确认录用您了" in p for p in told.prompts)
+        assert any("河东东街88号工地" in p and "日薪500元" in p for p in told.prompts)
+        await told.hang_up()
     async with hotline.app[SESSIONS]() as session:
         return await session.scalar(select(Hire))
 
@@ -63,8 +68,8 @@ async def test_the_pay_question_by_automated_call_answered_partly_by_keypad(hotl
         hire = await session.get(Hire, hire.id)
     assert check.status == "partly" and check.paid_fen == 200000 and check.answered_via == "call"
     assert hire.status == "unpaid" and hire.paid_fen == 200000
-    firm = await hotline.carrier.wait_for_sms(EMPLOYER_PHONE, predicate=lambda m: "还差" in m.body)
-    assert "还差500元" in firm.body
+    firm = await hotline.carrier.wait_for_sms(EMPLOYER_PHONE, predicate=lambda m: "欠薪" in m.body)
+    assert "欠薪500元" in firm.body
 
 
 async def test_agents_work_a_case_through_the_api(hotline, clock):
@@ -101,7 +106,7 @@ async def test_agents_work_a_case_through_the_api(hotline, clock):
         assert cleared.status == 200
         figures = await (await http.get("/api/figures?from=2026-11-23&to=2026-11-23")).json()
         bad_period = await http.get("/api/figures?from=2026-11-23")
-    await carrier.wait_for_sms(WORKER, predicate=lambda m: "已追回2500元" in m.body)
+    await carrier.wait_for_sms(WORKER, predicate=lambda m: "为您追回2500元" in m.body)
     assert figures["recommended"] == 1 and figures["hired"] == 1
     assert figures["unpaid_cases_opened"] == 1 and figures["unpaid_cases_resolved"] == 1
     assert figures["amount_recovered_fen"] == 250000

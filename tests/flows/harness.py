@@ -15,6 +15,7 @@ from ivr_flows.catalogue import load_catalogue
 from ivr_flows.commands import (
     Ask,
     ConnectAgent,
+    FindHires,
     FindOffers,
     HangUp,
     RecordName,
@@ -22,7 +23,16 @@ from ivr_flows.commands import (
     Say,
 )
 from ivr_flows.context import AreaView, CallContext, MarketView, TradeView, WorkerView
-from ivr_flows.inputs import Answer, CallStarted, OffersFound, OfferView, Recorded, SlotResult
+from ivr_flows.inputs import (
+    Answer,
+    CallStarted,
+    HiresFound,
+    HireView,
+    OffersFound,
+    OfferView,
+    Recorded,
+    SlotResult,
+)
 from ivr_flows.listening import Listen
 from market.seed import market_data
 from speech.understand import understand
@@ -60,6 +70,8 @@ class World:
 
     offers: list[OfferView] = field(default_factory=list)
     full_lines: set[int] = field(default_factory=set)
+    refused: dict[int, str] = field(default_factory=dict)  # line -> "overlap", "not_open"
+    hires: list[HireView] = field(default_factory=list)
 
 
 @dataclass
@@ -160,10 +172,14 @@ class FlowCall:
             case FindOffers():
                 self.lines.append("   [find offers]")
                 return OffersFound(tuple(self.world.offers))
+            case FindHires():
+                self.lines.append("   [find hires]")
+                return HiresFound(tuple(self.world.hires))
             case ReserveSlot(job_line_id=line_id):
-                reserved = line_id not in self.world.full_lines
-                self.lines.append(f"   [reserve line {line_id}: {'ok' if reserved else 'full'}]")
-                return SlotResult(line_id, reserved)
+                outcome = self.world.refused.get(
+                    line_id, "full" if line_id in self.world.full_lines else "reserved")
+                self.lines.append(f"   [reserve line {line_id}: {outcome}]")
+                return SlotResult(line_id, outcome)
             case _:
                 self.effects.append(command)
                 self.lines.append(f"   [{command!r}]")

@@ -14,7 +14,7 @@ from ivr_flows.commands import (
     StoreIdNumber,
 )
 from ivr_flows.context import WorkerView
-from ivr_flows.inputs import OfferView
+from ivr_flows.inputs import CallStarted, HireView, OfferView
 from tests.flows.harness import FlowCall, World, assert_golden, demo_market, registered
 
 VALID_ID = "11010519491231002X"
@@ -237,6 +237,56 @@ def test_passing_every_offer_ends_the_list():
     call.press("1").press("2").press("2")
     assert any("没有更多的活了" in line for line in call.lines)
     assert call.state.step == "main_menu"
+
+
+def test_a_refused_offer_says_why_then_moves_on():
+    world = World(offers=list(OFFERS), refused={11: "overlap", 12: "not_open"})
+    call = FlowCall(worker=registered(), world=world).start()
+    call.press("1").press("1")
+    assert "bot: 您这几天已经有活了，这个活不能再接。" in call.lines
+    call.press("1")
+    assert "bot: 这个活现在不对您开放。" in call.lines
+    assert not any("满" in line for line in call.lines)
+    assert call.state.step == "main_menu"
+
+
+def test_an_alert_call_answered_too_late_hears_the_line_filled_and_goodbye():
+    call = FlowCall(worker=registered(), world=World(full_lines={11}))
+    call.start(CallStarted(alert=OFFERS[0])).press("1")
+    said = call.lines[call.lines.index("   [reserve line 11: full]"):]
+    assert said[1:3] == ["bot: 这个活的名额已经满了。", "bot: 有别的活再通知您。再见。"], said
+    assert call.state.step == "ended"
+
+
+HIRE = HireView(hire_id=7, job_code="J101", trade="焊工", employer="运城安居建筑劳务",
+                employer_phone="13900000001", address="河东东街88号工地",
+                start_date=date(2026, 11, 24), start_time="07:00", days=10,
+                day_wage_fen=50000, daily_pay=False, insured=True)
+
+
+def test_a_worker_who_cannot_read_hears_the_contract_from_the_main_menu():
+    call = FlowCall(worker=registered(), world=World(hires=[HIRE])).start()
+    call.press("5")
+    said = " ".join(call.lines)
+    for part in ("焊工", "日薪500元", "干10天", "完工结清", "河东东街88号工地", "运城安居建筑劳务",
+                 "一 三 九 零 零 零 零 零 零 零 一", "意外险"):
+        assert part in said, part
+    call.press("1")  # again
+    assert sum("河东东街88号工地" in line for line in call.lines) == 2
+    call.press("2")
+    assert call.state.step == "main_menu" and call.state.hires == []
+
+
+def test_with_no_hires_the_main_menu_says_so():
+    call = FlowCall(worker=registered()).start().press("5")
+    assert "bot: 您现在没有已录用的活。" in call.lines
+    assert call.state.step == "main_menu"
+
+
+def test_the_hire_call_reads_the_contract_first():
+    call = FlowCall(worker=registered()).start(CallStarted(hired=HIRE))
+    assert "老板确认录用您了" in call.lines[1] and "河东东街88号工地" in " ".join(call.lines)
+    assert call.state.step == "hired"
 
 
 def test_update_trades_and_availability(update_golden):
