@@ -21,7 +21,7 @@ from gigline.keys import CLOCK, DESK, NUDGE_MARKET, SETTINGS
 from market import jobs
 from market.cases import OPEN as OPEN_CASES
 from market.desk import CallDesk
-from store.models import Employer, Job, Offer, RightsCase, Trade
+from store.models import Employer, Job, Offer, RightsCase, Trade, Worker
 
 AGENT = web.RequestKey("agent", str)
 
@@ -234,12 +234,14 @@ async def job_matches(request: web.Request) -> web.Response:
     """Who was offered the job, in which wave, and why: the score's parts."""
     async with _desk(request).sessions() as session:
         await jobs.load_job(session, _id(request))
-        offers = await session.scalars(
-            select(Offer).where(Offer.job_id == _id(request)).order_by(Offer.wave, Offer.id))
+        offers = await session.execute(
+            select(Offer, Worker.demo).join(Worker, Worker.id == Offer.worker_id)
+            .where(Offer.job_id == _id(request)).order_by(Offer.wave, Offer.id))
         return web.json_response([
-            {"offer_id": o.id, "worker_id": o.worker_id, "job_line_id": o.job_line_id,
+            {"offer_id": o.id, "worker_id": o.worker_id, "demo_worker": demo,
+             "job_line_id": o.job_line_id,
              "wave": o.wave, "status": o.status, "channel": o.channel, "score": o.score,
              "alerted_at": _iso(o.alerted_at), "held_until": _iso(o.alert_hold_until)}
-            for o in offers
+            for o, demo in offers
         ])
 

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from gigline.logs import configure_logging
-from gigline.runtime import CannotListen, LocalCarrierRefused, start_hotline
+import aiohttp
+
+from gigline.logs import configure_logging, log_to_file
+from gigline.runtime import (
+    CannotListen,
+    LocalCarrierRefused,
+    RunningHotlineUnusable,
+    running_hotline,
+    start_hotline,
+)
 from gigline.settings import Settings, SettingsError
 from store.db import DatabaseNotMigrated, make_engine, upgrade
+
+if TYPE_CHECKING:
+    from telephony.local_carrier import PhoneLine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,12 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("--from", dest="phone", default="+8613800000001",
                       help="the caller's phone number (default %(default)s)")
     args = parser.parse_args(argv)
-    configure_logging()
+    # The terminal phone's prompts are not to be broken up by log lines (see _call).
+    configure_logging(logging.WARNING if args.command == "call" else logging.INFO)
     try:
         settings = Settings.from_env(os.environ)
         runner = {"serve": _serve, "migrate": _migrate, "call": _call}[args.command]
         return asyncio.run(runner(settings, args))
-    except (SettingsError, DatabaseNotMigrated, CannotListen, LocalCarrierRefused) as exc:
+    except (SettingsError, DatabaseNotMigrated, CannotListen, LocalCarrierRefused,
+            RunningHotlineUnusable) as exc:
         print(f"gigline: {exc}", file=sys.stderr)
         return 2
 
@@ -64,29 +79,44 @@ async def _migrate(settings: Settings, args) -> int:
 
 
 async def _call(settings: Settings, args) -> int:
-    from telephony.local_carrier import run_terminal_call
+    """Calls the hotline running at the configured address (`gigline serve`) through its
+    local carrier; with none running, starts one in this process for the call."""
+    from telephony.local_carrier import LocalLine
 
     if not settings.uses_local_carrier:
         print("gigline call uses the local carrier: unset the TWILIO_* settings", file=sys.stderr)
         return 2
+    async with aiohttp.ClientSession() as http:
+        line = await running_hotline(settings, http)
+        if line is not None:
+            print(f"Calling the hotline running on {settings.public_url}")
+            await _terminal_call(line, args.phone)
+            return 0
+    log_file = settings.data_dir / "gigline-call.log"
+    log_to_file(log_file)
+    print(f"Starting the hotline for this call; its log goes to {log_file}")
     hotline = await start_hotline(settings)
-    loop = asyncio.get_running_loop()
-
-    async def read_line() -> str:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:  # end of input: the caller hangs up
-            return "h"
-        return line
-
     try:
-        await run_terminal_call(hotline.carrier, args.phone, read_line=read_line,
-                                write=lambda text: print(text, flush=True))
-        await asyncio.sleep(0.5)  # let the registration SMS arrive before we stop
-        for sms in hotline.carrier.inbox(args.phone):
-            print(f"SMS to {args.phone}: {sms.body}")
+        await _terminal_call(LocalLine(hotline.carrier), args.phone)
     finally:
         await hotline.close()
     return 0
+
+
+async def _terminal_call(line: PhoneLine, phone: str) -> None:
+    from telephony.local_carrier import run_terminal_call
+
+    loop = asyncio.get_running_loop()
+
+    async def read_line() -> str:
+        typed = await loop.run_in_executor(None, sys.stdin.readline)
+        if not typed:  # end of input: the caller hangs up
+            return "h"
+        return typed
+
+    # linger: the SMS a registration sends arrive just after the caller hangs up.
+    await run_terminal_call(line, phone, read_line=read_line,
+                            write=lambda text: print(text, flush=True), linger=1.0)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 # E.164 numbers, as written or URL-encoded (+ is %2B), and bare mainland mobiles.
 _E164 = re.compile(r"(?P<plus>\+|%2B)(?P<head>\d{5})\d{2,6}(?P<tail>\d{4})(?!\d)")
@@ -31,3 +32,17 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format=FORMAT)
     for handler in logging.getLogger().handlers:
         handler.addFilter(MaskPhoneNumbers())
+
+
+def log_to_file(path: Path, terminal_level: int = logging.WARNING) -> None:
+    """Every record goes to `path` (appended); the terminal keeps only `terminal_level` and
+    up. For the terminal phone, whose prompts log lines would otherwise break up."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.setLevel(terminal_level)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter(FORMAT))
+    to_file.addFilter(MaskPhoneNumbers())
+    root.addHandler(to_file)
+    root.setLevel(logging.INFO)

@@ -3,6 +3,7 @@ carrier beside it. Used by `gigline serve`, `gigline call`, end-to-end tests and
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import socket
@@ -15,7 +16,7 @@ from gigline.app import create_app
 from gigline.settings import Settings
 from market.clock import Clock, utc_now
 from speech.recognizer import SpeechModel
-from telephony.local_carrier import LocalCarrier
+from telephony.local_carrier import LocalCarrier, RemoteLine
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,38 @@ class LocalCarrierRefused(RuntimeError):
 
 class CannotListen(RuntimeError):
     """A port Gigline needs is taken (another `gigline serve`?) or cannot be bound."""
+
+
+class RunningHotlineUnusable(RuntimeError):
+    """A Gigline hotline answers at the configured address, but its phones cannot be used."""
+
+
+PROBE_SECONDS = 3
+
+
+async def running_hotline(settings: Settings, http: aiohttp.ClientSession) -> RemoteLine | None:
+    """The phone line to the hotline already running at the configured address (`gigline
+    serve`), through its local carrier; None when nothing answers there. Something that
+    answers /healthz but not as Gigline is left for the port check to report."""
+    try:
+        async with asyncio.timeout(PROBE_SECONDS), \
+                http.get(f"{settings.public_url}/healthz") as response:
+            health = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None
+    if not (isinstance(health, dict) and {"status", "database"} <= health.keys()):
+        return None
+    base = settings.rest_api_base
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            line = await RemoteLine.connect(http, base)
+    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError):
+        line = None
+    if line is None or line.webhook_base != settings.public_url:
+        raise RunningHotlineUnusable(
+            f"a Gigline hotline runs on {settings.public_url}, but no local carrier of it "
+            f"answers on {base} (is it using Twilio, or another GIGLINE_LOCAL_CARRIER_PORT?)")
+    return line
 
 
 def _listen(host: str, port: int, what: str) -> socket.socket:

@@ -1,4 +1,5 @@
-"""Loads a market's reference data (areas, trades) and, for the demo, an employer and jobs."""
+"""Loads a market's reference data (areas, trades) and, for the demo, an employer, jobs and
+workers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Area, Employer, Job, JobLine, Market, Trade
+from store.models import Area, Employer, Job, JobLine, Market, Trade, Worker
+
+# Demo workers get alerts, so their numbers must never be a real subscriber's. China
+# reserves no numbers for fiction (any valid mobile number may be someone's); Australia's
+# regulator (ACMA) reserves these mobile numbers for creative works and never allocates
+# them, and they parse as valid mobiles, as Gigline requires.
+FICTION_MOBILES = frozenset(
+    "+61491" + tail for tail in ("570006", "570156", "570157", "570158", "570159", "570110",
+                                 "570313", "570737", "571266", "571491", "571804", "572549",
+                                 "572665", "572983", "573770", "573087", "574118", "574632",
+                                 "575254", "575789", "576398", "576801", "577426", "577644",
+                                 "578957", "578148", "578888", "579212", "579760", "579455"))
+
+
+class DemoDataError(ValueError):
+    """The market's demo data would reach real people."""
 
 
 def market_data(code: str) -> dict:
@@ -50,7 +66,8 @@ async def ensure_market(session: AsyncSession, code: str) -> Market:
 
 
 async def ensure_demo_jobs(session: AsyncSession, market: Market, now: datetime) -> None:
-    """A verified employer with two open jobs, so a demo caller has offers to hear."""
+    """A verified employer with two open jobs, so a demo caller has offers to hear, and a
+    few workers (marked demo) whom its jobs and the agents' first jobs alert."""
     demo = market_data(market.code)["demo"]
     if await session.scalar(select(Employer).where(Employer.market_id == market.id)):
         return
@@ -64,8 +81,11 @@ async def ensure_demo_jobs(session: AsyncSession, market: Market, now: datetime)
     )
     session.add(employer)
     await session.flush()
-    towns = {a.name: a.id for a in await session.scalars(select(Area).where(Area.kind == "town"))}
-    trades = {t.code: t.id for t in await session.scalars(select(Trade))}
+    towns = {a.name: a for a in await session.scalars(
+        select(Area).where(Area.market_id == market.id, Area.kind == "town"))}
+    trades = {t.code: t for t in await session.scalars(
+        select(Trade).where(Trade.market_id == market.id))}
+    _add_demo_workers(session, market, demo.get("workers", []), towns, trades, now)
     zone = ZoneInfo(market.timezone)
     today = now.astimezone(zone).date()
     for spec in demo["jobs"]:
@@ -78,7 +98,7 @@ async def ensure_demo_jobs(session: AsyncSession, market: Market, now: datetime)
             end_at=start + timedelta(days=spec["days"]),
             days=spec["days"],
             daily_pay=spec.get("daily_pay", False),
-            town_id=towns[spec["town"]],
+            town_id=towns[spec["town"]].id,
             address=spec["address"],
             created_at=now,
             next_wave_at=now,
@@ -89,9 +109,34 @@ async def ensure_demo_jobs(session: AsyncSession, market: Market, now: datetime)
             session.add(
                 JobLine(
                     job_id=job.id,
-                    trade_id=trades[line["trade"]],
+                    trade_id=trades[line["trade"]].id,
                     headcount=line["headcount"],
                     day_wage_fen=line["day_wage_yuan"] * 100,
                 )
             )
     await session.flush()
+
+
+def check_demo_workers(specs: list[dict]) -> None:
+    """Raises DemoDataError for a demo worker whose number someone may own."""
+    for spec in specs:
+        if spec["phone"] not in FICTION_MOBILES:
+            raise DemoDataError(f"demo worker {spec['name']}: {spec['phone']} is not a number "
+                                "reserved for fiction (market.seed.FICTION_MOBILES)")
+
+
+def _add_demo_workers(session: AsyncSession, market: Market, specs: list[dict],
+                      towns: dict[str, Area], trades: dict[str, Trade], now: datetime) -> None:
+    """Registered, consenting, available workers, alerted by SMS (the local carrier's inbox
+    shows them); their names say 演示 and `demo` marks them for agents."""
+    check_demo_workers(specs)
+    for spec in specs:
+        town = towns[spec["town"]]
+        wage = spec.get("day_wage_yuan")
+        session.add(Worker(
+            market_id=market.id, phone=spec["phone"], status="active", demo=True,
+            name=spec["name"], town_id=town.id, district_id=town.parent_id,
+            day_wage_fen=None if wage is None else wage * 100, availability="today",
+            alert_channel="sms", trades=[trades[code] for code in spec["trades"]],
+            consent_at=now, created_at=now, registered_at=now,
+        ))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr_flows.catalogue import Catalogue
@@ -118,14 +118,22 @@ async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Mat
 
 
 async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int = 500) -> int:
-    """Alerts held for the quiet hours go out when they end, if the job still wants people."""
+    """Alerts held for the quiet hours go out, if the job still wants people, once the
+    quiet hours as set now no longer hold them: they ended, or the setting changed since
+    the alert was held (a restart with other GIGLINE_QUIET_HOURS, or none). An alert the
+    rules still hold gets the end they now give as its release time, which agents see."""
+    rules = alerting.rules
+    quiet_end = quiet_until(now, rules, alerting.timezone)
+    due = Offer.alert_hold_until.is_not(None)
+    if quiet_end is not None:
+        due = and_(due, Job.start_at <= now + rules.quiet_override)  # starts soon
     async with alerting.sessions() as session, session.begin():
         rows = list(await session.execute(
             select(Offer, Worker.phone, Worker.alert_channel)
             .join(Worker, Worker.id == Offer.worker_id)
             .join(Job, Job.id == Offer.job_id)
             .join(JobLine, JobLine.id == Offer.job_line_id)
-            .where(Offer.status == "offered", Offer.alert_hold_until <= now,
+            .where(Offer.status == "offered", due,
                    Job.status == "open", Job.start_at > now,
                    JobLine.filled < JobLine.headcount)
             .order_by(Offer.alert_hold_until, Offer.id).limit(limit)
@@ -135,4 +143,13 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
             await enqueue_alert(session, offer, phone, preference=preference,
                                 catalogue=alerting.catalogue, timezone=alerting.timezone,
                                 public_url=alerting.public_url, now=now)
+        if quiet_end is not None:
+            await session.flush()  # the alerts just released are held no more
+            # Two ranges, not !=, so the (status, alert_hold_until) index finds them.
+            await session.execute(
+                update(Offer)
+                .where(Offer.status == "offered",
+                       or_(Offer.alert_hold_until < quiet_end, Offer.alert_hold_until > quiet_end))
+                .values(alert_hold_until=quiet_end)
+                .execution_options(synchronize_session=False))
     return len(rows)

@@ -93,6 +93,7 @@ class Worker(Base):
     availability: Mapped[str | None] = mapped_column(String(16))  # today|tomorrow|week|not_now
     available_from: Mapped[date | None] = mapped_column(Date)
     priority_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # seeded by the demo market
     # sms | call (for workers who cannot read); None until asked: alerts then go by SMS
     alert_channel: Mapped[str | None] = mapped_column(String(8))
     jobs_completed: Mapped[int] = mapped_column(default=0)

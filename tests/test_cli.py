@@ -12,6 +12,15 @@ import aiohttp
 
 from gigline.cli import main
 from tests.conftest import free_port
+from tests.gigline_processes import (
+    GREETING,
+    LOG_LINE,
+    assert_no_speech_hint,
+    call_from_terminal,
+    carrier_calls,
+    embedded_env,
+    serving,
+)
 from tests.twilio_signing import signed_headers, voice_params
 
 
@@ -69,3 +78,33 @@ async def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_2(tmp_path):
     lines = stderr.decode().strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], lines
     assert not (tmp_path / "var" / "gigline.db").exists(), "nothing ran before the port"
+
+
+async def test_call_while_serve_runs_calls_the_running_hotline(tmp_path):
+    env = embedded_env(tmp_path)
+    async with serving(env, tmp_path):
+        # 1: consent; the first trade question then hears silence, and the caller hangs up.
+        lines = await call_from_terminal(env, tmp_path, "1\n\nh\n")
+        calls = await carrier_calls(env)
+
+    assert [(c["from"], c["direction"], c["status"]) for c in calls] == [
+        ("+8613800138000", "inbound", "completed")]
+    assert lines[0] == f"Calling the hotline running on http://127.0.0.1:{env['GIGLINE_PORT']}"
+    assert any(line.startswith(GREETING) for line in lines), lines
+    assert "  « 对不起，没听清。" in lines  # the silence reached the running hotline
+    assert lines[-1].startswith("Call ended (completed")
+    assert not [line for line in lines if LOG_LINE.search(line)]
+    assert_no_speech_hint(lines)  # no Vosk model: speech is off
+
+
+async def test_call_with_nothing_running_starts_a_hotline_and_logs_to_a_file(tmp_path):
+    env = embedded_env(tmp_path)
+
+    lines = await call_from_terminal(env, tmp_path, "1\nh\n")
+
+    log_file = tmp_path / "var" / "gigline-call.log"
+    assert lines[0] == f"Starting the hotline for this call; its log goes to {log_file}"
+    assert any(line.startswith(GREETING) for line in lines), lines
+    assert not [line for line in lines if LOG_LINE.search(line)]
+    assert "speech is off" in log_file.read_text(encoding="utf-8")
+    assert_no_speech_hint(lines)

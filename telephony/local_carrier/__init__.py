@@ -6,15 +6,20 @@ For development, demos and tests only; Twilio cannot be reached from our machine
 from .call import CallStateError, ScriptedCall
 from .carrier import LocalCarrier
 from .messages import MessageRecord, SimulatedSms
+from .phone_line import CallView, LocalLine, PhoneLine, RemoteLine
 from .terminal import run_terminal_call
 from .verbs import DialOutcome
 from .webhooks import WebhookResult
 
 __all__ = [
     "CallStateError",
+    "CallView",
     "DialOutcome",
     "LocalCarrier",
+    "LocalLine",
     "MessageRecord",
+    "PhoneLine",
+    "RemoteLine",
     "ScriptedCall",
     "SimulatedSms",
     "WebhookResult",

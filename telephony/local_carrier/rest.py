@@ -12,6 +12,7 @@ from .inbox import inbox_handler
 from .recordings import silent_wav
 from .rest_calls import CallsApi
 from .rest_messages import MessagesApi
+from .rest_phones import PHONE_ROUTE, add_phone_routes
 
 if TYPE_CHECKING:
     from .carrier import LocalCarrier
@@ -25,7 +26,7 @@ INBOX_ROUTE = "inbox"  # a page for a person trying the demo, not Twilio's API
 def build_rest_app(carrier: "LocalCarrier") -> web.Application:
     messages = MessagesApi(carrier.sms)
     calls = CallsApi(carrier)
-    app = web.Application(middlewares=[carrier.faults.middleware, _api_middleware(carrier)])
+    app = web.Application(middlewares=[_faults_middleware(carrier), _api_middleware(carrier)])
     app.router.add_post(f"{ACCOUNT}/Messages.json", messages.create)
     app.router.add_get(f"{ACCOUNT}/Messages.json", messages.list)
     app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}.json", messages.fetch)
@@ -34,12 +35,29 @@ def build_rest_app(carrier: "LocalCarrier") -> web.Application:
     app.router.add_get(f"{ACCOUNT}/Calls/{{sid}}.json", calls.fetch)
     app.router.add_post(f"{ACCOUNT}/Calls/{{sid}}.json", calls.update)
     app.router.add_get("/inbox", inbox_handler(carrier.sms), name=INBOX_ROUTE)
+    add_phone_routes(app, carrier)
     # Recording media is public unless an account turns on media auth (the default is off).
     recording = _recording_handler(carrier)
     for suffix in ("", ".wav"):
         path = f"{ACCOUNT}/Recordings/{{sid:RE[0-9a-f]{{32}}}}{suffix}"
         app.router.add_get(path, recording, name=f"{PUBLIC_ROUTE}{suffix}")
     return app
+
+
+def _is_phone(request: web.Request) -> bool:
+    return (request.match_info.route.name or "").startswith(PHONE_ROUTE)
+
+
+def _faults_middleware(carrier: "LocalCarrier") -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Injected faults stand for Twilio's REST API failing; the phones are not that API."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if _is_phone(request):
+            return await handler(request)
+        return await carrier.faults.middleware(request, handler)
+
+    return middleware
 
 
 def _authorised(carrier: "LocalCarrier", request: web.Request) -> bool:
@@ -62,7 +80,7 @@ def _api_middleware(carrier: "LocalCarrier") -> Callable[..., Awaitable[web.Stre
         carrier.learn_rest_base(str(request.url.origin()))
         try:
             name = request.match_info.route.name or ""
-            public = name.startswith(PUBLIC_ROUTE) or name == INBOX_ROUTE
+            public = name.startswith(PUBLIC_ROUTE) or name == INBOX_ROUTE or _is_phone(request)
             if not public and not _authorised(carrier, request):
                 raise TwilioApiError(
                     401, 20003, "Authenticate", detail="Your AccountSid or AuthToken was incorrect."
