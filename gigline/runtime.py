@@ -138,6 +138,6 @@ async def _start(settings: Settings, listener: socket.socket, clock: Clock,
             await http.close()
         raise
     # What start-up built lives as long as the process: keep it out of the collector's
-    # full passes, which otherwise pause every call in flight for ~100 ms.
+    # full passes, which otherwise pause every call in flight while they walk it.
     gc.freeze()
     return Hotline(settings, app, runner, carrier, http)

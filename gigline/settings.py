@@ -25,8 +25,7 @@ class SettingsError(ValueError):
 
 
 # One decoding thread per core and one more: a thread waiting for the GIL to hand its
-# result back would otherwise leave a core idle (on 2 cores, 40 callers answering at
-# once: p95 703-719 ms with 3 threads, 782 with 2, 798 with 4; docs/speech_benchmarks.md).
+# result back would otherwise leave a core idle (measured in docs/speech_benchmarks.md).
 DEFAULT_SPEECH_THREADS = (os.cpu_count() or 1) + 1
 
 

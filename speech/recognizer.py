@@ -26,10 +26,10 @@ UNKNOWN = "[unk]"
 # a spoken number ("三百……五十") may pause in the middle.
 SETTLED_MS = 300
 SETTLED_MS_NUMBERS = 600
-# Vosk's words trail the audio by up to ~0.5 s: its network runs on 240 ms of audio at a
-# time, once it has ~0.3 s more. Once the caller has stopped, this much silence fed at
-# once (one more network run) pushes the last words through: 3.7 ms, where FinalResult()'s
-# flush costs 6.3 and hears the same (bench/speech_end_rule.py: 102 of 105 alike).
+# Vosk's words trail the audio: its network runs on 240 ms of audio at a time, once it
+# has more in hand. Once the caller has stopped, this much silence fed at once (one more
+# network run) pushes the last words through, cheaper than FinalResult()'s flush and
+# hearing the same (bench/speech_end_rule.py; figures in docs/speech_benchmarks.md).
 PUSH_THROUGH = bytes(2 * 240 * SAMPLES_PER_MS)  # 240 ms of 16-bit silence
 
 
@@ -131,7 +131,7 @@ class GrammarRecognizer:
             return None
         self._utterance_over()
         # Settled on a noisy line: Result() finalises what was decoded; FinalResult()
-        # would flush the pipeline first, ~20x dearer (11 ms against 0.5).
+        # would flush the pipeline first, which costs many times more.
         return _heard(self._rec.Result())
 
     def _utterance_over(self) -> None:
