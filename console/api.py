@@ -60,6 +60,10 @@ async def api_middleware(request: web.Request, handler):
         request[AGENT] = agent
     try:
         return await handler(request)
+    except web.HTTPException as exc:  # no such route, or not with that method
+        if exc.status < 400:
+            raise
+        return _error(exc.status, exc.reason)
     except jobs.MarketError as exc:
         return _error(exc.status, exc.reason, exc.field)
     except ValidationError as exc:
@@ -100,7 +104,8 @@ def _id(request: web.Request) -> int:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    trades = tuple(t.code for t in _desk(request).market.trades)
+    return web.json_response(openapi_document(trades))
 
 
 async def list_trades(request: web.Request) -> web.Response:

@@ -1,18 +1,51 @@
-"""The API's request bodies: validated here, so a bad field gets a 4xx naming it."""
+"""The API's request bodies, validated here so a bad field gets a 4xx naming it, and the
+shapes of its answers. The OpenAPI document is built from these models: what a field
+accepts is said once, here, for both."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # A start far outside this century is a typing slip, and its arithmetic (end = start +
 # days, the market's time zone) would overflow at the calendar's ends.
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+PLAUSIBLE_YEAR = r"^(20[0-9]{2}|2100)-"
+
+# Free text holds no control characters (PostgreSQL cannot store NUL; the others are
+# typing accidents) but may hold tabs and line breaks. `_VISIBLE` is neither a control
+# character nor white space, in the sense of Python's strip() as well as JSON Schema's
+# (ECMA 262) `\s`: two of them mean two characters are left once the ends are stripped.
+_TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
+
+
+def text(max_length: int, *, required: bool = False, **field: Any) -> Any:
+    """A text field; `required`: at least two visible characters."""
+    pattern = (f"^{_TEXT}*{_VISIBLE}{_TEXT}*{_VISIBLE}{_TEXT}*$" if required
+               else f"^{_TEXT}*$")
+    return Field(min_length=2 if required else 0, max_length=max_length, pattern=pattern,
+                 **field)
+
+
+def yuan(*, above_zero: bool, le: int) -> Any:
+    """An amount in yuan, at most two decimals, as a JSON integer or a decimal string.
+    (A JSON fraction such as 0.29 may reach us as 0.29000000000000004, so fractions are
+    documented as strings; `le` is a power of ten.)"""
+    digits = len(str(le)) - 1
+    least = r"0\.(0[1-9]|[1-9][0-9]?)" if above_zero else r"0(\.[0-9]{1,2})?"
+    pattern = (rf"^({least}|[1-9][0-9]{{0,{digits - 1}}}(\.[0-9]{{1,2}})?"
+               rf"|{le}(\.00?)?)$")
+    schema = {"anyOf": [{"type": "integer", "minimum": 1 if above_zero else 0, "maximum": le},
+                        {"type": "string", "pattern": pattern}]}
+    limits = {"gt": 0} if above_zero else {"ge": 0}
+    return Annotated[Decimal, Field(le=le, decimal_places=2, **limits),
+                     WithJsonSchema(schema)]
 
 
 def _plausible(moment: datetime | None) -> datetime | None:
@@ -21,28 +54,42 @@ def _plausible(moment: datetime | None) -> datetime | None:
     return moment
 
 
+DayWage = yuan(above_zero=True, le=10_000)
+Amount = yuan(above_zero=True, le=10_000_000)
+Owed = yuan(above_zero=False, le=10_000_000)
+Start = Annotated[datetime, WithJsonSchema({
+    "type": "string", "format": "date-time", "pattern": PLAUSIBLE_YEAR,
+    "description": f"ISO 8601, in the years {EARLIEST_YEAR}-{LATEST_YEAR}; without an offset "
+                   "it is market time. Not more than an hour before now (else 422)."})]
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class EmployerIn(_Body):
-    name: str = Field(min_length=2, max_length=200)
-    phone: str = Field(min_length=5, max_length=32, description="any format; stored as E.164")
-    address: str = Field(default="", max_length=500)
-    credit_code: str = Field(min_length=18, max_length=18,
-                             description="统一社会信用代码, checked with GB 32100")
+    name: str = text(200, required=True)
+    phone: str = Field(min_length=5, max_length=32, json_schema_extra={"format": "phone"},
+                       description="a phone number in China, any format; stored as E.164")
+    address: str = text(500, default="")
+    credit_code: str = Field(
+        min_length=18, max_length=18, json_schema_extra={
+            "format": "gb32100",
+            "pattern": "^[1-9A-HJ-NPQRTUWY][0-9A-HJ-NPQRTUWXY](?!000000)[0-9]{6}"
+                       "[0-9A-HJ-NPQRTUWXY]{10}$"},
+        description="统一社会信用代码: its check character must match (GB 32100)")
 
 
 class VerificationIn(_Body):
     state: Literal["verified", "unverified", "blacklisted"]
-    checked: str = Field(min_length=2, max_length=1000,
-                         description="what the agent checked: licence, site visit …")
+    checked: str = text(1000, required=True,
+                        description="what the agent checked: licence, site visit …")
 
 
 class LineIn(_Body):
-    trade: str = Field(description="trade code, see GET /api/trades")
+    trade: str = Field(description="a trade code of the market, see GET /api/trades")
     headcount: int = Field(ge=1, le=500)
-    day_wage_yuan: Decimal = Field(gt=0, le=10000, decimal_places=2)
+    day_wage_yuan: DayWage
 
     @property
     def day_wage_fen(self) -> int:
@@ -51,13 +98,14 @@ class LineIn(_Body):
 
 class JobIn(_Body):
     employer_id: Id
-    lines: list[LineIn] = Field(min_length=1, max_length=10)
-    start_at: datetime = Field(description="ISO 8601; without an offset it is market time")
+    lines: list[LineIn] = Field(min_length=1, max_length=10,
+                                description="one line per trade (else 422)")
+    start_at: Start
     days: int = Field(ge=1, le=365)
     daily_pay: bool = Field(default=False, description="日结: paid at the end of each day")
-    town_id: Id
-    address: str = Field(min_length=2, max_length=500)
-    notes: str = Field(default="", max_length=2000)
+    town_id: Id = Field(description="a town of the market, see GET /api/areas (else 404)")
+    address: str = text(500, required=True)
+    notes: str = text(2000, default="")
 
     _start_plausible = field_validator("start_at")(_plausible)
 
@@ -71,17 +119,25 @@ class JobIn(_Body):
 
 
 class JobChangeIn(_Body):
-    start_at: datetime | None = None
-    address: str | None = Field(default=None, min_length=2, max_length=500)
-    notes: str | None = Field(default=None, max_length=2000)
+    start_at: Start | None = None
+    address: str | None = text(500, required=True, default=None)
+    notes: str | None = text(2000, default=None)
 
     _start_plausible = field_validator("start_at")(_plausible)
 
 
+def _needs(action: str, field: str) -> dict:
+    return {"if": {"properties": {"action": {"const": action}}},
+            "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}}}
+
+
 class CaseActionIn(_Body):
+    model_config = ConfigDict(json_schema_extra={
+        "allOf": [_needs("recovered", "amount_yuan"), _needs("refer", "referral")]})
+
     action: Literal["assign", "contact", "mediation", "refer", "recovered", "close", "note"]
-    note: str = Field(default="", max_length=2000)
-    amount_yuan: Decimal | None = Field(default=None, gt=0, le=10_000_000, decimal_places=2)
+    note: str = text(2000, default="")
+    amount_yuan: Amount | None = Field(default=None, description="recovered: how much")
     referral: Literal["arbitration", "platform"] | None = Field(
         default=None, description="refer: 劳动仲裁 (arbitration) or the 根治欠薪 platform")
 
@@ -92,7 +148,7 @@ class CaseActionIn(_Body):
 
 class HireCorrectionIn(_Body):
     days_worked: int | None = Field(default=None, ge=0, le=365)
-    owed_yuan: Decimal | None = Field(default=None, ge=0, le=10_000_000, decimal_places=2)
+    owed_yuan: Owed | None = None
 
     @property
     def owed_fen(self) -> int | None:
@@ -100,3 +156,229 @@ class HireCorrectionIn(_Body):
 
 
 SCHEMAS = (EmployerIn, VerificationIn, JobIn, JobChangeIn, CaseActionIn, HireCorrectionIn)
+
+
+# What the API answers. The handlers build these as dicts; tests/test_openapi.py checks
+# every answer against them. Times are ISO 8601 in UTC.
+Moment = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldError(_Out):
+    field: str
+    reason: str
+
+
+class Error(_Out):
+    error: str = Field(description="the reason, for people")
+    field: str | None = Field(description="the field at fault, when one is")
+    errors: list[FieldError] = Field(
+        default=[], description="every field at fault (a 422 from validation)")
+
+
+class TradeOut(_Out):
+    code: str
+    name: str
+    synonyms: list[str]
+
+
+class TownOut(_Out):
+    id: int
+    name: str
+
+
+class DistrictOut(_Out):
+    id: int
+    name: str
+    towns: list[TownOut]
+
+
+class EmployerOut(_Out):
+    id: int
+    name: str
+    phone: str = Field(description="E.164")
+    address: str
+    credit_code: str
+    verification: Literal["verified", "unverified", "blacklisted"]
+    verified_by: str | None
+    verified_at: Moment | None
+    verification_note: str | None
+
+
+class EmployerDetailOut(EmployerOut):
+    open_cases: list[int] = Field(description="ids of its open rights cases")
+    alerts_held: bool = Field(description="an open case holds its job alerts")
+    rating_avg: float | None
+
+
+class LineOut(_Out):
+    id: int
+    trade: str
+    headcount: int
+    filled: int
+    day_wage_fen: int
+
+
+class JobOut(_Out):
+    id: int
+    code: str = Field(description="what workers type on a keypad: J + id")
+    status: Literal["open", "cancelled"]
+    employer_id: int
+    start_at: Moment
+    end_at: Moment
+    days: int
+    daily_pay: bool
+    town_id: int
+    address: str
+    notes: str
+    waves_sent: int
+    next_wave_at: Moment | None
+    lines: list[LineOut]
+
+
+class MatchOut(_Out):
+    offer_id: int
+    worker_id: int
+    job_line_id: int
+    wave: int = Field(description="0: the worker heard of it by calling in")
+    status: str
+    channel: str
+    score: dict[str, Any] = Field(description="the ranking's parts")
+    alerted_at: Moment | None
+    held_until: Moment | None = Field(description="quiet hours: the alert waits until then")
+
+
+class CaseOut(_Out):
+    id: int
+    status: Literal["open", "assigned", "contacted", "mediation", "referred", "recovered",
+                    "closed"]
+    employer_id: int | None
+    job_id: int | None
+    opened_by: str
+    opened_at: Moment
+    assigned_to: str | None
+    owed_fen: int
+    recovered_fen: int
+    referred_to: str | None
+    closed_at: Moment | None
+
+
+class CaseEmployerOut(_Out):
+    id: int
+    name: str
+    phone: str
+    address: str
+    credit_code: str
+
+
+class SiteOut(_Out):
+    job_code: str
+    address: str
+    start_at: Moment
+    end_at: Moment
+
+
+class HireEvidenceOut(_Out):
+    id: int
+    status: str
+    contract_summary: str
+    days_worked: int | None
+    owed_fen: int | None
+    paid_fen: int
+    started_at: Moment | None
+    started_by: str | None
+
+
+class PayCheckOut(_Out):
+    period_start: Day
+    period_end: Day
+    owed_fen: int
+    status: str
+    paid_fen: int | None
+    answered_at: Moment | None
+
+
+class SmsOut(_Out):
+    at: Moment
+    direction: Literal["in", "out"]
+    body: str
+    status: str | None = Field(default=None, description="outbound only")
+
+
+class CallOut(_Out):
+    call_sid: str
+    started_at: Moment
+    direction: str
+    status: str
+
+
+class CaseWorkerOut(_Out):
+    worker_id: int
+    name: str | None
+    phone: str
+    owed_fen: int
+    hire: HireEvidenceOut | None
+    pay_checks: list[PayCheckOut]
+    sms: list[SmsOut]
+    calls: list[CallOut]
+    recordings: list[str]
+
+
+class CaseEventOut(_Out):
+    at: Moment
+    actor: str
+    kind: str
+    note: str
+    amount_fen: int | None
+
+
+class CaseDetailOut(CaseOut):
+    employer: CaseEmployerOut | None
+    site: SiteOut | None
+    workers: list[CaseWorkerOut]
+    history: list[CaseEventOut]
+
+
+class HireOut(_Out):
+    id: int
+    days_worked: int | None
+    owed_fen: int | None
+    paid_fen: int
+    status: str
+
+
+class EmployerClearedOut(_Out):
+    id: int
+    alerts_held: Literal[False]
+
+
+REMINDER_STATUSES = ("pending", "done", "missed", "cancelled")
+
+
+class ReminderOut(_Out):
+    id: int
+    kind: str
+    hire_id: int
+    pay_check_id: int | None
+    due_at: Moment
+    status: Literal[REMINDER_STATUSES]
+    done_at: Moment | None
+
+
+class FiguresOut(_Out):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Day = Field(alias="from")
+    to: Day
+    registrations: int
+    recommended: int
+    hired: int
+    wages_confirmed_paid: int
+    wages_confirmed_paid_fen: int
+    unpaid_cases_opened: int
+    unpaid_cases_resolved: int
+    amount_recovered_fen: int

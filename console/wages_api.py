@@ -192,8 +192,18 @@ def _period(request: web.Request, timezone: str) -> tuple[datetime, datetime]:
     if end < start:
         raise jobs.MarketError("to", "the period ends before it starts", status=400)
     zone = ZoneInfo(timezone)
-    return (datetime.combine(start, time(0), zone).astimezone(UTC),
-            datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC))
+    first = datetime.combine(start, time(0), zone)
+    # Days at the calendar's ends have no UTC instant or next day: the period runs from
+    # the earliest to the latest moment Python can hold.
+    try:
+        first = first.astimezone(UTC)
+    except OverflowError:
+        first = datetime.min.replace(tzinfo=UTC)
+    try:
+        after = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
+    except OverflowError:
+        after = datetime.max.replace(tzinfo=UTC)
+    return first, after
 
 
 async def figures(request: web.Request) -> web.Response:

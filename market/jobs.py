@@ -99,7 +99,7 @@ async def post_job(session: AsyncSession, spec: JobSpec, *, market_id: int, agen
         raise NotFound("employer", spec.employer_id)
     town = await session.get(Area, spec.town_id)
     if town is None or town.kind != "town" or town.market_id != market_id:
-        raise MarketError("town_id", f"no town {spec.town_id} in this market")
+        raise MarketError("town_id", f"no town {spec.town_id} in this market", status=404)
     if spec.start_at <= now - timedelta(hours=1):
         raise MarketError("start_at", "the start is in the past")
     trades = {t.code: t for t in await session.scalars(

@@ -124,7 +124,7 @@ async def test_posting_a_job_with_two_lines(client):
     ({"days": 0}, 422, "days"),
     ({"start_at": "tomorrow"}, 422, "start_at"),
     ({"start_at": "2020-01-01T07:00:00"}, 422, "start_at"),
-    ({"town_id": 999}, 422, "town_id"),
+    ({"town_id": 999}, 404, "town_id"),
     ({"employer_id": 999}, 404, "employer"),
 ])
 async def test_bad_jobs_are_refused_naming_the_field(client, change, status, field):
