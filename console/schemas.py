@@ -243,6 +243,8 @@ class JobOut(_Out):
 class MatchOut(_Out):
     offer_id: int
     worker_id: int
+    demo_worker: bool = Field(description="a demo market's worker, on a number that reaches "
+                                          "no one")
     job_line_id: int
     wave: int = Field(description="0: the worker heard of it by calling in")
     status: str

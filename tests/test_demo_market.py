@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from console.schemas import MatchOut
 from market.seed import DemoDataError, check_demo_workers, ensure_market, market_data
 from store.db import make_engine, make_sessionmaker
 from store.models import Worker
@@ -54,6 +55,8 @@ async def test_a_fresh_start_matches_the_readme_job_with_demo_workers(tmp_path):
                 await asyncio.sleep(0.2)
 
     assert len(matches) >= 3 and all(m["demo_worker"] for m in matches), matches
+    for match in matches:  # as /api/openapi.json documents them, no field more or less
+        MatchOut.model_validate(match)
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'gigline.db'}")
     async with make_sessionmaker(engine)() as session:
         workers = list(await session.scalars(select(Worker)))
