@@ -5,7 +5,7 @@ does while it holds the embedded SQLite's one connection.
 
 Builds the hotline as `gigline serve` does (embedded SQLite in a temporary folder, demo
 data, speech on with the Korean test model), starts N calls, then answers each call's
-consent prompt by speech ("예", key 1) through `market.calls.take_turn`, one after the
+consent prompt by speech ("예", key 1) through `hotline.calls.take_turn`, one after the
 other, and prints the wall and CPU time per turn (CPU: all threads, so aiosqlite's
 included). `--profile` adds cProfile's top entries by cumulative time."""
 
@@ -28,8 +28,8 @@ from speech_raw import model_path  # noqa: E402  (bench/ is the script's folder)
 from gigline.app import create_app  # noqa: E402
 from gigline.keys import DESK, RENDERER  # noqa: E402
 from gigline.settings import Settings  # noqa: E402
+from hotline import calls  # noqa: E402
 from ivr_flows.inputs import Answer, CallStarted  # noqa: E402
-from market import calls  # noqa: E402
 from tests.hotline_settings import free_port  # noqa: E402
 
 

@@ -18,9 +18,9 @@ from sqlalchemy.orm import selectinload
 from console.openapi import openapi_document
 from console.schemas import MAX_ID, EmployerIn, JobChangeIn, JobIn, VerificationIn
 from gigline.keys import CLOCK, DESK, NUDGE_MARKET, SETTINGS
+from hotline.desk import CallDesk
 from market import jobs
 from market.cases import OPEN as OPEN_CASES
-from market.desk import CallDesk
 from store.models import Employer, Job, Offer, RightsCase, Trade, Worker
 
 AGENT = web.RequestKey("agent", str)

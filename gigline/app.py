@@ -33,17 +33,18 @@ from gigline.keys import (
 )
 from gigline.outage import DatabaseWatch, catch_up_inbound, outage_middleware
 from gigline.settings import Settings, wage_rules
+from hotline.calls import end_stale_calls
+from hotline.carrier import Carrier, CarrierError
+from hotline.desk import CallDesk
+from hotline.sender import OutboxSender
+from hotline.sms import newest_inbound
+from hotline.sweeps import MarketSweep
 from ivr_flows.catalogue import load_catalogue
 from ivr_flows.commands import HangUp, Say
-from market.calls import end_stale_calls
 from market.clock import Clock, utc_now
-from market.desk import CallDesk
 from market.directory import load_market_view
 from market.reminders import ReminderDesk
 from market.seed import ensure_demo_jobs, ensure_market
-from market.sender import OutboxSender
-from market.sms import newest_inbound
-from market.sweeps import MarketSweep
 from market.waves import Alerting, WaveRules
 from speech.recognizer import SpeechModel
 from speech.service import start_speech
@@ -56,7 +57,6 @@ from store.db import (
     upgrade,
 )
 from telephony import stream_socket, webhooks
-from telephony.carrier import Carrier, CarrierError
 from telephony.signature import twilio_signature_middleware
 from telephony.twilio_carrier import TwilioCarrier
 from telephony.twiml import VoiceRenderer

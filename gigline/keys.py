@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from gigline.outage import DatabaseWatch
 from gigline.settings import Settings
+from hotline.carrier import Carrier
+from hotline.desk import CallDesk
+from hotline.sender import OutboxSender
+from hotline.sweeps import MarketSweep
 from market.clock import Clock
-from market.desk import CallDesk
-from market.sender import OutboxSender
-from market.sweeps import MarketSweep
 from speech.service import Speech
-from telephony.carrier import Carrier
 from telephony.twiml import VoiceRenderer
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -19,13 +19,13 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from market import sms
-from market.calls import book_callbacks
+from hotline import sms
+from hotline.calls import book_callbacks
+from hotline.carrier import Carrier, CarrierError
+from hotline.desk import CallDesk
 from market.clock import Clock
-from market.desk import CallDesk
 from market.phones import caller_number
 from store.db import database_unreachable
-from telephony.carrier import Carrier, CarrierError
 from telephony.signature import TWILIO_PARAMS
 from telephony.twiml import empty_messaging_response
 

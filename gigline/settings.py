@@ -77,7 +77,7 @@ class Settings:
 
     @property
     def carrier_timeout_seconds(self) -> float:
-        """Carrier requests end well within the outbox lease (see market.sender), and
+        """Carrier requests end well within the outbox lease (see hotline.sender), and
         within 10 s: Twilio answers in well under a second, and a request it never
         answers holds one of the sender's slots until then."""
         return min(self.outbox_lease_seconds / 4, 10.0)

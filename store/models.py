@@ -337,7 +337,7 @@ class OutboundSms(Base):
     __table_args__ = (
         # Due rows in the order they are claimed: a claim reads only the rows it takes.
         Index("ix_sms_outbox_due", "status", "priority", "next_attempt_at", "id"),
-        # A row waits for the earlier unsettled rows to its phone (market.sender.claim).
+        # A row waits for the earlier unsettled rows to its phone (hotline.sender.claim).
         Index("ix_sms_outbox_phone_id", "phone", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

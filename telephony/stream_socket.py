@@ -23,7 +23,8 @@ from gigline.keys import (
     SETTINGS,
     SPEECH,
 )
-from market import calls
+from hotline import calls
+from hotline.carrier import CarrierError
 from speech.recognizer import (
     SETTLED_MS,
     SETTLED_MS_NUMBERS,
@@ -34,7 +35,6 @@ from speech.recognizer import (
 from speech.service import Speech
 from speech.understand import understand
 from speech.voice_gate import VoiceGate
-from telephony.carrier import CarrierError
 from telephony.media_stream import (
     MAX_MESSAGE,
     Audio,

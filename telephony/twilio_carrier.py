@@ -12,7 +12,7 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from telephony.carrier import CarrierError, ReceivedSms
+from hotline.carrier import CarrierError, ReceivedSms
 
 log = logging.getLogger(__name__)
 

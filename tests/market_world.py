@@ -9,13 +9,13 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import select
 
+from hotline.desk import CallDesk
+from hotline.sms import apply_sms
 from ivr_flows.catalogue import load_catalogue
 from ivr_flows.sms_flow import decide
 from market import jobs
-from market.desk import CallDesk
 from market.directory import load_market_view
 from market.seed import ensure_market
-from market.sms import apply_sms
 from market.waves import Alerting, WaveRules, run_waves
 from store.db import make_engine, make_sessionmaker
 from store.models import Area, Job, JobLine, Offer, OutboundSms, Trade, Worker

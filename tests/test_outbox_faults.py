@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from gigline.keys import CARRIER, DESK, SENDER, SESSIONS
-from market.calls import end_stale_calls
+from hotline.calls import end_stale_calls
 from market.outbox import enqueue_sms
 from store.models import CallSession, OutboundSms
 from tests.outbox_fixtures import PHONE, add, outbox_hotline, real_time_clock, rows  # noqa: F401

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from gigline.keys import SENDER, SESSIONS
+from hotline.sender import record_delivery_status
 from market.optouts import is_opted_out
 from market.outbox import enqueue_sms
-from market.sender import record_delivery_status
 from store.models import OutboundSms
 from tests.outbox_fixtures import PHONE, add, outbox_hotline, real_time_clock, rows  # noqa: F401
 

@@ -13,8 +13,8 @@ from twilio.request_validator import RequestValidator
 
 from gigline.keys import DESK, RENDERER, SESSIONS, SPEECH
 from gigline.runtime import start_hotline
+from hotline import calls
 from ivr_flows.inputs import Answer
-from market import calls
 from speech.recognizer import SETTLED_MS, GrammarRecognizer
 from store.models import CallSession, Worker
 from telephony.twiml import stream_token

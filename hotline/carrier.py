@@ -1,5 +1,6 @@
-"""The carrier interface the market talks to. Twilio is the first carrier; a domestic
-one (Asterisk ARI plus an SMS gateway) plugs in here without touching the flows."""
+"""The carrier interface the application layer owns and each carrier implements (Twilio
+in telephony/, the local stand-in in telephony/local_carrier/); a domestic one (Asterisk
+ARI plus an SMS gateway) plugs in here without touching dialogues, rules or the store."""
 
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline import answers
+from hotline.carrier import Carrier, CarrierError
+from hotline.desk import CallDesk
 from ivr_flows import call_flow
 from ivr_flows.commands import (
     AnswerPay,
@@ -43,9 +46,8 @@ from ivr_flows.inputs import (
     SlotResult,
 )
 from ivr_flows.listening import Listen
-from market import answers, cases, hires, offers, wages, workers
+from market import cases, hires, offers, wages, workers
 from market.clock import market_today
-from market.desk import CallDesk
 from market.outbox import queued_any
 from store.models import (
     CallbackRequest,
@@ -62,7 +64,6 @@ from store.repo import (
     insert_ignoring_duplicates,
     read_only,
 )
-from telephony.carrier import Carrier, CarrierError
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hotline import answers
+from hotline.answers import AnswerDesk
+from hotline.desk import CallDesk
 from ivr_flows.sms_flow import SmsDecision, decide
-from market import answers
-from market.answers import AnswerDesk
-from market.desk import CallDesk
 from market.hires import employer_answer, employer_note, waiting_requests
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK, PRIORITY_OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
