@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean speech-tools
 
 $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ $(TEST_STAMP): $(RUN_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/gigline serve
 
-test: $(TEST_STAMP) lint
+test: $(TEST_STAMP) lint speech-tools
 	$(BIN)/pytest
+
+# The speech tests make their Korean audio at run time with espeak-ng and sox: Debian
+# packages, installed once (CI runs as root on Debian 12). The package lists are only
+# fetched when the install cannot find them.
+speech-tools:
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends espeak-ng sox >/dev/null 2>&1 || { \
+	    apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends espeak-ng sox >/dev/null; }; }
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

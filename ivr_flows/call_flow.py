@@ -44,7 +44,7 @@ from ivr_flows.inputs import (
     Recorded,
     SlotResult,
 )
-from ivr_flows.listening import ITEM, Listen, listen_for, page_of
+from ivr_flows.listening import AMOUNT_STEPS, ITEM, Listen, listen_for, page_of
 from market.identity import is_valid_id_number
 from speech.words import SpeechWords
 
@@ -248,14 +248,42 @@ def _answer(turn: _Turn, value: str) -> None:
         _start(turn)
 
 
+# Spoken answers read back and confirmed by a key however sure the recogniser was: each
+# ends the call, throws away what the caller gave or was offered, or puts on record
+# against someone what the caller cannot take back from the phone. A recogniser can be
+# sure of the wrong word (the Korean test model hears some voices' 예, "yes", as 이, "2",
+# at full confidence), and a caller hung up on cannot say "that is not what I said".
+# (step, value); ANY_STEP matches every step, AN_AMOUNT any amount said where one is asked.
+ANY_STEP, AN_AMOUNT = "", "#"
+ALWAYS_READ_BACK = frozenset({
+    ("consent", "2"),  # declines: goodbye, and the call ends
+    ("review", "2"),  # starts the registration over: the draft just checked is dropped
+    ("offer", "1"),  # holds a place and texts the employer (an alert call then ends)
+    ("offer", "2"),  # passes the job over (an alert call: declined, and the call ends)
+    ("pay_question", "1"),  # paid in full: the wage check closes, and the call ends
+    ("pay_question", "2"),  # not paid: the employer is pressed, a case follows; call ends
+    ("pay_amount", AN_AMOUNT),  # paid in part: recorded as such, and the call ends
+    ("wage_report", AN_AMOUNT),  # opens a rights case against the employer
+    (ANY_STEP, "0"),  # an agent: this call ends (with no agent on duty, only a callback)
+})
+
+
+def always_read_back(step: str, value: str) -> bool:
+    """Whether this spoken answer at this step waits for a key, however clearly heard."""
+    said = AN_AMOUNT if step in AMOUNT_STEPS and value.isdigit() else value
+    return bool({(step, said), (step, value), (ANY_STEP, value)} & ALWAYS_READ_BACK)
+
+
 def _spoken(turn: _Turn, answer: Answer) -> None:
-    """A spoken answer heard with too little confidence is read back and confirmed by a
-    keypress ("您说的是钢筋工，对请按1，不对请按2") before it counts."""
+    """A spoken answer is read back and confirmed by a keypress ("您说的是钢筋工，对请按1，
+    不对请按2") before it counts when it was heard with too little confidence, or when it
+    would end the call or throw work away (ALWAYS_READ_BACK)."""
     speech = turn.ctx.speech
     if speech is None or turn.state.step not in _HANDLERS:
         turn.ask()  # speech that no longer fits the call (it moved on): ask again
         return
-    if answer.confidence >= speech.confirm_below:
+    if (answer.confidence >= speech.confirm_below
+            and not always_read_back(turn.state.step, answer.value)):
         _answer(turn, answer.value)
         return
     state = turn.state

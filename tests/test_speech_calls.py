@@ -80,7 +80,7 @@ async def test_a_caller_who_hears_the_prompt_out_first_is_decoded_from_the_voice
     quiet_line = b"\xff" * 8000 * 4  # four seconds of the consent prompt heard out
     # 아니요: espeak's 예 is heard as 이 after any quiet at all, gate or no gate.
     assert await call.speak_audio(quiet_line + utterance("아니요"))
-    assert any("不登记也可以" in p for p in call.new_prompts()), "declined by voice"
+    assert call.new_prompts()[-1] == "您说的是아니요，对请按1，不对请按2。", "heard"
     seconds_decoded = sum(decoded) / 8000
     assert seconds_decoded < 2.5, "the quiet four seconds were not decoded"
 
@@ -95,7 +95,7 @@ async def test_a_caller_is_answered_at_the_frame_their_quiet_ends_not_a_chunk_la
     heard_out = (word + b"\xff" * 8000)[:voice_ends_at(word) + 8 * SETTLED_MS]
     assert len(heard_out) % 800, "ends mid-chunk"
     assert await call.speak_audio(heard_out, silence_after=0, wait=5)
-    assert any("不登记也可以" in p for p in call.new_prompts()), "declined by voice"
+    assert call.new_prompts()[-1] == "您说的是아니요，对请按1，不对请按2。", "heard"
 
 
 async def test_every_listening_prompt_streams_and_the_next_response_stops_it(speaking_hotline):

@@ -119,7 +119,9 @@ def test_repeat_and_agent_can_be_said_anywhere(said, expect):
     call.say(said)
     if expect == "repeat":
         assert call.lines[-2] == prompt_before
-    else:
+    else:  # reaching an agent ends this call: a key confirms it first
+        assert call.lines[-2] == "bot: 您说的是人工，对请按1，不对请按2。"
+        call.press("1")
         assert call.state.step == "ended"
 
 
@@ -128,7 +130,9 @@ def test_a_pay_question_answered_partly_by_voice():
         pay=PayQuestionView(5, "J1", 60000, date(2026, 11, 20), date(2026, 11, 22), 3)))
     call.say("只 付 了 一 部 分")
     assert call.state.step == "pay_amount"
-    call.say("五 百 块")
+    call.say("五 百 块")  # recorded, and the call ends: read back first
+    assert call.lines[-2] == "bot: 您说的是500，对请按1，不对请按2。"
+    call.press("1")
     assert [e for e in call.effects if isinstance(e, AnswerPay)] == [
         AnswerPay(5, "partly", 50000)]
 
