@@ -174,7 +174,7 @@ def test_taking_a_job_by_voice_is_confirmed_then_the_place_is_held():
     assert call.lines[-2] == read_back("接活")
     assert not [e for e in call.effects if isinstance(e, ReserveSlot)]
     call.press("1")
-    assert "   [reserve line 7: ok]" in call.lines
+    assert "   [reserve line 7: reserved]" in call.lines
 
 
 @pytest.mark.parametrize("said, keys, recorded", [
