@@ -27,7 +27,7 @@ from bench.hire_stats import summary_ms
 from ivr_flows.catalogue import load_catalogue
 from market import jobs
 from market.clock import market_today
-from market.offers import HELD, reserve_slot
+from market.offers import HELD, RESERVED, reserve_slot
 from market.workers import load_worker
 from store.models import Job, JobLine, Offer, Worker, WorkerTrade
 
@@ -85,7 +85,7 @@ async def direct_race(sessions: async_sessionmaker, market: Market, now: datetim
             took = await reserve_slot(session, worker, line_id, channel="sms", now=now,
                                       today=today, timezone=market.timezone,
                                       catalogue=CATALOGUE)
-        return took, clock.perf_counter() - start
+        return took == RESERVED, clock.perf_counter() - start
 
     results = await asyncio.gather(*(accept(p) for p in phones), return_exceptions=True)
     total, cpu = clock.perf_counter() - start, clock.process_time() - cpu
