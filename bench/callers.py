@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ivr_flows.catalogue import load_catalogue
+from prompts.catalogue import load_catalogue
 
 HOTLINE = "+863592123456"
 ACCOUNT_SID = "AC" + "0" * 31 + "1"

@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 from sqlalchemy import select
 
+from basics.clock import market_today, utc_now
 from gigline.settings import Settings
-from market.clock import market_today, utc_now
 from store.db import make_engine, make_sessionmaker
 from store.models import Area, Market, Trade, Worker
 

@@ -21,14 +21,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from twilio.request_validator import RequestValidator
 
+from basics.clock import market_today
 from bench.hire_hotline import hotline_settings, running_hotline
 from bench.hire_population import Market
 from bench.hire_stats import summary_ms
-from ivr_flows.catalogue import load_catalogue
 from market import jobs
-from market.clock import market_today
 from market.offers import HELD, RESERVED, reserve_slot
 from market.workers import load_worker
+from prompts.catalogue import load_catalogue
 from store.models import Job, JobLine, Offer, Worker, WorkerTrade
 
 SLOTS = 10

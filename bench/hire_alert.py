@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from sqlalchemy import func, select
 
+from basics.clock import market_today
 from bench.hire_hotline import AUTH, hotline_settings, running_hotline, town_ids, verified_employer
 from bench.hire_population import TOWN_WEIGHTS, TRADE_WEIGHTS
 from bench.hire_stats import summary_ms
 from gigline.keys import SESSIONS
-from market.clock import market_today
 from store.models import Offer, OutboundSms
 
 FIRST_ALERT_TIMEOUT = 10.0

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from basics.clock import market_today
 from bench.hire_population import TOWN_WEIGHTS, TRADE_WEIGHTS, Market
 from bench.hire_stats import summary_ms
 from market import jobs
-from market.clock import market_today
 from market.matching import match_line, towns_within_reach
 from store.models import Job, JobLine
 

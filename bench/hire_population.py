@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from market.clock import market_today
+from basics.clock import market_today
 from market.matching import day_number
 from market.seed import ensure_market
 from store.models import Area, Employer, Job, JobLine, Offer, OptOut, Trade, Worker, WorkerTrade

@@ -94,8 +94,8 @@ async def serve_gigline() -> None:
 
 def bare_twiml(public_url: str) -> str:
     """Gigline's own main-menu response, byte for byte the size of a real turn."""
-    from ivr_flows.catalogue import load_catalogue
     from ivr_flows.commands import Ask
+    from prompts.catalogue import load_catalogue
     from telephony.twiml import VoiceRenderer
 
     catalogue = load_catalogue("zh-CN")

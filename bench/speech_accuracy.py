@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ivr_flows.catalogue import load_catalogue  # noqa: E402
 from ivr_flows.context import CallContext  # noqa: E402
 from ivr_flows.listening import listen_for  # noqa: E402
+from prompts.catalogue import load_catalogue  # noqa: E402
 from speech.recognizer import Chunker, GrammarRecognizer, SpeechModel  # noqa: E402
 from speech.understand import understand  # noqa: E402
 from speech.words import load_speech_words  # noqa: E402

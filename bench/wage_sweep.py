@@ -22,10 +22,10 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, text
 
-from ivr_flows.catalogue import load_catalogue
 from market.reminders import ReminderDesk, run_reminders
 from market.seed import ensure_market
 from market.wages import WageRules
+from prompts.catalogue import load_catalogue
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import (
     Area,

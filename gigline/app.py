@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 import scheduler as market_clock
+from basics.clock import Clock, utc_now
 from console import api, wages_api
 from gigline.keys import (
     CARRIER,
@@ -39,13 +40,12 @@ from hotline.desk import CallDesk
 from hotline.sender import OutboxSender
 from hotline.sms import newest_inbound
 from hotline.sweeps import MarketSweep
-from ivr_flows.catalogue import load_catalogue
 from ivr_flows.commands import HangUp, Say
-from market.clock import Clock, utc_now
 from market.directory import load_market_view
 from market.reminders import ReminderDesk
 from market.seed import ensure_demo_jobs, ensure_market
 from market.waves import Alerting, WaveRules
+from prompts.catalogue import load_catalogue
 from speech.recognizer import SpeechModel
 from speech.service import start_speech
 from store.db import (

@@ -8,13 +8,13 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from basics.clock import Clock
 from gigline.outage import DatabaseWatch
 from gigline.settings import Settings
 from hotline.carrier import Carrier
 from hotline.desk import CallDesk
 from hotline.sender import OutboxSender
 from hotline.sweeps import MarketSweep
-from market.clock import Clock
 from speech.service import Speech
 from telephony.twiml import VoiceRenderer
 

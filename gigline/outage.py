@@ -19,12 +19,12 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from basics.clock import Clock
+from basics.phones import caller_number
 from hotline import sms
 from hotline.calls import book_callbacks
 from hotline.carrier import Carrier, CarrierError
 from hotline.desk import CallDesk
-from market.clock import Clock
-from market.phones import caller_number
 from store.db import database_unreachable
 from telephony.signature import TWILIO_PARAMS
 from telephony.twiml import empty_messaging_response

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from basics.clock import Clock, utc_now
 from gigline.app import create_app
 from gigline.settings import Settings
-from market.clock import Clock, utc_now
 from speech.recognizer import SpeechModel
 from telephony.local_carrier import LocalCarrier, RemoteLine
 

@@ -11,7 +11,7 @@ from datetime import time, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from market.phones import InvalidPhoneNumber, to_e164
+from basics.phones import InvalidPhoneNumber, to_e164
 from market.wages import WageRules
 from telephony.media_stream import websocket_url
 

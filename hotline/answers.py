@@ -10,13 +10,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.catalogue import Catalogue
+from basics.clock import market_today
 from ivr_flows.sms_flow import SmsDecision
 from market import cases, ratings
-from market.clock import market_today
 from market.replies import open_offers, take_job_by_sms
 from market.wages import WageRules, answer_pay_check
 from market.workers import load_worker
+from prompts.catalogue import Catalogue
 from store.models import Hire, Job, PayCheck, Worker
 
 PAY_ANSWERS = {1: "yes", 2: "no", 3: "partly"}

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from basics.clock import market_today
 from hotline import answers
 from hotline.carrier import Carrier, CarrierError
 from hotline.desk import CallDesk
@@ -47,7 +48,6 @@ from ivr_flows.inputs import (
 )
 from ivr_flows.listening import Listen
 from market import cases, hires, offers, wages, workers
-from market.clock import market_today
 from market.outbox import queued_any
 from store.models import (
     CallbackRequest,

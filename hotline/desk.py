@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ivr_flows.catalogue import Catalogue
+from basics.clock import Clock
 from ivr_flows.context import MarketView
-from market.clock import Clock
 from market.wages import WageRules
+from prompts.catalogue import Catalogue
 from speech.words import SpeechWords
 
 

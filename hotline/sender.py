@@ -25,8 +25,8 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from basics.clock import Clock
 from hotline.carrier import Carrier, CarrierError
-from market.clock import Clock
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK
 from store.models import OptOut, OutboundSms

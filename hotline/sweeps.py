@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from market.clock import Clock
+from basics.clock import Clock
 from market.hires import chase_employers
 from market.reminders import ReminderDesk, run_reminders
 from market.waves import Alerting, release_held_alerts, run_waves

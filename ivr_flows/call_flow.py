@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from basics.identity import is_valid_id_number
 from ivr_flows.commands import (
     AnswerPay,
     Ask,
@@ -45,7 +46,6 @@ from ivr_flows.inputs import (
     SlotResult,
 )
 from ivr_flows.listening import AMOUNT_STEPS, ITEM, Listen, listen_for, page_of
-from market.identity import is_valid_id_number
 from speech.words import SpeechWords
 
 MAX_FAILURES = 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ivr_flows.catalogue import Catalogue
+from prompts.catalogue import Catalogue
 from speech.words import SpeechWords
 
 

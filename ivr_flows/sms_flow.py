@@ -8,7 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
-from ivr_flows.catalogue import Catalogue
+from prompts.catalogue import Catalogue
 
 _TRAILING = " .。!！~～"
 _JOB_CODE = re.compile(r"^(J\d{1,8})\s*(.*)$")

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.catalogue import Catalogue
 from market.jobs import MarketError, NotFound
 from market.outbox import PRIORITY_REPLY, enqueue_sms
+from prompts.catalogue import Catalogue
 from store.models import (
     CaseEvent,
     CaseWorker,

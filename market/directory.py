@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from basics.phones import spoken_number
 from ivr_flows.context import AreaView, MarketView, TradeView
-from market.phones import spoken_number
 from store.models import Area, Market, Trade
 
 

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.catalogue import Catalogue
+from basics.clock import market_today
+from basics.phones import spoken_number
 from ivr_flows.inputs import HireView
-from market.clock import market_today
 from market.matching import day_number
 from market.notices import LineFacts, line_facts, worker_label
 from market.outbox import PRIORITY_REPLY, enqueue_sms
-from market.phones import spoken_number
 from market.wages import WageRules, correct_owed, plan_hire
+from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Hire, Job, JobLine, Offer, Trade, Worker
 
 INSURANCE_OVER_DAYS = 3  # Yuncheng's rule: longer jobs need short-term accident insurance

@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from market.credit_code import is_valid_credit_code
+from basics.credit_code import is_valid_credit_code
+from basics.phones import InvalidPhoneNumber, to_e164
 from market.notices import tell_holders
-from market.phones import InvalidPhoneNumber, to_e164
 from store.models import Area, AuditEntry, Employer, Job, JobLine, Trade
 
 VERIFICATION_STATES = ("unverified", "verified", "blacklisted")

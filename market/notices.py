@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.catalogue import Catalogue
 from market.outbox import PRIORITY_ALERT, PRIORITY_NOTICE, enqueue_sms
+from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Hire, Job, JobLine, Offer, Trade, Worker
 
 HELD = ("accepted", "confirmed")

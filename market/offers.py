@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.catalogue import Catalogue
 from ivr_flows.inputs import OfferView
 from market.hires import ask_employer
 from market.matching import eligible_pairs, for_worker, towns_within_reach
 from market.notices import line_facts
 from market.outbox import PRIORITY_REPLY, enqueue_sms
+from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Job, JobLine, Offer, Trade, Worker
 from store.repo import insert_ignoring_duplicates
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.catalogue import Catalogue
 from market.notices import line_facts, worker_label
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
+from prompts.catalogue import Catalogue
 from store.models import Employer, Hire, Job, Rating, Worker
 from store.repo import insert_ignoring_duplicates
 

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr_flows.catalogue import Catalogue
 from market import cases, ratings
 from market.notices import line_facts
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from market.wages import WageRules, delivery_time, period_text
+from prompts.catalogue import Catalogue
 from store.models import Hire, PayCheck, Reminder, Worker
 
 BATCH = 500

@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.catalogue import Catalogue
-from market.clock import market_today
+from basics.clock import market_today
 from market.notices import line_facts
 from market.offers import NOT_OPEN, OVERLAP, RESERVED, reserve_slot
 from market.workers import load_worker
+from prompts.catalogue import Catalogue
 from store.models import Job, JobLine, Offer, WorkerTrade
 
 MAX_LISTED = 4

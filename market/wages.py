@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.catalogue import Catalogue
 from market.notices import line_facts, worker_label
 from market.outbox import PRIORITY_REPLY, enqueue_sms
+from prompts.catalogue import Catalogue
 from store.models import Hire, Job, JobLine, PayCheck, Reminder, Worker
 
 UNPAID = ("unpaid", "partly")

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr_flows.catalogue import Catalogue
-from market.clock import market_today
+from basics.clock import market_today
 from market.matching import Match, match_line, towns_within_reach
 from market.notices import enqueue_alert
+from prompts.catalogue import Catalogue
 from store.models import Employer, Job, JobLine, Offer, Worker
 from store.repo import insert_ignoring_duplicates
 

@@ -11,10 +11,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from ivr_flows.catalogue import Catalogue
+from basics.identity import protect_id_number
 from ivr_flows.context import WorkerView
-from market.identity import protect_id_number
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
+from prompts.catalogue import Catalogue
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
 from store.repo import KeyedInsertIgnoringDuplicates, execute_keyed
 

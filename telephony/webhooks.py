@@ -6,10 +6,10 @@ import logging
 
 from aiohttp import web
 
+from basics.phones import caller_number
 from gigline.keys import DESK, NUDGE_OUTBOX, RENDERER
 from hotline import calls, sender, sms
 from ivr_flows.inputs import Answer, CallStarted, Recorded
-from market.phones import caller_number
 from telephony.signature import TWILIO_PARAMS
 from telephony.twiml import empty_messaging_response
 

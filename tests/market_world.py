@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from hotline.desk import CallDesk
 from hotline.sms import apply_sms
-from ivr_flows.catalogue import load_catalogue
 from ivr_flows.sms_flow import decide
 from market import jobs
 from market.directory import load_market_view
 from market.seed import ensure_market
 from market.waves import Alerting, WaveRules, run_waves
+from prompts.catalogue import load_catalogue
 from store.db import make_engine, make_sessionmaker
 from store.models import Area, Job, JobLine, Offer, OutboundSms, Trade, Worker
 from store.models import Market as MarketRow

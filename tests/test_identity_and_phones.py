@@ -1,8 +1,8 @@
 import pytest
 
-from market.credit_code import credit_code_check_char, is_valid_credit_code
-from market.identity import id_check_char, is_valid_id_number, protect_id_number
-from market.phones import InvalidPhoneNumber, to_e164
+from basics.credit_code import credit_code_check_char, is_valid_credit_code
+from basics.identity import id_check_char, is_valid_id_number, protect_id_number
+from basics.phones import InvalidPhoneNumber, to_e164
 
 
 @pytest.mark.parametrize("value", ["11010519491231002X", "11010519491231002x",

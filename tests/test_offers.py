@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from ivr_flows.catalogue import load_catalogue
-from market.clock import market_today
+from basics.clock import market_today
 from market.offers import FULL, NOT_OPEN, OVERLAP, RESERVED, find_offers, reserve_slot
 from market.workers import load_worker
+from prompts.catalogue import load_catalogue
 from store.db import make_engine, make_sessionmaker
 from store.models import JobLine, Offer, OutboundSms
 from tests.market_fixtures import add_job, add_worker, seed_market, tomorrow

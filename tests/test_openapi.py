@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 
+from basics.credit_code import credit_code_check_char
 from console.openapi import openapi_document
 from gigline.app import create_app
-from market.credit_code import credit_code_check_char
 from tests.clock import FixedClock
 from tests.conftest import free_port, make_settings
 from tests.test_api import AUTH, EMPLOYER, TOKEN, job_body

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from ivr_flows.catalogue import SMS_SEGMENT, load_catalogue
-from market.phones import spoken_number
+from basics.phones import spoken_number
 from market.seed import market_data
+from prompts.catalogue import SMS_SEGMENT, load_catalogue
 
 CATALOGUE = load_catalogue("zh-CN")
 DATE = CATALOGUE.text("date", month=12, day=5)

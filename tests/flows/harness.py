@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 
 from ivr_flows import call_flow
-from ivr_flows.catalogue import load_catalogue
 from ivr_flows.commands import (
     Ask,
     ConnectAgent,
@@ -35,6 +34,7 @@ from ivr_flows.inputs import (
 )
 from ivr_flows.listening import Listen
 from market.seed import market_data
+from prompts.catalogue import load_catalogue
 from speech.understand import understand
 from speech.words import SpeechWords
 

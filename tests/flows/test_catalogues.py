@@ -4,7 +4,7 @@ import string
 
 import pytest
 
-from ivr_flows.catalogue import UnknownLanguage, load_catalogue
+from prompts.catalogue import UnknownLanguage, load_catalogue
 
 LANGUAGES = ["zh-CN", "en"]
 
