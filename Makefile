@@ -38,6 +38,7 @@ speech-tools:
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ivr_turns.py
