@@ -90,6 +90,8 @@ async def ensure_demo_jobs(session: AsyncSession, market: Market, now: datetime)
     today = now.astimezone(zone).date()
     for spec in demo["jobs"]:
         start = datetime.combine(today + timedelta(days=spec["start_in_days"]), time(7), zone)
+        if start <= now:  # seeded after 07:00: a job starting today has started, and a
+            start += timedelta(days=1)  # started job is offered to no one
         job = Job(
             market_id=market.id,
             employer_id=employer.id,

@@ -14,9 +14,15 @@ import pytest
 from sqlalchemy import select
 
 from console.schemas import MatchOut
-from market.seed import DemoDataError, check_demo_workers, ensure_market, market_data
+from market.seed import (
+    DemoDataError,
+    check_demo_workers,
+    ensure_demo_jobs,
+    ensure_market,
+    market_data,
+)
 from store.db import make_engine, make_sessionmaker
-from store.models import Worker
+from store.models import Job, Worker
 from tests.gigline_processes import embedded_env, serving
 
 TOKEN = "demo-test-token-0123456789"
@@ -75,6 +81,25 @@ async def test_a_market_without_the_demo_has_no_workers(database_url):
     async with sessions() as session:
         assert list(await session.scalars(select(Worker))) == []
     await engine.dispose()
+
+
+@pytest.mark.parametrize(("hour", "starts_in_days"), [(6, 0), (15, 1)])
+async def test_the_demo_job_for_today_is_one_a_caller_can_still_take(database_url, hour,
+                                                                     starts_in_days):
+    """Its 07:00 start, once passed, moves to tomorrow: a started job is offered to no one,
+    and someone trying the demo in the afternoon must hear an offer."""
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 12, 5, hour, 0, tzinfo=zone)
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        await ensure_demo_jobs(session, await ensure_market(session, "yuncheng"), now)
+    async with sessions() as session:
+        job = await session.scalar(select(Job).where(Job.code == "J101"))
+    await engine.dispose()
+    start = job.start_at.astimezone(zone)
+    assert start > now and (start.date() - now.date()).days == starts_in_days
+    assert start.hour == 7
 
 
 def test_every_market_file_gives_its_demo_workers_fiction_numbers():

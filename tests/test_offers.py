@@ -58,9 +58,10 @@ async def test_offers_match_trade_nearest_first_and_only_from_verified_employers
                   wage_yuan=500, start=tomorrow(now))
     offers = await offers_for(sessions, "+8613800000001", clock)
     codes = [o.job_code for o in offers]
-    # 北城街道 is in the same district as 东郭镇: after the same town. The demo job J101
-    # there started at 07:00 today: no alert would offer it, and neither does the phone.
-    assert codes == ["J202", "J207", "J201"]
+    # 北城街道 is in the same district as 东郭镇: after the same town, with the demo's job
+    # J101 there (seeded at 09:30, after its 07:00 start: it starts tomorrow). J205 has
+    # started: no alert would offer it, and neither does the phone.
+    assert codes == ["J202", "J101", "J207", "J201"]
     assert offers[0].job_line_id == same_town and offers[-1].job_line_id == far
     assert offers[0].trade == "焊工" and offers[0].day_wage_fen == 40000
     assert offers[0].place == "东郭镇"
