@@ -1,7 +1,7 @@
 """How well the speech path hears the Korean test pack, through the same pieces a call
 uses: the prompt's grammar (ivr_flows.listening), the streaming recogniser fed 20 ms
 frames in the socket's chunks (speech.recognizer.Chunker), the mapping to an answer
-(speech.understand) and the read-back threshold (the pack's confirm_below).
+(ivr_flows.understand) and the read-back threshold (the pack's confirm_below).
 
     .venv/bin/python bench/speech_accuracy.py
 
@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ivr_flows.context import CallContext  # noqa: E402
 from ivr_flows.listening import listen_for  # noqa: E402
+from ivr_flows.understand import understand  # noqa: E402
 from prompts.catalogue import load_catalogue  # noqa: E402
+from prompts.speech_words import load_speech_words  # noqa: E402
 from speech.recognizer import Chunker, GrammarRecognizer, SpeechModel  # noqa: E402
-from speech.understand import understand  # noqa: E402
-from speech.words import load_speech_words  # noqa: E402
 from tests.flows.harness import demo_market  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "speech" / "ko"

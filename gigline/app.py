@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -41,6 +42,7 @@ from hotline.sender import OutboxSender
 from hotline.sms import newest_inbound
 from hotline.sweeps import MarketSweep
 from ivr_flows.commands import HangUp, Say
+from ivr_flows.listening import market_words
 from market.directory import load_market_view
 from market.reminders import ReminderDesk
 from market.seed import ensure_demo_jobs, ensure_market
@@ -144,8 +146,8 @@ def _speech(model: SpeechModel | None):
         gives the desk its speech pack and the renderer its stream URL."""
         settings, desk = app[SETTINGS], app[DESK]
         speech = await asyncio.to_thread(  # loading a model takes seconds
-            start_speech, settings.vosk_model_path, settings.speech_language, desk.market,
-            settings.speech_threads, model)
+            start_speech, settings.vosk_model_path, settings.speech_language,
+            settings.speech_threads, functools.partial(market_words, desk.market), model)
         if speech is not None:
             app[SPEECH] = speech
             app[DESK] = dataclasses.replace(desk, speech=speech.words)

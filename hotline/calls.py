@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from basics.clock import market_today
+from basics.market_views import HireView, OfferView, PayQuestionView, WorkerView
 from hotline import answers
 from hotline.carrier import Carrier, CarrierError
 from hotline.desk import CallDesk
@@ -34,18 +35,8 @@ from ivr_flows.commands import (
     Say,
     StoreIdNumber,
 )
-from ivr_flows.context import CallContext, WorkerView
-from ivr_flows.inputs import (
-    CallStarted,
-    Done,
-    FlowInput,
-    HiresFound,
-    HireView,
-    OffersFound,
-    OfferView,
-    PayQuestionView,
-    SlotResult,
-)
+from ivr_flows.context import CallContext
+from ivr_flows.inputs import CallStarted, Done, FlowInput, HiresFound, OffersFound, SlotResult
 from ivr_flows.listening import Listen
 from market import cases, hires, offers, wages, workers
 from market.outbox import queued_any

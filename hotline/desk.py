@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from basics.clock import Clock
-from ivr_flows.context import MarketView
+from basics.market_views import MarketView
 from market.wages import WageRules
 from prompts.catalogue import Catalogue
-from speech.words import SpeechWords
+from prompts.speech_words import SpeechWords
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from basics.identity import is_valid_id_number
+from basics.market_views import HireView, MarketView, OfferView, PayQuestionView
 from ivr_flows.commands import (
     AnswerPay,
     Ask,
@@ -31,22 +32,19 @@ from ivr_flows.commands import (
     Say,
     StoreIdNumber,
 )
-from ivr_flows.context import CallContext, MarketView
+from ivr_flows.context import CallContext
 from ivr_flows.inputs import (
     Answer,
     CallStarted,
     Done,
     FlowInput,
     HiresFound,
-    HireView,
     OffersFound,
-    OfferView,
-    PayQuestionView,
     Recorded,
     SlotResult,
 )
 from ivr_flows.listening import AMOUNT_STEPS, ITEM, Listen, listen_for, page_of
-from speech.words import SpeechWords
+from prompts.speech_words import SpeechWords
 
 MAX_FAILURES = 3
 WAGE_MIN_YUAN = 30

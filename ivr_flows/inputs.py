@@ -3,48 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-
-@dataclass(frozen=True)
-class OfferView:
-    job_line_id: int
-    job_code: str
-    trade: str
-    day_wage_fen: int
-    days: int
-    place: str
-    start_date: date
-
-
-@dataclass(frozen=True)
-class HireView:
-    """A confirmed hire as the worker hears it: what the contract summary says."""
-
-    hire_id: int
-    job_code: str
-    trade: str
-    employer: str
-    employer_phone: str  # as dialled here: 13900000002
-    address: str
-    start_date: date
-    start_time: str  # 07:00
-    days: int
-    day_wage_fen: int
-    daily_pay: bool
-    insured: bool | None  # jobs over 3 days: the employer confirmed accident insurance
-
-
-@dataclass(frozen=True)
-class PayQuestionView:
-    """An automated call asking whether a pay period's wage was paid in full."""
-
-    check_id: int
-    job_code: str
-    owed_fen: int
-    period_start: date
-    period_end: date
-    grace_days: int
+from basics.market_views import HireView, OfferView, PayQuestionView
 
 
 @dataclass(frozen=True)

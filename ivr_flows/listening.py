@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr_flows.context import AreaView, MarketView, TradeView
-from speech.words import SpeechWords
+from basics.market_views import AreaView, MarketView, TradeView
+from prompts.speech_words import SpeechWords
 
 ITEM = "@"  # an Answer value naming a menu item rather than its key
 AMOUNT_STEPS = frozenset({"wage", "wage_report", "pay_amount"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ivr_flows.inputs import Answer
 from ivr_flows.listening import Listen
-from speech.mandarin import normalise, parse_amount, pick
+from ivr_flows.mandarin import normalise, parse_amount, pick
 
 
 def understand(text: str, confidence: float, listen: Listen) -> Answer | None:

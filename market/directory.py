@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from basics.market_views import AreaView, MarketView, TradeView
 from basics.phones import spoken_number
-from ivr_flows.context import AreaView, MarketView, TradeView
 from store.models import Area, Market, Trade
 
 

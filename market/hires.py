@@ -10,8 +10,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from basics.clock import market_today
+from basics.market_views import HireView
 from basics.phones import spoken_number
-from ivr_flows.inputs import HireView
 from market.matching import day_number
 from market.notices import LineFacts, line_facts, worker_label
 from market.outbox import PRIORITY_REPLY, enqueue_sms

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr_flows.inputs import OfferView
+from basics.market_views import OfferView
 from market.hires import ask_employer
 from market.matching import eligible_pairs, for_worker, towns_within_reach
 from market.notices import line_facts

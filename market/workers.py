@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from basics.identity import protect_id_number
-from ivr_flows.context import WorkerView
+from basics.market_views import WorkerView
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import AuditEntry, Trade, Worker, WorkerTrade

@@ -1,6 +1,6 @@
 """A speech language pack: the words a caller may say instead of pressing a key.
 
-Packs are data (speech/packs/<language>.json), in one format for every language: the
+Packs are data (prompts/speech_packs/<language>.json), in one format for every language: the
 Mandarin pack is what production uses, the Korean one is the test pack for the only Vosk
 model installable here. Trades and towns are not in the pack: they come, with their
 synonyms, from the market's data, the same data the menus read."""
@@ -48,7 +48,7 @@ class SpeechWords:
 @cache
 def load_speech_words(language: str) -> SpeechWords:
     try:
-        raw = resources.files(__package__).joinpath(f"packs/{language}.json").read_text(
+        raw = resources.files(__package__).joinpath(f"speech_packs/{language}.json").read_text(
             encoding="utf-8")
     except FileNotFoundError:
         raise UnknownSpeechPack(f"no speech pack for {language!r}") from None

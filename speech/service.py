@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from ivr_flows.context import MarketView
-from ivr_flows.listening import market_words
+from prompts.speech_words import SpeechWords, UnknownSpeechPack, load_speech_words
 from speech.recognizer import GrammarRecognizer, Heard, SpeechModel, SpeechUnavailable
-from speech.words import SpeechWords, UnknownSpeechPack, load_speech_words
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,13 @@ class Speech:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def start_speech(model_path: str | None, language: str, market: MarketView, threads: int,
+def start_speech(model_path: str | None, language: str, threads: int,
+                 words_said: Callable[[SpeechWords], list[str]],
                  model: SpeechModel | None = None) -> Speech | None:
     """Speech for the market, or None (said once in the log, why): the hotline then runs
-    by keypad exactly as before. `model` lets tests share one loaded model."""
+    by keypad exactly as before. `words_said` gives every word callers may say with the
+    pack (the market's trades and towns added), which the model must know. `model` lets
+    tests share one loaded model."""
     if model is None and not model_path:
         log.info("speech is off: no Vosk model configured (set VOSK_MODEL_PATH to an "
                  "unpacked model, e.g. vosk-model-small-cn-0.22); callers use the keypad")
@@ -80,7 +82,7 @@ def start_speech(model_path: str | None, language: str, market: MarketView, thre
         except SpeechUnavailable as exc:
             log.warning("speech is off: %s; callers use the keypad", exc)
             return None
-    said = market_words(market, words)
+    said = words_said(words)
     missing = model.missing_words(said)
     if len(missing) == len(said):
         log.warning("speech is off: the model at %s knows none of the %s pack's words (is it "

@@ -25,6 +25,7 @@ from gigline.keys import (
 )
 from hotline import calls
 from hotline.carrier import CarrierError
+from ivr_flows.understand import understand
 from speech.recognizer import (
     SETTLED_MS,
     SETTLED_MS_NUMBERS,
@@ -33,7 +34,6 @@ from speech.recognizer import (
     SpeechUnavailable,
 )
 from speech.service import Speech
-from speech.understand import understand
 from speech.voice_gate import VoiceGate
 from telephony.media_stream import (
     MAX_MESSAGE,

@@ -6,9 +6,9 @@ import warnings
 
 import pytest
 
+from ivr_flows.mandarin import normalise, parse_amount, pick, yes_or_no
 from market.seed import market_data
 from prompts.catalogue import load_catalogue
-from speech.mandarin import normalise, parse_amount, pick, yes_or_no
 from speech.mulaw import TABLE, mulaw_to_pcm16
 
 

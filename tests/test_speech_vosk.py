@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from prompts.speech_words import load_speech_words
 from speech.mulaw import mulaw_to_pcm16
 from speech.recognizer import (
     SETTLED_MS,
@@ -24,7 +25,6 @@ from speech.recognizer import (
 )
 from speech.service import Speech
 from speech.voice_gate import voiced
-from speech.words import load_speech_words
 from tests.speech_fixtures import to_mulaw, voice_ends_at
 
 FIXTURES = Path(__file__).parent / "fixtures" / "speech" / "ko"

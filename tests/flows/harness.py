@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from basics.market_views import AreaView, HireView, MarketView, OfferView, TradeView, WorkerView
 from ivr_flows import call_flow
 from ivr_flows.commands import (
     Ask,
@@ -21,22 +22,13 @@ from ivr_flows.commands import (
     ReserveSlot,
     Say,
 )
-from ivr_flows.context import AreaView, CallContext, MarketView, TradeView, WorkerView
-from ivr_flows.inputs import (
-    Answer,
-    CallStarted,
-    HiresFound,
-    HireView,
-    OffersFound,
-    OfferView,
-    Recorded,
-    SlotResult,
-)
+from ivr_flows.context import CallContext
+from ivr_flows.inputs import Answer, CallStarted, HiresFound, OffersFound, Recorded, SlotResult
 from ivr_flows.listening import Listen
+from ivr_flows.understand import understand
 from market.seed import market_data
 from prompts.catalogue import load_catalogue
-from speech.understand import understand
-from speech.words import SpeechWords
+from prompts.speech_words import SpeechWords
 
 GOLDEN = Path(__file__).parent / "golden"
 TODAY = date(2026, 11, 23)

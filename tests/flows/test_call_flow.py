@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from basics.market_views import HireView, OfferView, WorkerView
 from ivr_flows.commands import (
     CompleteRegistration,
     RecordConsent,
@@ -13,8 +14,7 @@ from ivr_flows.commands import (
     SaveProfile,
     StoreIdNumber,
 )
-from ivr_flows.context import WorkerView
-from ivr_flows.inputs import CallStarted, HireView, OfferView
+from ivr_flows.inputs import CallStarted
 from tests.flows.harness import FlowCall, World, assert_golden, demo_market, registered
 
 VALID_ID = "11010519491231002X"

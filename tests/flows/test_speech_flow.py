@@ -6,12 +6,13 @@ from datetime import date
 
 import pytest
 
+from basics.market_views import PayQuestionView
 from ivr_flows.commands import AnswerPay, SaveProfile, StoreIdNumber
 from ivr_flows.context import CallContext
-from ivr_flows.inputs import Answer, CallStarted, PayQuestionView
+from ivr_flows.inputs import Answer, CallStarted
 from ivr_flows.listening import listen_for
 from prompts.catalogue import load_catalogue
-from speech.words import load_speech_words
+from prompts.speech_words import load_speech_words
 from tests.flows.harness import TODAY, FlowCall, assert_golden, demo_market, registered
 from tests.flows.test_call_flow import waiting_for_name
 

@@ -7,9 +7,10 @@ from datetime import date
 
 import pytest
 
+from basics.market_views import OfferView, PayQuestionView
 from ivr_flows.commands import AnswerPay, CompleteRegistration, RecordWageReport, ReserveSlot
-from ivr_flows.inputs import Answer, CallStarted, OfferView, PayQuestionView
-from speech.words import load_speech_words
+from ivr_flows.inputs import Answer, CallStarted
+from prompts.speech_words import load_speech_words
 from tests.flows.harness import FlowCall, World, registered
 
 MANDARIN = load_speech_words("zh-CN")
