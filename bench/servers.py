@@ -96,7 +96,7 @@ def bare_twiml(public_url: str) -> str:
     """Gigline's own main-menu response, byte for byte the size of a real turn."""
     from ivr_flows.commands import Ask
     from prompts.catalogue import load_catalogue
-    from telephony.twiml import VoiceRenderer
+    from telephony.twilio.twiml import VoiceRenderer
 
     catalogue = load_catalogue("zh-CN")
     renderer = VoiceRenderer(public_url, catalogue.say_language, "Polly.Zhiyu")

@@ -20,7 +20,7 @@ How it runs:
 2. Gigline in its own process (`bench/speech_server.py`: `create_app` with speech on, the
    Korean test pack, embedded SQLite in a temporary folder, decoding threads as
    Gigline's default), its REST calls pointed at this process.
-3. This process plays Twilio: it runs the local carrier (`telephony.local_carrier`). For
+3. This process plays Twilio: it runs the local carrier (`local_carrier`). For
    each N of the ladder it places N new calls (each hears the consent prompt and opens its
    Media Stream; Gigline makes a recogniser per stream), waits until all N listen, then all
    N say 예 at once in real time (20 ms frames, start times spread over `--spread-ms`;
@@ -83,8 +83,8 @@ from gigline.settings import (  # noqa: E402
     LOCAL_ACCOUNT_SID,
     LOCAL_HOTLINE_NUMBER,
 )
+from local_carrier import LocalCarrier  # noqa: E402
 from speech.mulaw import mulaw_to_pcm16  # noqa: E402
-from telephony.local_carrier import LocalCarrier  # noqa: E402
 from tests.hotline_settings import free_port  # noqa: E402
 
 RESULTS = HERE / "results"

@@ -5,7 +5,7 @@ the floor under the speech socket's own cost.
 
 A bare aiohttp server (its own process) receives from N WebSockets one media message
 every 20 ms each, as Twilio sends them (160 bytes of μ-law, base64, in the JSON envelope);
-`--parse` also runs Gigline's `telephony.media_stream.parse` on each. Prints the server's
+`--parse` also runs Gigline's `telephony.twilio.media_stream.parse` on each. Prints the server's
 CPU per message and as a share of one core."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.hotline_settings import free_port  # noqa: E402
 
 
 def serve(port: int, parse_messages: bool) -> None:
-    from telephony.media_stream import parse
+    from telephony.twilio.media_stream import parse
 
     received = 0
 

@@ -23,9 +23,9 @@ import aiohttp
 from sqlalchemy import func, insert, select, text
 
 from gigline.settings import LOCAL_ACCOUNT_SID, LOCAL_HOTLINE_NUMBER
+from local_carrier import LocalCarrier
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import OutboundSms
-from telephony.local_carrier import LocalCarrier
 
 TOKEN = "chaos-run-token-0123456789"
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

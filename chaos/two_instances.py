@@ -33,7 +33,7 @@ from chaos.harness import (
     until_settled,
     write_result,
 )
-from telephony.local_carrier import LocalCarrier
+from local_carrier import LocalCarrier
 
 
 async def run(args: argparse.Namespace) -> dict:

@@ -58,10 +58,10 @@ from store.db import (
     refresh_statistics,
     upgrade,
 )
-from telephony import stream_socket, webhooks
-from telephony.signature import twilio_signature_middleware
-from telephony.twilio_carrier import TwilioCarrier
-from telephony.twiml import VoiceRenderer
+from telephony.twilio import stream_socket, webhooks
+from telephony.twilio.rest import TwilioCarrier
+from telephony.twilio.signature import twilio_signature_middleware
+from telephony.twilio.twiml import VoiceRenderer
 
 log = logging.getLogger(__name__)
 MARKET_SWEEP_SECONDS = 15

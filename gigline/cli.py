@@ -24,7 +24,7 @@ from gigline.settings import Settings, SettingsError
 from store.db import DatabaseNotMigrated, make_engine, upgrade
 
 if TYPE_CHECKING:
-    from telephony.local_carrier import PhoneLine
+    from local_carrier import PhoneLine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +81,7 @@ async def _migrate(settings: Settings, args) -> int:
 async def _call(settings: Settings, args) -> int:
     """Calls the hotline running at the configured address (`gigline serve`) through its
     local carrier; with none running, starts one in this process for the call."""
-    from telephony.local_carrier import LocalLine
+    from local_carrier import LocalLine
 
     if not settings.uses_local_carrier:
         print("gigline call uses the local carrier: unset the TWILIO_* settings", file=sys.stderr)
@@ -104,7 +104,7 @@ async def _call(settings: Settings, args) -> int:
 
 
 async def _terminal_call(line: PhoneLine, phone: str) -> None:
-    from telephony.local_carrier import run_terminal_call
+    from local_carrier import run_terminal_call
 
     loop = asyncio.get_running_loop()
 

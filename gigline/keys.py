@@ -16,7 +16,7 @@ from hotline.desk import CallDesk
 from hotline.sender import OutboxSender
 from hotline.sweeps import MarketSweep
 from speech.service import Speech
-from telephony.twiml import VoiceRenderer
+from telephony.twilio.twiml import VoiceRenderer
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)

@@ -26,8 +26,8 @@ from hotline.calls import book_callbacks
 from hotline.carrier import Carrier, CarrierError
 from hotline.desk import CallDesk
 from store.db import database_unreachable
-from telephony.signature import TWILIO_PARAMS
-from telephony.twiml import empty_messaging_response
+from telephony.twilio.signature import TWILIO_PARAMS
+from telephony.twilio.twiml import empty_messaging_response
 
 log = logging.getLogger(__name__)
 

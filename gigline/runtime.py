@@ -15,8 +15,8 @@ from aiohttp import web
 from basics.clock import Clock, utc_now
 from gigline.app import create_app
 from gigline.settings import Settings
+from local_carrier import LocalCarrier, RemoteLine
 from speech.recognizer import SpeechModel
-from telephony.local_carrier import LocalCarrier, RemoteLine
 
 log = logging.getLogger(__name__)
 

@@ -1,2 +1,2 @@
-"""The carrier edge: webhooks, TwiML, the SMS carrier and the local stand-in for Twilio.
-The only package that imports `twilio`."""
+"""The carrier edge: each carrier's adapter turns its requests into the hotline's inputs
+and the dialogues' commands into its answers (telephony/twilio/)."""

@@ -19,11 +19,11 @@ from aiohttp import web
 from sqlalchemy import select
 
 from gigline.settings import LOCAL_ACCOUNT_SID, LOCAL_HOTLINE_NUMBER
+from local_carrier import LocalCarrier
 from market import jobs
 from market.seed import ensure_market
 from store.db import make_engine, make_sessionmaker
 from store.models import Area, Trade, Worker
-from telephony.local_carrier import LocalCarrier
 from tests.conftest import free_port
 
 TOKEN = "crash-test-token-0123456789"

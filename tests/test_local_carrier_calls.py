@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from twilio.twiml.voice_response import Connect, Dial, Gather, Start, VoiceResponse
 
-from telephony.local_carrier import CallStateError, LocalCarrier
+from local_carrier import CallStateError, LocalCarrier
 
 from .local_carrier_fixtures import (  # noqa: F401 - the *_fixture names are fixtures
     ACCOUNT_SID,

@@ -11,8 +11,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from telephony.local_carrier import LocalCarrier
-from telephony.local_carrier.faults import FaultPlan
+from local_carrier import LocalCarrier
+from local_carrier.faults import FaultPlan
 
 from .local_carrier_fixtures import (  # noqa: F401 - the *_fixture names are fixtures
     ACCOUNT_SID,

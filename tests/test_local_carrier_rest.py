@@ -12,7 +12,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony.local_carrier import LocalCarrier
+from local_carrier import LocalCarrier
 
 from .local_carrier_fixtures import (  # noqa: F401 - the *_fixture names are fixtures
     ACCOUNT_SID,

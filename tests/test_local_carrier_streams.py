@@ -13,7 +13,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony.local_carrier import LocalCarrier
+from local_carrier import LocalCarrier
 from tests.local_carrier_fixtures import (  # noqa: F401
     ACCOUNT_SID,
     AUTH_TOKEN,

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony.local_carrier import (
+from local_carrier import (
     LocalCarrier,
     LocalLine,
     PhoneLine,

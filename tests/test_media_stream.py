@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from telephony.media_stream import (
+from telephony.twilio.media_stream import (
     Audio,
     Ignored,
     Key,

@@ -17,7 +17,7 @@ from hotline import calls
 from ivr_flows.inputs import Answer
 from speech.recognizer import SETTLED_MS, GrammarRecognizer
 from store.models import CallSession, Worker
-from telephony.twiml import stream_token
+from telephony.twilio.twiml import stream_token
 from tests.conftest import free_port, make_settings
 from tests.speech_fixtures import no_recognizer_left, utterance, voice_ends_at
 

@@ -35,7 +35,7 @@ from speech.recognizer import (
 )
 from speech.service import Speech
 from speech.voice_gate import VoiceGate
-from telephony.media_stream import (
+from telephony.twilio.media_stream import (
     MAX_MESSAGE,
     Audio,
     MediaStreamError,
@@ -43,7 +43,7 @@ from telephony.media_stream import (
     StreamStopped,
     parse,
 )
-from telephony.twiml import stream_token
+from telephony.twilio.twiml import stream_token
 
 log = logging.getLogger(__name__)
 STREAM_PATH = "/twilio/stream"

@@ -10,8 +10,8 @@ from basics.phones import caller_number
 from gigline.keys import DESK, NUDGE_OUTBOX, RENDERER
 from hotline import calls, sender, sms
 from ivr_flows.inputs import Answer, CallStarted, Recorded
-from telephony.signature import TWILIO_PARAMS
-from telephony.twiml import empty_messaging_response
+from telephony.twilio.signature import TWILIO_PARAMS
+from telephony.twilio.twiml import empty_messaging_response
 
 log = logging.getLogger(__name__)
 

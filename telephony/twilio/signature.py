@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from telephony.media_stream import websocket_url
+from telephony.twilio.media_stream import websocket_url
 
 log = logging.getLogger(__name__)
 
