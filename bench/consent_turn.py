@@ -26,7 +26,7 @@ from aiohttp import web  # noqa: E402
 from speech_raw import model_path  # noqa: E402  (bench/ is the script's folder)
 
 from gigline.app import create_app  # noqa: E402
-from gigline.keys import DESK, RENDERER  # noqa: E402
+from gigline.keys import CHANNEL, DESK  # noqa: E402
 from gigline.settings import Settings  # noqa: E402
 from hotline import calls  # noqa: E402
 from ivr_flows.inputs import Answer, CallStarted  # noqa: E402
@@ -46,12 +46,12 @@ async def measure(turns: int, rounds: int, profile: bool) -> None:
         runner = web.AppRunner(app)
         await runner.setup()  # the app's start-up: migrate, demo market, speech
         try:
-            desk, render = app[DESK], app[RENDERER].render
+            desk, channel = app[DESK], app[CHANNEL]
             for round_ in range(rounds):
                 sids = [f"CA{round_:02d}{i:030d}" for i in range(turns)]
                 for i, sid in enumerate(sids):
                     await calls.take_turn(desk, call_sid=sid, caller=_phone(round_, i),
-                                          turn=None, event=CallStarted(), render=render)
+                                          turn=None, event=CallStarted())
                 profiler = cProfile.Profile() if profile and round_ == rounds - 1 else None
                 wall, cpu = time.perf_counter(), time.process_time()
                 if profiler:
@@ -59,8 +59,9 @@ async def measure(turns: int, rounds: int, profile: bool) -> None:
                 for i, sid in enumerate(sids):
                     done = await calls.take_turn(
                         desk, call_sid=sid, caller=_phone(round_, i), turn=1,
-                        event=Answer("1", "speech", 0.95, "예"), render=render)
+                        event=Answer("1", "speech", 0.95, "예"))
                     assert done.taken, "the consent turn was not taken"
+                    channel.render(done.reply)  # the carrier's answer is part of the turn
                 if profiler:
                     profiler.disable()
                 print(f"round {round_ + 1}: {turns} consent turns, "

@@ -19,13 +19,13 @@ from basics.clock import Clock, utc_now
 from console import api, wages_api
 from gigline.keys import (
     CARRIER,
+    CHANNEL,
     CLOCK,
     DESK,
     ENGINE,
     MARKET_SWEEP,
     NUDGE_MARKET,
     NUDGE_OUTBOX,
-    RENDERER,
     SCHEDULER,
     SENDER,
     SESSIONS,
@@ -37,11 +37,11 @@ from gigline.outage import DatabaseWatch, catch_up_inbound, outage_middleware
 from gigline.settings import Settings, wage_rules
 from hotline.calls import end_stale_calls
 from hotline.carrier import Carrier, CarrierError
+from hotline.channel import Channel
 from hotline.desk import CallDesk
 from hotline.sender import OutboxSender
 from hotline.sms import newest_inbound
 from hotline.sweeps import MarketSweep
-from ivr_flows.commands import HangUp, Say
 from ivr_flows.listening import market_words
 from market.directory import load_market_view
 from market.reminders import ReminderDesk
@@ -58,9 +58,10 @@ from store.db import (
     refresh_statistics,
     upgrade,
 )
-from telephony.twilio import stream_socket, webhooks
+from telephony import webhooks
+from telephony.twilio import stream_socket
+from telephony.twilio.channel import TwilioChannel
 from telephony.twilio.rest import TwilioCarrier
-from telephony.twilio.signature import twilio_signature_middleware
 from telephony.twilio.twiml import VoiceRenderer
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,13 @@ CATCH_UP_AT_MOST = timedelta(days=1)
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now,
-               carrier: Carrier | None = None,
+               carrier: Carrier | None = None, channel: Channel | None = None,
                speech_model: SpeechModel | None = None) -> web.Application:
-    """`speech_model` lets tests share one loaded Vosk model between apps."""
+    """Twilio's channel and REST carrier unless another carrier's are given (tests run
+    the hotline through a second one). `speech_model` lets tests share one loaded Vosk
+    model between apps."""
     app = web.Application(middlewares=[
-        twilio_signature_middleware(settings.auth_token, settings.public_url),
-        outage_middleware(lambda request: request.app.get(WATCH), _apology),
+        outage_middleware(lambda request: request.app.get(WATCH)),
     ])
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -85,8 +87,13 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     app.cleanup_ctx.append(_speech(speech_model))
     app.cleanup_ctx.append(_carrier(carrier))
     app.cleanup_ctx.append(_scheduler)
-    webhooks.add_routes(app)
-    stream_socket.add_routes(app)
+    app[CHANNEL] = channel or TwilioChannel(
+        account_sid=settings.account_sid, auth_token=settings.auth_token,
+        renderer=VoiceRenderer(public_url=settings.public_url, voice=settings.voice,
+                               say_language=load_catalogue(settings.language).say_language))
+    webhooks.add_routes(app, app[CHANNEL])
+    if isinstance(app[CHANNEL], TwilioChannel):
+        stream_socket.add_routes(app)
     api.add_routes(app)
     wages_api.add_routes(app)
     app.router.add_get("/healthz", healthz)
@@ -110,10 +117,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             timezone=market.timezone, market=market_view, id_hash_key=settings.id_hash_key,
             wage_rules=wage_rules(settings), hold_employers=settings.hold_employers_with_cases,
             public_url=settings.public_url,
-        )
-        app[RENDERER] = VoiceRenderer(
-            public_url=settings.public_url, say_language=catalogue.say_language,
-            voice=settings.voice,
         )
         yield
     finally:
@@ -145,14 +148,17 @@ def _speech(model: SpeechModel | None):
         """Runs after _database (it needs the market's words) and, when speech is on,
         gives the desk its speech pack and the renderer its stream URL."""
         settings, desk = app[SETTINGS], app[DESK]
+        if not hasattr(app[CHANNEL], "stream_to"):
+            log.info("speech is off: the %s channel streams no audio", app[CHANNEL].name)
+            yield
+            return
         speech = await asyncio.to_thread(  # loading a model takes seconds
             start_speech, settings.vosk_model_path, settings.speech_language,
             settings.speech_threads, functools.partial(market_words, desk.market), model)
         if speech is not None:
             app[SPEECH] = speech
             app[DESK] = dataclasses.replace(desk, speech=speech.words)
-            app[RENDERER] = dataclasses.replace(app[RENDERER], stream_url=settings.stream_url,
-                                                stream_secret=settings.auth_token)
+            app[CHANNEL].stream_to(settings.stream_url)
         try:
             yield
         finally:
@@ -172,6 +178,7 @@ def _carrier(injected: Carrier | None):
             messaging_service_sid=settings.twilio_messaging_service_sid,
             api_base=settings.rest_api_base,
             request_timeout=settings.carrier_timeout_seconds,
+            public_url=settings.public_url,
         )
         app[CARRIER] = carrier
         try:
@@ -186,7 +193,6 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     settings, desk = app[SETTINGS], app[DESK]
     sender = OutboxSender(
         app[SESSIONS], app[CARRIER], app[CLOCK],
-        status_callback=f"{settings.public_url}/twilio/status",
         rate_per_second=settings.sms_rate_per_second,
         interval_seconds=settings.outbox_interval_seconds,
         concurrency=settings.sms_concurrency,
@@ -208,7 +214,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
             quiet_start=settings.quiet_hours[0], quiet_end=settings.quiet_hours[1],
             quiet_override=timedelta(hours=settings.quiet_hours_override_hours),
         ),
-        catalogue=desk.catalogue, timezone=desk.timezone, public_url=settings.public_url,
+        catalogue=desk.catalogue, timezone=desk.timezone,
     )
 
     def nudge_outbox() -> None:
@@ -221,7 +227,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
     reminders = ReminderDesk(
         sessions=desk.sessions, rules=desk.wage_rules, catalogue=desk.catalogue,
-        timezone=desk.timezone, public_url=settings.public_url,
+        timezone=desk.timezone,
         hold_employers=desk.hold_employers)
     market_sweep = MarketSweep(alerting, reminders, app[CLOCK],
                                timedelta(minutes=settings.employer_confirm_minutes),
@@ -276,11 +282,6 @@ async def _check_statuses(sender: OutboxSender, desk: CallDesk, carrier: Carrier
     await sender.check_statuses()
     await end_stale_calls(desk, carrier)
 
-
-def _apology(request: web.Request) -> str:
-    """The answer to a call while the database is down: from memory, then hang up."""
-    text = request.app[DESK].catalogue.text("unavailable")
-    return request.app[RENDERER].render([Say(text), HangUp()], 0)
 
 
 async def healthz(request: web.Request) -> web.Response:

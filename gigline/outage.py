@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from basics.clock import Clock
 from basics.phones import caller_number
 from hotline import sms
+from hotline.app_keys import CHANNEL, DESK
 from hotline.calls import book_callbacks
 from hotline.carrier import Carrier, CarrierError
+from hotline.channel import VoiceReply
 from hotline.desk import CallDesk
+from ivr_flows.commands import HangUp, Say
 from store.db import database_unreachable
-from telephony.twilio.signature import TWILIO_PARAMS
-from telephony.twilio.twiml import empty_messaging_response
+from telephony.webhooks import SMS_REQUEST, VOICE_REQUEST, respond
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +123,11 @@ async def catch_up_inbound(desk: CallDesk, carrier: Carrier, *, since: datetime)
     return len(received)
 
 
-VOICE_PATHS = "/twilio/voice"
-SMS_PATH = "/twilio/sms"
-
-
-def outage_middleware(watch_of: Callable[[web.Request], DatabaseWatch | None],
-                      apology: Callable[[web.Request], str]):
+def outage_middleware(watch_of: Callable[[web.Request], DatabaseWatch | None]):
     """Answers what a handler could not because the database is unreachable: a voice
-    webhook gets `apology` (TwiML made without the database) and the caller is kept for
-    a call back; an SMS webhook an empty answer (the message is caught up from the
-    carrier); anything else 503 with a reason."""
+    webhook gets an apology (said from memory, in the carrier's language) and the caller
+    is kept for a call back; an SMS webhook an empty answer (the message is caught up
+    from the carrier); anything else 503 with a reason."""
 
     @web.middleware
     async def middleware(request: web.Request, handler) -> web.StreamResponse:
@@ -141,14 +138,13 @@ def outage_middleware(watch_of: Callable[[web.Request], DatabaseWatch | None],
             if watch is None or not database_unreachable(exc):
                 raise
             watch.report(exc)
-        params = request.get(TWILIO_PARAMS) or {}
-        if request.path.startswith(VOICE_PATHS):
-            outbound = params.get("Direction", "").startswith("outbound")  # alert calls
-            watch.missed_call(params.get("CallSid", ""),
-                              caller_number(params.get("To" if outbound else "From", "")))
-            return web.Response(text=apology(request), content_type="text/xml")
-        if request.path == SMS_PATH:
-            return web.Response(text=empty_messaging_response(), content_type="text/xml")
+        if (call := request.get(VOICE_REQUEST)) is not None:
+            watch.missed_call(call.call_sid, call.phone)
+            apology = Say(request.app[DESK].catalogue.text("unavailable"))
+            return respond(request.app[CHANNEL].render(
+                VoiceReply((apology, HangUp()), 0, call.call_sid, False)))
+        if SMS_REQUEST in request:
+            return respond(request.app[CHANNEL].sms_reply())
         return web.json_response({"error": "the database is unavailable; try again shortly"},
                                  status=503, headers={"Retry-After": "5"})
 

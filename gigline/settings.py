@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from basics.phones import InvalidPhoneNumber, to_e164
 from market.wages import WageRules
-from telephony.twilio.media_stream import websocket_url
+from telephony.webhooks import websocket_url
 
 DEFAULT_DATA_DIR = Path("var")
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"

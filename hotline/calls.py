@@ -1,10 +1,11 @@
 """Runs one turn of a call: load the call's state, step the flow, carry out its effects,
-save the state with the rendered response. A retried webhook gets the saved response."""
+save the state with the voice commands answered. A retried webhook gets those commands
+again; the channel renders them in the carrier's language after the transaction."""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from basics.clock import market_today
 from basics.market_views import HireView, OfferView, PayQuestionView, WorkerView
 from hotline import answers
-from hotline.carrier import Carrier, CarrierError
+from hotline.carrier import CallStatus, Carrier, CarrierError
+from hotline.channel import OutboundAnswered, VoiceReply
 from hotline.desk import CallDesk
 from ivr_flows import call_flow
 from ivr_flows.commands import (
@@ -34,6 +36,8 @@ from ivr_flows.commands import (
     SaveProfile,
     Say,
     StoreIdNumber,
+    voice_from_json,
+    voice_to_json,
 )
 from ivr_flows.context import CallContext
 from ivr_flows.inputs import CallStarted, Done, FlowInput, HiresFound, OffersFound, SlotResult
@@ -59,11 +63,7 @@ from store.repo import (
 log = logging.getLogger(__name__)
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
-# The carrier's words for a call that is over (telephony maps its own to these).
-ENDED_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_EFFECT_ROUNDS = 4
-# voice commands, turn, call sid, whether the last prompt listened -> TwiML
-Render = Callable[[list, int, str, bool], str]
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
 # its statements are built once (building one costs more than SQLite takes to run it).
 CALLS = CallSession.__table__
@@ -81,7 +81,7 @@ _LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.stat
 
 @dataclass(frozen=True)
 class Turn:
-    twiml: str
+    reply: VoiceReply  # what to say, for the channel to render
     queued_messages: bool  # an SMS or call was queued: wake the sender
     taken: bool = True  # False: this turn was answered already (a retry, or keys beat speech)
 
@@ -186,7 +186,6 @@ async def take_turn(
     caller: str,
     turn: int | None,
     event: FlowInput,
-    render: Render,
     direction: str = "inbound",
 ) -> Turn:
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
@@ -200,7 +199,7 @@ async def take_turn(
                 "started_at": now, "updated_at": now})
             call, caller_view = await _lock_call(session, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
-            return Turn(call.last_response, False, taken=False)  # answered already
+            return Turn(_stored_reply(call), False, taken=False)  # answered already
         if call.turn == 0 and not isinstance(event, CallStarted):
             event = CallStarted()  # a gather of a call we never saw: start afresh
         effects = _Effects(desk, session, call, caller_view, now)
@@ -219,11 +218,19 @@ async def take_turn(
                     next_event = await effects.apply(command) or next_event
             if next_event is None:
                 break
-        response = render(voice, call.turn + 1, call_sid, listened_before)
+        reply = VoiceReply(tuple(voice), call.turn + 1, call_sid, listened_before)
         await execute_keyed(session, _UPDATE_CALL, {
             "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
-            "updated_at": now, "last_response": response})
-        return Turn(response, queued_any(session))
+            "updated_at": now, "last_response": json.dumps(
+                {"voice": voice_to_json(voice), "listened_before": listened_before},
+                ensure_ascii=False)})
+        return Turn(reply, queued_any(session))
+
+
+def _stored_reply(call: CallRow) -> VoiceReply:
+    stored = json.loads(call.last_response)
+    return VoiceReply(voice_from_json(stored["voice"]), call.turn, call.call_sid,
+                      stored["listened_before"])
 
 
 @dataclass(frozen=True)
@@ -312,12 +319,12 @@ async def end_stale_calls(desk: CallDesk, carrier: Carrier) -> int:
         except CarrierError as exc:
             log.warning("could not ask the carrier about call %s: %s", call_sid, exc)
             return ended
-        if status in ENDED_CALL_STATUSES:
+        if status.ended:
             ended += await end_call(desk, call_sid, status)
     return ended
 
 
-async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:
+async def end_call(desk: CallDesk, call_sid: str, status: CallStatus) -> bool:
     """Records that the carrier ended the call; False for a call we never saw. One row by
     its key, on the event loop: calls end as often as they start, and a trip to the
     database thread would hold SQLite's one connection (and every turn waiting for it)
@@ -327,6 +334,15 @@ async def end_call(desk: CallDesk, call_sid: str, status: str) -> bool:
         result = await execute_keyed(session, _UPDATE_CALL, {
             "sid": call_sid, "status": status, "ended_at": now, "updated_at": now})
         return result.rowcount == 1
+
+
+async def outbound_start(desk: CallDesk, answered: OutboundAnswered, phone: str
+                         ) -> CallStarted:
+    """How a call we placed starts: with what it is about, loaded for the phone that
+    answered; if that is gone (or not this phone's), with the worker's usual menu."""
+    load = {"alert": alert_offer, "pay": pay_question, "hired": hire_call}[answered.subject]
+    found = await load(desk, answered.subject_id, phone) if phone else None
+    return CallStarted() if found is None else CallStarted(**{answered.subject: found})
 
 
 async def alert_offer(desk: CallDesk, offer_id: int, phone: str) -> OfferView | None:

@@ -1,12 +1,46 @@
 """The carrier interface the application layer owns and each carrier implements (Twilio
-in telephony/, the local stand-in in telephony/local_carrier/); a domestic one (Asterisk
+in telephony/, the local stand-in in local_carrier/); a domestic one (Asterisk
 ARI plus an SMS gateway) plugs in here without touching dialogues, rules or the store."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
+
+
+class DeliveryStatus(StrEnum):
+    """Where an SMS the carrier took is, in the hotline's words (stored on the outbox row).
+    Each adapter maps its carrier's words to these through one table."""
+
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    READ = "read"
+
+
+class CallStatus(StrEnum):
+    QUEUED = "queued"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED_CALLS
+
+
+ENDED_CALLS = frozenset({CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED,
+                         CallStatus.NO_ANSWER, CallStatus.CANCELED})
 
 
 class CarrierError(Exception):
@@ -37,32 +71,35 @@ class ReceivedSms:
 
 
 class Carrier(Protocol):
-    async def send_sms(self, to: str, body: str, *, status_callback: str | None) -> str:
-        """Hands the message to the carrier; returns the carrier's message id."""
+    async def send_sms(self, to: str, body: str) -> str:
+        """Hands the message to the carrier, asking for its delivery reports; returns the
+        carrier's message id."""
 
     async def find_sent_sms(self, to: str, body: str, *, since: datetime) -> list[str]:
         """The ids of the messages with this body the carrier took for `to` since
         `since`, oldest first: how a send whose outcome is unknown is reconciled."""
 
-    async def sms_status(self, message_sid: str) -> tuple[str, int | None]:
-        """The message's status and error code now, in the carrier's words."""
+    async def sms_status(self, message_sid: str) -> tuple[DeliveryStatus, int | None]:
+        """The message's status and error code now."""
 
     async def received_sms(self, *, since: datetime) -> list[ReceivedSms]:
         """Every SMS sent to us since `since`, oldest first: what could not be stored
         while the database was down is taken from here."""
 
-    async def place_call(self, to: str, url: str, *, status_callback: str | None) -> str:
-        """Rings `to`; when answered the carrier fetches `url` for what to say.
-        Returns the carrier's call id."""
+    async def place_call(self, to: str, subject: str) -> str:
+        """Rings `to` about `subject` (`alert?offer=12`: what the call is about, as the
+        channel's voice webhook for it is named); when answered the carrier asks that
+        webhook what to say. Returns the carrier's call id."""
 
     async def find_placed_calls(self, to: str, *, since: datetime) -> list[str]:
         """The ids of the calls placed to `to` since `since`, oldest first."""
 
-    async def call_status(self, call_sid: str) -> str:
-        """The call's status now, in the carrier's words."""
+    async def call_status(self, call_sid: str) -> CallStatus:
+        """The call's status now."""
 
-    async def redirect_call(self, call_sid: str, twiml: str) -> None:
-        """Replaces what a live call is doing with `twiml` (absolute URLs only): how a
-        spoken answer moves the call on while its prompt is still playing."""
+    async def redirect_call(self, call_sid: str, answer: str) -> None:
+        """Replaces what a live call is doing with `answer`, the channel's rendering of
+        the next turn (absolute URLs only): how a spoken answer moves the call on while
+        its prompt is still playing."""
 
     async def close(self) -> None: ...

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from basics.clock import Clock
-from hotline.carrier import Carrier, CarrierError
+from hotline.carrier import Carrier, CarrierError, DeliveryStatus
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK
 from store.models import OptOut, OutboundSms
@@ -51,9 +51,10 @@ ASK_AFTER = timedelta(seconds=5)
 # The carrier's clock and ours may differ: a reconciliation looks back this much further.
 CLOCK_SKEW = timedelta(minutes=1)
 OVERTAKEN_CALLBACK_PAUSES_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # then the sid is not ours
-# Carrier statuses only move forward: a late "sent" never undoes "delivered".
-STATUS_RANK = {"queued": 1, "accepted": 1, "sending": 2, "sent": 3,
-               "delivered": 4, "undelivered": 4, "failed": 4, "read": 5}
+# Delivery statuses only move forward: a late "sent" never undoes "delivered".
+STATUS_RANK = {DeliveryStatus.QUEUED: 1, DeliveryStatus.ACCEPTED: 1, DeliveryStatus.SENDING: 2,
+               DeliveryStatus.SENT: 3, DeliveryStatus.DELIVERED: 4,
+               DeliveryStatus.UNDELIVERED: 4, DeliveryStatus.FAILED: 4, DeliveryStatus.READ: 5}
 # Rows not yet settled with the carrier: a later row to the same phone waits for them.
 UNSETTLED = ("pending", "claimed", "unknown")
 # A status the carrier should have called back about by now is asked for (the callback
@@ -67,7 +68,7 @@ STATUS_CHECK_BATCH = 50
 @dataclass(frozen=True)
 class Claimed:
     id: int
-    channel: str  # sms | call (body is then the URL the carrier fetches on answer)
+    channel: str  # sms | call (body is then what the call is about: alert?offer=12)
     phone: str
     body: str
     kind: str
@@ -127,13 +128,12 @@ class CarrierTrouble:
 
 class OutboxSender:
     def __init__(self, sessions: async_sessionmaker, carrier: Carrier, clock: Clock, *,
-                 status_callback: str | None, rate_per_second: float, interval_seconds: float,
+                 rate_per_second: float, interval_seconds: float,
                  concurrency: int = 8, lease: timedelta = DEFAULT_LEASE,
                  wake: Callable[[], None] = lambda: None):
         # The lease must outlast any carrier request (the carrier times out well within it),
         # or a slow send could be taken for a dead one and sent again.
         self.sessions, self.carrier, self.clock, self.lease = sessions, carrier, clock, lease
-        self.status_callback = status_callback
         self.concurrency = concurrency
         self.wake = wake  # asks for another dispatch soon (a slot or the rate freed up)
         self.batch = max(1, math.ceil(rate_per_second * interval_seconds))
@@ -294,10 +294,8 @@ class OutboxSender:
 
     async def _hand_over(self, row: Claimed) -> str:
         if row.channel == "call":
-            return await self.carrier.place_call(row.phone, row.body,
-                                                 status_callback=self.status_callback)
-        return await self.carrier.send_sms(row.phone, row.body,
-                                           status_callback=self.status_callback)
+            return await self.carrier.place_call(row.phone, row.body)
+        return await self.carrier.send_sms(row.phone, row.body)
 
     async def _find(self, row: Claimed) -> str | None:
         """The carrier's id for the row's message: the oldest one since it was handed
@@ -379,8 +377,8 @@ async def _update(session: AsyncSession, row_id: int, now: datetime, **values) -
 
 
 async def record_delivery_status(
-    sessions: async_sessionmaker, carrier_sid: str, status: str, error_code: int | None,
-    now: datetime,
+    sessions: async_sessionmaker, carrier_sid: str, status: DeliveryStatus,
+    error_code: int | None, now: datetime,
 ) -> bool:
     """Applies a carrier status callback; False if the message is not ours. A callback
     can overtake the send (the carrier may call back before the sender has saved the
@@ -395,8 +393,8 @@ async def record_delivery_status(
 
 
 async def _apply_delivery_status(
-    sessions: async_sessionmaker, carrier_sid: str, status: str, error_code: int | None,
-    now: datetime, *, touch: bool = False,
+    sessions: async_sessionmaker, carrier_sid: str, status: DeliveryStatus,
+    error_code: int | None, now: datetime, *, touch: bool = False,
 ) -> bool | None:
     """True if the status moved the row on, False if not, None if the sid is not ours.
     `touch` marks an unchanged row as just checked."""
@@ -411,9 +409,7 @@ async def _apply_delivery_status(
         )
         if row is None:
             return None
-        if status not in STATUS_RANK:
-            log.warning("unknown message status %r for %s: ignored", status, carrier_sid)
-        elif STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.status, 0):
+        if STATUS_RANK[status] > STATUS_RANK.get(row.status, 0):
             row.status, row.updated_at = status, now
             if error_code:
                 row.error_code = error_code

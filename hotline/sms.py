@@ -70,8 +70,7 @@ async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str
     if decision.intent == "employer_answer":
         return await employer_answer(
             session, phone=phone, offer_id=decision.offer_id, hire=decision.hire,
-            catalogue=desk.catalogue, timezone=desk.timezone, now=now, rules=desk.wage_rules,
-            public_url=desk.public_url)
+            catalogue=desk.catalogue, timezone=desk.timezone, now=now, rules=desk.wage_rules)
     if decision.intent in ("employer_check_in", "employer_correct"):
         return await employer_note(
             session, phone=phone, offer_id=decision.offer_id, days_worked=decision.value,

@@ -123,3 +123,30 @@ Effect = (
     | CheckIn
     | RequestCallback
 )
+
+
+# --- a turn's answer, stored with the call --------------------------------------------
+_VOICE = {cls.__name__: cls for cls in (Say, Ask, RecordName, ConnectAgent, HangUp)}
+
+
+def voice_to_json(commands: list | tuple) -> list[dict]:
+    """The voice commands as JSON: a retried webhook is answered by rendering them again.
+    An Ask keeps only whether it listens: what the prompt hears is in the call's state."""
+    out = []
+    for command in commands:
+        fields = {f: getattr(command, f) for f in command.__dataclass_fields__}
+        if isinstance(command, Ask):
+            fields["listen"] = command.listen is not None
+        out.append({"do": type(command).__name__, **fields})
+    return out
+
+
+def voice_from_json(data: list[dict]) -> tuple[VoiceCommand, ...]:
+    commands = []
+    for item in data:
+        fields = {k: tuple(v) if isinstance(v, list) else v
+                  for k, v in item.items() if k != "do"}
+        if item["do"] == "Ask":
+            fields["listen"] = Listen() if fields["listen"] else None
+        commands.append(_VOICE[item["do"]](**fields))
+    return tuple(commands)

@@ -50,7 +50,7 @@ async def waiting_requests(session: AsyncSession, phone: str) -> list[int]:
 
 async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, hire: bool,
                           catalogue: Catalogue, timezone: str, now: datetime,
-                          rules: WageRules, public_url: str) -> str:
+                          rules: WageRules) -> str:
     """Applies Y/N from the employer's phone; returns the SMS answer for the employer."""
     row = (await session.execute(
         select(Offer, Worker, Job, Employer)
@@ -82,7 +82,7 @@ async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, h
         await plan_hire(session, record, job, line, rules=rules, timezone=timezone)
         worker.last_hired_day = day_number(market_today(now, timezone))
         await _tell_worker_hired(session, worker, record, facts, catalogue=catalogue,
-                                 public_url=public_url, now=now)
+                                 now=now)
         return catalogue.text("sms_employer_confirmed", worker=worker_label(worker),
                               offer=offer.id)
     await _free_slot(session, offer, job, now, status="declined")
@@ -134,7 +134,7 @@ async def _free_slot(session: AsyncSession, offer: Offer, job: Job, now: datetim
 
 
 async def _tell_worker_hired(session: AsyncSession, worker: Worker, hire: Hire,
-                             facts: LineFacts, *, catalogue: Catalogue, public_url: str,
+                             facts: LineFacts, *, catalogue: Catalogue,
                              now: datetime) -> None:
     """The contract summary as SMS that each fit one segment: the address and the
     employer's name, typed in by agents, get messages of their own (split when long).
@@ -155,7 +155,7 @@ async def _tell_worker_hired(session: AsyncSession, worker: Worker, hire: Hire,
                           priority=PRIORITY_REPLY, now=now)
     if worker.alert_channel == "call":
         await enqueue_sms(session, dedupe_key=f"hired_call:{hire.id}", phone=worker.phone,
-                          body=f"{public_url}/twilio/voice/hired?hire={hire.id}",
+                          body=f"hired?hire={hire.id}",
                           kind="hired_call", priority=PRIORITY_REPLY, now=now, channel="call")
 
 

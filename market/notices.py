@@ -68,12 +68,12 @@ async def _read_line_facts(session: AsyncSession, line_id: int, timezone: str,
 
 async def enqueue_alert(session: AsyncSession, offer: Offer, phone: str, *,
                         preference: str | None, catalogue: Catalogue, timezone: str,
-                        public_url: str, now: datetime) -> None:
+                        now: datetime) -> None:
     """The alert for one offer: an SMS, or an automated call for workers who cannot read
     (their preference); workers who never chose get an SMS."""
     channel = "call" if preference == "call" else "sms"
     if channel == "call":
-        body = f"{public_url}/twilio/voice/alert?offer={offer.id}"
+        body = f"alert?offer={offer.id}"  # the call's subject: the carrier rings about it
     else:
         facts = await line_facts(session, offer.job_line_id, timezone=timezone,
                                  catalogue=catalogue)

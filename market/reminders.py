@@ -27,7 +27,6 @@ class ReminderDesk:
     rules: WageRules
     catalogue: Catalogue
     timezone: str
-    public_url: str
     hold_employers: bool  # an open case holds the employer's alerts
 
 
@@ -120,7 +119,7 @@ async def _ask_worker(session: AsyncSession, desk: ReminderDesk, hire: Hire, che
     facts = await line_facts(session, hire.job_line_id, timezone=desk.timezone,
                              catalogue=desk.catalogue)
     if worker.alert_channel == "call":
-        body, channel = f"{desk.public_url}/twilio/voice/pay?check={check.id}", "call"
+        body, channel = f"pay?check={check.id}", "call"
     else:
         body, channel = desk.catalogue.text(
             "sms_pay_question", code=facts.code, period=period_text(check, desk.catalogue),

@@ -36,7 +36,6 @@ class Alerting:
     rules: WaveRules
     catalogue: Catalogue
     timezone: str
-    public_url: str
 
 
 def quiet_until(now: datetime, rules: WaveRules, timezone: str) -> datetime | None:
@@ -113,7 +112,7 @@ async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Mat
         select(Offer).where(Offer.job_id == job.id, Offer.worker_id == match.worker_id))
     await enqueue_alert(session, offer, match.phone, preference=match.alert_channel,
                         catalogue=alerting.catalogue, timezone=alerting.timezone,
-                        public_url=alerting.public_url, now=now)
+                        now=now)
     return 1
 
 
@@ -142,7 +141,7 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
         for offer, phone, preference in rows:
             await enqueue_alert(session, offer, phone, preference=preference,
                                 catalogue=alerting.catalogue, timezone=alerting.timezone,
-                                public_url=alerting.public_url, now=now)
+                                now=now)
         if quiet_end is not None:
             await session.flush()  # the alerts just released are held no more
             # Two ranges, not !=, so the (status, alert_hold_until) index finds them.

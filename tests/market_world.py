@@ -122,8 +122,7 @@ async def market(database_url, clock):
     sessions = make_sessionmaker(engine)
     async with sessions() as session, session.begin():
         market_row = await ensure_market(session, "yuncheng")
-    alerting = Alerting(sessions=sessions, rules=RULES, catalogue=CATALOGUE, timezone=TZ,
-                        public_url="http://127.0.0.1:8080")
+    alerting = Alerting(sessions=sessions, rules=RULES, catalogue=CATALOGUE, timezone=TZ)
     yield Market(sessions, clock, alerting, market_row.id)
     await engine.dispose()
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import aiohttp
@@ -11,9 +12,10 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from gigline.keys import DESK, RENDERER, SESSIONS, SPEECH
+from gigline.keys import CHANNEL, DESK, SESSIONS, SPEECH
 from gigline.runtime import start_hotline
 from hotline import calls
+from ivr_flows.commands import voice_from_json
 from ivr_flows.inputs import Answer
 from speech.recognizer import SETTLED_MS, GrammarRecognizer
 from store.models import CallSession, Worker
@@ -143,8 +145,12 @@ async def test_keys_for_a_prompt_speech_already_answered_change_nothing(speaking
     before = await stored_call(speaking_hotline, call.sid)
     late = await calls.take_turn(
         speaking_hotline.app[DESK], call_sid=call.sid, caller=CALLER, turn=1,
-        event=Answer("2"), render=speaking_hotline.app[RENDERER].render)
-    assert not late.taken and late.twiml == before.last_response
+        event=Answer("2"))
+    assert not late.taken
+    saved = voice_from_json(json.loads(before.last_response)["voice"])
+    assert late.reply.turn == before.turn and late.reply.commands == saved
+    # the caller hears the saved next prompt again: what consent said yes to
+    assert "<Gather" in speaking_hotline.app[CHANNEL].render(late.reply).body
     after = await stored_call(speaking_hotline, call.sid)
     assert (after.turn, after.state) == (before.turn, before.state)
 
@@ -155,7 +161,7 @@ async def test_speech_after_keys_took_the_turn_changes_nothing(speaking_hotline)
     before = await stored_call(speaking_hotline, call.sid)
     late = await calls.take_turn(
         speaking_hotline.app[DESK], call_sid=call.sid, caller=CALLER, turn=1,
-        event=Answer("2", "speech", 0.99, "아니요"), render=speaking_hotline.app[RENDERER].render)
+        event=Answer("2", "speech", 0.99, "아니요"))
     assert not late.taken
     after = await stored_call(speaking_hotline, call.sid)
     assert (after.turn, after.state) == (before.turn, before.state)

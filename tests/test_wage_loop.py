@@ -58,7 +58,7 @@ async def sweep_once(market, at: datetime) -> dict[str, int]:
     """One sweep at `at`, as after Gigline was down until then."""
     market.clock.now = at
     desk = ReminderDesk(sessions=market.sessions, rules=RULES, catalogue=CATALOGUE,
-                        timezone=TZ, public_url="http://127.0.0.1:8080", hold_employers=True)
+                        timezone=TZ, hold_employers=True)
     return await run_reminders(desk, at)
 
 

@@ -159,7 +159,7 @@ async def test_a_message_status_is_recorded_without_a_trip_to_the_database_threa
 
 async def test_a_status_for_a_message_we_never_sent_is_logged_by_sid_and_status(client,
                                                                                caplog):
-    caplog.set_level(logging.INFO, logger="telephony.twilio.webhooks")
+    caplog.set_level(logging.INFO, logger="telephony.webhooks")
     response = await post(client, "/twilio/status", {
         "MessageSid": "SM" + "9" * 32, "MessageStatus": "delivered",
         "From": "+863592123456", "To": "+8613800000001", "AccountSid": "AC" + "0" * 32})

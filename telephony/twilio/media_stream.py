@@ -10,13 +10,6 @@ import json
 from dataclasses import dataclass, field
 
 
-def websocket_url(http_url: str) -> str:
-    """The ws(s):// form of an http(s):// URL: where Twilio opens a stream (it requires
-    wss://; ws:// only serves the local carrier on a loopback address)."""
-    scheme, rest = http_url.split("://", 1)
-    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
-
-
 class MediaStreamError(ValueError):
     """A message that is not Twilio's: the stream is closed, the call goes on by keypad."""
 

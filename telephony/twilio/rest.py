@@ -12,7 +12,8 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from hotline.carrier import CarrierError, ReceivedSms
+from hotline.carrier import CallStatus, CarrierError, DeliveryStatus, ReceivedSms
+from telephony.twilio.channel import call_status, delivery_status
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,10 @@ RECEIVED_PAGE_LIMIT = 5000
 class TwilioCarrier:
     def __init__(self, *, account_sid: str, auth_token: str, from_number: str | None,
                  messaging_service_sid: str | None, api_base: str | None,
-                 request_timeout: float):
+                 request_timeout: float, public_url: str):
+        # Where Twilio calls us back: a placed call's webhooks and every status report.
+        self._voice_url = f"{public_url}/twilio/voice/"
+        self._status_callback = f"{public_url}/twilio/status"
         # twilio's async client ignores its own timeout: every request is bounded here.
         self._timeout = request_timeout
         self._http = AsyncTwilioHttpClient()
@@ -56,11 +60,9 @@ class TwilioCarrier:
         )
         self._caller_id = from_number
 
-    async def send_sms(self, to: str, body: str, *, status_callback: str | None) -> str:
-        extra = {"status_callback": status_callback} if status_callback else {}
-        message = await self._call(
-            self._client.messages.create_async(to=to, body=body, **self._sender, **extra)
-        )
+    async def send_sms(self, to: str, body: str) -> str:
+        message = await self._call(self._client.messages.create_async(
+            to=to, body=body, status_callback=self._status_callback, **self._sender))
         return message.sid
 
     async def find_sent_sms(self, to: str, body: str, *, since: datetime) -> list[str]:
@@ -69,9 +71,9 @@ class TwilioCarrier:
         return [m.sid for m in reversed(messages)
                 if m.body == body and m.date_created and m.date_created >= since]
 
-    async def sms_status(self, message_sid: str) -> tuple[str, int | None]:
+    async def sms_status(self, message_sid: str) -> tuple[DeliveryStatus, int | None]:
         message = await self._call(self._client.messages(message_sid).fetch_async())
-        return message.status, message.error_code
+        return delivery_status(message.status), message.error_code
 
     async def received_sms(self, *, since: datetime) -> list[ReceivedSms]:
         # Filtered by date on the server (an inbound message is sent when it arrives),
@@ -83,10 +85,10 @@ class TwilioCarrier:
                 for m in reversed(messages)
                 if m.direction == "inbound" and m.date_sent and m.date_sent >= since]
 
-    async def place_call(self, to: str, url: str, *, status_callback: str | None) -> str:
-        extra = {"status_callback": status_callback} if status_callback else {}
+    async def place_call(self, to: str, subject: str) -> str:
         call = await self._call(self._client.calls.create_async(
-            to=to, from_=self._caller_id, url=url, method="POST", **extra))
+            to=to, from_=self._caller_id, url=self._voice_url + subject, method="POST",
+            status_callback=self._status_callback))
         return call.sid
 
     async def find_placed_calls(self, to: str, *, since: datetime) -> list[str]:
@@ -94,8 +96,8 @@ class TwilioCarrier:
             to=to, limit=RECENT_PER_RECIPIENT))
         return [c.sid for c in reversed(calls) if c.date_created and c.date_created >= since]
 
-    async def call_status(self, call_sid: str) -> str:
-        return (await self._call(self._client.calls(call_sid).fetch_async())).status
+    async def call_status(self, call_sid: str) -> CallStatus:
+        return call_status((await self._call(self._client.calls(call_sid).fetch_async())).status)
 
     async def redirect_call(self, call_sid: str, twiml: str) -> None:
         await self._call(self._client.calls(call_sid).update_async(twiml=twiml))

@@ -13,17 +13,8 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from gigline.keys import (
-    CARRIER,
-    DESK,
-    LISTENING,
-    NUDGE_OUTBOX,
-    OPEN_SOCKETS,
-    RENDERER,
-    SETTINGS,
-    SPEECH,
-)
 from hotline import calls
+from hotline.app_keys import CARRIER, CHANNEL, DESK, NUDGE_OUTBOX, SPEECH
 from hotline.carrier import CarrierError
 from ivr_flows.understand import understand
 from speech.recognizer import (
@@ -44,6 +35,7 @@ from telephony.twilio.media_stream import (
     parse,
 )
 from telephony.twilio.twiml import stream_token
+from telephony.webhooks import read
 
 log = logging.getLogger(__name__)
 STREAM_PATH = "/twilio/stream"
@@ -51,6 +43,9 @@ START_TIMEOUT_SECONDS = 10  # Twilio sends connected and start at once
 MESSAGES_BEFORE_START = 3  # connected, then start; anything more is not Twilio
 CLOSE_TIMEOUT_SECONDS = 2  # waiting for a vanished peer's close reply (aiohttp: 10 s)
 NORMAL_CLOSURE, GOING_AWAY, POLICY_VIOLATION = 1000, 1001, 1008
+OPEN_SOCKETS = web.AppKey("open_media_sockets", set)  # closed on shutdown
+# (CallSid, turn) of the prompts a socket listens to: one socket per prompt
+LISTENING = web.AppKey("listening_prompts", set)
 
 
 def add_routes(app: web.Application) -> None:
@@ -67,6 +62,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def media_stream(request: web.Request) -> web.StreamResponse:
+    await read(request)  # the upgrade is signed like any webhook
     speech = request.app.get(SPEECH)
     if speech is None:
         raise web.HTTPNotFound(text="speech is off on this hotline")
@@ -131,11 +127,11 @@ class _Listener:
 
     async def _prompt(self, started: StreamStarted) -> calls.ListeningCall | None:
         """The live call at the prompt this stream was started for."""
-        settings = self.app[SETTINGS]
-        if started.account_sid != settings.account_sid:
+        channel = self.app[CHANNEL]
+        if started.account_sid != channel.account_sid:
             return self._refuse(f"stream from another account {started.account_sid!r}")
         turn = started.custom_parameters.get("turn", "")
-        expected = stream_token(settings.auth_token, started.call_sid,
+        expected = stream_token(channel.renderer.stream_secret, started.call_sid,
                                 int(turn) if turn.isdigit() else -1)
         if not hmac.compare_digest(started.custom_parameters.get("token", ""), expected):
             return self._refuse(f"stream for {started.call_sid} without its prompt's token")
@@ -175,15 +171,15 @@ class _Listener:
         """Takes the prompt's turn with the spoken answer, unless keys took it first."""
         done = await calls.take_turn(
             self.app[DESK], call_sid=prompt.call_sid, caller=prompt.phone,
-            turn=prompt.turn, event=answer, render=self.app[RENDERER].render,
-            direction=prompt.direction)
+            turn=prompt.turn, event=answer, direction=prompt.direction)
         if not done.taken:
             log.info("speech for %s turn %d came after keys", prompt.call_sid, prompt.turn)
             return
         if done.queued_messages:
             self.app[NUDGE_OUTBOX]()
         try:
-            await self.app[CARRIER].redirect_call(prompt.call_sid, done.twiml)
+            await self.app[CARRIER].redirect_call(
+                prompt.call_sid, self.app[CHANNEL].render(done.reply).body)
         except CarrierError as exc:
             # Ended meanwhile, or the carrier failed: a keypress at the old prompt still
             # gets this turn's answer (the saved response), so nothing is lost.
