@@ -15,6 +15,8 @@ from aiohttp import web
 from basics.clock import Clock, utc_now
 from gigline.app import create_app
 from gigline.settings import Settings
+from hotline.carrier import Carrier
+from hotline.channel import Channel
 from local_carrier import LocalCarrier, RemoteLine
 from speech.recognizer import SpeechModel
 
@@ -92,21 +94,25 @@ class Hotline:
 
 
 async def start_hotline(settings: Settings, *, clock: Clock = utc_now,
-                        speech_model: SpeechModel | None = None) -> Hotline:
+                        speech_model: SpeechModel | None = None,
+                        carrier: Carrier | None = None,
+                        channel: Channel | None = None) -> Hotline:
     """Binds the hotline's port first: a port in use fails at once, before the database
-    is touched or any sweep runs."""
+    is touched or any sweep runs. A `channel` and `carrier` of another carrier than
+    Twilio replace the local carrier (tests run the hotline over a second one)."""
     listener = _listen(settings.listen_host, settings.listen_port, "the hotline")
     try:
-        return await _start(settings, listener, clock, speech_model)
+        return await _start(settings, listener, clock, speech_model, carrier, channel)
     except BaseException:
         listener.close()
         raise
 
 
 async def _start(settings: Settings, listener: socket.socket, clock: Clock,
-                 speech_model: SpeechModel | None) -> Hotline:
+                 speech_model: SpeechModel | None, other_carrier: Carrier | None,
+                 channel: Channel | None) -> Hotline:
     carrier = http = None
-    if settings.uses_local_carrier:
+    if settings.uses_local_carrier and channel is None:
         if settings.twilio_api_base:
             raise LocalCarrierRefused(
                 "GIGLINE_TWILIO_API_BASE is set: Gigline talks to that, not the local carrier"
@@ -126,7 +132,8 @@ async def _start(settings: Settings, listener: socket.socket, clock: Clock,
             raise CannotListen(
                 f"cannot listen on 127.0.0.1:{settings.local_carrier_port} for the local "
                 f"carrier: {exc.strerror} (is another gigline serve running?)") from None
-    app = create_app(settings, clock=clock, speech_model=speech_model)
+    app = create_app(settings, clock=clock, speech_model=speech_model,
+                     carrier=other_carrier, channel=channel)
     runner = web.AppRunner(app, access_log=None)
     try:
         await runner.setup()

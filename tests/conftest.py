@@ -15,6 +15,32 @@ from tests.clock import FixedClock
 from tests.hotline_settings import free_port, make_settings  # noqa: F401 (used by tests)
 
 TEST_DATABASE_URL = os.environ.get("GIGLINE_TEST_DATABASE_URL", "")
+# The end-to-end tests run over each carrier: Twilio (played by the local carrier) and
+# JSON Line, whose adapter knows only the hotline's channel and carrier interfaces.
+CARRIERS = ["twilio", "jsonline"]
+
+
+async def start_over(carrier: str, settings, **options):
+    """The hotline on real sockets, its calls and SMS going through `carrier`; the
+    returned hotline's `carrier` is that carrier's phones."""
+    from gigline.runtime import start_hotline
+    from telephony.jsonline.channel import JsonLineChannel
+    from telephony.jsonline.rest import JsonLineCarrier
+    from tests.jsonline_carrier import JsonLineStandIn
+
+    if carrier == "twilio":
+        return await start_hotline(settings, **options)
+    phones = JsonLineStandIn(settings.public_url, settings.auth_token,
+                             settings.sms_from_number or "+863592123456")
+    await phones.start(free_port())
+    running = await start_hotline(
+        settings, **options,
+        carrier=JsonLineCarrier(api_base=phones.rest_base, secret=settings.auth_token,
+                                public_url=settings.public_url,
+                                request_timeout=settings.carrier_timeout_seconds),
+        channel=JsonLineChannel(secret=settings.auth_token, public_url=settings.public_url))
+    running.carrier = phones
+    return running
 
 
 @pytest.fixture
@@ -62,17 +88,15 @@ async def database_url(tmp_path) -> str:
 API_TOKEN = "alice-token-0123456789"
 
 
-@pytest.fixture
-async def hiring_hotline(database_url, clock):
+@pytest.fixture(params=CARRIERS)
+async def hiring_hotline(database_url, clock, request):
     """The hotline on real sockets with its scheduler on, the agents' API open to
     alice, no demo data: for end-to-end tests of instant hire and the wage loop."""
-    from gigline.runtime import start_hotline
-
     settings = make_settings(
         database_url, free_port(), GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
         GIGLINE_SCHEDULER="1", GIGLINE_OUTBOX_INTERVAL="0.2", GIGLINE_SMS_RATE="50",
         GIGLINE_API_TOKENS=f"alice:{API_TOKEN}", GIGLINE_DEMO="0")
-    running = await start_hotline(settings, clock=clock)
+    running = await start_over(request.param, settings, clock=clock)
     yield running
     await running.close()
 
