@@ -1,16 +1,20 @@
 """Drives the call flow without HTTP and writes what happened as a readable transcript.
 
 State is round-tripped through its serialised (JSON) form every turn, as the runner
-stores it. Queries (offers, slots) are answered from the scenario's `world`."""
+stores it. Queries (offers, slots) are answered from the scenario's `world`. With a
+`channel`, what the caller hears is what that carrier's phone reads from the channel's
+rendering (TwiML, JSON Line's steps), so one golden transcript holds for every carrier."""
 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from basics.market_views import AreaView, HireView, MarketView, OfferView, TradeView, WorkerView
+from hotline.channel import VoiceReply
 from ivr_flows import call_flow
 from ivr_flows.commands import (
     Ask,
@@ -29,9 +33,16 @@ from ivr_flows.understand import understand
 from market.seed import market_data
 from prompts.catalogue import load_catalogue
 from prompts.speech_words import SpeechWords
+from telephony.jsonline.channel import JsonLineChannel
+from telephony.twilio.channel import TwilioChannel
+from telephony.twilio.twiml import VoiceRenderer
 
 GOLDEN = Path(__file__).parent / "golden"
 TODAY = date(2026, 11, 23)
+VOICE = (Say, Ask, RecordName, ConnectAgent, HangUp)
+# "" plays the flow's commands as they are; the others through a carrier's channel.
+CHANNELS = ["", "twilio", "jsonline"]
+PLAYED_OVER = {"channel": ""}  # set per test by tests/flows/conftest.py
 
 
 def demo_market(agent_numbers: tuple[str, ...] = ()) -> MarketView:
@@ -76,6 +87,7 @@ class FlowCall:
     effects: list[object] = field(default_factory=list)
     state_json: str = field(default_factory=lambda: json.dumps(call_flow.CallState().to_dict()))
     speech: SpeechWords | None = None  # a speech pack: prompts listen for speech too
+    channel: str = field(default_factory=lambda: PLAYED_OVER["channel"])
 
     @property
     def state(self) -> call_flow.CallState:
@@ -139,9 +151,26 @@ class FlowCall:
         while event is not None:
             state, commands = call_flow.step(self.state, event, ctx)
             self.state_json = json.dumps(state.to_dict(), ensure_ascii=False)
-            event = None
+            event, voice = None, []
             for command in commands:
+                if self.channel and isinstance(command, VOICE):
+                    voice.append(command)
+                    continue
+                self._hear(voice)
                 event = self._render(command) or event
+            self._hear(voice)
+
+    def _hear(self, voice: list) -> None:
+        """Voice commands as the carrier's phone plays them, from the channel's rendering;
+        whether a prompt hears speech is not the carrier's to say, so it is kept."""
+        if not voice:
+            return
+        listens = iter([c.listen for c in voice if isinstance(c, Ask)])
+        for command in played_over(self.channel, voice):
+            if isinstance(command, Ask):
+                command = replace(command, listen=next(listens))
+            self._render(command)
+        voice.clear()
 
     def _render(self, command):
         match command:
@@ -192,3 +221,50 @@ def registered(**changes) -> WorkerView:
                       consented=True,
                       has_name_recording=True)
     return replace(base, **changes)
+
+
+def played_over(channel: str, commands: list) -> list:
+    """The commands rendered by `channel`, read back as that carrier's phone plays them."""
+    reply = VoiceReply(tuple(commands), 1, "CA" + "1" * 32, False)
+    if channel == "twilio":
+        renderer = VoiceRenderer(public_url="https://hotline.example", say_language="cmn-CN",
+                                 voice="Polly.Zhiyu")
+        body = TwilioChannel(account_sid="AC1", auth_token="token",
+                             renderer=renderer).render(reply).body
+        return _twiml_played(ET.fromstring(body))
+    body = JsonLineChannel(secret="token", public_url="https://hotline.example").render(
+        reply).body
+    return [_step_played(step) for step in json.loads(body)["steps"]]
+
+
+def _twiml_played(root: ET.Element) -> list:
+    played = []
+    for verb in root:
+        match verb.tag:
+            case "Say":
+                played.append(Say(verb.text))
+            case "Gather":
+                played.append(Ask(tuple(say.text for say in verb.iter("Say")),
+                                  int(verb.get("numDigits")), verb.get("finishOnKey", ""),
+                                  int(verb.get("timeout"))))
+            case "Record":
+                played.append(RecordName((), int(verb.get("maxLength"))))
+            case "Dial":
+                played.append(ConnectAgent(tuple(n.text for n in verb.iter("Number"))))
+            case "Hangup":
+                played.append(HangUp())
+    return played  # Redirect, Start and Stop change nothing a caller hears
+
+
+def _step_played(step: dict):
+    (verb, args), = step.items()
+    match verb:
+        case "say":
+            return Say(args)
+        case "ask":
+            return Ask(tuple(args["say"]), args["keys"], args["end_key"], args["wait"])
+        case "record":
+            return RecordName(tuple(args["say"]), args["seconds"])
+        case "dial":
+            return ConnectAgent(tuple(args))
+    return HangUp()
