@@ -58,8 +58,7 @@ from store.db import (
     refresh_statistics,
     upgrade,
 )
-from telephony import webhooks
-from telephony.twilio import stream_socket
+from telephony import stream_socket, webhooks
 from telephony.twilio.channel import TwilioChannel
 from telephony.twilio.rest import TwilioCarrier
 from telephony.twilio.twiml import VoiceRenderer
@@ -92,8 +91,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
         renderer=VoiceRenderer(public_url=settings.public_url, voice=settings.voice,
                                say_language=load_catalogue(settings.language).say_language))
     webhooks.add_routes(app, app[CHANNEL])
-    if isinstance(app[CHANNEL], TwilioChannel):
-        stream_socket.add_routes(app)
+    stream_socket.add_routes(app, f"/{app[CHANNEL].name}/stream")
     api.add_routes(app)
     wages_api.add_routes(app)
     app.router.add_get("/healthz", healthz)

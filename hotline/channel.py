@@ -95,6 +95,44 @@ class ChannelReply:
     status: int = 200
 
 
+class MediaStreamError(ValueError):
+    """A media stream message that is not the carrier's, or a stream for no prompt of
+    ours: the stream is closed, the call goes on by keypad."""
+
+
+@dataclass(frozen=True)
+class StreamStart:
+    """A stream of the caller's audio began, proven to be for the prompt of `turn`."""
+
+    call_sid: str
+    turn: int
+
+
+@dataclass(frozen=True)
+class StreamAudio:
+    mulaw: bytes  # 8 kHz μ-law
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    pass
+
+
+StreamEvent = StreamStart | StreamAudio | StreamEnd
+
+
+class StreamProtocol(Protocol):
+    """A carrier's media stream messages in the hotline's words, as pipecat keeps each
+    carrier's wire format behind a serializer."""
+
+    max_message: int  # bytes: anything longer is not the carrier's
+
+    def read(self, message: str) -> StreamEvent | None:
+        """The event a text message carries; None for one that needs nothing done.
+        Raises MediaStreamError for anything else, or for a start that does not prove
+        it is for a prompt we rendered."""
+
+
 class Channel(Protocol):
     name: str  # the webhooks' path prefix: /<name>/voice, /<name>/sms, /<name>/status
 

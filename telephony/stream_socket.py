@@ -1,6 +1,8 @@
-"""The Media Streams socket: the caller's audio while a prompt plays, recognised against
+"""The media stream socket: the caller's audio while a prompt plays, recognised against
 that prompt's grammar. A spoken answer takes the call's turn and the live call is
-redirected to the next prompt; keys pressed meanwhile win or lose the same turn race.
+redirected to the next prompt; keys pressed meanwhile win or lose the same turn race. The
+carrier's messages are read by its channel's stream protocol
+(hotline.channel.StreamProtocol): nothing here knows a carrier's wire format.
 
 Anything wrong on the socket (no start, garbage, an unknown call, a stale prompt) closes
 the socket only: the call itself goes on by keypad."""
@@ -8,7 +10,6 @@ the socket only: the call itself goes on by keypad."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 
 from aiohttp import WSMsgType, web
@@ -16,6 +17,13 @@ from aiohttp import WSMsgType, web
 from hotline import calls
 from hotline.app_keys import CARRIER, CHANNEL, DESK, NUDGE_OUTBOX, SPEECH
 from hotline.carrier import CarrierError
+from hotline.channel import (
+    MediaStreamError,
+    StreamAudio,
+    StreamEnd,
+    StreamProtocol,
+    StreamStart,
+)
 from ivr_flows.understand import understand
 from speech.recognizer import (
     SETTLED_MS,
@@ -26,30 +34,21 @@ from speech.recognizer import (
 )
 from speech.service import Speech
 from speech.voice_gate import VoiceGate
-from telephony.twilio.media_stream import (
-    MAX_MESSAGE,
-    Audio,
-    MediaStreamError,
-    StreamStarted,
-    StreamStopped,
-    parse,
-)
-from telephony.twilio.twiml import stream_token
 from telephony.webhooks import read
 
 log = logging.getLogger(__name__)
-STREAM_PATH = "/twilio/stream"
-START_TIMEOUT_SECONDS = 10  # Twilio sends connected and start at once
-MESSAGES_BEFORE_START = 3  # connected, then start; anything more is not Twilio
+START_TIMEOUT_SECONDS = 10  # carriers send the start at once
+MESSAGES_BEFORE_START = 3  # Twilio: connected, then start; anything more is not the carrier
 CLOSE_TIMEOUT_SECONDS = 2  # waiting for a vanished peer's close reply (aiohttp: 10 s)
 NORMAL_CLOSURE, GOING_AWAY, POLICY_VIOLATION = 1000, 1001, 1008
+CLOSED = object()  # the socket closed: no more events
 OPEN_SOCKETS = web.AppKey("open_media_sockets", set)  # closed on shutdown
 # (CallSid, turn) of the prompts a socket listens to: one socket per prompt
 LISTENING = web.AppKey("listening_prompts", set)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get(STREAM_PATH, media_stream)
+def add_routes(app: web.Application, path: str) -> None:
+    app.router.add_get(path, media_stream)
     app[OPEN_SOCKETS] = set()
     app[LISTENING] = set()
     app.on_shutdown.append(_close_sockets)
@@ -66,9 +65,11 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     speech = request.app.get(SPEECH)
     if speech is None:
         raise web.HTTPNotFound(text="speech is off on this hotline")
-    socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, timeout=CLOSE_TIMEOUT_SECONDS)
+    streams = request.app[CHANNEL].streams
+    socket = web.WebSocketResponse(max_msg_size=streams.max_message,
+                                   timeout=CLOSE_TIMEOUT_SECONDS)
     await socket.prepare(request)
-    listener = _Listener(request.app, speech, socket)
+    listener = _Listener(request.app, speech, socket, streams)
     request.app[OPEN_SOCKETS].add(socket)
     try:
         await listener.run()
@@ -79,8 +80,9 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
 
 
 class _Listener:
-    def __init__(self, app: web.Application, speech: Speech, socket: web.WebSocketResponse):
-        self.app, self.speech, self.socket = app, speech, socket
+    def __init__(self, app: web.Application, speech: Speech, socket: web.WebSocketResponse,
+                 streams: StreamProtocol):
+        self.app, self.speech, self.socket, self.streams = app, speech, socket, streams
         self.close_code = NORMAL_CLOSURE
 
     async def run(self) -> None:
@@ -118,41 +120,35 @@ class _Listener:
         finally:
             self.speech.release(recognizer)
 
-    async def _start(self) -> StreamStarted | None:
+    async def _start(self) -> StreamStart | None:
         for _ in range(MESSAGES_BEFORE_START):
             event = await self._next()
-            if event is None or isinstance(event, StreamStarted):
+            if event is CLOSED:
+                return None
+            if isinstance(event, StreamStart):
                 return event
         raise MediaStreamError("no start event among the first messages")
 
-    async def _prompt(self, started: StreamStarted) -> calls.ListeningCall | None:
+    async def _prompt(self, started: StreamStart) -> calls.ListeningCall | None:
         """The live call at the prompt this stream was started for."""
-        channel = self.app[CHANNEL]
-        if started.account_sid != channel.account_sid:
-            return self._refuse(f"stream from another account {started.account_sid!r}")
-        turn = started.custom_parameters.get("turn", "")
-        expected = stream_token(channel.renderer.stream_secret, started.call_sid,
-                                int(turn) if turn.isdigit() else -1)
-        if not hmac.compare_digest(started.custom_parameters.get("token", ""), expected):
-            return self._refuse(f"stream for {started.call_sid} without its prompt's token")
         call = await calls.listening_call(self.app[DESK], started.call_sid)
         if call is None:
             # Signed by the carrier, so most likely a call that just ended: no alarm.
             log.info("stream for %s, not a live call of ours", started.call_sid)
             self.close_code = POLICY_VIOLATION
             return None
-        if int(turn) != call.turn or call.listen is None:
+        if started.turn != call.turn or call.listen is None:
             log.info("stream for %s turn %s: the call is at turn %d now", started.call_sid,
-                     turn, call.turn)
+                     started.turn, call.turn)
             return None
         return call
 
     async def _listen(self, prompt: calls.ListeningCall, recognizer: GrammarRecognizer) -> None:
         chunker, gate = Chunker(recognizer), VoiceGate()
-        while (event := await self._next()) is not None:
-            if isinstance(event, StreamStopped):
+        while (event := await self._next()) is not CLOSED:
+            if isinstance(event, StreamEnd):
                 return
-            if not isinstance(event, Audio):
+            if not isinstance(event, StreamAudio):
                 continue
             chunk = chunker.add(event.mulaw)
             if chunk is not None:
@@ -186,19 +182,18 @@ class _Listener:
             log.warning("could not move call %s on after speech: %s", prompt.call_sid, exc)
 
     async def _drain(self) -> None:
-        while (event := await self._next()) is not None and not isinstance(event,
-                                                                           StreamStopped):
+        while (event := await self._next()) is not CLOSED and not isinstance(event, StreamEnd):
             pass
 
     async def _next(self):
-        """The next Media Streams event; None when the socket closed."""
+        """The next stream event (None: a message that needs nothing done), or CLOSED."""
         message = await self.socket.receive()
         if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
                             WSMsgType.ERROR):
-            return None
+            return CLOSED
         if message.type != WSMsgType.TEXT:
-            raise MediaStreamError("Twilio sends text frames only")
-        return parse(message.data)
+            raise MediaStreamError("media streams send text frames only")
+        return self.streams.read(message.data)
 
     def _refuse(self, why: str) -> None:
         log.warning("media stream refused: %s", why)

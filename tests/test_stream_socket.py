@@ -20,7 +20,7 @@ from streamdouble.session import Session, SessionConfig
 from twilio.request_validator import RequestValidator
 
 from gigline.keys import SPEECH
-from telephony.twilio import stream_socket
+from telephony import stream_socket
 from telephony.twilio.twiml import stream_token
 from tests.speech_fixtures import no_recognizer_left, utterance
 
@@ -135,7 +135,7 @@ async def test_a_stream_for_a_prompt_already_answered_hears_nothing(speaking_hot
                                                                    caplog):
     call = await speaking_hotline.carrier.place_call(CALLER)
     await call.press("1")
-    caplog.set_level(logging.INFO, logger="telephony.twilio.stream_socket")
+    caplog.set_level(logging.INFO, logger="telephony.stream_socket")
     socket = await open_socket(speaking_hotline)
     await socket.send_str(start_message(speaking_hotline, call.sid, turn="1"))
     assert await closed_with(socket) == 1000
@@ -147,7 +147,7 @@ async def test_a_second_stream_for_the_same_prompt_is_not_heard(speaking_hotline
     stream opens twice: only the first one listens."""
     call = await speaking_hotline.carrier.place_call(CALLER)
     await call.stream().opened
-    caplog.set_level(logging.INFO, logger="telephony.twilio.stream_socket")
+    caplog.set_level(logging.INFO, logger="telephony.stream_socket")
     socket = await open_socket(speaking_hotline)
     await socket.send_str(start_message(speaking_hotline, call.sid, turn="1"))
     assert await closed_with(socket) == 1000

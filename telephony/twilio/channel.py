@@ -24,6 +24,7 @@ from hotline.channel import (
     WebhookRequest,
 )
 from ivr_flows.inputs import Answer, CallStarted, Recorded
+from telephony.twilio.media_stream import TwilioStreams
 from telephony.twilio.twiml import VoiceRenderer, empty_messaging_response
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,10 @@ def call_status(word: str) -> CallStatus:
 
 class TwilioChannel:
     name = "twilio"
+    streams: TwilioStreams | None = None  # set when speech is on
 
     def __init__(self, *, account_sid: str, auth_token: str, renderer: VoiceRenderer):
-        self.account_sid = account_sid  # a media stream's start names it
+        self.account_sid = account_sid
         self._auth_token = auth_token
         self._validator = RequestValidator(auth_token)
         self.renderer = renderer
@@ -94,6 +96,7 @@ class TwilioChannel:
         each stream's start carrying a token keyed by the auth token."""
         self.renderer = dataclasses.replace(self.renderer, stream_url=stream_url,
                                             stream_secret=self._auth_token)
+        self.streams = TwilioStreams(self.account_sid, self._auth_token)
 
     def check(self, request: WebhookRequest) -> Mapping[str, str]:
         signature = request.headers.get("X-Twilio-Signature")

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 from dataclasses import dataclass, field
 
-
-class MediaStreamError(ValueError):
-    """A message that is not Twilio's: the stream is closed, the call goes on by keypad."""
+from hotline.channel import MediaStreamError, StreamAudio, StreamEnd, StreamEvent, StreamStart
+from telephony.twilio.twiml import stream_token
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,11 @@ class Ignored:
     event: str
 
 
-StreamEvent = StreamStarted | Audio | Key | StreamStopped | Ignored
+TwilioEvent = StreamStarted | Audio | Key | StreamStopped | Ignored
 MAX_MESSAGE = 64 * 1024  # a 20 ms frame is ~300 bytes of JSON; anything huge is not Twilio
 
 
-def parse(message: str | bytes) -> StreamEvent:
+def parse(message: str | bytes) -> TwilioEvent:
     if len(message) > MAX_MESSAGE:
         raise MediaStreamError("message too large")
     try:
@@ -81,3 +81,35 @@ def parse(message: str | bytes) -> StreamEvent:
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise MediaStreamError(f"not a Media Streams message: {exc}") from None
     raise MediaStreamError(f"unknown event {event!r}")
+
+
+class TwilioStreams:
+    """Twilio's Media Streams as the hotline's stream protocol. A start must name our
+    account and carry the token of the prompt it was rendered for: the upgrade's signature
+    is the same for every stream (one URL, no query), and the start message's callSid and
+    parameters are not signed at all."""
+
+    max_message = MAX_MESSAGE
+
+    def __init__(self, account_sid: str, secret: str):
+        self.account_sid, self._secret = account_sid, secret
+
+    def read(self, message: str) -> StreamEvent | None:
+        event = parse(message)
+        if isinstance(event, Audio):
+            return StreamAudio(event.mulaw)
+        if isinstance(event, StreamStopped):
+            return StreamEnd()
+        if isinstance(event, StreamStarted):
+            return self._start(event)
+        return None  # connected, mark, keys (the Gather hears those), the outbound track
+
+    def _start(self, started: StreamStarted) -> StreamStart:
+        if started.account_sid != self.account_sid:
+            raise MediaStreamError(f"stream from another account {started.account_sid!r}")
+        turn = started.custom_parameters.get("turn", "")
+        turn_number = int(turn) if turn.isdigit() else -1
+        expected = stream_token(self._secret, started.call_sid, turn_number)
+        if not hmac.compare_digest(started.custom_parameters.get("token", ""), expected):
+            raise MediaStreamError(f"stream for {started.call_sid} without its prompt's token")
+        return StreamStart(started.call_sid, turn_number)
