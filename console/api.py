@@ -26,6 +26,24 @@ from store.models import Employer, Job, Offer, RightsCase, Trade, Worker
 AGENT = web.RequestKey("agent", str)
 
 
+class BadRequest(Exception):
+    """The request itself cannot be read: a body that is not JSON, a malformed query."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+# What each kind of refusal answers, most specific first: the rules name kinds, only the
+# API speaks HTTP. The base MarketError is input the rules cannot take.
+STATUSES: tuple[tuple[type[Exception], int], ...] = (
+    (BadRequest, 400), (jobs.NotFound, 404), (jobs.Conflict, 409), (jobs.MarketError, 422))
+
+
+def status_of(refusal: BadRequest | jobs.MarketError) -> int:
+    return next(status for kind, status in STATUSES if isinstance(refusal, kind))
+
+
 def add_routes(app: web.Application) -> None:
     app.middlewares.append(api_middleware)
     router = app.router
@@ -64,8 +82,8 @@ async def api_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         return _error(exc.status, exc.reason)
-    except jobs.MarketError as exc:
-        return _error(exc.status, exc.reason, exc.field)
+    except (BadRequest, jobs.MarketError) as exc:
+        return _error(status_of(exc), exc.reason, exc.field)
     except ValidationError as exc:
         errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
                   for e in exc.errors()]
@@ -76,9 +94,9 @@ async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     try:
         raw = json.loads(await request.text())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise jobs.MarketError("body", "the body is not JSON", status=400) from None
+        raise BadRequest("body", "the body is not JSON") from None
     except RecursionError:
-        raise jobs.MarketError("body", "the body is nested too deeply", status=400) from None
+        raise BadRequest("body", "the body is nested too deeply") from None
     return model.model_validate(raw)
 
 
@@ -99,7 +117,7 @@ def _local(desk: CallDesk, moment: datetime) -> datetime:
 def _id(request: web.Request) -> int:
     ident = int(request.match_info["id"])
     if ident > MAX_ID:  # no row has it, and the database could not even compare it
-        raise jobs.MarketError("id", f"no record {ident}", status=404)
+        raise jobs.NotFound("record", ident, field="id")
     return ident
 
 

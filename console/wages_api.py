@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, or_, select, update
 
-from console.api import AGENT, _body, _desk, _id, _iso
+from console.api import AGENT, BadRequest, _body, _desk, _id, _iso
 from console.schemas import CaseActionIn, HireCorrectionIn
 from gigline.keys import CLOCK, NUDGE_MARKET, NUDGE_OUTBOX
 from market import cases, jobs
@@ -188,9 +188,9 @@ def _period(request: web.Request, timezone: str) -> tuple[datetime, datetime]:
         start = date.fromisoformat(request.query["from"])
         end = date.fromisoformat(request.query["to"])
     except (KeyError, ValueError):
-        raise jobs.MarketError("from", "give from and to as YYYY-MM-DD", status=400) from None
+        raise BadRequest("from", "give from and to as YYYY-MM-DD") from None
     if end < start:
-        raise jobs.MarketError("to", "the period ends before it starts", status=400)
+        raise BadRequest("to", "the period ends before it starts")
     zone = ZoneInfo(timezone)
     first = datetime.combine(start, time(0), zone)
     # Days at the calendar's ends have no UTC instant or next day: the period runs from
