@@ -15,9 +15,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from console.deps import CONSOLE, ConsoleDeps
 from console.openapi import openapi_document
 from console.schemas import MAX_ID, EmployerIn, JobChangeIn, JobIn, VerificationIn
-from gigline.keys import CLOCK, DESK, NUDGE_MARKET, SETTINGS
 from hotline.desk import CallDesk
 from market import jobs
 from market.cases import OPEN as OPEN_CASES
@@ -70,7 +70,7 @@ async def api_middleware(request: web.Request, handler):
         return await handler(request)
     if request.path != "/api/openapi.json":
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        agent = request.app[SETTINGS].api_tokens.get(token) if scheme == "Bearer" else None
+        agent = _deps(request).api_tokens.get(token) if scheme == "Bearer" else None
         if agent is None:
             response = _error(401, "a valid API token is required (Authorization: Bearer …)")
             response.headers["WWW-Authenticate"] = "Bearer"
@@ -100,8 +100,12 @@ async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     return model.model_validate(raw)
 
 
+def _deps(request: web.Request) -> ConsoleDeps:
+    return request.app[CONSOLE]
+
+
 def _desk(request: web.Request) -> CallDesk:
-    return request.app[DESK]
+    return _deps(request).desk
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -160,7 +164,7 @@ async def create_employer(request: web.Request) -> web.Response:
         employer = await jobs.register_employer(
             session, market_id=desk.market_id, name=body.name, phone=body.phone,
             address=body.address, credit_code=body.credit_code, agent=request[AGENT],
-            now=request.app[CLOCK]())
+            now=_deps(request).clock())
         return web.json_response(_employer_json(employer), status=201)
 
 
@@ -183,9 +187,9 @@ async def verify_employer(request: web.Request) -> web.Response:
     async with _desk(request).sessions() as session, session.begin():
         employer = await jobs.set_verification(
             session, _id(request), state=body.state, checked=body.checked,
-            agent=request[AGENT], now=request.app[CLOCK]())
+            agent=request[AGENT], now=_deps(request).clock())
         response = web.json_response(_employer_json(employer))
-    request.app[NUDGE_MARKET]()
+    _deps(request).nudge_market()
     return response
 
 
@@ -216,9 +220,9 @@ async def create_job(request: web.Request) -> web.Response:
         town_id=body.town_id, address=body.address, notes=body.notes)
     async with desk.sessions() as session, session.begin():
         job = await jobs.post_job(session, spec, market_id=desk.market_id,
-                                  agent=request[AGENT], now=request.app[CLOCK]())
+                                  agent=request[AGENT], now=_deps(request).clock())
         response = web.json_response(await _job_json(session, job.id), status=201)
-    request.app[NUDGE_MARKET]()  # the first wave goes out now, not at the next tick
+    _deps(request).nudge_market()  # the first wave goes out now, not at the next tick
     return response
 
 
@@ -233,12 +237,12 @@ async def change_job(request: web.Request) -> web.Response:
     desk = _desk(request)
     async with desk.sessions() as session, session.begin():
         await jobs.change_job(
-            session, _id(request), agent=request[AGENT], now=request.app[CLOCK](),
+            session, _id(request), agent=request[AGENT], now=_deps(request).clock(),
             catalogue=desk.catalogue, timezone=desk.timezone,
             start_at=_local(desk, body.start_at) if body.start_at else None,
             address=body.address, notes=body.notes)
         response = web.json_response(await _job_json(session, _id(request)))
-    request.app[NUDGE_MARKET]()
+    _deps(request).nudge_market()
     return response
 
 
@@ -246,10 +250,10 @@ async def cancel_job(request: web.Request) -> web.Response:
     desk = _desk(request)
     async with desk.sessions() as session, session.begin():
         await jobs.cancel_job(session, _id(request), agent=request[AGENT],
-                              now=request.app[CLOCK](), catalogue=desk.catalogue,
+                              now=_deps(request).clock(), catalogue=desk.catalogue,
                               timezone=desk.timezone)
         response = web.json_response(await _job_json(session, _id(request)))
-    request.app[NUDGE_MARKET]()
+    _deps(request).nudge_market()
     return response
 
 

@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy import func, or_, select, update
 
-from console.api import AGENT, BadRequest, _body, _desk, _id, _iso
+from console.api import AGENT, BadRequest, _body, _deps, _desk, _id, _iso
 from console.schemas import CaseActionIn, HireCorrectionIn
-from gigline.keys import CLOCK, NUDGE_MARKET, NUDGE_OUTBOX
 from market import cases, jobs
 from market.wages import correct_owed
 from store.models import (
@@ -68,7 +67,7 @@ async def get_case(request: web.Request) -> web.Response:
         case = await session.get(RightsCase, case_id)
         if case is None:
             raise jobs.NotFound("case", case_id)
-        session.add(AuditEntry(at=request.app[CLOCK](), actor=request[AGENT],
+        session.add(AuditEntry(at=_deps(request).clock(), actor=request[AGENT],
                                action="case_viewed", subject=f"case:{case_id}", detail={}))
         body = _case_json(case)
         employer = await session.get(Employer, case.employer_id) if case.employer_id else None
@@ -132,10 +131,10 @@ async def case_action(request: web.Request) -> web.Response:
     async with desk.sessions() as session, session.begin():
         case = await cases.act(
             session, _id(request), action=body.action, agent=request[AGENT], note=body.note,
-            amount_fen=body.amount_fen, referral=body.referral, now=request.app[CLOCK](),
+            amount_fen=body.amount_fen, referral=body.referral, now=_deps(request).clock(),
             catalogue=desk.catalogue)
         response = web.json_response(_case_json(case))
-    request.app[NUDGE_OUTBOX]()
+    _deps(request).nudge_outbox()
     return response
 
 
@@ -146,7 +145,7 @@ async def correct_hire(request: web.Request) -> web.Response:
         if hire is None:
             raise jobs.NotFound("hire", _id(request))
         await correct_owed(session, hire, days_worked=body.days_worked, owed_fen=body.owed_fen)
-        session.add(AuditEntry(at=request.app[CLOCK](), actor=request[AGENT],
+        session.add(AuditEntry(at=_deps(request).clock(), actor=request[AGENT],
                                action="hire_corrected", subject=f"hire:{hire.id}",
                                detail=body.model_dump(mode="json", exclude_none=True)))
         return web.json_response({"id": hire.id, "days_worked": hire.days_worked,
@@ -156,7 +155,7 @@ async def correct_hire(request: web.Request) -> web.Response:
 
 async def clear_employer(request: web.Request) -> web.Response:
     """Lift the hold an open case put on the employer's alerts."""
-    now = request.app[CLOCK]()
+    now = _deps(request).clock()
     async with _desk(request).sessions() as session, session.begin():
         employer = await session.get(Employer, _id(request))
         if employer is None:
@@ -167,7 +166,7 @@ async def clear_employer(request: web.Request) -> web.Response:
                               .values(next_wave_at=now))
         session.add(AuditEntry(at=now, actor=request[AGENT], action="employer_cleared",
                                subject=f"employer:{employer.id}", detail={}))
-    request.app[NUDGE_MARKET]()
+    _deps(request).nudge_market()
     return web.json_response({"id": _id(request), "alerts_held": False})
 
 
