@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 import scheduler as market_clock
 from basics.clock import Clock, utc_now
-from console import api, wages_api
+from console import routes as console_routes
 from console.deps import CONSOLE, ConsoleDeps
 from gigline.keys import (
     CARRIER,
@@ -88,8 +88,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     app.cleanup_ctx.append(_scheduler)
     webhooks.add_routes(app)
     stream_socket.add_routes(app)
-    api.add_routes(app)
-    wages_api.add_routes(app)
+    console_routes.add_routes(app)
     app.on_startup.append(_console)  # after every cleanup context: it needs their resources
     app.router.add_get("/healthz", healthz)
     return app
