@@ -4,11 +4,18 @@ accepts is said once, here, for both."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
 
 MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -155,17 +162,21 @@ class HireCorrectionIn(_Body):
         return None if self.owed_yuan is None else int(self.owed_yuan * 100)
 
 
-SCHEMAS = (EmployerIn, VerificationIn, JobIn, JobChangeIn, CaseActionIn, HireCorrectionIn)
+# What the API answers: each handler returns one of these (or a list), the route table
+# serialises it, and the OpenAPI document is made of the same models. Most are read
+# straight from the store's rows (`from_attributes`).
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
 
 
-# What the API answers. The handlers build these as dicts; tests/test_openapi.py checks
-# every answer against them. Times are ISO 8601 in UTC.
-Moment = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
-Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
+# Times leave the API in UTC, whatever zone they came in.
+Moment = Annotated[datetime, PlainSerializer(_utc, return_type=str),
+                   WithJsonSchema({"type": "string", "format": "date-time"})]
+Day = Annotated[str, Field(json_schema_extra={"format": "date"})]  # as the request wrote it
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
 
 
 class FieldError(_Out):
@@ -177,7 +188,8 @@ class Error(_Out):
     error: str = Field(description="the reason, for people")
     field: str | None = Field(description="the field at fault, when one is")
     errors: list[FieldError] = Field(
-        default=[], description="every field at fault (a 422 from validation)")
+        default=[], exclude_if=lambda errors: not errors,
+        description="every field at fault (a 422 from validation)")
 
 
 class TradeOut(_Out):
@@ -296,8 +308,8 @@ class HireEvidenceOut(_Out):
 
 
 class PayCheckOut(_Out):
-    period_start: Day
-    period_end: Day
+    period_start: date
+    period_end: date
     owed_fen: int
     status: str
     paid_fen: int | None
@@ -308,7 +320,8 @@ class SmsOut(_Out):
     at: Moment
     direction: Literal["in", "out"]
     body: str
-    status: str | None = Field(default=None, description="outbound only")
+    status: str | None = Field(default=None, exclude_if=lambda status: status is None,
+                               description="outbound only")
 
 
 class CallOut(_Out):

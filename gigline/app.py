@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 import scheduler as market_clock
 from basics.clock import Clock, utc_now
-from console import api, wages_api
+from console import routes as console_routes
+from console.deps import CONSOLE, ConsoleDeps
 from gigline.keys import (
     CARRIER,
     CHANNEL,
@@ -92,8 +93,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
                                say_language=load_catalogue(settings.language).say_language))
     webhooks.add_routes(app, app[CHANNEL])
     stream_socket.add_routes(app, f"/{app[CHANNEL].name}/stream")
-    api.add_routes(app)
-    wages_api.add_routes(app)
+    console_routes.add_routes(app)
+    app.on_startup.append(_console)  # after every cleanup context: it needs their resources
     app.router.add_get("/healthz", healthz)
     return app
 
@@ -259,6 +260,12 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         if scheduler.running:
             scheduler.shutdown(wait=False)
         await watch.close()
+
+
+async def _console(app: web.Application) -> None:
+    app[CONSOLE] = ConsoleDeps(
+        desk=app[DESK], clock=app[CLOCK], api_tokens=app[SETTINGS].api_tokens,
+        nudge_market=app[NUDGE_MARKET], nudge_outbox=app[NUDGE_OUTBOX])
 
 
 async def _catch_up_inbound(app: web.Application) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.jobs import MarketError, NotFound
+from market.jobs import Conflict, MarketError, NotFound
 from market.outbox import PRIORITY_REPLY, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import (
@@ -98,7 +98,7 @@ async def act(session: AsyncSession, case_id: int, *, action: str, agent: str, n
     if action not in ACTIONS:
         raise MarketError("action", f"must be one of {', '.join(ACTIONS)}")
     if case.status == "closed":
-        raise MarketError("status", f"case {case_id} is closed", status=409)
+        raise Conflict("status", f"case {case_id} is closed")
     if action == "recovered":
         if not amount_fen or amount_fen <= 0:
             raise MarketError("amount_yuan", "say how much was recovered")

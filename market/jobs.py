@@ -1,6 +1,7 @@
 """Employers and jobs as agents manage them: register, verify, post, change, cancel.
 
-Store functions raise MarketError with the field at fault; the API maps it to a 4xx."""
+Store functions raise a kind of MarketError naming the field at fault; what a kind means
+to a caller (the API's status) is the caller's affair."""
 
 from __future__ import annotations
 
@@ -21,14 +22,24 @@ VERIFICATION_STATES = ("unverified", "verified", "blacklisted")
 
 
 class MarketError(ValueError):
-    def __init__(self, field: str, reason: str, *, status: int = 422):
+    """A rule refused: `field` is what is at fault, `reason` says why, for people. Raised
+    as itself, the input is invalid; the kinds below are refusals of another nature."""
+
+    def __init__(self, field: str, reason: str):
         super().__init__(f"{field}: {reason}")
-        self.field, self.reason, self.status = field, reason, status
+        self.field, self.reason = field, reason
 
 
 class NotFound(MarketError):
-    def __init__(self, what: str, ident: object):
-        super().__init__(what, f"no {what} {ident}", status=404)
+    """No such record, or none in this market."""
+
+    def __init__(self, what: str, ident: object, *, field: str | None = None,
+                 reason: str | None = None):
+        super().__init__(field or what, reason or f"no {what} {ident}")
+
+
+class Conflict(MarketError):
+    """The record's state forbids it."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,7 @@ async def register_employer(session: AsyncSession, *, market_id: int, name: str,
     except InvalidPhoneNumber as exc:
         raise MarketError("phone", str(exc)) from None
     if await session.scalar(select(Employer.id).where(Employer.credit_code == credit_code)):
-        raise MarketError("credit_code", "an employer with this code is registered already",
-                          status=409)
+        raise Conflict("credit_code", "an employer with this code is registered already")
     employer = Employer(market_id=market_id, name=name.strip(), phone=phone,
                         address=address.strip(), credit_code=credit_code, created_at=now)
     session.add(employer)
@@ -99,7 +109,8 @@ async def post_job(session: AsyncSession, spec: JobSpec, *, market_id: int, agen
         raise NotFound("employer", spec.employer_id)
     town = await session.get(Area, spec.town_id)
     if town is None or town.kind != "town" or town.market_id != market_id:
-        raise MarketError("town_id", f"no town {spec.town_id} in this market", status=404)
+        raise NotFound("town", spec.town_id, field="town_id",
+                       reason=f"no town {spec.town_id} in this market")
     if spec.start_at <= now - timedelta(hours=1):
         raise MarketError("start_at", "the start is in the past")
     trades = {t.code: t for t in await session.scalars(
@@ -150,7 +161,7 @@ async def change_job(session: AsyncSession, job_id: int, *, agent: str, now: dat
                      address: str | None = None, notes: str | None = None) -> Job:
     job = await load_job(session, job_id, for_update=True)
     if job.status != "open":
-        raise MarketError("status", f"job {job.code} is {job.status}", status=409)
+        raise Conflict("status", f"job {job.code} is {job.status}")
     changed = {}
     if start_at is not None and start_at != job.start_at:
         if start_at <= now - timedelta(hours=1):
