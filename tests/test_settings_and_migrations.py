@@ -204,6 +204,12 @@ def test_a_malformed_value_is_named_and_shown(name, raw):
     assert message.startswith(name) and message.endswith(repr(raw)), message
 
 
+def test_every_malformed_value_is_named_at_once():
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"GIGLINE_PORT": "eighty", "GIGLINE_QUIET_HOURS": "night"})
+    assert "GIGLINE_PORT" in str(refused.value) and "GIGLINE_QUIET_HOURS" in str(refused.value)
+
+
 @pytest.mark.parametrize("name, raw", [
     ("GIGLINE_SMS_RATE", "0"), ("GIGLINE_SMS_CONCURRENCY", "0"),
     ("GIGLINE_WAVE_MULTIPLIER", "0"), ("GIGLINE_WAVE_MINUTES", "0"),
