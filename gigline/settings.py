@@ -1,7 +1,7 @@
 """Settings: read once from the environment into one frozen, validated object.
 
 Each field names its variable, its default as the variable would spell it and what it is
-for."""
+for; README's table lists the same variables (tests/test_readme_settings.py)."""
 
 from __future__ import annotations
 
