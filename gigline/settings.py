@@ -1,4 +1,7 @@
-"""Settings: read once from the environment into one frozen, validated object."""
+"""Settings: read once from the environment into one frozen, validated object.
+
+Each field names its variable, its default as the variable would spell it and what it is
+for; README's table lists the same variables (tests/test_readme_settings.py)."""
 
 from __future__ import annotations
 
@@ -6,74 +9,271 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from basics.phones import InvalidPhoneNumber, to_e164
 from market.wages import WageRules
 from telephony.webhooks import websocket_url
 
-DEFAULT_DATA_DIR = Path("var")
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 LOCAL_HOTLINE_NUMBER = "+863592123456"
+# One decoding thread per core and one more: a thread waiting for the GIL to hand its
+# result back would otherwise leave a core idle (measured in docs/speech_benchmarks.md).
+DEFAULT_SPEECH_THREADS = (os.cpu_count() or 1) + 1
 
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
 
 
-# One decoding thread per core and one more: a thread waiting for the GIL to hand its
-# result back would otherwise leave a core idle (measured in docs/speech_benchmarks.md).
-DEFAULT_SPEECH_THREADS = (os.cpu_count() or 1) + 1
+def model_path_variable(language: str) -> str:
+    """VOSK_MODEL_PATH_ZH_CN for zh-CN: one model per language a server's markets speak."""
+    return "VOSK_MODEL_PATH_" + language.upper().replace("-", "_")
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str
-    public_url: str
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
-    twilio_phone_number: str | None = None
-    # The number workers call, named in SMS (help, replies); None: the number SMS come from.
-    hotline_setting: str | None = None
-    twilio_messaging_service_sid: str | None = None
-    twilio_api_base: str | None = None
-    local_carrier_port: int = 8081
-    local_carrier_token: str = field(default_factory=lambda: secrets.token_hex(16))
-    run_scheduler: bool = True
-    data_dir: Path = DEFAULT_DATA_DIR
-    language: str = "zh-CN"
-    voice: str = "Polly.Zhiyu"
-    agent_numbers: tuple[str, ...] = ()
-    id_hash_key: str = "gigline-dev-only-key"
-    market_code: str = "yuncheng"
-    outbox_interval_seconds: float = 2.0
-    sms_rate_per_second: float = 1.0
-    sms_concurrency: int = 8
-    demo_data: bool = False
-    embedded: bool = field(default=False)
-    # agent name by API token; the embedded default makes one for the agent "demo"
-    api_tokens: dict[str, str] = field(default_factory=dict)
-    wave_multiplier: int = 3
-    wave_interval_minutes: float = 10
-    quiet_hours: tuple[time, time] = (time(21), time(7))
-    quiet_hours_override_hours: float = 12
-    employer_confirm_minutes: float = 60
-    outbox_lease_seconds: float = 120
-    wage_question_hour: time = time(19)
-    wage_employer_hour: time = time(9)
-    wage_max_asks: int = 3
-    wage_grace_days: float = 3
-    reminder_late_hours: float = 6
-    hold_employers_with_cases: bool = True
-    # Speech: a Vosk model for the speech pack's language; None keeps calls keypad-only.
-    speech_language: str = "zh-CN"
-    vosk_model_path: str | None = None
-    speech_threads: int = DEFAULT_SPEECH_THREADS
+def _clock_time(raw: str) -> time:
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"must be a time like 19:00: {raw!r}") from None
+
+
+def _phone(raw: str | None) -> str | None:
+    try:
+        return to_e164(raw) if raw else None
+    except InvalidPhoneNumber:
+        raise ValueError(f"is not a phone number: {raw!r}") from None
+
+
+def _api_tokens(raw: str) -> dict[str, str]:
+    """`agent:token,agent:token` -> {token: agent}; the message never repeats a token."""
+    tokens = {}
+    for pair in raw.split(",") if raw else ():
+        agent, _, token = pair.strip().partition(":")
+        if not agent or len(token) < 16:
+            raise ValueError("must be agent:token pairs with tokens of 16+ characters")
+        tokens[token] = agent
+    return tokens
+
+
+def _async_driver(url: str) -> str:
+    """Accept plain URLs operators know and pick the async drivers Gigline uses."""
+    for plain, async_ in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return async_ + url[len(plain):]
+    return url
+
+
+# Compose files and shells differ in how they unset a variable: empty counts as unset.
+OptionalStr = Annotated[str | None, BeforeValidator(lambda raw: raw or None)]
+RandomIfUnset = Annotated[str, BeforeValidator(lambda raw: raw or secrets.token_hex(16))]
+OnUnless0 = Annotated[bool, BeforeValidator(lambda raw: raw != "0")]
+OnIf1 = Annotated[bool, BeforeValidator(lambda raw: raw == "1")]
+CommaSeparated = Annotated[tuple[str, ...], BeforeValidator(
+    lambda raw: tuple(item.strip() for item in raw.split(",") if item.strip()))]
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+Phone = Annotated[str | None, BeforeValidator(_phone)]
+DatabaseUrl = Annotated[str, BeforeValidator(_async_driver)]
+ApiTokens = Annotated[dict[str, str], BeforeValidator(_api_tokens)]
+
+
+class Settings(BaseModel):
+    # Defaults are spelled as the variables would be ("21:00-07:00") and parsed like them.
+    model_config = ConfigDict(frozen=True, validate_default=True)
+
+    listen_host: str = Field(
+        "127.0.0.1", alias="GIGLINE_HOST", description="the address the app listens on")
+    listen_port: int = Field(
+        8080, alias="GIGLINE_PORT", description="the port the app listens on")
+    public_url: str = Field(
+        default_factory=lambda given: f"http://127.0.0.1:{given['listen_port']}",
+        alias="GIGLINE_PUBLIC_URL",
+        description="the URL Twilio calls us at, against which signatures are checked")
+    data_dir: Path = Field(
+        "var", alias="GIGLINE_DATA_DIR", description="where the embedded SQLite file lives")
+    database_url: DatabaseUrl = Field(
+        default_factory=lambda given: f"sqlite+aiosqlite:///{given['data_dir'] / 'gigline.db'}",
+        alias="GIGLINE_DATABASE_URL",
+        description="SQLAlchemy URL (postgresql:// uses asyncpg); unset: the embedded default")
+    twilio_account_sid: OptionalStr = Field(
+        None, alias="TWILIO_ACCOUNT_SID", description="Twilio account; unset: the local carrier")
+    twilio_auth_token: OptionalStr = Field(
+        None, alias="TWILIO_AUTH_TOKEN", description="Twilio auth token, set with the account")
+    twilio_phone_number: OptionalStr = Field(
+        None, alias="TWILIO_PHONE_NUMBER", description="the number SMS are sent from")
+    hotline_setting: Phone = Field(
+        None, alias="GIGLINE_HOTLINE_NUMBER",
+        description="the number workers call, named in SMS; unset: the number SMS come from")
+    twilio_messaging_service_sid: OptionalStr = Field(
+        None, alias="TWILIO_MESSAGING_SERVICE_SID",
+        description="send through a Messaging Service instead of a number")
+    twilio_api_base: OptionalStr = Field(
+        None, alias="GIGLINE_TWILIO_API_BASE",
+        description="where Twilio REST calls go; unset: Twilio, or the local carrier")
+    local_carrier_port: int = Field(
+        8081, alias="GIGLINE_LOCAL_CARRIER_PORT", description="the local carrier's REST port")
+    local_carrier_token: RandomIfUnset = Field(
+        "", alias="GIGLINE_LOCAL_CARRIER_TOKEN", description="the local carrier's auth token")
+    id_hash_key: str = Field(
+        "gigline-dev-only-key", alias="GIGLINE_ID_HASH_KEY",
+        description="secret key for the hash of ID numbers; required with Twilio")
+    agent_numbers: CommaSeparated = Field(
+        "", alias="GIGLINE_AGENT_NUMBERS", description="numbers of the agents on duty")
+    market_code: str = Field(
+        "yuncheng", alias="GIGLINE_MARKET", description="which market/data/*.json to load")
+    language: Literal["zh-CN", "en"] = Field(
+        "zh-CN", alias="GIGLINE_LANGUAGE", description="the prompt catalogue")
+    voice: str = Field(
+        "Polly.Zhiyu", alias="GIGLINE_VOICE", description="the <Say> voice")
+    demo_data: OnIf1 = Field(
+        "0", alias="GIGLINE_DEMO", description="1: load the demo employer and jobs")
+    run_scheduler: OnUnless0 = Field(
+        "1", alias="GIGLINE_SCHEDULER", description="0: a web-only instance, sending no SMS")
+    outbox_interval_seconds: float = Field(
+        2, alias="GIGLINE_OUTBOX_INTERVAL", description="seconds between outbox sweeps")
+    sms_rate_per_second: float = Field(
+        1, gt=0, alias="GIGLINE_SMS_RATE", description="SMS per second the carrier allows")
+    sms_concurrency: int = Field(
+        8, ge=1, alias="GIGLINE_SMS_CONCURRENCY",
+        description="carrier requests in flight at once")
+    outbox_lease_seconds: float = Field(
+        120, ge=2, alias="GIGLINE_OUTBOX_LEASE_SECONDS",
+        description="how long a claimed message may be in flight before it is checked")
+    # agent name by token; the embedded default makes one for "demo" (see _derived_defaults)
+    api_tokens: ApiTokens = Field(
+        "", alias="GIGLINE_API_TOKENS",
+        description="agent:token,agent:token; the API refuses everyone without one")
+    wave_multiplier: int = Field(
+        3, ge=1, alias="GIGLINE_WAVE_MULTIPLIER",
+        description="workers alerted per open slot in a wave")
+    wave_interval_minutes: float = Field(
+        10, gt=0, alias="GIGLINE_WAVE_MINUTES", description="minutes between waves")
+    quiet_hours: tuple[time, time] = Field(
+        "21:00-07:00", alias="GIGLINE_QUIET_HOURS",
+        description="market time when alerts wait for the morning; equal times: none")
+    quiet_hours_override_hours: float = Field(
+        12, alias="GIGLINE_QUIET_OVERRIDE_HOURS",
+        description="jobs starting sooner than this are alerted even in quiet hours")
+    employer_confirm_minutes: float = Field(
+        60, gt=0, alias="GIGLINE_EMPLOYER_CONFIRM_MINUTES",
+        description="an unanswering employer is reminded after this, released after twice")
+    wage_employer_hour: ClockTime = Field(
+        "09:00", alias="GIGLINE_WAGE_EMPLOYER_TIME",
+        description="market time employers hear the wages due")
+    wage_question_hour: ClockTime = Field(
+        "19:00", alias="GIGLINE_WAGE_QUESTION_TIME",
+        description="market time workers are asked whether they were paid")
+    wage_max_asks: int = Field(
+        3, ge=1, alias="GIGLINE_WAGE_MAX_ASKS",
+        description="times an unanswered pay question is asked")
+    wage_grace_days: float = Field(
+        3, ge=0, alias="GIGLINE_WAGE_GRACE_DAYS",
+        description="days unpaid before a rights case opens")
+    reminder_late_hours: float = Field(
+        6, gt=0, alias="GIGLINE_REMINDER_LATE_HOURS",
+        description="how late a reminder missed while down may still go out")
+    hold_employers_with_cases: OnUnless0 = Field(
+        "1", alias="GIGLINE_HOLD_EMPLOYERS_WITH_CASES",
+        description="0: employers with open cases still get job alerts")
+    speech_language: str = Field(
+        alias="GIGLINE_SPEECH_LANGUAGE", description="the speech pack; unset: GIGLINE_LANGUAGE")
+    vosk_model_path: OptionalStr = Field(
+        None, alias="VOSK_MODEL_PATH",
+        description="a Vosk model for the speech language; unset: calls are keypad-only")
+    speech_threads: int = Field(
+        DEFAULT_SPEECH_THREADS, ge=1, alias="GIGLINE_SPEECH_THREADS",
+        description="threads decoding speech")
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet_hours(cls, raw: str) -> tuple[time, time]:
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+        except ValueError:
+            raise ValueError(f"must look like 21:00-07:00: {raw!r}") from None
+        return start, end
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"must be an http(s) URL: {url!r}")
+        return url.rstrip("/")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        """The defaults that depend on other variables."""
+        env = dict(env)
+        if "GIGLINE_DATABASE_URL" not in env:
+            # The embedded default (`make run`): SQLite in the data directory, the demo
+            # market, and an API token for the agent "demo" (the API is never open).
+            env.setdefault("GIGLINE_DEMO", "1")
+            env["GIGLINE_API_TOKENS"] = (env.get("GIGLINE_API_TOKENS")
+                                         or f"demo:{secrets.token_urlsafe(16)}")
+        speech = env.get("GIGLINE_SPEECH_LANGUAGE") or env.get("GIGLINE_LANGUAGE", "zh-CN")
+        env["GIGLINE_SPEECH_LANGUAGE"] = speech
+        env["VOSK_MODEL_PATH"] = (env.get(model_path_variable(speech))
+                                  or env.get("VOSK_MODEL_PATH"))
+        return env
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
+            raise ValueError("set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither")
+        if not self.uses_local_carrier:
+            if not (self.twilio_phone_number or self.twilio_messaging_service_sid):
+                raise ValueError("with Twilio credentials, set TWILIO_PHONE_NUMBER or "
+                                 "TWILIO_MESSAGING_SERVICE_SID")
+            if self.hotline_number is None:
+                raise ValueError("set GIGLINE_HOTLINE_NUMBER: the number workers call, "
+                                 "named in SMS (a Messaging Service has none of its own)")
+            if self.id_hash_key == "gigline-dev-only-key":
+                raise ValueError("set GIGLINE_ID_HASH_KEY: ID numbers need a secret key")
+            if self.vosk_model_path and urlsplit(self.public_url).scheme != "https":
+                raise ValueError("speech needs an https GIGLINE_PUBLIC_URL: Twilio opens "
+                                 "media streams on wss:// only (error 31920)")
+        elif not _is_loopback(self.public_url):
+            # The local carrier signs with a throwaway token: never let it face the internet.
+            raise ValueError(
+                "no Twilio credentials but GIGLINE_PUBLIC_URL is not a loopback address: "
+                "the local carrier only runs on one machine; set the TWILIO_* settings"
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """The settings `env` holds (os.environ, or a dict in tests), and nothing else."""
+        try:
+            return cls.model_validate(env)
+        except ValidationError as invalid:
+            raise SettingsError("; ".join(
+                _explain(error) for error in invalid.errors()
+                if error["type"] != "default_factory_not_called"  # follows another error
+            )) from None
+
+    @property
+    def embedded(self) -> bool:
+        """No GIGLINE_DATABASE_URL: `make run`, on SQLite in the data directory."""
+        return "database_url" not in self.model_fields_set
 
     @property
     def carrier_timeout_seconds(self) -> float:
@@ -118,185 +318,22 @@ class Settings:
         return self.sms_from_number if self.uses_local_carrier or self.twilio_phone_number \
             else None
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        data_dir = Path(env.get("GIGLINE_DATA_DIR", str(DEFAULT_DATA_DIR)))
-        db_url = env.get("GIGLINE_DATABASE_URL")
-        embedded = db_url is None
-        if embedded:
-            db_url = f"sqlite+aiosqlite:///{data_dir / 'gigline.db'}"
-        port = _int(env, "GIGLINE_PORT", 8080)
-        language = env.get("GIGLINE_LANGUAGE", "zh-CN")
-        speech_language = env.get("GIGLINE_SPEECH_LANGUAGE") or language
-        host = env.get("GIGLINE_HOST", "127.0.0.1")
-        settings = cls(
-            database_url=_async_driver(db_url),
-            public_url=env.get("GIGLINE_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
-            listen_host=host,
-            listen_port=port,
-            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
-            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
-            twilio_phone_number=env.get("TWILIO_PHONE_NUMBER") or None,
-            hotline_setting=_phone(env, "GIGLINE_HOTLINE_NUMBER"),
-            twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
-            twilio_api_base=env.get("GIGLINE_TWILIO_API_BASE") or None,
-            local_carrier_port=_int(env, "GIGLINE_LOCAL_CARRIER_PORT", 8081),
-            local_carrier_token=env.get("GIGLINE_LOCAL_CARRIER_TOKEN") or secrets.token_hex(16),
-            run_scheduler=env.get("GIGLINE_SCHEDULER", "1") != "0",
-            data_dir=data_dir,
-            language=language,
-            voice=env.get("GIGLINE_VOICE", "Polly.Zhiyu"),
-            agent_numbers=tuple(
-                n.strip() for n in env.get("GIGLINE_AGENT_NUMBERS", "").split(",") if n.strip()
-            ),
-            id_hash_key=env.get("GIGLINE_ID_HASH_KEY", "gigline-dev-only-key"),
-            market_code=env.get("GIGLINE_MARKET", "yuncheng"),
-            outbox_interval_seconds=_float(env, "GIGLINE_OUTBOX_INTERVAL", 2),
-            sms_rate_per_second=_float(env, "GIGLINE_SMS_RATE", 1),
-            sms_concurrency=_int(env, "GIGLINE_SMS_CONCURRENCY", 8),
-            demo_data=env.get("GIGLINE_DEMO", "1" if embedded else "0") == "1",
-            embedded=embedded,
-            api_tokens=_api_tokens(env.get("GIGLINE_API_TOKENS"), embedded),
-            wave_multiplier=_int(env, "GIGLINE_WAVE_MULTIPLIER", 3),
-            wave_interval_minutes=_float(env, "GIGLINE_WAVE_MINUTES", 10),
-            quiet_hours=_quiet_hours(env.get("GIGLINE_QUIET_HOURS", "21:00-07:00")),
-            quiet_hours_override_hours=_float(env, "GIGLINE_QUIET_OVERRIDE_HOURS", 12),
-            employer_confirm_minutes=_float(env, "GIGLINE_EMPLOYER_CONFIRM_MINUTES", 60),
-            outbox_lease_seconds=_float(env, "GIGLINE_OUTBOX_LEASE_SECONDS", 120),
-            wage_question_hour=_clock_time(env, "GIGLINE_WAGE_QUESTION_TIME", "19:00"),
-            wage_employer_hour=_clock_time(env, "GIGLINE_WAGE_EMPLOYER_TIME", "09:00"),
-            wage_max_asks=_int(env, "GIGLINE_WAGE_MAX_ASKS", 3),
-            wage_grace_days=_float(env, "GIGLINE_WAGE_GRACE_DAYS", 3),
-            reminder_late_hours=_float(env, "GIGLINE_REMINDER_LATE_HOURS", 6),
-            hold_employers_with_cases=env.get("GIGLINE_HOLD_EMPLOYERS_WITH_CASES", "1") != "0",
-            speech_language=speech_language,
-            vosk_model_path=_model_path(env, speech_language),
-            speech_threads=_int(env, "GIGLINE_SPEECH_THREADS", DEFAULT_SPEECH_THREADS),
-        )
-        settings.validate()
-        return settings
 
-    def validate(self) -> None:
-        if urlsplit(self.public_url).scheme not in ("http", "https"):
-            raise SettingsError(f"GIGLINE_PUBLIC_URL must be an http(s) URL: {self.public_url!r}")
-        if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
-            raise SettingsError("set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither")
-        if not self.uses_local_carrier:
-            if not (self.twilio_phone_number or self.twilio_messaging_service_sid):
-                raise SettingsError(
-                    "with Twilio credentials, set TWILIO_PHONE_NUMBER or "
-                    "TWILIO_MESSAGING_SERVICE_SID"
-                )
-            if self.hotline_number is None:
-                raise SettingsError("set GIGLINE_HOTLINE_NUMBER: the number workers call, "
-                                    "named in SMS (a Messaging Service has none of its own)")
-            if self.id_hash_key == "gigline-dev-only-key":
-                raise SettingsError("set GIGLINE_ID_HASH_KEY: ID numbers need a secret key")
-        elif not _is_loopback(self.public_url):
-            # The local carrier signs with a throwaway token: never let it face the internet.
-            raise SettingsError(
-                "no Twilio credentials but GIGLINE_PUBLIC_URL is not a loopback address: "
-                "the local carrier only runs on one machine; set the TWILIO_* settings"
-            )
-        if self.language not in ("zh-CN", "en"):
-            raise SettingsError(f"GIGLINE_LANGUAGE must be zh-CN or en: {self.language!r}")
-        if self.sms_rate_per_second <= 0:
-            raise SettingsError("GIGLINE_SMS_RATE must be positive")
-        if self.sms_concurrency < 1:
-            raise SettingsError("GIGLINE_SMS_CONCURRENCY must be at least 1")
-        if self.wave_multiplier < 1 or self.wave_interval_minutes <= 0:
-            raise SettingsError("GIGLINE_WAVE_MULTIPLIER and GIGLINE_WAVE_MINUTES must be positive")
-        if self.wage_max_asks < 1 or self.wage_grace_days < 0 or self.reminder_late_hours <= 0:
-            raise SettingsError("GIGLINE_WAGE_MAX_ASKS, GIGLINE_WAGE_GRACE_DAYS and "
-                                "GIGLINE_REMINDER_LATE_HOURS must be positive")
-        if self.outbox_lease_seconds < 2:
-            raise SettingsError("GIGLINE_OUTBOX_LEASE_SECONDS must be at least 2")
-        if not self.uses_local_carrier and self.vosk_model_path and \
-                urlsplit(self.public_url).scheme != "https":
-            raise SettingsError("speech needs an https GIGLINE_PUBLIC_URL: Twilio opens media "
-                                "streams on wss:// only (error 31920)")
-        if self.speech_threads < 1:
-            raise SettingsError("GIGLINE_SPEECH_THREADS must be at least 1")
-        if self.employer_confirm_minutes <= 0:
-            raise SettingsError("GIGLINE_EMPLOYER_CONFIRM_MINUTES must be positive")
+# pydantic's error types, said as rules about the variable
+_RULES = {"int_parsing": "must be a whole number", "float_parsing": "must be a number",
+          "greater_than": "must be more than {gt:g}",
+          "greater_than_equal": "must be at least {ge:g}", "literal_error": "must be {expected}"}
 
 
-def _model_path(env: Mapping[str, str], language: str) -> str | None:
-    """VOSK_MODEL_PATH_ZH_CN (one model per language a market speaks), else VOSK_MODEL_PATH."""
-    per_language = "VOSK_MODEL_PATH_" + language.upper().replace("-", "_")
-    return env.get(per_language) or env.get("VOSK_MODEL_PATH") or None
-
-
-def _number(env: Mapping[str, str], name: str, default, kind: type, what: str):
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        return kind(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be {what}: {raw!r}") from None
-
-
-def _phone(env: Mapping[str, str], name: str) -> str | None:
-    raw = env.get(name)
-    if not raw:
-        return None
-    try:
-        return to_e164(raw)
-    except InvalidPhoneNumber:
-        raise SettingsError(f"{name} is not a phone number: {raw!r}") from None
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _number(env, name, default, int, "a whole number")
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    return _number(env, name, default, float, "a number")
-
-
-def _api_tokens(raw: str | None, embedded: bool) -> dict[str, str]:
-    """`agent:token,agent:token` -> {token: agent}. Never open: without tokens the API
-    refuses everyone, except on the embedded default, which makes one for 'demo'."""
-    if not raw:
-        return {secrets.token_urlsafe(16): "demo"} if embedded else {}
-    tokens = {}
-    for pair in raw.split(","):
-        agent, _, token = pair.strip().partition(":")
-        if not agent or len(token) < 16:
-            raise SettingsError(
-                "GIGLINE_API_TOKENS must be agent:token pairs with tokens of 16+ characters"
-            )
-        tokens[token] = agent
-    return tokens
-
-
-def _clock_time(env: Mapping[str, str], name: str, default: str) -> time:
-    raw = env.get(name, default)
-    try:
-        return time.fromisoformat(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a time like 19:00: {raw!r}") from None
-
-
-def _quiet_hours(raw: str) -> tuple[time, time]:
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
-    except ValueError:
-        raise SettingsError(f"GIGLINE_QUIET_HOURS must look like 21:00-07:00: {raw!r}") from None
-    return start, end
-
-
-def _async_driver(url: str) -> str:
-    """Accept plain URLs operators know and pick the async drivers Gigline uses."""
-    for plain, async_ in (
-        ("postgresql://", "postgresql+asyncpg://"),
-        ("postgres://", "postgresql+asyncpg://"),
-        ("sqlite://", "sqlite+aiosqlite://"),
-    ):
-        if url.startswith(plain):
-            return async_ + url[len(plain):]
-    return url
+def _explain(error: ErrorDetails) -> str:
+    """GIGLINE_PORT must be a whole number: 'eighty'. A rule across settings names its own."""
+    kind = error["type"]
+    if kind == "value_error":
+        reason = str(error["ctx"]["error"])
+    else:
+        rule = _RULES[kind].format(**error.get("ctx", {})) if kind in _RULES else error["msg"]
+        reason = f"{rule}: {error['input']!r}"
+    return " ".join([*map(str, error["loc"]), reason])
 
 
 def _is_loopback(url: str) -> bool:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+from datetime import time
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -61,6 +65,180 @@ def test_twilio_credentials_switch_off_the_local_carrier():
 def test_bad_settings_are_refused_with_the_setting_named(env, named):
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
+
+
+# Each variable, a value other than its default, and what the settings make of it.
+EVERY_VARIABLE = {
+    "GIGLINE_DATABASE_URL": ("postgres://db.example/gigline", "database_url",
+                             "postgresql+asyncpg://db.example/gigline"),
+    "GIGLINE_DATA_DIR": ("/srv/gigline", "data_dir", Path("/srv/gigline")),
+    "GIGLINE_PUBLIC_URL": ("https://hotline.example.cn/", "public_url",
+                           "https://hotline.example.cn"),
+    "GIGLINE_HOST": ("0.0.0.0", "listen_host", "0.0.0.0"),
+    "GIGLINE_PORT": ("9000", "listen_port", 9000),
+    "TWILIO_ACCOUNT_SID": ("AC" + "1" * 32, "twilio_account_sid", "AC" + "1" * 32),
+    "TWILIO_AUTH_TOKEN": ("secret", "twilio_auth_token", "secret"),
+    "TWILIO_PHONE_NUMBER": ("+863592123456", "twilio_phone_number", "+863592123456"),
+    "GIGLINE_HOTLINE_NUMBER": ("0359-555 0000", "hotline_number", "+863595550000"),
+    "TWILIO_MESSAGING_SERVICE_SID": ("MG" + "2" * 32, "twilio_messaging_service_sid",
+                                     "MG" + "2" * 32),
+    "GIGLINE_TWILIO_API_BASE": ("http://127.0.0.1:9999", "rest_api_base",
+                                "http://127.0.0.1:9999"),
+    "GIGLINE_LOCAL_CARRIER_PORT": ("9001", "local_carrier_port", 9001),
+    "GIGLINE_LOCAL_CARRIER_TOKEN": ("carrier-token", "local_carrier_token", "carrier-token"),
+    "GIGLINE_SCHEDULER": ("0", "run_scheduler", False),
+    "GIGLINE_LANGUAGE": ("en", "language", "en"),
+    "GIGLINE_VOICE": ("alice", "voice", "alice"),
+    "GIGLINE_AGENT_NUMBERS": (" +8613900000099, ,+8613900000098", "agent_numbers",
+                              ("+8613900000099", "+8613900000098")),
+    "GIGLINE_ID_HASH_KEY": ("k" * 32, "id_hash_key", "k" * 32),
+    "GIGLINE_MARKET": ("other", "market_code", "other"),
+    "GIGLINE_OUTBOX_INTERVAL": ("0.5", "outbox_interval_seconds", 0.5),
+    "GIGLINE_SMS_RATE": ("3", "sms_rate_per_second", 3),
+    "GIGLINE_SMS_CONCURRENCY": ("4", "sms_concurrency", 4),
+    "GIGLINE_DEMO": ("1", "demo_data", True),
+    "GIGLINE_API_TOKENS": ("alice:" + "a" * 16 + ", bob:" + "b" * 20, "api_tokens",
+                           {"a" * 16: "alice", "b" * 20: "bob"}),
+    "GIGLINE_WAVE_MULTIPLIER": ("2", "wave_multiplier", 2),
+    "GIGLINE_WAVE_MINUTES": ("5", "wave_interval_minutes", 5),
+    "GIGLINE_QUIET_HOURS": ("22:30 - 06:15", "quiet_hours", (time(22, 30), time(6, 15))),
+    "GIGLINE_QUIET_OVERRIDE_HOURS": ("6", "quiet_hours_override_hours", 6),
+    "GIGLINE_EMPLOYER_CONFIRM_MINUTES": ("30", "employer_confirm_minutes", 30),
+    "GIGLINE_OUTBOX_LEASE_SECONDS": ("60", "outbox_lease_seconds", 60),
+    "GIGLINE_WAGE_QUESTION_TIME": ("18:30", "wage_question_hour", time(18, 30)),
+    "GIGLINE_WAGE_EMPLOYER_TIME": ("08:00", "wage_employer_hour", time(8)),
+    "GIGLINE_WAGE_MAX_ASKS": ("2", "wage_max_asks", 2),
+    "GIGLINE_WAGE_GRACE_DAYS": ("0", "wage_grace_days", 0),
+    "GIGLINE_REMINDER_LATE_HOURS": ("1.5", "reminder_late_hours", 1.5),
+    "GIGLINE_HOLD_EMPLOYERS_WITH_CASES": ("0", "hold_employers_with_cases", False),
+    "GIGLINE_SPEECH_LANGUAGE": ("ko", "speech_language", "ko"),
+    "VOSK_MODEL_PATH": ("/opt/vosk/model", "vosk_model_path", "/opt/vosk/model"),
+    "GIGLINE_SPEECH_THREADS": ("3", "speech_threads", 3),
+}
+
+
+def test_every_variable_sets_its_setting():
+    settings = Settings.from_env({name: raw for name, (raw, _, _) in EVERY_VARIABLE.items()})
+    assert {name: getattr(settings, attribute)
+            for name, (_, attribute, _) in EVERY_VARIABLE.items()} == \
+        {name: value for name, (_, _, value) in EVERY_VARIABLE.items()}
+    assert not settings.embedded and not settings.uses_local_carrier
+
+
+def test_defaults_outside_the_embedded_default():
+    settings = Settings.from_env({"GIGLINE_DATABASE_URL": "sqlite:///x.db"})
+    assert {attribute: getattr(settings, attribute) for attribute in DEFAULTS} == DEFAULTS
+    assert len(settings.local_carrier_token) == 32, "random per start"
+    assert settings.speech_threads == (os.cpu_count() or 1) + 1
+
+
+DEFAULTS = {
+    "database_url": "sqlite+aiosqlite:///x.db", "data_dir": Path("var"), "embedded": False,
+    "public_url": "http://127.0.0.1:8080", "listen_host": "127.0.0.1", "listen_port": 8080,
+    "twilio_account_sid": None, "twilio_auth_token": None, "twilio_phone_number": None,
+    "hotline_number": "+863592123456", "twilio_messaging_service_sid": None,
+    "rest_api_base": "http://127.0.0.1:8081", "local_carrier_port": 8081,
+    "run_scheduler": True, "language": "zh-CN", "voice": "Polly.Zhiyu", "agent_numbers": (),
+    "id_hash_key": "gigline-dev-only-key", "market_code": "yuncheng",
+    "outbox_interval_seconds": 2, "sms_rate_per_second": 1, "sms_concurrency": 8,
+    "demo_data": False, "api_tokens": {}, "wave_multiplier": 3, "wave_interval_minutes": 10,
+    "quiet_hours": (time(21), time(7)), "quiet_hours_override_hours": 12,
+    "employer_confirm_minutes": 60, "outbox_lease_seconds": 120,
+    "wage_question_hour": time(19), "wage_employer_hour": time(9), "wage_max_asks": 3,
+    "wage_grace_days": 3, "reminder_late_hours": 6, "hold_employers_with_cases": True,
+    "speech_language": "zh-CN", "vosk_model_path": None,
+}
+
+
+def test_the_embedded_default_opens_the_api_to_the_demo_agent_alone():
+    tokens = Settings.from_env({}).api_tokens
+    assert list(tokens.values()) == ["demo"] and len(next(iter(tokens))) >= 16
+    assert list(Settings.from_env({"GIGLINE_API_TOKENS": ""}).api_tokens.values()) == ["demo"]
+    given = Settings.from_env({"GIGLINE_API_TOKENS": "alice:" + "a" * 16}).api_tokens
+    assert given == {"a" * 16: "alice"}, "tokens given: no demo token"
+    assert not Settings.from_env({"GIGLINE_DEMO": "0"}).demo_data
+
+
+def test_empty_variables_are_unset_where_unset_means_something():
+    settings = Settings.from_env({
+        "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": "", "TWILIO_PHONE_NUMBER": "",
+        "TWILIO_MESSAGING_SERVICE_SID": "", "GIGLINE_TWILIO_API_BASE": "",
+        "GIGLINE_HOTLINE_NUMBER": "", "GIGLINE_LOCAL_CARRIER_TOKEN": "",
+        "GIGLINE_SPEECH_LANGUAGE": "", "GIGLINE_LANGUAGE": "en", "VOSK_MODEL_PATH": "",
+    })
+    assert settings.uses_local_carrier and settings.rest_api_base == "http://127.0.0.1:8081"
+    assert settings.hotline_number == "+863592123456" and len(settings.local_carrier_token) == 32
+    assert settings.speech_language == "en" and settings.vosk_model_path is None
+
+
+def test_a_model_for_the_speech_language_wins_over_the_general_one():
+    env = {"VOSK_MODEL_PATH": "/any", "VOSK_MODEL_PATH_ZH_CN": "/zh", "VOSK_MODEL_PATH_KO": "/ko"}
+    assert Settings.from_env(env).vosk_model_path == "/zh"
+    assert Settings.from_env(env | {"GIGLINE_LANGUAGE": "en"}).vosk_model_path == "/any"
+    assert Settings.from_env(env | {"GIGLINE_SPEECH_LANGUAGE": "ko"}).vosk_model_path == "/ko"
+
+
+def test_settings_come_from_the_mapping_alone(monkeypatch):
+    """Tests and benchmarks build settings from a dict: the shell's variables stay out."""
+    monkeypatch.setenv("GIGLINE_PORT", "9999")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "secret")
+    settings = Settings.from_env({})
+    assert settings.listen_port == 8080 and settings.uses_local_carrier
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("GIGLINE_PORT", "eighty"),
+    ("GIGLINE_SMS_RATE", "fast"),
+    ("GIGLINE_PUBLIC_URL", "ftp://x"),
+    ("GIGLINE_LANGUAGE", "fr"),
+    ("GIGLINE_HOTLINE_NUMBER", "call us"),
+    ("GIGLINE_QUIET_HOURS", "21:00"),
+    ("GIGLINE_QUIET_HOURS", "night"),
+    ("GIGLINE_WAGE_QUESTION_TIME", "7pm"),
+])
+def test_a_malformed_value_is_named_and_shown(name, raw):
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({name: raw})
+    message = str(refused.value)
+    assert message.startswith(name) and message.endswith(repr(raw)), message
+
+
+def test_every_malformed_value_is_named_at_once():
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"GIGLINE_PORT": "eighty", "GIGLINE_QUIET_HOURS": "night"})
+    assert "GIGLINE_PORT" in str(refused.value) and "GIGLINE_QUIET_HOURS" in str(refused.value)
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("GIGLINE_SMS_RATE", "0"), ("GIGLINE_SMS_CONCURRENCY", "0"),
+    ("GIGLINE_WAVE_MULTIPLIER", "0"), ("GIGLINE_WAVE_MINUTES", "0"),
+    ("GIGLINE_WAGE_MAX_ASKS", "0"), ("GIGLINE_WAGE_GRACE_DAYS", "-1"),
+    ("GIGLINE_REMINDER_LATE_HOURS", "0"), ("GIGLINE_OUTBOX_LEASE_SECONDS", "1.5"),
+    ("GIGLINE_EMPLOYER_CONFIRM_MINUTES", "0"),
+])
+def test_a_value_out_of_range_is_named(name, raw):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: raw})
+
+
+@pytest.mark.parametrize("tokens", ["alice:short-secret", "alice", ":" + "s" * 16])
+def test_bad_api_tokens_are_refused_without_showing_them(tokens):
+    with pytest.raises(SettingsError, match="GIGLINE_API_TOKENS") as refused:
+        Settings.from_env({"GIGLINE_API_TOKENS": tokens})
+    assert "secret" not in str(refused.value) and "s" * 16 not in str(refused.value)
+
+
+async def test_serve_reports_a_bad_setting_in_one_line_and_exits_2(tmp_path):
+    env = os.environ | {"GIGLINE_PORT": "eighty"}
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gigline.cli", "serve", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    async with asyncio.timeout(30):
+        _, stderr = await server.communicate()
+    assert server.returncode == 2
+    assert stderr.decode() == "gigline: GIGLINE_PORT must be a whole number: 'eighty'\n"
+    assert not (tmp_path / "var").exists(), "nothing ran"
 
 
 @pytest.fixture
