@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from basics.clock import QuietHours
 from market.notices import line_facts, worker_label
 from market.outbox import PRIORITY_REPLY, enqueue_sms
 from prompts.catalogue import Catalogue
@@ -28,17 +29,13 @@ class WageRules:
     max_asks: int = 3  # unanswered questions are asked again next day, this many times
     grace: timedelta = timedelta(days=3)  # unpaid this long: a rights case opens
     late_window: timedelta = timedelta(hours=6)  # a reminder later than this is missed
-    quiet_start: time = time(21)
-    quiet_end: time = time(7)
+    quiet: QuietHours = QuietHours(time(21), time(7))
 
 
 def delivery_time(day: date, hour: time, rules: WageRules, timezone: str) -> datetime:
     """`hour` on `day` in market time, moved to the end of quiet hours if inside them."""
-    start, end = rules.quiet_start, rules.quiet_end
-    inside = (start <= hour or hour < end) if start > end else (start <= hour < end)
-    if inside:
-        day, hour = (day if hour < end else day + timedelta(days=1)), end
-    return datetime.combine(day, hour, ZoneInfo(timezone)).astimezone(ZoneInfo("UTC"))
+    wanted = datetime.combine(day, hour, ZoneInfo(timezone))
+    return (rules.quiet.until(wanted, timezone) or wanted).astimezone(ZoneInfo("UTC"))
 
 
 def next_delivery(now: datetime, hour: time, rules: WageRules, timezone: str) -> datetime:

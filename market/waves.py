@@ -5,13 +5,13 @@ hold alerts unless the job starts soon."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from basics.clock import market_today
+from basics.clock import QuietHours, market_today
 from market.matching import Match, match_line, towns_within_reach
 from market.notices import enqueue_alert
 from prompts.catalogue import Catalogue
@@ -23,8 +23,7 @@ from store.repo import insert_ignoring_duplicates
 class WaveRules:
     multiplier: int
     interval: timedelta
-    quiet_start: time
-    quiet_end: time
+    quiet: QuietHours
     quiet_override: timedelta  # jobs starting sooner than this are alerted even at night
 
 
@@ -37,19 +36,6 @@ class Alerting:
     catalogue: Catalogue
     timezone: str
     public_url: str
-
-
-def quiet_until(now: datetime, rules: WaveRules, timezone: str) -> datetime | None:
-    """The end of the quiet hours we are in (UTC), or None outside them."""
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    start, end = rules.quiet_start, rules.quiet_end
-    clock = local.time()
-    inside = (start <= clock or clock < end) if start > end else (start <= clock < end)
-    if not inside:
-        return None
-    day = local.date() if clock < end else local.date() + timedelta(days=1)
-    return datetime.combine(day, end, zone).astimezone(now.tzinfo)
 
 
 async def run_waves(alerting: Alerting, now: datetime, *, max_jobs: int = 50) -> int:
@@ -83,7 +69,7 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
     today = market_today(now, alerting.timezone)
     start_day = job.start_at.astimezone(ZoneInfo(alerting.timezone)).date()
     wave = job.waves_sent + 1
-    hold = quiet_until(now, rules, alerting.timezone)
+    hold = rules.quiet.until(now, alerting.timezone)
     if hold is not None and job.start_at - now <= rules.quiet_override:
         hold = None
     made, chosen = 0, set()
@@ -123,7 +109,7 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
     the alert was held (a restart with other GIGLINE_QUIET_HOURS, or none). An alert the
     rules still hold gets the end they now give as its release time, which agents see."""
     rules = alerting.rules
-    quiet_end = quiet_until(now, rules, alerting.timezone)
+    quiet_end = rules.quiet.until(now, alerting.timezone)
     due = Offer.alert_hold_until.is_not(None)
     if quiet_end is not None:
         due = and_(due, Job.start_at <= now + rules.quiet_override)  # starts soon
