@@ -20,8 +20,8 @@ from console.schemas import MAX_ID, EmployerIn, JobChangeIn, JobIn, Verification
 from gigline.keys import CLOCK, DESK, NUDGE_MARKET, SETTINGS
 from hotline.desk import CallDesk
 from market import jobs
-from market.cases import OPEN as OPEN_CASES
 from store.models import Employer, Job, Offer, RightsCase, Trade, Worker
+from store.statuses import CASE_OPEN
 
 AGENT = web.RequestKey("agent", str)
 
@@ -154,7 +154,7 @@ async def get_employer(request: web.Request) -> web.Response:
             raise jobs.NotFound("employer", _id(request))
         open_cases = await session.scalars(
             select(RightsCase.id).where(RightsCase.employer_id == employer.id,
-                                        RightsCase.status.in_(OPEN_CASES)))
+                                        RightsCase.status.in_(CASE_OPEN)))
         return web.json_response(_employer_json(employer) | {
             "open_cases": list(open_cases), "alerts_held": employer.alerts_held,
             "rating_avg": employer.rating_avg})

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from console import schemas as s
-from market.cases import ACTIONS, OPEN
+from store.statuses import ReminderStatus
 
 # Why each error status happens, whatever the route.
 WHY = {
@@ -20,7 +20,6 @@ WHY = {
     409: "the record's state forbids it",
     422: "a field is invalid: `field` names it",
 }
-CASE_STATUSES = (*OPEN, *(status for status in ACTIONS.values() if status and status not in OPEN))
 REFERENCED = (s.EmployerIn, s.VerificationIn, s.JobIn, s.JobChangeIn, s.CaseActionIn,
               s.HireCorrectionIn, s.Error, s.TradeOut, s.DistrictOut, s.EmployerOut,
               s.EmployerDetailOut, s.JobOut, s.MatchOut, s.CaseOut, s.CaseDetailOut,
@@ -125,7 +124,7 @@ def openapi_document(trades: tuple[str, ...]) -> dict:
                 _array(s.MatchOut), path_id=True)},
             "/api/cases": {"get": _op(
                 "The latest 500 rights cases, newest first, of one status or all", 200,
-                _array(s.CaseOut), query=(_status_query(CASE_STATUSES),))},
+                _array(s.CaseOut), query=(_status_query(s.CASE_STATUSES),))},
             "/api/cases/{id}": {"get": _op(
                 "A rights case: who, where, when, how much, history and evidence (audited)",
                 200, _ref(s.CaseDetailOut), path_id=True)},
@@ -142,7 +141,7 @@ def openapi_document(trades: tuple[str, ...]) -> dict:
             "/api/reminders": {"get": _op(
                 "The latest 500 reminders of a status; `missed` ones fell due while Gigline "
                 "was down too long", 200, _array(s.ReminderOut),
-                query=(_status_query(s.REMINDER_STATUSES, "missed"),))},
+                query=(_status_query(s.REMINDER_STATUSES, ReminderStatus.MISSED.value),))},
             "/api/figures": {"get": _op(
                 "The market's figures for a period of market days, both ends included", 200,
                 _ref(s.FiguresOut), errors=(400,), query=(

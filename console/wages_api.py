@@ -13,6 +13,7 @@ from console.api import AGENT, _body, _desk, _id, _iso
 from console.schemas import CaseActionIn, HireCorrectionIn
 from gigline.keys import CLOCK, NUDGE_MARKET, NUDGE_OUTBOX
 from market import cases, jobs
+from market.cases import CaseAction
 from market.wages import correct_owed
 from store.models import (
     AuditEntry,
@@ -30,6 +31,7 @@ from store.models import (
     RightsCase,
     Worker,
 )
+from store.statuses import CaseStatus, Channel, JobStatus, PayCheckStatus, ReminderStatus
 
 
 def add_routes(app: web.Application) -> None:
@@ -118,7 +120,7 @@ async def _evidence(session, member: CaseWorker, worker: Worker, job: Job | None
         "sms": sorted(
             [{"at": _iso(m.received_at), "direction": "in", "body": m.body} for m in sms_in]
             + [{"at": _iso(m.created_at), "direction": "out", "body": m.body,
-                "status": m.status} for m in sms_out if m.channel == "sms"],
+                "status": m.status} for m in sms_out if m.channel == Channel.SMS],
             key=lambda m: m["at"]),
         "calls": [{"call_sid": c.call_sid, "started_at": _iso(c.started_at),
                    "direction": c.direction, "status": c.status} for c in calls],
@@ -163,7 +165,7 @@ async def clear_employer(request: web.Request) -> web.Response:
             raise jobs.NotFound("employer", _id(request))
         employer.alerts_held = False
         await session.execute(update(Job).where(Job.employer_id == employer.id,
-                                                Job.status == "open", Job.start_at > now)
+                                                Job.status == JobStatus.OPEN, Job.start_at > now)
                               .values(next_wave_at=now))
         session.add(AuditEntry(at=now, actor=request[AGENT], action="employer_cleared",
                                subject=f"employer:{employer.id}", detail={}))
@@ -173,7 +175,7 @@ async def clear_employer(request: web.Request) -> web.Response:
 
 async def list_reminders(request: web.Request) -> web.Response:
     """Reminders by status: `missed` ones fell due while Gigline was down too long."""
-    status = request.query.get("status", "missed")
+    status = request.query.get("status", ReminderStatus.MISSED)
     async with _desk(request).sessions() as session:
         rows = await session.scalars(select(Reminder).where(Reminder.status == status)
                                      .order_by(Reminder.due_at.desc()).limit(500))
@@ -218,11 +220,12 @@ async def figures(request: web.Request) -> web.Response:
     async with desk.sessions() as session:
         paid = (await session.execute(
             select(func.count(), func.coalesce(func.sum(PayCheck.paid_fen), 0))
-            .where(PayCheck.status == "paid", PayCheck.answered_at >= start,
+            .where(PayCheck.status == PayCheckStatus.PAID, PayCheck.answered_at >= start,
                    PayCheck.answered_at < end))).one()
         recovered = await session.scalar(
             select(func.coalesce(func.sum(CaseEvent.amount_fen), 0))
-            .where(CaseEvent.kind == "recovered", CaseEvent.at >= start, CaseEvent.at < end))
+            .where(CaseEvent.kind == CaseAction.RECOVERED, CaseEvent.at >= start,
+                   CaseEvent.at < end))
         return web.json_response({
             "from": request.query["from"], "to": request.query["to"],
             "registrations": await count(Worker, Worker.registered_at),
@@ -232,6 +235,6 @@ async def figures(request: web.Request) -> web.Response:
             "unpaid_cases_opened": await count(RightsCase, RightsCase.opened_at),
             "unpaid_cases_resolved": await count(
                 RightsCase, RightsCase.closed_at,
-                or_(RightsCase.recovered_fen > 0, RightsCase.status == "closed")),
+                or_(RightsCase.recovered_fen > 0, RightsCase.status == CaseStatus.CLOSED)),
             "amount_recovered_fen": int(recovered),
         })

@@ -17,6 +17,7 @@ from market.notices import enqueue_alert
 from prompts.catalogue import Catalogue
 from store.models import Employer, Job, JobLine, Offer, Worker
 from store.repo import insert_ignoring_duplicates
+from store.statuses import Channel, JobStatus, OfferChannel, OfferStatus, Verification
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ async def run_waves(alerting: Alerting, now: datetime, *, max_jobs: int = 50) ->
     for _ in range(max_jobs):
         async with alerting.sessions() as session, session.begin():
             job = await session.scalar(
-                select(Job).where(Job.status == "open", Job.next_wave_at <= now)
+                select(Job).where(Job.status == JobStatus.OPEN, Job.next_wave_at <= now)
                 .order_by(Job.next_wave_at).limit(1).with_for_update(skip_locked=True)
             )
             if job is None:
@@ -59,7 +60,7 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
     employer = await session.get(Employer, job.employer_id)
     lines = list(await session.scalars(select(JobLine).where(JobLine.job_id == job.id)))
     open_lines = [line for line in lines if line.filled < line.headcount]
-    if (job.start_at <= now or not open_lines or employer.verification != "verified"
+    if (job.start_at <= now or not open_lines or employer.verification != Verification.VERIFIED
             or employer.alerts_held):
         # Started or full: no more waves. Unverified, or held for an open wage case: waves
         # start again when an agent verifies or clears the employer.
@@ -87,9 +88,10 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
 
 async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Match, wave: int,
                  hold: datetime | None, now: datetime) -> int:
+    channel = OfferChannel.ALERT_CALL if match.alert_channel == Channel.CALL else OfferChannel.SMS
     added = await insert_ignoring_duplicates(session, Offer.__table__, {
         "job_id": job.id, "job_line_id": match.job_line_id, "worker_id": match.worker_id,
-        "status": "offered", "channel": "alert_call" if match.alert_channel == "call" else "sms",
+        "status": OfferStatus.OFFERED, "channel": channel,
         "wave": wave, "score": {"total": match.score, **match.parts}, "created_at": now,
         "alert_hold_until": hold,
     })
@@ -119,8 +121,8 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
             .join(Worker, Worker.id == Offer.worker_id)
             .join(Job, Job.id == Offer.job_id)
             .join(JobLine, JobLine.id == Offer.job_line_id)
-            .where(Offer.status == "offered", due,
-                   Job.status == "open", Job.start_at > now,
+            .where(Offer.status == OfferStatus.OFFERED, due,
+                   Job.status == JobStatus.OPEN, Job.start_at > now,
                    JobLine.filled < JobLine.headcount)
             .order_by(Offer.alert_hold_until, Offer.id).limit(limit)
             .with_for_update(of=Offer, skip_locked=True)
@@ -134,7 +136,7 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
             # Two ranges, not !=, so the (status, alert_hold_until) index finds them.
             await session.execute(
                 update(Offer)
-                .where(Offer.status == "offered",
+                .where(Offer.status == OfferStatus.OFFERED,
                        or_(Offer.alert_hold_until < quiet_end, Offer.alert_hold_until > quiet_end))
                 .values(alert_hold_until=quiet_end)
                 .execution_options(synchronize_session=False))
