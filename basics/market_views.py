@@ -1,10 +1,12 @@
 """The market's things as a caller hears about them: plain values the rules produce and
-the dialogues read, so neither imports the other."""
+the dialogues read (and the few words the dialogues answer with), so neither imports
+the other."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,15 @@ class OfferView:
     start_date: date
 
 
+class SlotOutcome(StrEnum):
+    """What taking a slot of a job line came to: reserved, or why not."""
+
+    RESERVED = "reserved"
+    FULL = "full"
+    OVERLAP = "overlap"  # the worker holds work on some of those days
+    NOT_OPEN = "not_open"  # closed, or not a line this worker may take
+
+
 @dataclass(frozen=True)
 class HireView:
     """A confirmed hire as the worker hears it: what the contract summary says."""
@@ -95,3 +106,11 @@ class PayQuestionView:
     period_start: date
     period_end: date
     grace_days: int
+
+
+class PayAnswer(StrEnum):
+    """The worker's answer to "were you paid in full?", by phone or by SMS."""
+
+    YES = "yes"
+    NO = "no"
+    PARTLY = "partly"  # comes with the amount received

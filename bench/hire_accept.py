@@ -26,10 +26,11 @@ from bench.hire_hotline import hotline_settings, running_hotline
 from bench.hire_population import Market
 from bench.hire_stats import summary_ms
 from market import jobs
-from market.offers import HELD, RESERVED, reserve_slot
+from market.offers import RESERVED, reserve_slot
 from market.workers import load_worker
 from prompts.catalogue import load_catalogue
 from store.models import Job, JobLine, Offer, Worker, WorkerTrade
+from store.statuses import HOLDING_A_SLOT
 
 SLOTS = 10
 TRADE = "porter"
@@ -53,7 +54,7 @@ async def crowd_job(sessions: async_sessionmaker, market: Market, now: datetime)
 async def crowd_phones(sessions: async_sessionmaker, market: Market, count: int) -> list[str]:
     """Active 搬运 workers holding no slot anywhere, so every one of them may take it
     (a later crowd leaves out an earlier one's winners by the same rule)."""
-    holds = select(Offer.id).where(Offer.worker_id == Worker.id, Offer.status.in_(HELD))
+    holds = select(Offer.id).where(Offer.worker_id == Worker.id, Offer.status.in_(HOLDING_A_SLOT))
     async with sessions() as session:
         return list(await session.scalars(
             select(Worker.phone).join(WorkerTrade, WorkerTrade.worker_id == Worker.id)
@@ -66,7 +67,7 @@ async def _outcome(sessions: async_sessionmaker, job_id: int) -> tuple[int, int]
     async with sessions() as session:
         filled = await session.scalar(select(JobLine.filled).where(JobLine.job_id == job_id))
         accepted = await session.scalar(select(func.count()).select_from(Offer).where(
-            Offer.job_id == job_id, Offer.status.in_(HELD)))
+            Offer.job_id == job_id, Offer.status.in_(HOLDING_A_SLOT)))
     return filled, accepted
 
 

@@ -28,8 +28,8 @@ from console.schemas import (
 )
 from hotline.desk import CallDesk
 from market import jobs
-from market.cases import OPEN as OPEN_CASES
 from store.models import Employer, Job, Offer, RightsCase, Trade, Worker
+from store.statuses import CASE_OPEN
 
 
 def _local(desk: CallDesk, moment: datetime) -> datetime:
@@ -68,7 +68,7 @@ async def get_employer(request: web.Request) -> EmployerDetailOut:
             raise jobs.NotFound("employer", record_id(request))
         open_cases = await session.scalars(
             select(RightsCase.id).where(RightsCase.employer_id == employer.id,
-                                        RightsCase.status.in_(OPEN_CASES)))
+                                        RightsCase.status.in_(CASE_OPEN)))
         return EmployerDetailOut(
             **dict(EmployerOut.model_validate(employer)), open_cases=list(open_cases),
             alerts_held=employer.alerts_held, rating_avg=employer.rating_avg)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,6 +17,9 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+
+from market.cases import CaseAction
+from store.statuses import CaseStatus, JobStatus, ReminderStatus, Verification
 
 MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -30,6 +34,18 @@ PLAUSIBLE_YEAR = r"^(20[0-9]{2}|2100)-"
 # (ECMA 262) `\s`: two of them mean two characters are left once the ends are stripped.
 _TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 _VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
+
+
+def words(vocabulary: type[StrEnum]) -> tuple[str, ...]:
+    """A vocabulary's words as the API takes and gives them, in the order it lists them."""
+    return tuple(word.value for word in vocabulary)
+
+
+VERIFICATIONS = words(Verification)
+JOB_STATUSES = words(JobStatus)
+CASE_STATUSES = words(CaseStatus)
+CASE_ACTIONS = words(CaseAction)
+REMINDER_STATUSES = words(ReminderStatus)
 
 
 def text(max_length: int, *, required: bool = False, **field: Any) -> Any:
@@ -88,7 +104,7 @@ class EmployerIn(_Body):
 
 
 class VerificationIn(_Body):
-    state: Literal["verified", "unverified", "blacklisted"]
+    state: Literal[VERIFICATIONS]
     checked: str = text(1000, required=True,
                         description="what the agent checked: licence, site visit …")
 
@@ -133,16 +149,17 @@ class JobChangeIn(_Body):
     _start_plausible = field_validator("start_at")(_plausible)
 
 
-def _needs(action: str, field: str) -> dict:
-    return {"if": {"properties": {"action": {"const": action}}},
+def _needs(action: CaseAction, field: str) -> dict:
+    return {"if": {"properties": {"action": {"const": action.value}}},
             "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}}}
 
 
 class CaseActionIn(_Body):
     model_config = ConfigDict(json_schema_extra={
-        "allOf": [_needs("recovered", "amount_yuan"), _needs("refer", "referral")]})
+        "allOf": [_needs(CaseAction.RECOVERED, "amount_yuan"),
+                  _needs(CaseAction.REFER, "referral")]})
 
-    action: Literal["assign", "contact", "mediation", "refer", "recovered", "close", "note"]
+    action: Literal[CASE_ACTIONS]
     note: str = text(2000, default="")
     amount_yuan: Amount | None = Field(default=None, description="recovered: how much")
     referral: Literal["arbitration", "platform"] | None = Field(
@@ -215,7 +232,7 @@ class EmployerOut(_Out):
     phone: str = Field(description="E.164")
     address: str
     credit_code: str
-    verification: Literal["verified", "unverified", "blacklisted"]
+    verification: Literal[VERIFICATIONS]
     verified_by: str | None
     verified_at: Moment | None
     verification_note: str | None
@@ -238,7 +255,7 @@ class LineOut(_Out):
 class JobOut(_Out):
     id: int
     code: str = Field(description="what workers type on a keypad: J + id")
-    status: Literal["open", "cancelled"]
+    status: Literal[JOB_STATUSES]
     employer_id: int
     start_at: Moment
     end_at: Moment
@@ -268,8 +285,7 @@ class MatchOut(_Out):
 
 class CaseOut(_Out):
     id: int
-    status: Literal["open", "assigned", "contacted", "mediation", "referred", "recovered",
-                    "closed"]
+    status: Literal[CASE_STATUSES]
     employer_id: int | None
     job_id: int | None
     opened_by: str
@@ -369,9 +385,6 @@ class HireOut(_Out):
 class EmployerClearedOut(_Out):
     id: int
     alerts_held: Literal[False]
-
-
-REMINDER_STATUSES = ("pending", "done", "missed", "cancelled")
 
 
 class ReminderOut(_Out):

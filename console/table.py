@@ -8,9 +8,7 @@ from typing import Any
 from console import api, wages_api
 from console import schemas as s
 from console.http import Param, Route
-from market.cases import ACTIONS, OPEN
-
-CASE_STATUSES = (*OPEN, *(status for status in ACTIONS.values() if status and status not in OPEN))
+from store.statuses import ReminderStatus
 
 
 def _status_query(statuses: tuple[str, ...], default: str | None = None) -> Param:
@@ -53,7 +51,7 @@ ROUTES: tuple[Route, ...] = (
           many=True),
     Route("GET", "/api/cases", wages_api.list_cases,
           "The latest 500 rights cases, newest first, of one status or all", s.CaseOut,
-          many=True, query=(_status_query(CASE_STATUSES),)),
+          many=True, query=(_status_query(s.CASE_STATUSES),)),
     Route("GET", "/api/cases/{id}", wages_api.get_case,
           "A rights case: who, where, when, how much, history and evidence (audited)",
           s.CaseDetailOut),
@@ -68,7 +66,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/reminders", wages_api.list_reminders,
           "The latest 500 reminders of a status; `missed` ones fell due while Gigline was "
           "down too long", s.ReminderOut, many=True,
-          query=(_status_query(s.REMINDER_STATUSES, "missed"),)),
+          query=(_status_query(s.REMINDER_STATUSES, ReminderStatus.MISSED.value),)),
     Route("GET", "/api/figures", wages_api.figures,
           "The market's figures for a period of market days, both ends included",
           s.FiguresOut, errors=(400,), query=(

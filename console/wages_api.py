@@ -30,6 +30,7 @@ from console.schemas import (
     SmsOut,
 )
 from market import cases, jobs
+from market.cases import CaseAction
 from market.wages import correct_owed
 from store.models import (
     AuditEntry,
@@ -47,6 +48,7 @@ from store.models import (
     RightsCase,
     Worker,
 )
+from store.statuses import CaseStatus, Channel, JobStatus, PayCheckStatus, ReminderStatus
 
 
 async def list_cases(request: web.Request) -> list[CaseOut]:
@@ -105,7 +107,7 @@ async def _evidence(session: AsyncSession, member: CaseWorker, worker: Worker,
         sms=sorted(
             [SmsOut(at=m.received_at, direction="in", body=m.body) for m in sms_in]
             + [SmsOut(at=m.created_at, direction="out", body=m.body, status=m.status)
-               for m in sms_out if m.channel == "sms"],
+               for m in sms_out if m.channel == Channel.SMS],
             key=lambda m: m.at),
         calls=[CallOut.model_validate(call) for call in calls],
         recordings=[worker.name_recording_url] if worker.name_recording_url else [])
@@ -145,7 +147,7 @@ async def clear_employer(request: web.Request) -> EmployerClearedOut:
             raise jobs.NotFound("employer", record_id(request))
         employer.alerts_held = False
         await session.execute(update(Job).where(Job.employer_id == employer.id,
-                                                Job.status == "open", Job.start_at > now)
+                                                Job.status == JobStatus.OPEN, Job.start_at > now)
                               .values(next_wave_at=now))
         session.add(AuditEntry(at=now, actor=agent_of(request), action="employer_cleared",
                                subject=f"employer:{employer.id}", detail={}))
@@ -155,7 +157,7 @@ async def clear_employer(request: web.Request) -> EmployerClearedOut:
 
 async def list_reminders(request: web.Request) -> list[ReminderOut]:
     """Reminders by status: `missed` ones fell due while Gigline was down too long."""
-    status = request.query.get("status", "missed")
+    status = request.query.get("status", ReminderStatus.MISSED)
     async with desk_of(request).sessions() as session:
         rows = await session.scalars(select(Reminder).where(Reminder.status == status)
                                      .order_by(Reminder.due_at.desc()).limit(500))
@@ -197,11 +199,12 @@ async def figures(request: web.Request) -> FiguresOut:
     async with desk.sessions() as session:
         paid = (await session.execute(
             select(func.count(), func.coalesce(func.sum(PayCheck.paid_fen), 0))
-            .where(PayCheck.status == "paid", PayCheck.answered_at >= start,
+            .where(PayCheck.status == PayCheckStatus.PAID, PayCheck.answered_at >= start,
                    PayCheck.answered_at < end))).one()
         recovered = await session.scalar(
             select(func.coalesce(func.sum(CaseEvent.amount_fen), 0))
-            .where(CaseEvent.kind == "recovered", CaseEvent.at >= start, CaseEvent.at < end))
+            .where(CaseEvent.kind == CaseAction.RECOVERED, CaseEvent.at >= start,
+                   CaseEvent.at < end))
         return FiguresOut(
             from_=request.query["from"], to=request.query["to"],
             registrations=await count(Worker, Worker.registered_at),
@@ -211,5 +214,5 @@ async def figures(request: web.Request) -> FiguresOut:
             unpaid_cases_opened=await count(RightsCase, RightsCase.opened_at),
             unpaid_cases_resolved=await count(
                 RightsCase, RightsCase.closed_at,
-                or_(RightsCase.recovered_fen > 0, RightsCase.status == "closed")),
+                or_(RightsCase.recovered_fen > 0, RightsCase.status == CaseStatus.CLOSED)),
             amount_recovered_fen=int(recovered))

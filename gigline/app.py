@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 import scheduler as market_clock
-from basics.clock import Clock, utc_now
+from basics.clock import Clock, QuietHours, utc_now
 from console import routes as console_routes
 from console.deps import CONSOLE, ConsoleDeps
 from gigline.keys import (
@@ -114,7 +114,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[DESK] = CallDesk(
             sessions=sessions, clock=app[CLOCK], catalogue=catalogue, market_id=market.id,
             timezone=market.timezone, market=market_view, id_hash_key=settings.id_hash_key,
-            wage_rules=wage_rules(settings), hold_employers=settings.hold_employers_with_cases,
+            wage_rules=wage_rules(settings, QuietHours(*settings.quiet_hours)),
+            hold_employers=settings.hold_employers_with_cases,
             public_url=settings.public_url,
         )
         yield
@@ -210,7 +211,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         rules=WaveRules(
             multiplier=settings.wave_multiplier,
             interval=timedelta(minutes=settings.wave_interval_minutes),
-            quiet_start=settings.quiet_hours[0], quiet_end=settings.quiet_hours[1],
+            quiet=desk.wage_rules.quiet,  # one value for alerts and wage reminders
             quiet_override=timedelta(hours=settings.quiet_hours_override_hours),
         ),
         catalogue=desk.catalogue, timezone=desk.timezone,

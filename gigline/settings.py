@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from basics.clock import QuietHours
 from basics.phones import InvalidPhoneNumber, to_e164
 from market.wages import WageRules
 from telephony.webhooks import websocket_url
@@ -346,9 +347,9 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def wage_rules(settings: Settings) -> WageRules:
+def wage_rules(settings: Settings, quiet: QuietHours) -> WageRules:
     return WageRules(
         employer_hour=settings.wage_employer_hour, question_hour=settings.wage_question_hour,
         max_asks=settings.wage_max_asks, grace=timedelta(days=settings.wage_grace_days),
         late_window=timedelta(hours=settings.reminder_late_hours),
-        quiet_start=settings.quiet_hours[0], quiet_end=settings.quiet_hours[1])
+        quiet=quiet)

@@ -11,15 +11,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from basics.clock import market_today
-from ivr_flows.sms_flow import SmsDecision
+from basics.market_views import PayAnswer
+from ivr_flows.sms_flow import SmsDecision, SmsIntent
 from market import cases, ratings
 from market.replies import open_offers, take_job_by_sms
 from market.wages import WageRules, answer_pay_check
 from market.workers import load_worker
 from prompts.catalogue import Catalogue
 from store.models import Hire, Job, PayCheck, Worker
+from store.statuses import UNDER_WAY, HireStatus, PayCheckStatus, StartedBy
 
-PAY_ANSWERS = {1: "yes", 2: "no", 3: "partly"}
+PAY_ANSWERS = {1: PayAnswer.YES, 2: PayAnswer.NO, 3: PayAnswer.PARTLY}
+# The pay checks a worker may answer by code (P12 1): all but those paid or cancelled,
+# so "not paid" can be answered again once the money comes.
+ANSWERABLE = (PayCheckStatus.DUE, PayCheckStatus.ASKED, PayCheckStatus.UNANSWERED,
+              PayCheckStatus.UNPAID, PayCheckStatus.PARTLY)
 MAX_LISTED = 4
 
 
@@ -35,7 +41,7 @@ class AnswerDesk:
 async def open_pay_checks(session: AsyncSession, worker_id: int) -> list[PayCheck]:
     return list(await session.scalars(
         select(PayCheck).join(Hire, Hire.id == PayCheck.hire_id)
-        .where(Hire.worker_id == worker_id, PayCheck.status == "asked")
+        .where(Hire.worker_id == worker_id, PayCheck.status == PayCheckStatus.ASKED)
         .order_by(PayCheck.period_end.desc())))
 
 
@@ -45,26 +51,26 @@ async def answer(session: AsyncSession, desk: AnswerDesk, phone: str, decision: 
     cat = desk.catalogue
     worker = await load_worker(session, phone)
     match decision.intent:
-        case "pay_answer":
+        case SmsIntent.PAY_ANSWER:
             check = await _own_check(session, worker, decision.question_id)
             if check is None:
                 return cat.text("sms_nothing_to_answer", hotline=desk.hotline)
             return await _pay(session, desk, check, decision, now)
-        case "rating":
+        case SmsIntent.RATING:
             rating = next((r for r in await ratings.open_ratings(session, phone)
                            if r.id == decision.question_id), None)
             if rating is None or not await ratings.answer(session, rating, decision.value or -1,
                                                            now=now):
                 return cat.text("sms_nothing_to_answer", hotline=desk.hotline)
             return cat.text("rating_thanks")
-        case "report_unpaid" if worker is not None:
+        case SmsIntent.REPORT_UNPAID if worker is not None:
             await cases.report_by_worker(session, worker, amount_fen=None, via="worker_sms",
                                          now=now, catalogue=cat,
                                          hold_employer=desk.hold_employers)
             return None
-        case "check_in" if worker is not None:
+        case SmsIntent.CHECK_IN if worker is not None:
             return await _check_in(session, desk, worker, now)
-        case "answer":
+        case SmsIntent.ANSWER:
             return await _bare(session, desk, phone, worker, decision, now)
     return cat.text("sms_unknown", hotline=desk.hotline)
 
@@ -101,7 +107,7 @@ async def _bare(session: AsyncSession, desk: AnswerDesk, phone: str, worker: Wor
 async def _pay(session: AsyncSession, desk: AnswerDesk, check: PayCheck,
                decision: SmsDecision, now: datetime) -> str:
     kind = PAY_ANSWERS.get(decision.value)
-    if kind is None or (kind == "partly" and not decision.amount_fen):
+    if kind is None or (kind == PayAnswer.PARTLY and not decision.amount_fen):
         return desk.catalogue.text("wage_partly_needs_amount", check=check.id)
     try:
         return await answer_pay_check(
@@ -118,7 +124,7 @@ async def _own_check(session: AsyncSession, worker: Worker | None,
     return await session.scalar(
         select(PayCheck).join(Hire, Hire.id == PayCheck.hire_id)
         .where(PayCheck.id == check_id, Hire.worker_id == worker.id,
-               PayCheck.status.in_(("due", "asked", "unanswered", "unpaid", "partly"))))
+               PayCheck.status.in_(ANSWERABLE)))
 
 
 async def _check_in(session: AsyncSession, desk: AnswerDesk, worker: Worker,
@@ -136,9 +142,10 @@ async def check_in(session: AsyncSession, worker: Worker, *, now: datetime,
     today = market_today(now, timezone)
     for hire, job in await session.execute(
             select(Hire, Job).join(Job, Job.id == Hire.job_id)
-            .where(Hire.worker_id == worker.id, Hire.status.in_(("confirmed", "started")))):
+            .where(Hire.worker_id == worker.id, Hire.status.in_(UNDER_WAY))):
         if market_today(job.start_at, timezone) <= today < market_today(job.end_at, timezone):
-            if hire.status == "confirmed" or hire.started_by == "assumed":
-                hire.status, hire.started_at, hire.started_by = "started", now, "worker"
+            if hire.status == HireStatus.CONFIRMED or hire.started_by == StartedBy.ASSUMED:
+                hire.status, hire.started_at = HireStatus.STARTED, now
+                hire.started_by = StartedBy.WORKER
             return job.code
     return None

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from basics.clock import market_today
 from basics.market_views import HireView, OfferView, PayQuestionView, WorkerView
 from hotline import answers
-from hotline.carrier import CallStatus, Carrier, CarrierError
+from hotline.carrier import Carrier, CarrierError
 from hotline.channel import OutboundAnswered, VoiceReply
 from hotline.desk import CallDesk
 from ivr_flows import call_flow
@@ -59,6 +59,7 @@ from store.repo import (
     insert_ignoring_duplicates,
     read_only,
 )
+from store.statuses import AWAITING_ANSWER, CallbackStatus, CallStatus, OfferChannel
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ _LOCK_CALL = (
 _UPDATE_CALL = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: columns given
 _NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
 _LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
-    CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == "in-progress")
+    CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == CallStatus.IN_PROGRESS)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class _Effects:
             await insert_ignoring_duplicates(
                 session, CallbackRequest.__table__,
                 {"phone": self.call.phone, "call_sid": self.call.call_sid,
-                 "reason": effect.reason, "status": "open", "created_at": self.now},
+                 "reason": effect.reason, "status": CallbackStatus.OPEN, "created_at": self.now},
                 ["call_sid"],
             )
             return None
@@ -145,7 +146,8 @@ class _Effects:
             case ReserveSlot(job_line_id=line_id):
                 outcome = await offers.reserve_slot(
                     session, worker, line_id, now=self.now,
-                    channel="alert_call" if self.call.direction == "outbound" else "call_in",
+                    channel=OfferChannel.ALERT_CALL if self.call.direction == "outbound"
+                    else OfferChannel.CALL_IN,
                     today=self.today, timezone=desk.timezone, catalogue=desk.catalogue,
                 )
                 return SlotResult(line_id, outcome)
@@ -195,7 +197,7 @@ async def take_turn(
         if call is None:  # the call's first webhook (or a simultaneous retry of it)
             await _NEW_CALL.run(session, {
                 "call_sid": call_sid, "phone": caller, "direction": direction,
-                "status": "in-progress", "state": {}, "turn": 0, "last_response": "",
+                "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0, "last_response": "",
                 "started_at": now, "updated_at": now})
             call, caller_view = await _lock_call(session, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
@@ -286,14 +288,15 @@ async def book_callbacks(session: AsyncSession, callers: dict[str, str], *, reas
     """Callers (by CallSid) to be called back, once each: a phone with a call back open
     already (it rang more than once) is left as it is."""
     waiting = set(await session.scalars(select(CallbackRequest.phone).where(
-        CallbackRequest.phone.in_(set(callers.values())), CallbackRequest.status == "open")))
+        CallbackRequest.phone.in_(set(callers.values())),
+        CallbackRequest.status == CallbackStatus.OPEN)))
     for call_sid, phone in callers.items():
         if phone in waiting:
             continue
         waiting.add(phone)
         await insert_ignoring_duplicates(
             session, CallbackRequest.__table__,
-            {"phone": phone, "call_sid": call_sid, "reason": reason, "status": "open",
+            {"phone": phone, "call_sid": call_sid, "reason": reason, "status": CallbackStatus.OPEN,
              "created_at": now},
             ["call_sid"])
 
@@ -309,7 +312,7 @@ async def end_stale_calls(desk: CallDesk, carrier: Carrier) -> int:
     now = desk.clock()
     async with desk.sessions() as session:
         stale = list(await session.scalars(
-            select(CALLS.c.call_sid).where(CALLS.c.status == "in-progress",
+            select(CALLS.c.call_sid).where(CALLS.c.status == CallStatus.IN_PROGRESS,
                                            CALLS.c.updated_at <= now - STALE_CALL)
             .order_by(CALLS.c.updated_at).limit(STALE_CALLS_BATCH)))
     ended = 0
@@ -369,7 +372,7 @@ async def pay_question(desk: CallDesk, check_id: int, phone: str) -> PayQuestion
             select(PayCheck, Job.code).join(Hire, Hire.id == PayCheck.hire_id)
             .join(Worker, Worker.id == Hire.worker_id).join(Job, Job.id == Hire.job_id)
             .where(PayCheck.id == check_id, Worker.phone == phone,
-                   PayCheck.status.in_(("due", "asked")))
+                   PayCheck.status.in_(AWAITING_ANSWER))
         )).first()
     if row is None:
         return None

@@ -1,46 +1,15 @@
-"""The carrier interface the application layer owns and each carrier implements (Twilio
-in telephony/, the local stand-in in local_carrier/); a domestic one (Asterisk
-ARI plus an SMS gateway) plugs in here without touching dialogues, rules or the store."""
+"""The carrier's REST side, which the application layer owns and each carrier implements
+(telephony/twilio/rest.py, telephony/jsonline/rest.py): send SMS, place calls, look up what
+was sent. Its webhook side is hotline/channel.py. A domestic carrier (Asterisk ARI plus an
+SMS gateway) plugs in here without touching dialogues, rules or the store."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
-
-class DeliveryStatus(StrEnum):
-    """Where an SMS the carrier took is, in the hotline's words (stored on the outbox row).
-    Each adapter maps its carrier's words to these through one table."""
-
-    QUEUED = "queued"
-    ACCEPTED = "accepted"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"
-    READ = "read"
-
-
-class CallStatus(StrEnum):
-    QUEUED = "queued"
-    RINGING = "ringing"
-    IN_PROGRESS = "in-progress"
-    COMPLETED = "completed"
-    BUSY = "busy"
-    FAILED = "failed"
-    NO_ANSWER = "no-answer"
-    CANCELED = "canceled"
-
-    @property
-    def ended(self) -> bool:
-        return self in ENDED_CALLS
-
-
-ENDED_CALLS = frozenset({CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED,
-                         CallStatus.NO_ANSWER, CallStatus.CANCELED})
+from store.statuses import CallStatus, OutboxStatus
 
 
 class CarrierError(Exception):
@@ -79,7 +48,7 @@ class Carrier(Protocol):
         """The ids of the messages with this body the carrier took for `to` since
         `since`, oldest first: how a send whose outcome is unknown is reconciled."""
 
-    async def sms_status(self, message_sid: str) -> tuple[DeliveryStatus, int | None]:
+    async def sms_status(self, message_sid: str) -> tuple[OutboxStatus, int | None]:
         """The message's status and error code now."""
 
     async def received_sms(self, *, since: datetime) -> list[ReceivedSms]:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from hotline.carrier import CallStatus, DeliveryStatus
 from ivr_flows.inputs import FlowInput
+from store.statuses import CallStatus, OutboxStatus
 
 
 class RequestRefused(Exception):
@@ -71,7 +71,7 @@ class StatusReport:
     the hotline's words."""
 
     message_sid: str = ""
-    delivery: DeliveryStatus | None = None
+    delivery: OutboxStatus | None = None
     error_code: int | None = None
     call_sid: str = ""
     call: CallStatus | None = None

@@ -27,4 +27,4 @@ class CallDesk:
     wage_rules: WageRules = WageRules()
     hold_employers: bool = True  # an open rights case holds the employer's job alerts
     speech: SpeechWords | None = None  # None: speech is off
-    public_url: str = ""  # where the carrier reaches us: calls we place point here
+    public_url: str = ""  # where the carrier reaches us: the URL its webhooks are signed for

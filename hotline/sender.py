@@ -26,11 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from basics.clock import Clock
-from hotline.carrier import Carrier, CarrierError, DeliveryStatus
+from hotline.carrier import Carrier, CarrierError
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK
 from store.models import OptOut, OutboundSms
 from store.repo import keyed_transaction
+from store.statuses import Channel, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,14 @@ ASK_AFTER = timedelta(seconds=5)
 CLOCK_SKEW = timedelta(minutes=1)
 OVERTAKEN_CALLBACK_PAUSES_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # then the sid is not ours
 # Delivery statuses only move forward: a late "sent" never undoes "delivered".
-STATUS_RANK = {DeliveryStatus.QUEUED: 1, DeliveryStatus.ACCEPTED: 1, DeliveryStatus.SENDING: 2,
-               DeliveryStatus.SENT: 3, DeliveryStatus.DELIVERED: 4,
-               DeliveryStatus.UNDELIVERED: 4, DeliveryStatus.FAILED: 4, DeliveryStatus.READ: 5}
+STATUS_RANK = {OutboxStatus.QUEUED: 1, OutboxStatus.ACCEPTED: 1, OutboxStatus.SENDING: 2,
+               OutboxStatus.SENT: 3, OutboxStatus.DELIVERED: 4,
+               OutboxStatus.UNDELIVERED: 4, OutboxStatus.FAILED: 4, OutboxStatus.READ: 5}
 # Rows not yet settled with the carrier: a later row to the same phone waits for them.
-UNSETTLED = ("pending", "claimed", "unknown")
+UNSETTLED = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.UNKNOWN)
 # A status the carrier should have called back about by now is asked for (the callback
 # may have reached a process that was down); "sent" is final for many networks.
-AWAITING_CALLBACK = ("queued", "accepted", "sending")
+AWAITING_CALLBACK = (OutboxStatus.QUEUED, OutboxStatus.ACCEPTED, OutboxStatus.SENDING)
 STATUS_CHECK_AFTER = timedelta(minutes=5)
 STATUS_CHECK_WITHIN = timedelta(days=1)
 STATUS_CHECK_BATCH = 50
@@ -68,7 +69,7 @@ STATUS_CHECK_BATCH = 50
 @dataclass(frozen=True)
 class Claimed:
     id: int
-    channel: str  # sms | call (body is then what the call is about: alert?offer=12)
+    channel: Channel  # a call's body is what the call is about: alert?offer=12
     phone: str
     body: str
     kind: str
@@ -231,14 +232,15 @@ class OutboxSender:
         async with self.sessions() as session, session.begin():
             # Rows in doubt first (rare): a recipient's later messages wait for them.
             rows = (await session.execute(claiming.where(or_(
-                (OutboundSms.status == "unknown") & (OutboundSms.next_attempt_at <= now),
-                (OutboundSms.status == "claimed") & (OutboundSms.claimed_at <= now - self.lease),
+                (OutboundSms.status == OutboxStatus.UNKNOWN) & (OutboundSms.next_attempt_at <= now),
+                (OutboundSms.status == OutboxStatus.CLAIMED)
+                & (OutboundSms.claimed_at <= now - self.lease),
             )).order_by(OutboundSms.priority, OutboundSms.id).limit(limit))).all()
             if len(rows) < limit:
                 # Read in the due index's order, so the scan stops at `limit` rows; each
                 # is checked against its phone's earlier rows by the (phone, id) index.
                 rows += (await session.execute(claiming.where(
-                    OutboundSms.status == "pending", OutboundSms.next_attempt_at <= now,
+                    OutboundSms.status == OutboxStatus.PENDING, OutboundSms.next_attempt_at <= now,
                     or_(OutboundSms.kind == OPT_OUT_ACK, ~exists().where(
                         earlier.phone == OutboundSms.phone, earlier.id < OutboundSms.id,
                         earlier.status.in_(UNSETTLED))),
@@ -246,22 +248,23 @@ class OutboxSender:
                     .limit(limit - len(rows)))).all()
             claimed, opted_out_phones = [], set()
             for row, is_opted_out in rows:
-                unknown = row.status != "pending"
-                if (not unknown and is_opted_out and row.channel == "sms"
+                unknown = row.status != OutboxStatus.PENDING
+                if (not unknown and is_opted_out and row.channel == Channel.SMS
                         and row.kind != OPT_OUT_ACK):
                     opted_out_phones.add(row.phone)
                     continue
                 if not unknown:
                     row.attempts, row.handed_at = row.attempts + 1, now
-                row.status, row.claimed_at, row.updated_at = "claimed", now, now
+                row.status, row.claimed_at, row.updated_at = OutboxStatus.CLAIMED, now, now
                 claimed.append(Claimed(row.id, row.channel, row.phone, row.body, row.kind,
                                        row.attempts, row.handed_at or row.created_at,
                                        row.created_at, unknown))
             suppressed = (await session.execute(  # all of theirs at once, due or not
                 update(OutboundSms).where(
-                    OutboundSms.phone.in_(opted_out_phones), OutboundSms.status == "pending",
-                    OutboundSms.channel == "sms", OutboundSms.kind != OPT_OUT_ACK)
-                .values(status="suppressed", updated_at=now)
+                    OutboundSms.phone.in_(opted_out_phones),
+                    OutboundSms.status == OutboxStatus.PENDING,
+                    OutboundSms.channel == Channel.SMS, OutboundSms.kind != OPT_OUT_ACK)
+                .values(status=OutboxStatus.SUPPRESSED, updated_at=now)
                 .execution_options(synchronize_session=False))).rowcount if opted_out_phones else 0
         return claimed, suppressed
 
@@ -273,7 +276,7 @@ class OutboxSender:
         except CarrierError as exc:
             return await self._record_failure(row, exc)
         self.trouble.succeeded()
-        await self._record(row.id, status="queued", carrier_sid=sid)
+        await self._record(row.id, status=OutboxStatus.QUEUED, carrier_sid=sid)
         return SendReport(sent=1)
 
     async def _reconcile(self, row: Claimed) -> SendReport:
@@ -283,17 +286,18 @@ class OutboxSender:
             sid = await self._find(row)
         except CarrierError as exc:
             log.warning("could not ask the carrier about message %s: %s", row.id, exc)
-            await self._record(row.id, status="unknown", next_attempt_at=self.clock() + ASK_AFTER)
+            await self._record(row.id, status=OutboxStatus.UNKNOWN,
+                               next_attempt_at=self.clock() + ASK_AFTER)
             return SendReport(unknown=1)
         if sid is None:
-            await self._record(row.id, status="pending", next_attempt_at=self.clock())
+            await self._record(row.id, status=OutboxStatus.PENDING, next_attempt_at=self.clock())
             self.wake()
             return SendReport(retried=1)
-        await self._record(row.id, status="queued", carrier_sid=sid)
+        await self._record(row.id, status=OutboxStatus.QUEUED, carrier_sid=sid)
         return SendReport(reconciled=1)
 
     async def _hand_over(self, row: Claimed) -> str:
-        if row.channel == "call":
+        if row.channel == Channel.CALL:
             return await self.carrier.place_call(row.phone, row.body)
         return await self.carrier.send_sms(row.phone, row.body)
 
@@ -301,7 +305,7 @@ class OutboxSender:
         """The carrier's id for the row's message: the oldest one since it was handed
         over that no other row has recorded."""
         since = row.handed_at - CLOCK_SKEW
-        if row.channel == "call":
+        if row.channel == Channel.CALL:
             candidates = await self.carrier.find_placed_calls(row.phone, since=since)
         else:
             candidates = await self.carrier.find_sent_sms(row.phone, row.body, since=since)
@@ -317,7 +321,7 @@ class OutboxSender:
         if exc.outcome_unknown:
             log.warning("no answer from the carrier for message %s: it will be asked first",
                         row.id)
-            await self._record(row.id, status="unknown", error_message=str(exc),
+            await self._record(row.id, status=OutboxStatus.UNKNOWN, error_message=str(exc),
                                next_attempt_at=now + ASK_AFTER)
             return SendReport(unknown=1)
         if exc.retryable and now - row.created_at < GIVE_UP_AFTER:
@@ -326,7 +330,7 @@ class OutboxSender:
             delay = 0 if self.trouble.on else min(
                 BACKOFF_BASE_SECONDS * 2 ** (row.attempts - 1), BACKOFF_MAX_SECONDS)
             log.warning("message %s will be retried in %ss: %s", row.id, delay, exc)
-            await self._record(row.id, status="pending", error_code=exc.code,
+            await self._record(row.id, status=OutboxStatus.PENDING, error_code=exc.code,
                                error_message=str(exc),
                                next_attempt_at=now + timedelta(seconds=delay))
             return SendReport(retried=1)
@@ -337,7 +341,7 @@ class OutboxSender:
             if exc.opted_out:
                 await set_opt_out(session, row.phone, opted_out=True, keyword=str(exc.code),
                                   source="carrier", now=now)
-            await _update(session, row.id, now, status="failed", error_code=exc.code,
+            await _update(session, row.id, now, status=OutboxStatus.FAILED, error_code=exc.code,
                           error_message=str(exc))
         self.wake()  # the recipient's next message may go now
         return SendReport(failed=1)
@@ -353,7 +357,7 @@ class OutboxSender:
         async with self.sessions() as session:
             waiting = list(await session.scalars(
                 select(OutboundSms.carrier_sid).where(
-                    OutboundSms.channel == "sms", OutboundSms.status.in_(AWAITING_CALLBACK),
+                    OutboundSms.channel == Channel.SMS, OutboundSms.status.in_(AWAITING_CALLBACK),
                     OutboundSms.carrier_sid.is_not(None),
                     OutboundSms.updated_at <= now - STATUS_CHECK_AFTER,
                     OutboundSms.updated_at > now - STATUS_CHECK_WITHIN)
@@ -377,7 +381,7 @@ async def _update(session: AsyncSession, row_id: int, now: datetime, **values) -
 
 
 async def record_delivery_status(
-    sessions: async_sessionmaker, carrier_sid: str, status: DeliveryStatus,
+    sessions: async_sessionmaker, carrier_sid: str, status: OutboxStatus,
     error_code: int | None, now: datetime,
 ) -> bool:
     """Applies a carrier status callback; False if the message is not ours. A callback
@@ -393,7 +397,7 @@ async def record_delivery_status(
 
 
 async def _apply_delivery_status(
-    sessions: async_sessionmaker, carrier_sid: str, status: DeliveryStatus,
+    sessions: async_sessionmaker, carrier_sid: str, status: OutboxStatus,
     error_code: int | None, now: datetime, *, touch: bool = False,
 ) -> bool | None:
     """True if the status moved the row on, False if not, None if the sid is not ours.

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline import answers
 from hotline.answers import AnswerDesk
 from hotline.desk import CallDesk
-from ivr_flows.sms_flow import SmsDecision, decide
+from ivr_flows.sms_flow import SmsDecision, SmsIntent, decide
 from market.hires import employer_answer, employer_note, waiting_requests
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK, PRIORITY_OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
@@ -20,10 +20,13 @@ from store.models import InboundSms
 from store.repo import insert_ignoring_duplicates
 
 MAX_LISTED = 4  # waiting applications named in one SMS (it must fit one segment)
-ANSWERS = ("pay_answer", "rating", "answer", "report_unpaid", "check_in")
+# A worker's answers and reports, for hotline.answers.
+ANSWERS = frozenset({SmsIntent.PAY_ANSWER, SmsIntent.RATING, SmsIntent.ANSWER,
+                     SmsIntent.REPORT_UNPAID, SmsIntent.CHECK_IN})
 
 
-async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, body: str) -> str:
+async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str,
+                      body: str) -> SmsIntent:
     """Returns the intent; a retried webhook (same MessageSid) changes nothing."""
     now = desk.clock()
     decision = decide(body, desk.catalogue, desk.market.hotline)
@@ -45,8 +48,8 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str, 
                 phone=phone,
                 body=reply,
                 # The one message an opted-out number still gets is the confirmation itself.
-                kind=OPT_OUT_ACK if decision.intent == "opt_out" else "reply",
-                priority=PRIORITY_OPT_OUT_ACK if decision.intent == "opt_out"
+                kind=OPT_OUT_ACK if decision.intent == SmsIntent.OPT_OUT else "reply",
+                priority=PRIORITY_OPT_OUT_ACK if decision.intent == SmsIntent.OPT_OUT
                 else PRIORITY_REPLY,
                 now=now,
             )
@@ -61,17 +64,17 @@ async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str
             return desk.catalogue.text(
                 "sms_employer_which", offers="、".join(f"Y{n}" for n in waiting[:MAX_LISTED]),
                 example=f"Y{waiting[0]}")
-        decision = replace(decision, intent="employer_answer", offer_id=waiting[0],
+        decision = replace(decision, intent=SmsIntent.EMPLOYER_ANSWER, offer_id=waiting[0],
                            hire=decision.bare_hire)
     if decision.opted_out is not None:
         await set_opt_out(session, phone, opted_out=decision.opted_out,
                           keyword=body.strip()[:32], source="sms", now=now)
         return decision.reply
-    if decision.intent == "employer_answer":
+    if decision.intent == SmsIntent.EMPLOYER_ANSWER:
         return await employer_answer(
             session, phone=phone, offer_id=decision.offer_id, hire=decision.hire,
             catalogue=desk.catalogue, timezone=desk.timezone, now=now, rules=desk.wage_rules)
-    if decision.intent in ("employer_check_in", "employer_correct"):
+    if decision.intent in (SmsIntent.EMPLOYER_CHECK_IN, SmsIntent.EMPLOYER_CORRECT):
         return await employer_note(
             session, phone=phone, offer_id=decision.offer_id, days_worked=decision.value,
             catalogue=desk.catalogue, timezone=desk.timezone, now=now)
@@ -79,7 +82,7 @@ async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str
         return await answers.answer(session, AnswerDesk(
             catalogue=desk.catalogue, timezone=desk.timezone, hotline=desk.market.hotline,
             rules=desk.wage_rules, hold_employers=desk.hold_employers), phone, decision, now)
-    if decision.intent == "accept":
+    if decision.intent == SmsIntent.ACCEPT:
         return await take_job_by_sms(
             session, phone=phone, job_code=decision.job_code, catalogue=desk.catalogue,
             timezone=desk.timezone, hotline=desk.market.hotline, now=now)

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from basics.identity import is_valid_id_number
-from basics.market_views import HireView, MarketView, OfferView, PayQuestionView
+from basics.market_views import (
+    HireView,
+    MarketView,
+    OfferView,
+    PayAnswer,
+    PayQuestionView,
+    SlotOutcome,
+)
 from ivr_flows.commands import (
     AnswerPay,
     Ask,
@@ -45,13 +52,17 @@ from ivr_flows.inputs import (
 )
 from ivr_flows.listening import AMOUNT_STEPS, ITEM, Listen, listen_for, page_of
 from prompts.speech_words import SpeechWords
+from store.statuses import Availability, Channel, WorkerStatus
 
 MAX_FAILURES = 3
 WAGE_MIN_YUAN = 30
 WAGE_MAX_YUAN = 3000
 WAGE_REPORT_MAX_YUAN = 999_999
-AVAILABILITY = {"1": "today", "2": "tomorrow", "3": "week", "4": "not_now"}
-ALERT_CHANNELS = {"1": "sms", "2": "call"}
+# Menu keys to the words stored. Plain strings: the call's state goes to JSON and back
+# every turn, so its draft holds plain strings whether saved yet or not.
+AVAILABILITY = {"1": Availability.TODAY.value, "2": Availability.TOMORROW.value,
+                "3": Availability.WEEK.value, "4": Availability.NOT_NOW.value}
+ALERT_CHANNELS = {"1": Channel.SMS.value, "2": Channel.CALL.value}
 
 
 @dataclass
@@ -169,7 +180,7 @@ def _start(turn: _Turn) -> None:
     _greet(turn)
     if ctx.speech is not None:
         turn.say("speech_hint")
-    if worker and worker.status == "active":
+    if worker and worker.status == WorkerStatus.ACTIVE:
         turn.go("main_menu")
         return
     if worker and worker.consented:
@@ -192,7 +203,7 @@ def _start(turn: _Turn) -> None:
 
 def _greet(turn: _Turn) -> None:
     ctx, worker = turn.ctx, turn.ctx.worker
-    if not (worker and worker.status == "active"):
+    if not (worker and worker.status == WorkerStatus.ACTIVE):
         turn.say("greeting_new", market=ctx.market.name)
     elif worker.name:
         turn.say("greeting_registered_name", name=worker.name, market=ctx.market.name)
@@ -516,11 +527,11 @@ def _start_pay_question(turn: _Turn, pay: PayQuestionView) -> None:
 def _on_pay_question(turn: _Turn, value: str) -> None:
     pay = turn.state.pay
     if value == "1":
-        turn.do(AnswerPay(pay["check_id"], "yes"))
+        turn.do(AnswerPay(pay["check_id"], PayAnswer.YES))
         turn.say("pay_call_thanks")
         _end(turn)
     elif value == "2":
-        turn.do(AnswerPay(pay["check_id"], "no"))
+        turn.do(AnswerPay(pay["check_id"], PayAnswer.NO))
         turn.say("pay_call_unpaid", days=pay["grace_days"])
         _end(turn)
     elif value == "3":
@@ -534,7 +545,7 @@ def _on_pay_amount(turn: _Turn, value: str) -> None:
     if not value.isdigit() or not 0 < int(value) * 100 < pay["owed_fen"]:
         turn.fail("pay_call_amount_invalid", amount=turn.ctx.catalogue.yuan(pay["owed_fen"]))
         return
-    turn.do(AnswerPay(pay["check_id"], "partly", int(value) * 100))
+    turn.do(AnswerPay(pay["check_id"], PayAnswer.PARTLY, int(value) * 100))
     turn.say("pay_call_unpaid", days=pay["grace_days"])
     _end(turn)
 
@@ -605,7 +616,7 @@ def _slot_result(turn: _Turn, result: SlotResult) -> None:
     if turn.state.step != "offer_wait":
         turn.ask()
         return
-    if result.outcome == "reserved":
+    if result.outcome == SlotOutcome.RESERVED:
         turn.say("offer_reserved")
         turn.state.offers = []
         if turn.state.mode == "alert":
@@ -622,7 +633,7 @@ def _slot_result(turn: _Turn, result: SlotResult) -> None:
         _next_offer(turn)
 
 
-_REFUSALS = {"full": "offer_full", "overlap": "offer_overlap"}
+_REFUSALS = {SlotOutcome.FULL: "offer_full", SlotOutcome.OVERLAP: "offer_overlap"}
 
 
 def _next_offer(turn: _Turn) -> None:
@@ -721,7 +732,7 @@ def _review(state: CallState, ctx: CallContext) -> Ask:
         town=town.name if town else "",
         wage=cat.yuan(draft.get("day_wage_fen") or 0),
         availability=cat.text(f"availability_{draft.get('availability')}"),
-        alert_channel=cat.text(f"alert_channel_{draft.get('alert_channel') or 'sms'}"),
+        alert_channel=cat.text(f"alert_channel_{draft.get('alert_channel') or Channel.SMS}"),
         id=id_text or cat.text("review_id_none"),
     )
     return Ask((text,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from basics.market_views import PayAnswer
 from ivr_flows.listening import Listen
 
 
@@ -94,10 +95,10 @@ class RecordWageReport:
 
 @dataclass(frozen=True)
 class AnswerPay:
-    """The worker's answer to "were you paid?": yes | no | partly (with the amount)."""
+    """The worker's answer to "were you paid?" (partly: with the amount received)."""
 
     check_id: int
-    answer: str
+    answer: PayAnswer
     paid_fen: int | None = None
 
 

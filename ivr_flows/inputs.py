@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from basics.market_views import HireView, OfferView, PayQuestionView
+from basics.market_views import HireView, OfferView, PayQuestionView, SlotOutcome
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class HiresFound:
 @dataclass(frozen=True)
 class SlotResult:
     job_line_id: int
-    outcome: str  # "reserved", or why not: "full", "overlap", "not_open" (market.offers)
+    outcome: SlotOutcome
 
 
 FlowInput = CallStarted | Answer | Recorded | OffersFound | HiresFound | SlotResult | Done

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from prompts.catalogue import Catalogue
 
@@ -18,12 +19,27 @@ _BARE = re.compile(r"^(\d)(?:\s+(\d{1,7}))?$")  # 1, 2, 3 200, 5
 _EMPLOYER = re.compile(r"^(\D{1,4}?)\s*(\d{1,10})$")
 
 
+class SmsIntent(StrEnum):
+    """What an inbound SMS asks for; stored with it (sms_inbox.intent)."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+    EMPLOYER_ANSWER = "employer_answer"  # Y12 / N12: hire the applicant or not
+    EMPLOYER_CHECK_IN = "employer_check_in"  # 到12
+    EMPLOYER_CORRECT = "employer_correct"  # 改12 4: days worked
+    REPORT_UNPAID = "report_unpaid"  # 欠薪
+    CHECK_IN = "check_in"  # 到: the worker is at the site
+    PAY_ANSWER = "pay_answer"  # P12 1
+    RATING = "rating"  # R7 5
+    ANSWER = "answer"  # a bare number, for whichever question is open
+    ACCEPT = "accept"  # a worker takes a job
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class SmsDecision:
-    # opt_out | opt_in | help | employer_answer | accept | pay_answer | rating | answer
-    # (a bare number for whichever question is open) | report_unpaid | check_in |
-    # employer_check_in (到12) | employer_correct (改12 4: days worked) | unknown
-    intent: str
+    intent: SmsIntent
     reply: str = ""  # the answer when no market rule has to look first
     opted_out: bool | None = None  # the new opt-out state, None if unchanged
     job_code: str | None = None  # accept: the job named, None for "the one open"
@@ -43,51 +59,57 @@ def normalise(body: str) -> str:
 
 
 def decide(body: str, catalogue: Catalogue, hotline: str) -> SmsDecision:
-    decision = _decide(normalise(body), catalogue, hotline)
-    if decision.opted_out is not None or decision.intent == "help":
-        return decision
     text = normalise(body)
+    decision = _decide(text, catalogue, hotline)
+    if decision.opted_out is not None or decision.intent == SmsIntent.HELP:
+        return decision
+    return replace(decision, bare_hire=_yes_or_no(text, catalogue))
+
+
+def _yes_or_no(word: str, catalogue: Catalogue) -> bool | None:
+    """An employer's yes (hire: True) or no (False); None for neither."""
     for hire, group in ((True, "employer_yes"), (False, "employer_no")):
-        if catalogue.is_word(group, text):
-            return replace(decision, bare_hire=hire)
-    return decision
+        if catalogue.is_word(group, word):
+            return hire
+    return None
 
 
 def _decide(text: str, catalogue: Catalogue, hotline: str) -> SmsDecision:
     if catalogue.is_word("opt_out", text):
-        return SmsDecision("opt_out", catalogue.text("sms_opted_out"), opted_out=True)
+        return SmsDecision(SmsIntent.OPT_OUT, catalogue.text("sms_opted_out"), opted_out=True)
     if catalogue.is_word("opt_in", text):
-        return SmsDecision("opt_in", catalogue.text("sms_opted_in"), opted_out=False)
+        return SmsDecision(SmsIntent.OPT_IN, catalogue.text("sms_opted_in"), opted_out=False)
     if catalogue.is_word("help", text):
-        return SmsDecision("help", catalogue.text("sms_help", hotline=hotline))
+        return SmsDecision(SmsIntent.HELP, catalogue.text("sms_help", hotline=hotline))
     if employer := _EMPLOYER.match(text):
         word, number = employer.groups()
-        for hire, group in ((True, "employer_yes"), (False, "employer_no")):
-            if catalogue.is_word(group, word):
-                return SmsDecision("employer_answer", offer_id=int(number), hire=hire)
+        if (hire := _yes_or_no(word, catalogue)) is not None:
+            return SmsDecision(SmsIntent.EMPLOYER_ANSWER, offer_id=int(number), hire=hire)
     if note := _EMPLOYER_NOTE.match(text):
         word, number, days = note.groups()
         if word in ("到", "K"):
-            return SmsDecision("employer_check_in", offer_id=int(number))
+            return SmsDecision(SmsIntent.EMPLOYER_CHECK_IN, offer_id=int(number))
         if days is not None:
-            return SmsDecision("employer_correct", offer_id=int(number), value=int(days))
+            return SmsDecision(SmsIntent.EMPLOYER_CORRECT, offer_id=int(number),
+                               value=int(days))
     if catalogue.is_word("report_unpaid", text):
-        return SmsDecision("report_unpaid")
+        return SmsDecision(SmsIntent.REPORT_UNPAID)
     if catalogue.is_word("check_in", text):
-        return SmsDecision("check_in")
+        return SmsDecision(SmsIntent.CHECK_IN)
     if coded := _CODED.match(text):
         kind, number, digit, amount = coded.groups()
-        return SmsDecision("pay_answer" if kind == "P" else "rating", question_id=int(number),
+        intent = SmsIntent.PAY_ANSWER if kind == "P" else SmsIntent.RATING
+        return SmsDecision(intent, question_id=int(number),
                            value=None if digit is None else int(digit),
                            amount_fen=None if amount is None else int(amount) * 100)
     if bare := _BARE.match(text):
         digit, amount = bare.groups()
-        return SmsDecision("answer", value=int(digit),
+        return SmsDecision(SmsIntent.ANSWER, value=int(digit),
                            amount_fen=None if amount is None else int(amount) * 100)
     if job := _JOB_CODE.match(text):
         code, rest = job.groups()
         if not rest or catalogue.is_word("accept", rest):
-            return SmsDecision("accept", job_code=code)
+            return SmsDecision(SmsIntent.ACCEPT, job_code=code)
     if catalogue.is_word("accept", text):
-        return SmsDecision("accept")
-    return SmsDecision("unknown", catalogue.text("sms_unknown", hotline=hotline))
+        return SmsDecision(SmsIntent.ACCEPT)
+    return SmsDecision(SmsIntent.UNKNOWN, catalogue.text("sms_unknown", hotline=hotline))

@@ -5,6 +5,7 @@ work them and the worker hears of every step."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +23,26 @@ from store.models import (
     RightsCase,
     Worker,
 )
+from store.statuses import CASE_OPEN, NOT_PAID_IN_FULL, CaseStatus, HireStatus
 
-OPEN = ("open", "assigned", "contacted", "mediation", "referred")
+
+class CaseAction(StrEnum):
+    """What an agent does on a case; the case's history records it as the event's kind."""
+
+    ASSIGN = "assign"
+    CONTACT = "contact"
+    MEDIATION = "mediation"
+    REFER = "refer"
+    RECOVERED = "recovered"
+    CLOSE = "close"
+    NOTE = "note"
+
+
 # agent action -> the case's status after it
-ACTIONS = {"assign": "assigned", "contact": "contacted", "mediation": "mediation",
-           "refer": "referred", "recovered": "recovered", "close": "closed", "note": None}
+ACTIONS = {CaseAction.ASSIGN: CaseStatus.ASSIGNED, CaseAction.CONTACT: CaseStatus.CONTACTED,
+           CaseAction.MEDIATION: CaseStatus.MEDIATION, CaseAction.REFER: CaseStatus.REFERRED,
+           CaseAction.RECOVERED: CaseStatus.RECOVERED, CaseAction.CLOSE: CaseStatus.CLOSED,
+           CaseAction.NOTE: None}
 REFERRALS = ("arbitration", "platform")  # 劳动仲裁, 根治欠薪 platform
 
 
@@ -39,7 +55,8 @@ async def open_or_join(session: AsyncSession, *, worker: Worker, hire: Hire | No
     if job is not None:
         case = await session.scalar(
             select(RightsCase).where(RightsCase.employer_id == job.employer_id,
-                                     RightsCase.job_id == job.id, RightsCase.status.in_(OPEN))
+                                     RightsCase.job_id == job.id,
+                                     RightsCase.status.in_(CASE_OPEN))
             .with_for_update())
     if case is None:
         case = RightsCase(employer_id=job.employer_id if job else None,
@@ -64,7 +81,7 @@ async def open_or_join(session: AsyncSession, *, worker: Worker, hire: Hire | No
 async def unpaid_past_grace(session: AsyncSession, check: PayCheck, *, now: datetime,
                             catalogue: Catalogue, hold_employer: bool) -> RightsCase | None:
     """The case_check reminder: still unpaid after the grace period -> a case."""
-    if check.status not in ("unpaid", "partly"):
+    if check.status not in NOT_PAID_IN_FULL:
         return None
     hire = await session.get(Hire, check.hire_id)
     worker = await session.get(Worker, hire.worker_id)
@@ -80,8 +97,8 @@ async def report_by_worker(session: AsyncSession, worker: Worker, *, amount_fen:
     """A worker reports unpaid wages: the case is about their latest unpaid hire, or
     their latest hire at all; with none, an agent finds out who the employer is."""
     hire = await session.scalar(
-        select(Hire).where(Hire.worker_id == worker.id, Hire.status != "cancelled")
-        .order_by((Hire.status == "unpaid").desc(), Hire.created_at.desc()).limit(1))
+        select(Hire).where(Hire.worker_id == worker.id, Hire.status != HireStatus.CANCELLED)
+        .order_by((Hire.status == HireStatus.UNPAID).desc(), Hire.created_at.desc()).limit(1))
     owed = amount_fen if amount_fen is not None else (
         (hire.owed_fen or 0) - hire.paid_fen if hire else 0)
     return await open_or_join(session, worker=worker, hire=hire, owed_fen=owed,
@@ -89,7 +106,7 @@ async def report_by_worker(session: AsyncSession, worker: Worker, *, amount_fen:
                               hold_employer=hold_employer)
 
 
-async def act(session: AsyncSession, case_id: int, *, action: str, agent: str, note: str,
+async def act(session: AsyncSession, case_id: int, *, action: CaseAction, agent: str, note: str,
               amount_fen: int | None, referral: str | None, now: datetime,
               catalogue: Catalogue) -> RightsCase:
     case = await session.get(RightsCase, case_id, with_for_update=True)
@@ -97,25 +114,25 @@ async def act(session: AsyncSession, case_id: int, *, action: str, agent: str, n
         raise NotFound("case", case_id)
     if action not in ACTIONS:
         raise MarketError("action", f"must be one of {', '.join(ACTIONS)}")
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         raise Conflict("status", f"case {case_id} is closed")
-    if action == "recovered":
+    if action == CaseAction.RECOVERED:
         if not amount_fen or amount_fen <= 0:
             raise MarketError("amount_yuan", "say how much was recovered")
         case.recovered_fen += amount_fen
-    if action == "refer":
+    if action == CaseAction.REFER:
         if referral not in REFERRALS:
             raise MarketError("referral", f"must be one of {', '.join(REFERRALS)}")
         case.referred_to = referral
-    if action == "assign":
+    if action == CaseAction.ASSIGN:
         case.assigned_to = agent
     if ACTIONS[action]:
         case.status = ACTIONS[action]
-    if action == "close":
+    if action == CaseAction.CLOSE:
         case.closed_at = now
     session.add(CaseEvent(case_id=case.id, at=now, actor=agent, kind=action, note=note,
                           amount_fen=amount_fen))
-    if action != "note":
+    if action != CaseAction.NOTE:
         members = list(await session.execute(
             select(Worker, CaseWorker.owed_fen).join(CaseWorker, CaseWorker.worker_id == Worker.id)
             .where(CaseWorker.case_id == case.id).order_by(Worker.id)))

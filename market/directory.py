@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from basics.market_views import AreaView, MarketView, TradeView
 from basics.phones import spoken_number
 from store.models import Area, Market, Trade
+from store.statuses import AreaKind
 
 
 async def load_market_view(
@@ -31,7 +32,7 @@ async def load_market_view(
             synonyms=tuple(d.synonyms or ()),
         )
         for d in areas
-        if d.kind == "district"
+        if d.kind == AreaKind.DISTRICT
     )
     return MarketView(
         name=market.name,

@@ -18,6 +18,7 @@ from market.outbox import PRIORITY_REPLY, enqueue_sms
 from market.wages import WageRules, correct_owed, plan_hire
 from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Hire, Job, JobLine, Offer, Trade, Worker
+from store.statuses import UNDER_WAY, Channel, HireStatus, JobStatus, OfferStatus, StartedBy
 
 INSURANCE_OVER_DAYS = 3  # Yuncheng's rule: longer jobs need short-term accident insurance
 
@@ -45,7 +46,8 @@ async def waiting_requests(session: AsyncSession, phone: str) -> list[int]:
     return list(await session.scalars(
         select(Offer.id).join(Job, Job.id == Offer.job_id)
         .join(Employer, Employer.id == Job.employer_id)
-        .where(Employer.phone == phone, Offer.status == "accepted").order_by(Offer.id)))
+        .where(Employer.phone == phone, Offer.status == OfferStatus.ACCEPTED)
+        .order_by(Offer.id)))
 
 
 async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, hire: bool,
@@ -60,7 +62,7 @@ async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, h
         .where(Offer.id == offer_id)
         .with_for_update(of=Offer)
     )).first()
-    if row is None or row[3].phone != phone or row[0].status != "accepted":
+    if row is None or row[3].phone != phone or row[0].status != OfferStatus.ACCEPTED:
         return catalogue.text("sms_employer_unknown_offer", offer=offer_id)
     offer, worker, job, employer = row
     facts = await line_facts(session, offer.job_line_id, timezone=timezone, catalogue=catalogue)
@@ -68,13 +70,13 @@ async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, h
         "pay_daily" if job.daily_pay else "pay_at_end")
     offer.decided_at = now
     if hire:
-        offer.status = "confirmed"
+        offer.status = OfferStatus.CONFIRMED
         summary = catalogue.text("contract_summary", employer=employer.name,
                                  worker=worker_label(worker), trade=facts.trade,
                                  address=facts.address, start=facts.start, days=job.days,
                                  wage=wage, pay=pay)
         record = Hire(offer_id=offer.id, worker_id=worker.id, job_line_id=offer.job_line_id,
-                      status="confirmed", contract_summary=summary, created_at=now,
+                      status=HireStatus.CONFIRMED, contract_summary=summary, created_at=now,
                       insurance_confirmed=True if job.days > INSURANCE_OVER_DAYS else None)
         session.add(record)
         await session.flush()
@@ -85,7 +87,7 @@ async def employer_answer(session: AsyncSession, *, phone: str, offer_id: int, h
                                  now=now)
         return catalogue.text("sms_employer_confirmed", worker=worker_label(worker),
                               offer=offer.id)
-    await _free_slot(session, offer, job, now, status="declined")
+    await _free_slot(session, offer, job, now, status=OfferStatus.DECLINED)
     await _tell_worker(session, worker, offer, "sms_worker_declined", now,
                        catalogue.text("sms_worker_declined", code=facts.code))
     return catalogue.text("sms_employer_declined", worker=worker_label(worker))
@@ -97,7 +99,7 @@ async def chase_employers(session: AsyncSession, *, wait: timedelta, catalogue: 
     due = list(await session.execute(
         select(Offer, Worker, Job).join(Worker, Worker.id == Offer.worker_id)
         .join(Job, Job.id == Offer.job_id)
-        .where(Offer.status == "accepted", Offer.employer_asked_at <= now - wait,
+        .where(Offer.status == OfferStatus.ACCEPTED, Offer.employer_asked_at <= now - wait,
                or_(Offer.employer_reminded_at.is_(None),
                    Offer.employer_reminded_at <= now - wait))
         .order_by(Offer.employer_asked_at).limit(limit)
@@ -117,7 +119,7 @@ async def chase_employers(session: AsyncSession, *, wait: timedelta, catalogue: 
             reminded += 1
         elif offer.employer_reminded_at <= now - wait:
             offer.decided_at = now
-            await _free_slot(session, offer, job, now, status="released")
+            await _free_slot(session, offer, job, now, status=OfferStatus.RELEASED)
             await _tell_worker(session, worker, offer, "sms_worker_released", now,
                                catalogue.text("sms_worker_released", code=facts.code))
             released += 1
@@ -125,11 +127,11 @@ async def chase_employers(session: AsyncSession, *, wait: timedelta, catalogue: 
 
 
 async def _free_slot(session: AsyncSession, offer: Offer, job: Job, now: datetime, *,
-                     status: str) -> None:
+                     status: OfferStatus) -> None:
     offer.status = status
     await session.execute(update(JobLine).where(JobLine.id == offer.job_line_id)
                           .values(filled=JobLine.filled - 1))
-    if job.status == "open" and job.start_at > now:
+    if job.status == JobStatus.OPEN and job.start_at > now:
         job.next_wave_at = now  # the next best workers hear of the free slot
 
 
@@ -153,10 +155,11 @@ async def _tell_worker_hired(session: AsyncSession, worker: Worker, hire: Hire,
         await enqueue_sms(session, dedupe_key=f"sms_worker_hired:{hire.offer_id}:{n}",
                           phone=worker.phone, body=body, kind="sms_worker_hired",
                           priority=PRIORITY_REPLY, now=now)
-    if worker.alert_channel == "call":
+    if worker.alert_channel == Channel.CALL:
         await enqueue_sms(session, dedupe_key=f"hired_call:{hire.id}", phone=worker.phone,
                           body=f"hired?hire={hire.id}",
-                          kind="hired_call", priority=PRIORITY_REPLY, now=now, channel="call")
+                          kind="hired_call", priority=PRIORITY_REPLY, now=now,
+                          channel=Channel.CALL)
 
 
 async def hire_views(session: AsyncSession, *, worker_id: int, now: datetime, timezone: str,
@@ -167,7 +170,7 @@ async def hire_views(session: AsyncSession, *, worker_id: int, now: datetime, ti
         .join(Job, Job.id == Hire.job_id).join(JobLine, JobLine.id == Hire.job_line_id)
         .join(Trade, Trade.id == JobLine.trade_id)
         .join(Employer, Employer.id == Job.employer_id).join(Area, Area.id == Job.town_id)
-        .where(Hire.worker_id == worker_id, Hire.status.in_(("confirmed", "started")),
+        .where(Hire.worker_id == worker_id, Hire.status.in_(UNDER_WAY),
                Job.end_at > now)
         .order_by(Job.start_at, Hire.id).limit(limit)
     )
@@ -198,14 +201,16 @@ async def employer_note(session: AsyncSession, *, phone: str, offer_id: int,
         select(Hire, Worker, Job).join(Offer, Offer.id == Hire.offer_id)
         .join(Worker, Worker.id == Hire.worker_id).join(Job, Job.id == Hire.job_id)
         .join(Employer, Employer.id == Job.employer_id)
-        .where(Offer.id == offer_id, Employer.phone == phone, Hire.status != "cancelled")
+        .where(Offer.id == offer_id, Employer.phone == phone,
+               Hire.status != HireStatus.CANCELLED)
         .with_for_update(of=Hire))).first()
     if row is None:
         return catalogue.text("sms_employer_unknown_offer", offer=offer_id)
     hire, worker, job = row
     if days_worked is None:
-        if hire.status == "confirmed" or hire.started_by == "assumed":
-            hire.status, hire.started_at, hire.started_by = "started", now, "employer"
+        if hire.status == HireStatus.CONFIRMED or hire.started_by == StartedBy.ASSUMED:
+            hire.status, hire.started_at = HireStatus.STARTED, now
+            hire.started_by = StartedBy.EMPLOYER
         return catalogue.text("sms_employer_checked_in", worker=worker_label(worker))
     if not 0 <= days_worked <= job.days:
         return catalogue.text("sms_employer_unknown_offer", offer=offer_id)

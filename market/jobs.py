@@ -17,8 +17,9 @@ from basics.credit_code import is_valid_credit_code
 from basics.phones import InvalidPhoneNumber, to_e164
 from market.notices import tell_holders
 from store.models import Area, AuditEntry, Employer, Job, JobLine, Trade
+from store.statuses import AreaKind, JobStatus, Verification
 
-VERIFICATION_STATES = ("unverified", "verified", "blacklisted")
+VERIFICATION_STATES = tuple(Verification)
 
 
 class MarketError(ValueError):
@@ -81,7 +82,7 @@ async def register_employer(session: AsyncSession, *, market_id: int, name: str,
     return employer
 
 
-async def set_verification(session: AsyncSession, employer_id: int, *, state: str,
+async def set_verification(session: AsyncSession, employer_id: int, *, state: Verification,
                            checked: str, agent: str, now: datetime) -> Employer:
     if state not in VERIFICATION_STATES:
         raise MarketError("state", f"must be one of {', '.join(VERIFICATION_STATES)}")
@@ -93,9 +94,9 @@ async def set_verification(session: AsyncSession, employer_id: int, *, state: st
     employer.verification = state
     employer.verified_at, employer.verified_by = now, agent
     employer.verification_note = checked.strip()
-    if state == "verified":  # jobs posted while unverified start their waves now
+    if state == Verification.VERIFIED:  # jobs posted while unverified start their waves now
         await session.execute(
-            update(Job).where(Job.employer_id == employer.id, Job.status == "open",
+            update(Job).where(Job.employer_id == employer.id, Job.status == JobStatus.OPEN,
                               Job.start_at > now).values(next_wave_at=now))
     session.add(_audit(now, agent, f"employer_{state}", f"employer:{employer.id}",
                        {"checked": checked.strip()}))
@@ -108,7 +109,7 @@ async def post_job(session: AsyncSession, spec: JobSpec, *, market_id: int, agen
     if employer is None or employer.market_id != market_id:
         raise NotFound("employer", spec.employer_id)
     town = await session.get(Area, spec.town_id)
-    if town is None or town.kind != "town" or town.market_id != market_id:
+    if town is None or town.kind != AreaKind.TOWN or town.market_id != market_id:
         raise NotFound("town", spec.town_id, field="town_id",
                        reason=f"no town {spec.town_id} in this market")
     if spec.start_at <= now - timedelta(hours=1):
@@ -131,7 +132,7 @@ async def post_job(session: AsyncSession, spec: JobSpec, *, market_id: int, agen
         session.add(JobLine(job_id=job.id, trade_id=trades[line.trade].id,
                             headcount=line.headcount, day_wage_fen=line.day_wage_fen))
     session.add(_audit(now, agent, "job_posted", f"job:{job.id}",
-                       {"employer_verified": employer.verification == "verified"}))
+                       {"employer_verified": employer.verification == Verification.VERIFIED}))
     await session.flush()
     return job
 
@@ -147,9 +148,9 @@ async def load_job(session: AsyncSession, job_id: int, *, for_update: bool = Fal
 async def cancel_job(session: AsyncSession, job_id: int, *, agent: str, now: datetime,
                      catalogue, timezone: str) -> Job:
     job = await load_job(session, job_id, for_update=True)
-    if job.status == "cancelled":
+    if job.status == JobStatus.CANCELLED:
         return job
-    job.status, job.next_wave_at = "cancelled", None
+    job.status, job.next_wave_at = JobStatus.CANCELLED, None
     await tell_holders(session, job, "sms_job_cancelled", catalogue=catalogue,
                        timezone=timezone, now=now, release=True)
     session.add(_audit(now, agent, "job_cancelled", f"job:{job.id}", {}))
@@ -160,7 +161,7 @@ async def change_job(session: AsyncSession, job_id: int, *, agent: str, now: dat
                      catalogue, timezone: str, start_at: datetime | None = None,
                      address: str | None = None, notes: str | None = None) -> Job:
     job = await load_job(session, job_id, for_update=True)
-    if job.status != "open":
+    if job.status != JobStatus.OPEN:
         raise Conflict("status", f"job {job.code} is {job.status}")
     changed = {}
     if start_at is not None and start_at != job.start_at:

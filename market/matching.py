@@ -22,9 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from store.models import Area, Employer, Job, JobLine, Offer, OptOut, Worker, WorkerTrade
+from store.statuses import (
+    HOLDING_A_SLOT,
+    AreaKind,
+    Availability,
+    Channel,
+    JobStatus,
+    Verification,
+    WorkerStatus,
+)
 
 REACH_KM = 60.0
-HELD = ("accepted", "confirmed")
 EPOCH = date(1970, 1, 1)
 # Points for each part of the score (higher ranks first).
 NEAR_POINTS = 40  # minus one a kilometre
@@ -38,7 +46,7 @@ NEVER_HIRED_POINTS = 15
 class Match:
     worker_id: int
     phone: str
-    alert_channel: str
+    alert_channel: Channel | None
     job_line_id: int
     score: float
     parts: dict[str, float]
@@ -62,7 +70,7 @@ async def towns_within_reach(session: AsyncSession, town_id: int,
     """town id -> (km from the job's town, same district) for towns within reach."""
     place = await session.get(Area, town_id)
     towns = await session.scalars(
-        select(Area).where(Area.market_id == place.market_id, Area.kind == "town")
+        select(Area).where(Area.market_id == place.market_id, Area.kind == AreaKind.TOWN)
     )
     reach = {}
     for town in towns:
@@ -107,7 +115,7 @@ def eligible_pairs(*columns, now: datetime, reach: ColumnElement[bool],
     overlapping_hold = (
         select(Offer.id)
         .join(other, other.id == Offer.job_id)
-        .where(Offer.worker_id == Worker.id, Offer.status.in_(HELD), other.id != Job.id,
+        .where(Offer.worker_id == Worker.id, Offer.status.in_(HOLDING_A_SLOT), other.id != Job.id,
                other.start_at < Job.end_at, other.end_at > Job.start_at)
     )
     query = (
@@ -120,15 +128,15 @@ def eligible_pairs(*columns, now: datetime, reach: ColumnElement[bool],
         .join(Job, Job.id == JobLine.job_id)
         .join(Employer, Employer.id == Job.employer_id)
         .where(
-            Job.status == "open",
+            Job.status == JobStatus.OPEN,
             Job.start_at > now,
-            Employer.verification == "verified",
+            Employer.verification == Verification.VERIFIED,
             Employer.alerts_held.is_(False),
-            Worker.status == "active",
+            Worker.status == WorkerStatus.ACTIVE,
             reach,
             available,
             ~exists().where(OptOut.phone == Worker.phone, OptOut.opted_out),
-            or_(Worker.availability.is_(None), Worker.availability != "not_now"),
+            or_(Worker.availability.is_(None), Worker.availability != Availability.NOT_NOW),
             or_(Worker.day_wage_fen.is_(None), Worker.day_wage_fen <= JobLine.day_wage_fen),
         )
     )

@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.outbox import PRIORITY_ALERT, PRIORITY_NOTICE, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Hire, Job, JobLine, Offer, Trade, Worker
-
-HELD = ("accepted", "confirmed")
+from store.statuses import HOLDING_A_SLOT, Channel, HireStatus, OfferStatus
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,12 @@ async def _read_line_facts(session: AsyncSession, line_id: int, timezone: str,
 
 
 async def enqueue_alert(session: AsyncSession, offer: Offer, phone: str, *,
-                        preference: str | None, catalogue: Catalogue, timezone: str,
+                        preference: Channel | None, catalogue: Catalogue, timezone: str,
                         now: datetime) -> None:
     """The alert for one offer: an SMS, or an automated call for workers who cannot read
     (their preference); workers who never chose get an SMS."""
-    channel = "call" if preference == "call" else "sms"
-    if channel == "call":
+    channel = Channel.CALL if preference == Channel.CALL else Channel.SMS
+    if channel == Channel.CALL:
         body = f"alert?offer={offer.id}"  # the call's subject: the carrier rings about it
     else:
         facts = await line_facts(session, offer.job_line_id, timezone=timezone,
@@ -91,7 +90,7 @@ async def tell_holders(session: AsyncSession, job: Job, prompt_id: str, *,
     """SMS every worker holding a slot on the job; with `release`, their slots end too."""
     holders = list(await session.execute(
         select(Offer, Worker.phone).join(Worker, Worker.id == Offer.worker_id)
-        .where(Offer.job_id == job.id, Offer.status.in_(HELD))
+        .where(Offer.job_id == job.id, Offer.status.in_(HOLDING_A_SLOT))
     ))
     for offer, phone in holders:
         facts = await line_facts(session, offer.job_line_id, timezone=timezone,
@@ -101,7 +100,7 @@ async def tell_holders(session: AsyncSession, job: Job, prompt_id: str, *,
         await enqueue_sms(session, dedupe_key=f"{prompt_id}:{offer.id}{dedupe}", phone=phone,
                           body=body, kind=prompt_id, priority=PRIORITY_NOTICE, now=now)
         if release:
-            offer.status, offer.decided_at = "cancelled", now
+            offer.status, offer.decided_at = OfferStatus.CANCELLED, now
             await session.execute(update(Hire).where(Hire.offer_id == offer.id)
-                                  .values(status="cancelled"))
+                                  .values(status=HireStatus.CANCELLED))
     return len(holders)

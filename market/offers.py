@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from basics.market_views import OfferView
+from basics.market_views import OfferView, SlotOutcome
 from market.hires import ask_employer
 from market.matching import eligible_pairs, for_worker, towns_within_reach
 from market.notices import line_facts
@@ -16,11 +16,12 @@ from market.outbox import PRIORITY_REPLY, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Job, JobLine, Offer, Trade, Worker
 from store.repo import insert_ignoring_duplicates
+from store.statuses import HOLDING_A_SLOT, JobStatus, OfferChannel, OfferStatus, Verification
 
-HELD = ("accepted", "confirmed")
 MAX_OFFERS_READ = 10
 # What reserve_slot answers.
-RESERVED, FULL, OVERLAP, NOT_OPEN = "reserved", "full", "overlap", "not_open"
+RESERVED, FULL, OVERLAP, NOT_OPEN = (SlotOutcome.RESERVED, SlotOutcome.FULL, SlotOutcome.OVERLAP,
+                                     SlotOutcome.NOT_OPEN)
 
 
 def _open_lines(today: date, timezone: str):
@@ -34,8 +35,8 @@ def _open_lines(today: date, timezone: str):
         .join(Trade, Trade.id == JobLine.trade_id)
         .join(Area, Area.id == Job.town_id)
         .where(
-            Job.status == "open",
-            Employer.verification == "verified",
+            Job.status == JobStatus.OPEN,
+            Employer.verification == Verification.VERIFIED,
             Job.start_at >= start_of_today,
         )
     )
@@ -52,7 +53,7 @@ async def find_offers(
         return ()
     reach = await towns_within_reach(session, worker.town_id)
     settled = select(Offer.id).where(
-        Offer.job_id == Job.id, Offer.worker_id == worker.id, Offer.status != "offered"
+        Offer.job_id == Job.id, Offer.worker_id == worker.id, Offer.status != OfferStatus.OFFERED
     )
     nearness = case(
         (Job.town_id == worker.town_id, 0),
@@ -88,12 +89,12 @@ async def reserve_slot(
     worker: Worker,
     job_line_id: int,
     *,
-    channel: str,
+    channel: OfferChannel,
     now: datetime,
     today: date,
     timezone: str,
     catalogue: Catalogue,
-) -> str:
+) -> SlotOutcome:
     """Takes one slot of the line for the worker. Returns RESERVED, or why not: NOT_OPEN
     (closed, of an unverified employer, or a line the worker was never offered and could
     not be), OVERLAP (they hold work on some of those days) or FULL.
@@ -111,7 +112,7 @@ async def reserve_slot(
     status = await session.scalar(
         select(Offer.status).where(Offer.job_id == job.id, Offer.worker_id == worker.id)
     )
-    if status in HELD:
+    if status in HOLDING_A_SLOT:
         return RESERVED
     if status is None and not await _could_be_offered(session, worker, line, now, timezone):
         return NOT_OPEN
@@ -126,15 +127,15 @@ async def reserve_slot(
         return FULL
     values = {
         "job_id": job.id, "job_line_id": job_line_id, "worker_id": worker.id,
-        "status": "accepted", "channel": channel, "wave": 0, "score": {},
+        "status": OfferStatus.ACCEPTED, "channel": channel, "wave": 0, "score": {},
         "created_at": now, "accepted_at": now,
     }
     if not await insert_ignoring_duplicates(session, Offer.__table__, values):
         claimed = await session.execute(
             update(Offer)
             .where(Offer.job_id == job.id, Offer.worker_id == worker.id,
-                   Offer.status.not_in(HELD))
-            .values(status="accepted", job_line_id=job_line_id, channel=channel,
+                   Offer.status.not_in(HOLDING_A_SLOT))
+            .values(status=OfferStatus.ACCEPTED, job_line_id=job_line_id, channel=channel,
                     accepted_at=now)
         )
         if claimed.rowcount != 1:  # a simultaneous accept by this worker got there first
@@ -180,7 +181,7 @@ async def _holds_overlapping(session: AsyncSession, worker_id: int, job: Job) ->
     """No worker is hired twice for the same days."""
     return bool(await session.scalar(
         select(Offer.id).join(Job, Job.id == Offer.job_id)
-        .where(Offer.worker_id == worker_id, Offer.status.in_(HELD), Job.id != job.id,
+        .where(Offer.worker_id == worker_id, Offer.status.in_(HOLDING_A_SLOT), Job.id != job.id,
                Job.start_at < job.end_at, Job.end_at > job.start_at)
         .limit(1)
     ))

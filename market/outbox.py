@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.optouts import is_opted_out
 from store.models import OutboundSms
 from store.repo import insert_ignoring_duplicates
+from store.statuses import Channel, OutboxStatus
 
 PRIORITY_OPT_OUT_ACK = 0  # confirmed at once, not behind a fan-out of alerts
 PRIORITY_ALERT = 1
@@ -27,7 +28,7 @@ async def enqueue_sms(
     kind: str,
     now: datetime,
     priority: int = PRIORITY_NOTICE,
-    channel: str = "sms",
+    channel: Channel = Channel.SMS,
 ) -> bool:
     """Queues the SMS unless one with the same key exists; True if newly queued.
 
@@ -44,7 +45,7 @@ async def enqueue_sms(
             "body": body,
             "kind": kind,
             "priority": priority,
-            "status": "suppressed" if opted_out else "pending",
+            "status": OutboxStatus.SUPPRESSED if opted_out else OutboxStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,

@@ -13,9 +13,10 @@ from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import Employer, Hire, Job, Rating, Worker
 from store.repo import insert_ignoring_duplicates
+from store.statuses import Rater
 
 
-async def ask(session: AsyncSession, hire: Hire, rater: str, *, now: datetime,
+async def ask(session: AsyncSession, hire: Hire, rater: Rater, *, now: datetime,
               catalogue: Catalogue, timezone: str) -> None:
     await insert_ignoring_duplicates(session, Rating.__table__, {
         "hire_id": hire.id, "rater": rater, "no_show": False, "asked_at": now})
@@ -23,7 +24,7 @@ async def ask(session: AsyncSession, hire: Hire, rater: str, *, now: datetime,
         select(Rating).where(Rating.hire_id == hire.id, Rating.rater == rater))
     facts = await line_facts(session, hire.job_line_id, timezone=timezone, catalogue=catalogue)
     worker = await session.get(Worker, hire.worker_id)
-    if rater == "worker":
+    if rater == Rater.WORKER:
         phone = worker.phone
         body = catalogue.text("sms_rate_employer", code=facts.code, rating=rating.id)
     else:
@@ -38,10 +39,10 @@ async def open_ratings(session: AsyncSession, phone: str) -> list[Rating]:
     """Ratings asked of this phone (as worker or as employer) and not yet answered."""
     as_worker = (select(Rating).join(Hire, Hire.id == Rating.hire_id)
                  .join(Worker, Worker.id == Hire.worker_id)
-                 .where(Rating.rater == "worker", Worker.phone == phone))
+                 .where(Rating.rater == Rater.WORKER, Worker.phone == phone))
     as_employer = (select(Rating).join(Hire, Hire.id == Rating.hire_id)
                    .join(Job, Job.id == Hire.job_id).join(Employer, Employer.id == Job.employer_id)
-                   .where(Rating.rater == "employer", Employer.phone == phone))
+                   .where(Rating.rater == Rater.EMPLOYER, Employer.phone == phone))
     found = []
     for query in (as_worker, as_employer):
         found += list(await session.scalars(query.where(Rating.answered_at.is_(None))))
@@ -58,20 +59,20 @@ async def answer(session: AsyncSession, rating: Rating, value: int, *, now: date
     job = await session.get(Job, hire.job_id)
     if value == 0:
         rating.no_show = True
-        if rating.rater == "employer":  # the worker did not come
+        if rating.rater == Rater.EMPLOYER:  # the worker did not come
             worker.no_shows += 1
             worker.jobs_completed = max(worker.jobs_completed - 1, 0)
         return True
     rating.stars = value
     await session.flush()
-    if rating.rater == "employer":
+    if rating.rater == Rater.EMPLOYER:
         worker.rating_avg = await session.scalar(
             select(func.avg(Rating.stars)).join(Hire, Hire.id == Rating.hire_id)
-            .where(Hire.worker_id == worker.id, Rating.rater == "employer"))
+            .where(Hire.worker_id == worker.id, Rating.rater == Rater.EMPLOYER))
     else:
         employer = await session.get(Employer, job.employer_id)
         employer.rating_avg = await session.scalar(
             select(func.avg(Rating.stars)).join(Hire, Hire.id == Rating.hire_id)
             .join(Job, Job.id == Hire.job_id)
-            .where(Job.employer_id == employer.id, Rating.rater == "worker"))
+            .where(Job.employer_id == employer.id, Rating.rater == Rater.WORKER))
     return True

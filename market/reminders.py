@@ -17,6 +17,16 @@ from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from market.wages import WageRules, delivery_time, period_text
 from prompts.catalogue import Catalogue
 from store.models import Hire, PayCheck, Reminder, Worker
+from store.statuses import (
+    AWAITING_ANSWER,
+    UNDER_WAY,
+    Channel,
+    HireStatus,
+    PayCheckStatus,
+    ReminderKind,
+    ReminderStatus,
+    StartedBy,
+)
 
 BATCH = 500
 
@@ -36,15 +46,16 @@ async def run_reminders(desk: ReminderDesk, now: datetime) -> dict[str, int]:
     while True:
         async with desk.sessions() as session, session.begin():
             due = list(await session.scalars(
-                select(Reminder).where(Reminder.status == "pending", Reminder.due_at <= now)
+                select(Reminder).where(Reminder.status == ReminderStatus.PENDING,
+                                       Reminder.due_at <= now)
                 .order_by(Reminder.due_at, Reminder.id).limit(BATCH)
                 .with_for_update(skip_locked=True)))
             for reminder in due:
                 if now - reminder.due_at > desk.rules.late_window:
-                    outcome = "missed"
+                    reminder.status, outcome = ReminderStatus.MISSED, "missed"
                 else:
                     outcome = await _carry_out(session, desk, reminder, now)
-                reminder.status = "missed" if outcome == "missed" else "done"
+                    reminder.status = ReminderStatus.DONE
                 reminder.done_at = now
                 counts[outcome] = counts.get(outcome, 0) + 1
         if len(due) < BATCH:
@@ -54,24 +65,25 @@ async def run_reminders(desk: ReminderDesk, now: datetime) -> dict[str, int]:
 async def _carry_out(session: AsyncSession, desk: ReminderDesk, reminder: Reminder,
                      now: datetime) -> str:
     hire = await session.get(Hire, reminder.hire_id)
-    if hire.status == "cancelled":
+    if hire.status == HireStatus.CANCELLED:
         return "skipped"
     check = await session.get(PayCheck, reminder.pay_check_id) if reminder.pay_check_id else None
     match reminder.kind:
-        case "assume_started":
-            if hire.status == "confirmed":
-                hire.status, hire.started_at, hire.started_by = "started", now, "assumed"
+        case ReminderKind.ASSUME_STARTED:
+            if hire.status == HireStatus.CONFIRMED:
+                hire.status, hire.started_at = HireStatus.STARTED, now
+                hire.started_by = StartedBy.ASSUMED
             return "started"
-        case "employer_pay_due":
+        case ReminderKind.EMPLOYER_PAY_DUE:
             return await _employer_pay_due(session, desk, hire, check, now)
-        case "pay_question":
+        case ReminderKind.PAY_QUESTION:
             return await _ask_worker(session, desk, hire, check, now)
-        case "case_check":
+        case ReminderKind.CASE_CHECK:
             case = await cases.unpaid_past_grace(session, check, now=now,
                                                  catalogue=desk.catalogue,
                                                  hold_employer=desk.hold_employers)
             return "case_opened" if case else "paid_meanwhile"
-        case "rating":
+        case ReminderKind.RATING:
             await ratings.ask(session, hire, reminder.rater, now=now, catalogue=desk.catalogue,
                               timezone=desk.timezone)
             return "rating_asked"
@@ -81,13 +93,13 @@ async def _carry_out(session: AsyncSession, desk: ReminderDesk, reminder: Remind
 async def _employer_pay_due(session: AsyncSession, desk: ReminderDesk, hire: Hire,
                             check: PayCheck, now: datetime) -> str:
     """One SMS per job and pay day, however many workers are due."""
-    if check.status not in ("due", "asked"):
+    if check.status not in AWAITING_ANSWER:
         return "skipped"
     workers, total = (await session.execute(
         select(func.count(PayCheck.id), func.sum(PayCheck.owed_fen))
         .join(Hire, Hire.id == PayCheck.hire_id)
         .where(Hire.job_id == hire.job_id, PayCheck.period_end == check.period_end,
-               PayCheck.status.in_(("due", "asked")), Hire.status != "cancelled")
+               PayCheck.status.in_(AWAITING_ANSWER), Hire.status != HireStatus.CANCELLED)
     )).one()
     facts = await line_facts(session, hire.job_line_id, timezone=desk.timezone,
                              catalogue=desk.catalogue)
@@ -102,33 +114,33 @@ async def _employer_pay_due(session: AsyncSession, desk: ReminderDesk, hire: Hir
 
 async def _ask_worker(session: AsyncSession, desk: ReminderDesk, hire: Hire, check: PayCheck,
                       now: datetime) -> str:
-    if check.status not in ("due", "asked"):
+    if check.status not in AWAITING_ANSWER:
         return "skipped"
     last_day = await session.scalar(
         select(func.max(PayCheck.period_end)).where(PayCheck.hire_id == hire.id))
-    if check.period_end == last_day and hire.status in ("confirmed", "started"):
-        hire.status, hire.finished_at = "finished", now
+    if check.period_end == last_day and hire.status in UNDER_WAY:
+        hire.status, hire.finished_at = HireStatus.FINISHED, now
         worker = await session.get(Worker, hire.worker_id)
         worker.jobs_completed += 1
     if check.asks >= desk.rules.max_asks:
-        check.status = "unanswered"  # agents see it; nothing more is asked
+        check.status = PayCheckStatus.UNANSWERED  # agents see it; nothing more is asked
         return "unanswered"
     check.asks += 1
-    check.status = "asked"
+    check.status = PayCheckStatus.ASKED
     worker = await session.get(Worker, hire.worker_id)
     facts = await line_facts(session, hire.job_line_id, timezone=desk.timezone,
                              catalogue=desk.catalogue)
-    if worker.alert_channel == "call":
-        body, channel = f"pay?check={check.id}", "call"
+    if worker.alert_channel == Channel.CALL:
+        body, channel = f"pay?check={check.id}", Channel.CALL
     else:
         body, channel = desk.catalogue.text(
             "sms_pay_question", code=facts.code, period=period_text(check, desk.catalogue),
-            amount=desk.catalogue.yuan(check.owed_fen)), "sms"
+            amount=desk.catalogue.yuan(check.owed_fen)), Channel.SMS
     await enqueue_sms(session, dedupe_key=f"pay_question:{check.id}:{check.asks}",
                       phone=worker.phone, body=body, kind="pay_question",
                       priority=PRIORITY_NOTICE, now=now, channel=channel)
     tomorrow = now.astimezone(ZoneInfo(desk.timezone)).date() + timedelta(days=1)
-    session.add(Reminder(kind="pay_question", hire_id=hire.id, pay_check_id=check.id,
+    session.add(Reminder(kind=ReminderKind.PAY_QUESTION, hire_id=hire.id, pay_check_id=check.id,
                          due_at=delivery_time(tomorrow, desk.rules.question_hour, desk.rules,
                                               desk.timezone)))
     return "asked"

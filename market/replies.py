@@ -16,6 +16,7 @@ from market.offers import NOT_OPEN, OVERLAP, RESERVED, reserve_slot
 from market.workers import load_worker
 from prompts.catalogue import Catalogue
 from store.models import Job, JobLine, Offer, WorkerTrade
+from store.statuses import JobStatus, OfferChannel, OfferStatus, WorkerStatus
 
 MAX_LISTED = 4
 
@@ -27,8 +28,8 @@ async def open_offers(session: AsyncSession, worker_id: int,
     return list(await session.execute(
         select(Offer, Job.code).join(Job, Job.id == Offer.job_id)
         .join(JobLine, JobLine.id == Offer.job_line_id)
-        .where(Offer.worker_id == worker_id, Offer.status == "offered",
-               Offer.alerted_at.is_not(None), Job.status == "open", Job.start_at > now,
+        .where(Offer.worker_id == worker_id, Offer.status == OfferStatus.OFFERED,
+               Offer.alerted_at.is_not(None), Job.status == JobStatus.OPEN, Job.start_at > now,
                JobLine.filled < JobLine.headcount)
         .order_by(Offer.alerted_at.desc(), Offer.id.desc())
     ))
@@ -39,7 +40,7 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
                           now: datetime) -> str | None:
     """Returns the SMS answer, or None when the reservation SMS itself is the answer."""
     worker = await load_worker(session, phone)
-    if worker is None or worker.status != "active":
+    if worker is None or worker.status != WorkerStatus.ACTIVE:
         return catalogue.text("sms_unknown", hotline=hotline)
     if job_code is None:
         offers = await open_offers(session, worker.id, now)
@@ -58,7 +59,7 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
         if line_id is None:
             return catalogue.text("sms_not_open", code=job_code, hotline=hotline)
     outcome = await reserve_slot(
-        session, worker, line_id, channel="sms", now=now,
+        session, worker, line_id, channel=OfferChannel.SMS, now=now,
         today=market_today(now, timezone), timezone=timezone, catalogue=catalogue)
     if outcome == RESERVED:
         return None
@@ -81,8 +82,8 @@ async def _alerted_and_filled(session: AsyncSession, worker_id: int,
     row = (await session.execute(
         select(Job.code, JobLine.filled >= JobLine.headcount)
         .join(Offer, Offer.job_id == Job.id).join(JobLine, JobLine.id == Offer.job_line_id)
-        .where(Offer.worker_id == worker_id, Offer.status == "offered",
-               Offer.alerted_at.is_not(None), Job.status == "open", Job.start_at > now)
+        .where(Offer.worker_id == worker_id, Offer.status == OfferStatus.OFFERED,
+               Offer.alerted_at.is_not(None), Job.status == JobStatus.OPEN, Job.start_at > now)
         .order_by(Offer.alerted_at.desc(), Offer.id.desc()).limit(1)
     )).first()
     return row[0] if row is not None and row[1] else None

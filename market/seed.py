@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Area, Employer, Job, JobLine, Market, Trade, Worker
+from store.statuses import AreaKind, Availability, Channel, Verification, WorkerStatus
 
 # Demo workers get alerts, so their numbers must never be a real subscriber's. China
 # reserves no numbers for fiction (any valid mobile number may be someone's); Australia's
@@ -46,7 +47,8 @@ async def ensure_market(session: AsyncSession, code: str) -> Market:
     for position, trade in enumerate(data["trades"]):
         session.add(Trade(market_id=market.id, position=position, **trade))
     for d_pos, district in enumerate(data["districts"]):
-        parent = Area(market_id=market.id, kind="district", name=district["name"], position=d_pos)
+        parent = Area(market_id=market.id, kind=AreaKind.DISTRICT, name=district["name"],
+                      position=d_pos)
         session.add(parent)
         await session.flush()
         for t_pos, town in enumerate(district["towns"]):
@@ -54,7 +56,7 @@ async def ensure_market(session: AsyncSession, code: str) -> Market:
                 Area(
                     market_id=market.id,
                     parent_id=parent.id,
-                    kind="town",
+                    kind=AreaKind.TOWN,
                     name=town["name"],
                     position=t_pos,
                     latitude=town["lat"],
@@ -73,7 +75,7 @@ async def ensure_demo_jobs(session: AsyncSession, market: Market, now: datetime)
         return
     employer = Employer(
         market_id=market.id,
-        verification="verified",
+        verification=Verification.VERIFIED,
         verified_at=now,
         verified_by="demo",
         created_at=now,
@@ -82,7 +84,7 @@ async def ensure_demo_jobs(session: AsyncSession, market: Market, now: datetime)
     session.add(employer)
     await session.flush()
     towns = {a.name: a for a in await session.scalars(
-        select(Area).where(Area.market_id == market.id, Area.kind == "town"))}
+        select(Area).where(Area.market_id == market.id, Area.kind == AreaKind.TOWN))}
     trades = {t.code: t for t in await session.scalars(
         select(Trade).where(Trade.market_id == market.id))}
     _add_demo_workers(session, market, demo.get("workers", []), towns, trades, now)
@@ -136,9 +138,10 @@ def _add_demo_workers(session: AsyncSession, market: Market, specs: list[dict],
         town = towns[spec["town"]]
         wage = spec.get("day_wage_yuan")
         session.add(Worker(
-            market_id=market.id, phone=spec["phone"], status="active", demo=True,
+            market_id=market.id, phone=spec["phone"], status=WorkerStatus.ACTIVE, demo=True,
             name=spec["name"], town_id=town.id, district_id=town.parent_id,
-            day_wage_fen=None if wage is None else wage * 100, availability="today",
-            alert_channel="sms", trades=[trades[code] for code in spec["trades"]],
+            day_wage_fen=None if wage is None else wage * 100,
+            availability=Availability.TODAY, alert_channel=Channel.SMS,
+            trades=[trades[code] for code in spec["trades"]],
             consent_at=now, created_at=now, registered_at=now,
         ))

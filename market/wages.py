@@ -13,12 +13,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from basics.clock import QuietHours
+from basics.market_views import PayAnswer
 from market.notices import line_facts, worker_label
 from market.outbox import PRIORITY_REPLY, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import Hire, Job, JobLine, PayCheck, Reminder, Worker
+from store.statuses import (
+    AWAITING_ANSWER,
+    NOT_PAID_IN_FULL,
+    HireStatus,
+    PayCheckStatus,
+    Rater,
+    ReminderKind,
+    ReminderStatus,
+)
 
-UNPAID = ("unpaid", "partly")
+STATUS_AFTER_ANSWER = {PayAnswer.YES: PayCheckStatus.PAID, PayAnswer.NO: PayCheckStatus.UNPAID,
+                       PayAnswer.PARTLY: PayCheckStatus.PARTLY}
 
 
 @dataclass(frozen=True)
@@ -28,17 +40,13 @@ class WageRules:
     max_asks: int = 3  # unanswered questions are asked again next day, this many times
     grace: timedelta = timedelta(days=3)  # unpaid this long: a rights case opens
     late_window: timedelta = timedelta(hours=6)  # a reminder later than this is missed
-    quiet_start: time = time(21)
-    quiet_end: time = time(7)
+    quiet: QuietHours = QuietHours(time(21), time(7))
 
 
 def delivery_time(day: date, hour: time, rules: WageRules, timezone: str) -> datetime:
     """`hour` on `day` in market time, moved to the end of quiet hours if inside them."""
-    start, end = rules.quiet_start, rules.quiet_end
-    inside = (start <= hour or hour < end) if start > end else (start <= hour < end)
-    if inside:
-        day, hour = (day if hour < end else day + timedelta(days=1)), end
-    return datetime.combine(day, hour, ZoneInfo(timezone)).astimezone(ZoneInfo("UTC"))
+    wanted = datetime.combine(day, hour, ZoneInfo(timezone))
+    return (rules.quiet.until(wanted, timezone) or wanted).astimezone(ZoneInfo("UTC"))
 
 
 def next_delivery(now: datetime, hour: time, rules: WageRules, timezone: str) -> datetime:
@@ -61,7 +69,7 @@ async def plan_hire(session: AsyncSession, hire: Hire, job: Job, line: JobLine, 
     last = first + timedelta(days=job.days - 1)
     periods = ([(first + timedelta(days=n),) * 2 for n in range(job.days)] if job.daily_pay
                else [(first, last)])
-    session.add(Reminder(kind="assume_started", hire_id=hire.id, due_at=job.start_at))
+    session.add(Reminder(kind=ReminderKind.ASSUME_STARTED, hire_id=hire.id, due_at=job.start_at))
     for start, end in periods:
         days = (end - start).days + 1
         check = PayCheck(hire_id=hire.id, period_start=start, period_end=end,
@@ -69,13 +77,13 @@ async def plan_hire(session: AsyncSession, hire: Hire, job: Job, line: JobLine, 
         session.add(check)
         await session.flush()
         session.add_all([
-            Reminder(kind="employer_pay_due", hire_id=hire.id, pay_check_id=check.id,
+            Reminder(kind=ReminderKind.EMPLOYER_PAY_DUE, hire_id=hire.id, pay_check_id=check.id,
                      due_at=delivery_time(end, rules.employer_hour, rules, timezone)),
-            Reminder(kind="pay_question", hire_id=hire.id, pay_check_id=check.id,
+            Reminder(kind=ReminderKind.PAY_QUESTION, hire_id=hire.id, pay_check_id=check.id,
                      due_at=delivery_time(end, rules.question_hour, rules, timezone)),
         ])
-    for rater in ("worker", "employer"):
-        session.add(Reminder(kind="rating", hire_id=hire.id, rater=rater,
+    for rater in (Rater.WORKER, Rater.EMPLOYER):
+        session.add(Reminder(kind=ReminderKind.RATING, hire_id=hire.id, rater=rater,
                              due_at=delivery_time(last + timedelta(days=1), rules.employer_hour,
                                                   rules, timezone)))
 
@@ -94,35 +102,36 @@ async def correct_owed(session: AsyncSession, hire: Hire, *, days_worked: int | 
         checks[0].owed_fen = hire.owed_fen
     elif days_worked is not None:  # 日结: days not worked owe nothing
         for index, check in enumerate(checks):
-            if index >= days_worked and check.status in ("due", "asked"):
-                check.status, check.owed_fen = "cancelled", 0
+            if index >= days_worked and check.status in AWAITING_ANSWER:
+                check.status, check.owed_fen = PayCheckStatus.CANCELLED, 0
 
 
-async def answer_pay_check(session: AsyncSession, check: PayCheck, *, answer: str,
+async def answer_pay_check(session: AsyncSession, check: PayCheck, *, answer: PayAnswer,
                            paid_fen: int | None, via: str, now: datetime, rules: WageRules,
                            catalogue: Catalogue, timezone: str) -> str:
     """`answer` is yes, no or partly (with the amount received). Unpaid: the employer
     gets a firm reminder and a rights case is due after the grace period. Returns what
     to tell the worker."""
-    if answer == "partly" and (paid_fen is None or not 0 < paid_fen < check.owed_fen):
+    if answer == PayAnswer.PARTLY and (paid_fen is None or not 0 < paid_fen < check.owed_fen):
         raise ValueError("partly paid needs an amount between nothing and all")
-    check.status = {"yes": "paid", "no": "unpaid", "partly": "partly"}[answer]
-    check.paid_fen = {"yes": check.owed_fen, "no": 0}.get(answer, paid_fen)
+    check.status = STATUS_AFTER_ANSWER[answer]
+    check.paid_fen = {PayAnswer.YES: check.owed_fen, PayAnswer.NO: 0}.get(answer, paid_fen)
     check.answered_at, check.answered_via = now, via
     await session.execute(
         update(Reminder).where(Reminder.pay_check_id == check.id,
-                               Reminder.kind == "pay_question", Reminder.status == "pending")
-        .values(status="cancelled", done_at=now))
+                               Reminder.kind == ReminderKind.PAY_QUESTION,
+                               Reminder.status == ReminderStatus.PENDING)
+        .values(status=ReminderStatus.CANCELLED, done_at=now))
     hire = await session.get(Hire, check.hire_id)
     checks = list(await session.scalars(select(PayCheck).where(PayCheck.hire_id == hire.id)))
     hire.paid_fen = sum(c.paid_fen or 0 for c in checks)
-    if check.status not in UNPAID:
-        if all(c.status in ("paid", "cancelled") for c in checks):
-            hire.status = "paid"
+    if check.status not in NOT_PAID_IN_FULL:
+        if all(c.status in (PayCheckStatus.PAID, PayCheckStatus.CANCELLED) for c in checks):
+            hire.status = HireStatus.PAID
         return catalogue.text("wage_thanks")
-    hire.status = "unpaid"
+    hire.status = HireStatus.UNPAID
     deadline = now + rules.grace
-    session.add(Reminder(kind="case_check", hire_id=hire.id, pay_check_id=check.id,
+    session.add(Reminder(kind=ReminderKind.CASE_CHECK, hire_id=hire.id, pay_check_id=check.id,
                          due_at=deadline))
     facts = await line_facts(session, hire.job_line_id, timezone=timezone, catalogue=catalogue)
     missing = catalogue.yuan(check.owed_fen - (check.paid_fen or 0))

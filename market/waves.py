@@ -5,26 +5,26 @@ hold alerts unless the job starts soon."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from basics.clock import market_today
+from basics.clock import QuietHours, market_today
 from market.matching import Match, match_line, towns_within_reach
 from market.notices import enqueue_alert
 from prompts.catalogue import Catalogue
 from store.models import Employer, Job, JobLine, Offer, Worker
 from store.repo import insert_ignoring_duplicates
+from store.statuses import Channel, JobStatus, OfferChannel, OfferStatus, Verification
 
 
 @dataclass(frozen=True)
 class WaveRules:
     multiplier: int
     interval: timedelta
-    quiet_start: time
-    quiet_end: time
+    quiet: QuietHours
     quiet_override: timedelta  # jobs starting sooner than this are alerted even at night
 
 
@@ -38,26 +38,13 @@ class Alerting:
     timezone: str
 
 
-def quiet_until(now: datetime, rules: WaveRules, timezone: str) -> datetime | None:
-    """The end of the quiet hours we are in (UTC), or None outside them."""
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    start, end = rules.quiet_start, rules.quiet_end
-    clock = local.time()
-    inside = (start <= clock or clock < end) if start > end else (start <= clock < end)
-    if not inside:
-        return None
-    day = local.date() if clock < end else local.date() + timedelta(days=1)
-    return datetime.combine(day, end, zone).astimezone(now.tzinfo)
-
-
 async def run_waves(alerting: Alerting, now: datetime, *, max_jobs: int = 50) -> int:
     """Sends every due wave, one job per transaction; returns the offers made."""
     made = 0
     for _ in range(max_jobs):
         async with alerting.sessions() as session, session.begin():
             job = await session.scalar(
-                select(Job).where(Job.status == "open", Job.next_wave_at <= now)
+                select(Job).where(Job.status == JobStatus.OPEN, Job.next_wave_at <= now)
                 .order_by(Job.next_wave_at).limit(1).with_for_update(skip_locked=True)
             )
             if job is None:
@@ -72,7 +59,7 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
     employer = await session.get(Employer, job.employer_id)
     lines = list(await session.scalars(select(JobLine).where(JobLine.job_id == job.id)))
     open_lines = [line for line in lines if line.filled < line.headcount]
-    if (job.start_at <= now or not open_lines or employer.verification != "verified"
+    if (job.start_at <= now or not open_lines or employer.verification != Verification.VERIFIED
             or employer.alerts_held):
         # Started or full: no more waves. Unverified, or held for an open wage case: waves
         # start again when an agent verifies or clears the employer.
@@ -82,7 +69,7 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
     today = market_today(now, alerting.timezone)
     start_day = job.start_at.astimezone(ZoneInfo(alerting.timezone)).date()
     wave = job.waves_sent + 1
-    hold = quiet_until(now, rules, alerting.timezone)
+    hold = rules.quiet.until(now, alerting.timezone)
     if hold is not None and job.start_at - now <= rules.quiet_override:
         hold = None
     made, chosen = 0, set()
@@ -100,9 +87,10 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
 
 async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Match, wave: int,
                  hold: datetime | None, now: datetime) -> int:
+    channel = OfferChannel.ALERT_CALL if match.alert_channel == Channel.CALL else OfferChannel.SMS
     added = await insert_ignoring_duplicates(session, Offer.__table__, {
         "job_id": job.id, "job_line_id": match.job_line_id, "worker_id": match.worker_id,
-        "status": "offered", "channel": "alert_call" if match.alert_channel == "call" else "sms",
+        "status": OfferStatus.OFFERED, "channel": channel,
         "wave": wave, "score": {"total": match.score, **match.parts}, "created_at": now,
         "alert_hold_until": hold,
     })
@@ -122,7 +110,7 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
     the alert was held (a restart with other GIGLINE_QUIET_HOURS, or none). An alert the
     rules still hold gets the end they now give as its release time, which agents see."""
     rules = alerting.rules
-    quiet_end = quiet_until(now, rules, alerting.timezone)
+    quiet_end = rules.quiet.until(now, alerting.timezone)
     due = Offer.alert_hold_until.is_not(None)
     if quiet_end is not None:
         due = and_(due, Job.start_at <= now + rules.quiet_override)  # starts soon
@@ -132,8 +120,8 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
             .join(Worker, Worker.id == Offer.worker_id)
             .join(Job, Job.id == Offer.job_id)
             .join(JobLine, JobLine.id == Offer.job_line_id)
-            .where(Offer.status == "offered", due,
-                   Job.status == "open", Job.start_at > now,
+            .where(Offer.status == OfferStatus.OFFERED, due,
+                   Job.status == JobStatus.OPEN, Job.start_at > now,
                    JobLine.filled < JobLine.headcount)
             .order_by(Offer.alert_hold_until, Offer.id).limit(limit)
             .with_for_update(of=Offer, skip_locked=True)
@@ -147,7 +135,7 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
             # Two ranges, not !=, so the (status, alert_hold_until) index finds them.
             await session.execute(
                 update(Offer)
-                .where(Offer.status == "offered",
+                .where(Offer.status == OfferStatus.OFFERED,
                        or_(Offer.alert_hold_until < quiet_end, Offer.alert_hold_until > quiet_end))
                 .values(alert_hold_until=quiet_end)
                 .execution_options(synchronize_session=False))

@@ -17,12 +17,13 @@ from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
 from store.repo import KeyedInsertIgnoringDuplicates, execute_keyed
+from store.statuses import Availability, WorkerStatus
 
 PROFILE_FIELDS = {
     "district_id", "town_id", "day_wage_fen", "availability", "alert_channel",
     "name_recording_url",
 }
-AVAILABLE_IN_DAYS = {"today": 0, "tomorrow": 1, "week": 0}
+AVAILABLE_IN_DAYS = {Availability.TODAY: 0, Availability.TOMORROW: 1, Availability.WEEK: 0}
 
 
 def worker_number(worker: Worker) -> str:
@@ -113,7 +114,7 @@ async def record_consent(
             return await record_consent(session, await load_worker_view(session, phone),
                                         market_id=market_id, phone=phone,
                                         call_sid=call_sid, now=now)
-        view = WorkerView(number=f"{worker_id:06d}", status="registering")
+        view = WorkerView(number=f"{worker_id:06d}", status=WorkerStatus.REGISTERING)
     else:  # a worker row without consent (none is made that way today): consent it once
         given = await session.scalar(
             update(_W).where(_W.c.phone == phone, _W.c.consent_at.is_(None))
@@ -153,8 +154,8 @@ def store_id_number(worker: Worker, id_number: str, key: str) -> None:
 async def complete_registration(
     session: AsyncSession, worker: Worker, *, catalogue: Catalogue, hotline: str, now: datetime
 ) -> None:
-    first_time = worker.status != "active"
-    worker.status = "active"
+    first_time = worker.status != WorkerStatus.ACTIVE
+    worker.status = WorkerStatus.ACTIVE
     worker.registered_at = worker.registered_at or now
     number = worker_number(worker)
     if first_time:

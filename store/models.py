@@ -18,6 +18,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from store.statuses import (
+    CallbackStatus,
+    CallStatus,
+    CaseStatus,
+    Channel,
+    HireStatus,
+    JobStatus,
+    OfferStatus,
+    OutboxStatus,
+    PayCheckStatus,
+    ReminderStatus,
+    Verification,
+    WorkerStatus,
+)
 from store.types import UtcDateTime
 
 NAMING = {
@@ -49,7 +63,7 @@ class Area(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # district | town
+    kind: Mapped[str] = mapped_column(String(16))  # AreaKind
     name: Mapped[str] = mapped_column(String(64))
     synonyms: Mapped[list] = mapped_column(default=list)
     position: Mapped[int] = mapped_column(default=0)
@@ -82,7 +96,7 @@ class Worker(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
     phone: Mapped[str] = mapped_column(String(20), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="registering")  # | active
+    status: Mapped[str] = mapped_column(String(16), default=WorkerStatus.REGISTERING)
     name: Mapped[str | None] = mapped_column(String(64))  # typed in by an agent
     name_recording_url: Mapped[str | None] = mapped_column(Text)
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -90,11 +104,11 @@ class Worker(Base):
     district_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     town_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     day_wage_fen: Mapped[int | None] = mapped_column(BigInteger)
-    availability: Mapped[str | None] = mapped_column(String(16))  # today|tomorrow|week|not_now
+    availability: Mapped[str | None] = mapped_column(String(16))  # Availability
     available_from: Mapped[date | None] = mapped_column(Date)
     priority_group: Mapped[bool] = mapped_column(Boolean, default=False)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)  # seeded by the demo market
-    # sms | call (for workers who cannot read); None until asked: alerts then go by SMS
+    # Channel (a call for workers who cannot read); None until asked: alerts then go by SMS
     alert_channel: Mapped[str | None] = mapped_column(String(8))
     jobs_completed: Mapped[int] = mapped_column(default=0)
     no_shows: Mapped[int] = mapped_column(default=0)
@@ -116,7 +130,7 @@ class Employer(Base):
     phone: Mapped[str] = mapped_column(String(20), index=True)
     address: Mapped[str] = mapped_column(Text, default="")
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
-    verification: Mapped[str] = mapped_column(String(16), default="unverified")
+    verification: Mapped[str] = mapped_column(String(16), default=Verification.UNVERIFIED)
     verified_at: Mapped[datetime | None]
     verified_by: Mapped[str | None] = mapped_column(String(64))
     verification_note: Mapped[str | None] = mapped_column(Text)  # what the agent checked
@@ -132,7 +146,7 @@ class Job(Base):
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
     employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | cancelled
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.OPEN)
     start_at: Mapped[datetime]
     days: Mapped[int]
     end_at: Mapped[datetime]  # start_at + days: overlapping hires are found by range
@@ -164,8 +178,7 @@ class JobLine(Base):
 class Offer(Base):
     """A job put to a worker (through one of its lines), at most once per job and worker.
 
-    offered -> accepted (holds a slot: filled counts it) -> confirmed by the employer
-    (a Hire) | declined | released (no answer); cancelled with the job."""
+    Its status is an OfferStatus: an accepted offer holds a slot (filled counts it)."""
 
     __tablename__ = "offers"
     __table_args__ = (
@@ -178,8 +191,8 @@ class Offer(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
     job_line_id: Mapped[int] = mapped_column(ForeignKey("job_lines.id"))
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="offered")
-    channel: Mapped[str] = mapped_column(String(16))  # how it was taken: call_in|sms|alert_call
+    status: Mapped[str] = mapped_column(String(16), default=OfferStatus.OFFERED)
+    channel: Mapped[str] = mapped_column(String(16))  # OfferChannel: how it was taken
     wave: Mapped[int] = mapped_column(default=0)  # 0: heard by calling in, not alerted
     score: Mapped[dict] = mapped_column(default=dict)  # the ranking's parts, for agents
     alert_hold_until: Mapped[datetime | None]  # quiet hours: the alert waits until then
@@ -201,7 +214,7 @@ class Hire(Base):
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     job_line_id: Mapped[int] = mapped_column(ForeignKey("job_lines.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    status: Mapped[str] = mapped_column(String(16), default=HireStatus.CONFIRMED)
     contract_summary: Mapped[str] = mapped_column(Text, default="")
     insurance_confirmed: Mapped[bool | None] = mapped_column(Boolean)
     day_wage_fen: Mapped[int | None] = mapped_column(BigInteger)
@@ -209,7 +222,7 @@ class Hire(Base):
     owed_fen: Mapped[int | None] = mapped_column(BigInteger)
     paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[datetime | None]
-    started_by: Mapped[str | None] = mapped_column(String(16))  # worker|employer|assumed
+    started_by: Mapped[str | None] = mapped_column(String(16))  # StartedBy
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
@@ -225,8 +238,7 @@ class PayCheck(Base):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     owed_fen: Mapped[int] = mapped_column(BigInteger)
-    # due | asked | paid | unpaid | partly | unanswered | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="due")
+    status: Mapped[str] = mapped_column(String(16), default=PayCheckStatus.DUE)
     asks: Mapped[int] = mapped_column(default=0)
     paid_fen: Mapped[int | None] = mapped_column(BigInteger)
     answered_at: Mapped[datetime | None]
@@ -240,13 +252,12 @@ class Reminder(Base):
     __tablename__ = "reminders"
     __table_args__ = (Index("ix_reminders_due", "status", "due_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    # assume_started | employer_pay_due | pay_question | case_check | rating
-    kind: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(24))  # ReminderKind
     hire_id: Mapped[int] = mapped_column(ForeignKey("hires.id"), index=True)
     pay_check_id: Mapped[int | None] = mapped_column(ForeignKey("pay_checks.id"))
-    rater: Mapped[str | None] = mapped_column(String(16))  # rating: worker | employer
+    rater: Mapped[str | None] = mapped_column(String(16))  # rating: Rater
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # | done|missed|cancelled
+    status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.PENDING)
     done_at: Mapped[datetime | None]
 
 
@@ -257,8 +268,7 @@ class RightsCase(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
-    # open | assigned | contacted | mediation | referred | recovered | closed
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN)
     opened_by: Mapped[str] = mapped_column(String(16))  # auto | worker_call | worker_sms | agent
     assigned_to: Mapped[str | None] = mapped_column(String(64))
     owed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -296,7 +306,7 @@ class Rating(Base):
     __table_args__ = (UniqueConstraint("hire_id", "rater"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     hire_id: Mapped[int] = mapped_column(ForeignKey("hires.id"))
-    rater: Mapped[str] = mapped_column(String(16))  # worker | employer
+    rater: Mapped[str] = mapped_column(String(16))  # Rater
     stars: Mapped[int | None]
     no_show: Mapped[bool] = mapped_column(Boolean, default=False)
     asked_at: Mapped[datetime]
@@ -310,7 +320,7 @@ class CallSession(Base):
     call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
     direction: Mapped[str] = mapped_column(String(16), default="inbound")
-    status: Mapped[str] = mapped_column(String(16), default="in-progress")
+    status: Mapped[str] = mapped_column(String(16), default=CallStatus.IN_PROGRESS)
     state: Mapped[dict] = mapped_column(default=dict)
     turn: Mapped[int] = mapped_column(default=0)
     last_response: Mapped[str] = mapped_column(Text, default="")
@@ -342,15 +352,12 @@ class OutboundSms(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
-    channel: Mapped[str] = mapped_column(String(8), default="sms")  # sms | call
+    channel: Mapped[str] = mapped_column(String(8), default=Channel.SMS)
     phone: Mapped[str] = mapped_column(String(20), index=True)
     body: Mapped[str] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(default=5)  # lower sends first
     kind: Mapped[str] = mapped_column(String(24))  # registration | reply | opt_out_ack | ...
-    # pending | claimed (in flight) | unknown (the carrier's answer never came: ask it
-    # before sending again) | then the carrier's: queued | sent | delivered |
-    # undelivered | failed; or suppressed (opted out)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
@@ -388,7 +395,7 @@ class CallbackRequest(Base):
     phone: Mapped[str] = mapped_column(String(20), index=True)
     call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=CallbackStatus.OPEN)
     created_at: Mapped[datetime]
 
 

@@ -9,6 +9,7 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import select
 
+from basics.clock import QuietHours
 from hotline.desk import CallDesk
 from hotline.sms import apply_sms
 from ivr_flows.sms_flow import decide
@@ -25,8 +26,8 @@ from tests.clock import FixedClock
 TZ = "Asia/Shanghai"
 CATALOGUE = load_catalogue("zh-CN")
 EMPLOYER_PHONE = "+8613900000001"
-RULES = WaveRules(multiplier=2, interval=timedelta(minutes=10), quiet_start=time(21),
-                  quiet_end=time(7), quiet_override=timedelta(hours=12))
+RULES = WaveRules(multiplier=2, interval=timedelta(minutes=10),
+                  quiet=QuietHours(time(21), time(7)), quiet_override=timedelta(hours=12))
 
 
 @dataclass

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from gigline.app import create_app
 from gigline.keys import SESSIONS
-from hotline.carrier import DeliveryStatus
 from store.models import OutboundSms
+from store.statuses import OutboxStatus
 from telephony.jsonline.channel import JsonLineChannel
 from telephony.jsonline.signing import SIGNATURE_HEADER, signature
 from tests.conftest import make_settings
@@ -107,7 +107,7 @@ async def test_json_line_delivery_reports_reach_the_outbox(jsonline):
     response = await post_json(jsonline, "/jsonline/status",
                                {"message": "JM1", "state": "delivered"})
     assert response.status == 204
-    assert await status_of(jsonline, "JM1") == DeliveryStatus.DELIVERED
+    assert await status_of(jsonline, "JM1") == OutboxStatus.DELIVERED
 
 
 async def test_a_status_word_twilio_never_documented_is_a_failure_we_can_see(twilio,
@@ -119,7 +119,7 @@ async def test_a_status_word_twilio_never_documented_is_a_failure_we_can_see(twi
     response = await twilio.post("/twilio/status", data=fields, headers=signed_headers(
         SECRET, PUBLIC + "/twilio/status", fields))
     assert response.status == 204
-    assert await status_of(twilio, "SM" + "1" * 32) == DeliveryStatus.FAILED
+    assert await status_of(twilio, "SM" + "1" * 32) == OutboxStatus.FAILED
     assert any("'teleported'" in r.getMessage() for r in caplog.records)
 
 
@@ -127,5 +127,5 @@ async def test_the_same_word_in_jsonline_unknown_is_a_failure_too(jsonline, capl
     caplog.set_level(logging.WARNING)
     await queued_sms(jsonline, "JM2")
     await post_json(jsonline, "/jsonline/status", {"message": "JM2", "state": "teleported"})
-    assert await status_of(jsonline, "JM2") == DeliveryStatus.FAILED
+    assert await status_of(jsonline, "JM2") == OutboxStatus.FAILED
     assert any("'teleported'" in r.getMessage() for r in caplog.records)

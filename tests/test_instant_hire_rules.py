@@ -12,7 +12,7 @@ from sqlalchemy import select
 from market import jobs
 from market.hires import chase_employers
 from market.optouts import set_opt_out
-from market.waves import quiet_until, release_held_alerts, run_waves
+from market.waves import release_held_alerts, run_waves
 from store.models import Hire, Job, OutboundSms, Worker
 from tests.market_world import CATALOGUE, EMPLOYER_PHONE, RULES, TZ
 
@@ -110,7 +110,7 @@ async def test_waves_stop_for_cancelled_and_started_jobs(market):
 
 async def test_quiet_hours_hold_alerts_until_morning_unless_the_job_starts_soon(market):
     market.clock.now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
-    assert quiet_until(market.clock(), RULES, TZ) == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+    assert RULES.quiet.until(market.clock(), TZ) == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
     employer = await market.employer()
     await market.worker("+8613800000001", ["welder"], "北城街道")
     await market.worker("+8613800000002", ["porter"], "北城街道")

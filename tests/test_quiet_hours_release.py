@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from basics.clock import QuietHours
 from gigline.settings import Settings
 from market.waves import Alerting, release_held_alerts
 from tests.market_world import RULES
@@ -21,7 +22,7 @@ def restarted_with(alerting: Alerting, quiet_hours: str) -> Alerting:
     """What the app builds from GIGLINE_QUIET_HOURS after a restart."""
     start, end = Settings.from_env({"GIGLINE_QUIET_HOURS": quiet_hours}).quiet_hours
     return dataclasses.replace(alerting, rules=dataclasses.replace(
-        RULES, quiet_start=start, quiet_end=end))
+        RULES, quiet=QuietHours(start, end)))
 
 
 async def hold_an_alert(market) -> str:

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Mapping
 
 from basics.phones import caller_number
-from hotline.carrier import CallStatus, DeliveryStatus
 from hotline.channel import (
     SUBJECTS,
     ChannelReply,
@@ -22,6 +21,7 @@ from hotline.channel import (
 )
 from ivr_flows.commands import Ask, ConnectAgent, HangUp, RecordName, Say
 from ivr_flows.inputs import Answer, CallStarted, Recorded
+from store.statuses import CallStatus, OutboxStatus
 from telephony.jsonline.signing import SIGNATURE_HEADER, signature
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,10 @@ SHORT = {"call": 64, "id": 64, "message": 64, "from": 32, "to": 32, "keys": 32, 
 MAX_ID = 2**31 - 1
 RECORD_END_KEYS = "#*0"  # * (repeat) and 0 (agent) work while recording too
 
-# The carrier's words are the hotline's, except where it has its own.
-DELIVERY_WORDS = {status.value: status for status in DeliveryStatus}
+# JSON Line's words are the hotline's own.
+DELIVERY_WORDS = {status.value: status for status in (
+    OutboxStatus.QUEUED, OutboxStatus.ACCEPTED, OutboxStatus.SENDING, OutboxStatus.SENT,
+    OutboxStatus.DELIVERED, OutboxStatus.UNDELIVERED, OutboxStatus.FAILED, OutboxStatus.READ)}
 CALL_WORDS = {status.value: status for status in CallStatus}
 
 
@@ -97,7 +99,7 @@ class JsonLineChannel:
         if "message" in fields:
             error = fields.get("error")
             return StatusReport(message_sid=_text(fields, "message"),
-                                delivery=to_status(DELIVERY_WORDS, word, DeliveryStatus.FAILED),
+                                delivery=to_status(DELIVERY_WORDS, word, OutboxStatus.FAILED),
                                 error_code=error if isinstance(error, int) else None,
                                 carrier_word=word)
         return StatusReport(call_sid=_text(fields, "call"),

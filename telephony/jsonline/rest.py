@@ -18,7 +18,8 @@ from datetime import datetime
 
 import aiohttp
 
-from hotline.carrier import CallStatus, CarrierError, DeliveryStatus, ReceivedSms
+from hotline.carrier import CarrierError, ReceivedSms
+from store.statuses import CallStatus, OutboxStatus
 from telephony.jsonline.channel import CALL_WORDS, DELIVERY_WORDS, NAME, to_status
 
 
@@ -42,9 +43,9 @@ class JsonLineCarrier:
                                     params={"to": to, "since": since.isoformat()})
         return [m["id"] for m in found if m["text"] == body]
 
-    async def sms_status(self, message_sid: str) -> tuple[DeliveryStatus, int | None]:
+    async def sms_status(self, message_sid: str) -> tuple[OutboxStatus, int | None]:
         found = await self._request("GET", f"/messages/{message_sid}")
-        return to_status(DELIVERY_WORDS, found["state"], DeliveryStatus.FAILED), found.get("error")
+        return to_status(DELIVERY_WORDS, found["state"], OutboxStatus.FAILED), found.get("error")
 
     async def received_sms(self, *, since: datetime) -> list[ReceivedSms]:
         found = await self._request("GET", "/inbox", params={"since": since.isoformat()})

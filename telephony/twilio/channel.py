@@ -11,7 +11,6 @@ from urllib.parse import parse_qsl
 from twilio.request_validator import RequestValidator
 
 from basics.phones import caller_number
-from hotline.carrier import CallStatus, DeliveryStatus
 from hotline.channel import (
     SUBJECTS,
     ChannelReply,
@@ -24,6 +23,7 @@ from hotline.channel import (
     WebhookRequest,
 )
 from ivr_flows.inputs import Answer, CallStarted, Recorded
+from store.statuses import CallStatus, OutboxStatus
 from telephony.twilio.media_stream import TwilioStreams
 from telephony.twilio.twiml import VoiceRenderer, empty_messaging_response
 
@@ -37,17 +37,17 @@ MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
 
 # https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 DELIVERY_WORDS = {
-    "queued": DeliveryStatus.QUEUED,
-    "scheduled": DeliveryStatus.QUEUED,
-    "accepted": DeliveryStatus.ACCEPTED,
-    "sending": DeliveryStatus.SENDING,
-    "sent": DeliveryStatus.SENT,
-    "delivered": DeliveryStatus.DELIVERED,
-    "partially_delivered": DeliveryStatus.DELIVERED,
-    "read": DeliveryStatus.READ,
-    "undelivered": DeliveryStatus.UNDELIVERED,
-    "failed": DeliveryStatus.FAILED,
-    "canceled": DeliveryStatus.FAILED,
+    "queued": OutboxStatus.QUEUED,
+    "scheduled": OutboxStatus.QUEUED,
+    "accepted": OutboxStatus.ACCEPTED,
+    "sending": OutboxStatus.SENDING,
+    "sent": OutboxStatus.SENT,
+    "delivered": OutboxStatus.DELIVERED,
+    "partially_delivered": OutboxStatus.DELIVERED,
+    "read": OutboxStatus.READ,
+    "undelivered": OutboxStatus.UNDELIVERED,
+    "failed": OutboxStatus.FAILED,
+    "canceled": OutboxStatus.FAILED,
 }
 # https://www.twilio.com/docs/voice/api/call-resource#call-status-values
 CALL_WORDS = {
@@ -63,13 +63,13 @@ CALL_WORDS = {
 }
 
 
-def delivery_status(word: str) -> DeliveryStatus:
+def delivery_status(word: str) -> OutboxStatus:
     """A word Twilio has not documented is a failure we can see, not a message waiting."""
     status = DELIVERY_WORDS.get(word)
     if status is None:
         log.warning("Twilio said message status %r, which we do not know: taken as failed",
                     word)
-        return DeliveryStatus.FAILED
+        return OutboxStatus.FAILED
     return status
 
 

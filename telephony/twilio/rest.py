@@ -12,7 +12,8 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from hotline.carrier import CallStatus, CarrierError, DeliveryStatus, ReceivedSms
+from hotline.carrier import CarrierError, ReceivedSms
+from store.statuses import CallStatus, OutboxStatus
 from telephony.twilio.channel import call_status, delivery_status
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class TwilioCarrier:
         return [m.sid for m in reversed(messages)
                 if m.body == body and m.date_created and m.date_created >= since]
 
-    async def sms_status(self, message_sid: str) -> tuple[DeliveryStatus, int | None]:
+    async def sms_status(self, message_sid: str) -> tuple[OutboxStatus, int | None]:
         message = await self._call(self._client.messages(message_sid).fetch_async())
         return delivery_status(message.status), message.error_code
 
