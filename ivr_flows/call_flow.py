@@ -1,40 +1,33 @@
 """The hotline call: registration, main menu, offers, wage reports, reaching an agent.
 
-`step(state, event, ctx) -> (state, commands)` is pure. Every question is an Ask; at
-every Ask `*` repeats it and `0` reaches an agent; silence or a wrong key asks again,
-and after three failures the caller is offered an agent.
+`step(state, event, ctx) -> (state, commands)` is pure. The turn core (ivr_flows.turn)
+holds what every step shares; this module gives the dialogues' steps as the table a
+turn runs on, and is what callers import.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 
 from basics.identity import is_valid_id_number
-from basics.market_views import HireView, MarketView, OfferView, PayQuestionView
+from basics.market_views import HireView, OfferView, PayQuestionView
 from ivr_flows.commands import (
     AnswerPay,
     Ask,
     CheckIn,
     CompleteRegistration,
-    ConnectAgent,
     FindHires,
     FindOffers,
-    HangUp,
     RecordConsent,
     RecordName,
     RecordWageReport,
-    RequestCallback,
     ReserveSlot,
     SaveProfile,
-    Say,
     StoreIdNumber,
 )
 from ivr_flows.context import CallContext
 from ivr_flows.inputs import (
-    Answer,
     CallStarted,
     Done,
     FlowInput,
@@ -43,10 +36,26 @@ from ivr_flows.inputs import (
     Recorded,
     SlotResult,
 )
-from ivr_flows.listening import AMOUNT_STEPS, ITEM, Listen, listen_for, page_of
-from prompts.speech_words import SpeechWords
+from ivr_flows.listening import ITEM, page_of
+from ivr_flows.turn import (
+    ALWAYS_READ_BACK,
+    AN_AMOUNT,
+    ANY_STEP,
+    STEPS,
+    CallState,
+    Dialogues,
+    Step,
+    Turn,
+    always_read_back,
+    asks,
+    listening,
+    run_turn,
+    spoken_date,
+)
 
-MAX_FAILURES = 3
+__all__ = ["ALWAYS_READ_BACK", "AN_AMOUNT", "ANY_STEP", "CallState", "always_read_back",
+           "listening", "step"]
+
 WAGE_MIN_YUAN = 30
 WAGE_MAX_YUAN = 3000
 WAGE_REPORT_MAX_YUAN = 999_999
@@ -54,117 +63,29 @@ AVAILABILITY = {"1": "today", "2": "tomorrow", "3": "week", "4": "not_now"}
 ALERT_CHANNELS = {"1": "sms", "2": "call"}
 
 
-@dataclass
-class CallState:
-    step: str = "start"
-    failures: int = 0
-    page: int = 0
-    mode: str = "register"  # register | update | alert | pay
-    resume_step: str | None = None
-    draft: dict = field(default_factory=dict)
-    offers: list[dict] = field(default_factory=list)
-    offer_index: int = 0
-    pay: dict = field(default_factory=dict)  # the pay question of a "were you paid?" call
-    hires: list[str] = field(default_factory=list)  # the hires being read, as spoken
-    confirm: dict = field(default_factory=dict)  # a spoken answer waiting for a keypress
-
-    def to_dict(self) -> dict:
-        """For saving at the end of a turn. Shallow: the fields hold plain JSON values
-        already, and asdict's deep copy of the prompt's words cost more than the save."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CallState:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-class _Turn:
-    """Collects one turn's commands while the handlers move the state along."""
-
-    def __init__(self, state: CallState, ctx: CallContext):
-        self.state = state
-        self.ctx = ctx
-        self.commands: list = []
-
-    def say(self, prompt_id: str, **params: object) -> None:
-        self.commands.append(Say(self.ctx.catalogue.text(prompt_id, **params)))
-
-    def do(self, command: object) -> None:
-        self.commands.append(command)
-
-    def go(self, step: str, page: int = 0) -> None:
-        self.state.step = step
-        self.state.failures = 0
-        self.state.page = page
-        self.ask()
-
-    def ask(self) -> None:
-        command = _PROMPTS[self.state.step](self.state, self.ctx)
-        if isinstance(command, Ask):
-            listen = listening(self.state, self.ctx.market, self.ctx.speech)
-            if listen is not None:
-                command = dataclasses.replace(command, listen=listen)
-        self.commands.append(command)
-
-    def fail(self, prompt_id: str = "not_understood", **params: object) -> None:
-        self.state.failures += 1
-        if self.state.failures >= MAX_FAILURES:
-            if self.state.step == "offer_agent":
-                _reach_agent(self, "repeated_failures")
-                return
-            self.state.resume_step = self.state.step
-            self.go("offer_agent")
-            return
-        self.say(prompt_id, **params)
-        self.ask()
-
-
-def listening(state: CallState, market: MarketView, speech: SpeechWords | None) -> Listen | None:
-    """What the prompt the call is at hears spoken (None: keys only). Derived, not kept
-    in the state: the step, page and district say it, with the market and the pack."""
-    return listen_for(state.step, state.page, state.draft.get("district_id"), market, speech)
-
-
-def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallState, list]:
-    turn = _Turn(dataclasses.replace(state, draft=dict(state.draft)), ctx)
-    if isinstance(event, CallStarted) and event.alert is not None:
+# --- start ---------------------------------------------------------------------------
+def _call_started(turn: Turn, event: CallStarted) -> None:
+    """Which call this is: one we placed (a job alert, a pay question, news of a hire), or
+    the worker's own."""
+    if event.alert is not None:
         _start_alert(turn, event.alert)
-    elif isinstance(event, CallStarted) and event.pay is not None:
+    elif event.pay is not None:
         _start_pay_question(turn, event.pay)
-    elif isinstance(event, CallStarted) and event.hired is not None:
+    elif event.hired is not None:
         turn.say("hired_intro")
         _read_hires(turn, (event.hired,))
-    elif isinstance(event, CallStarted):
+    else:
         _start(turn)
-    elif turn.state.step == "ended":
-        turn.do(HangUp())
-    elif isinstance(event, Answer) and event.source == "speech":
-        _spoken(turn, event)
-    elif isinstance(event, Answer):
-        _answer(turn, event.value.strip())
-    elif isinstance(event, Recorded):
-        _recorded(turn, event)
-    elif isinstance(event, OffersFound):
-        _offers_found(turn, event.offers)
-    elif isinstance(event, HiresFound) and turn.state.step == "hires_wait":
-        _read_hires(turn, event.hires)
-    elif isinstance(event, SlotResult):
-        _slot_result(turn, event)
-    elif isinstance(event, Done) and turn.state.step == "check_in_wait":
-        _checked_in(turn, event)
-    return turn.state, turn.commands
 
 
-# --- start ---------------------------------------------------------------------------
-def _start(turn: _Turn) -> None:
+def _start(turn: Turn) -> None:
     ctx, worker = turn.ctx, turn.ctx.worker
     if not ctx.caller:
         turn.say("hidden_number")
         if ctx.market.agent_numbers:
-            _reach_agent(turn, "hidden_number")
+            turn.reach_agent("hidden_number")
         else:
-            _end(turn)
+            turn.end()
         return
     _greet(turn)
     if ctx.speech is not None:
@@ -190,7 +111,7 @@ def _start(turn: _Turn) -> None:
     turn.go("consent")
 
 
-def _greet(turn: _Turn) -> None:
+def _greet(turn: Turn) -> None:
     ctx, worker = turn.ctx, turn.ctx.worker
     if not (worker and worker.status == "active"):
         turn.say("greeting_new", market=ctx.market.name)
@@ -201,7 +122,7 @@ def _greet(turn: _Turn) -> None:
                  market=ctx.market.name)
 
 
-def _start_alert(turn: _Turn, offer: OfferView) -> None:
+def _start_alert(turn: Turn, offer: OfferView) -> None:
     """We called the worker about one job: read it, take 1 to accept, then goodbye."""
     turn.state.mode = "alert"
     turn.state.offers = [_offer_to_dict(offer)]
@@ -210,7 +131,7 @@ def _start_alert(turn: _Turn, offer: OfferView) -> None:
     turn.go("offer")
 
 
-def _next_registration_step(turn: _Turn) -> None:
+def _next_registration_step(turn: Turn) -> None:
     draft = turn.state.draft
     if not draft.get("trades"):
         turn.go("trades")
@@ -230,82 +151,7 @@ def _next_registration_step(turn: _Turn) -> None:
         turn.go("review")
 
 
-# --- answers -------------------------------------------------------------------------
-def _answer(turn: _Turn, value: str) -> None:
-    if value == "*":
-        turn.ask()
-    elif value == "0":
-        _reach_agent(turn, "caller_asked")
-    elif turn.state.step == "name" and not value:
-        turn.fail("name_missing")  # the Record heard nothing and fell through
-    elif turn.state.step in _HANDLERS:
-        _HANDLERS[turn.state.step](turn, value)
-    elif turn.state.step in _PROMPTS:
-        turn.ask()  # keys where none are expected: say the question again
-    else:
-        _start(turn)
-
-
-# Spoken answers read back and confirmed by a key however sure the recogniser was: each
-# ends the call, throws away what the caller gave or was offered, or puts on record
-# against someone what the caller cannot take back from the phone. A recogniser can be
-# sure of the wrong word (the Korean test model hears some voices' 예, "yes", as 이, "2",
-# at full confidence), and a caller hung up on cannot say "that is not what I said".
-# (step, value); ANY_STEP matches every step, AN_AMOUNT any amount said where one is asked.
-ANY_STEP, AN_AMOUNT = "", "#"
-ALWAYS_READ_BACK = frozenset({
-    ("consent", "2"),  # declines: goodbye, and the call ends
-    ("review", "2"),  # starts the registration over: the draft just checked is dropped
-    ("offer", "1"),  # holds a place and texts the employer (an alert call then ends)
-    ("offer", "2"),  # passes the job over (an alert call: declined, and the call ends)
-    ("pay_question", "1"),  # paid in full: the wage check closes, and the call ends
-    ("pay_question", "2"),  # not paid: the employer is pressed, a case follows; call ends
-    ("pay_amount", AN_AMOUNT),  # paid in part: recorded as such, and the call ends
-    ("wage_report", AN_AMOUNT),  # opens a rights case against the employer
-    (ANY_STEP, "0"),  # an agent: this call ends (with no agent on duty, only a callback)
-})
-
-
-def always_read_back(step: str, value: str) -> bool:
-    """Whether this spoken answer at this step waits for a key, however clearly heard."""
-    said = AN_AMOUNT if step in AMOUNT_STEPS and value.isdigit() else value
-    return bool({(step, said), (step, value), (ANY_STEP, value)} & ALWAYS_READ_BACK)
-
-
-def _spoken(turn: _Turn, answer: Answer) -> None:
-    """A spoken answer is read back and confirmed by a keypress ("您说的是钢筋工，对请按1，
-    不对请按2") before it counts when it was heard with too little confidence, or when it
-    would end the call or throw work away (ALWAYS_READ_BACK)."""
-    speech = turn.ctx.speech
-    if speech is None or turn.state.step not in _HANDLERS:
-        turn.ask()  # speech that no longer fits the call (it moved on): ask again
-        return
-    if (answer.confidence >= speech.confirm_below
-            and not always_read_back(turn.state.step, answer.value)):
-        _answer(turn, answer.value)
-        return
-    state = turn.state
-    state.confirm = {"value": answer.value, "heard": answer.heard or answer.value,
-                     "step": state.step, "page": state.page, "failures": state.failures}
-    state.step, state.failures = "confirm_speech", 0
-    turn.ask()
-
-
-def _on_confirm_speech(turn: _Turn, value: str) -> None:
-    if value not in ("1", "2"):
-        turn.fail()
-        return
-    state, confirm = turn.state, turn.state.confirm
-    state.step, state.page, state.failures = confirm["step"], confirm["page"], confirm["failures"]
-    state.confirm = {}
-    if value == "1":
-        _answer(turn, confirm["value"])
-    else:
-        turn.say("speech_retry")
-        turn.ask()
-
-
-def _on_consent(turn: _Turn, value: str) -> None:
+def _on_consent(turn: Turn, value: str) -> None:
     if value == "1":
         turn.do(RecordConsent())
         turn.state.mode = "register"
@@ -313,12 +159,12 @@ def _on_consent(turn: _Turn, value: str) -> None:
         _next_registration_step(turn)
     elif value == "2":
         turn.say("consent_declined")
-        _end(turn)
+        turn.end()
     else:
         turn.fail()
 
 
-def _on_trades(turn: _Turn, value: str) -> None:
+def _on_trades(turn: Turn, value: str) -> None:
     trades = [t.code for t in turn.ctx.market.trades]
     chosen = _menu_choice(turn, trades, value)
     if chosen is None:
@@ -332,7 +178,7 @@ def _on_trades(turn: _Turn, value: str) -> None:
     turn.go("trades_more")
 
 
-def _on_trades_more(turn: _Turn, value: str) -> None:
+def _on_trades_more(turn: Turn, value: str) -> None:
     if value == "1":
         turn.go("trades")
     elif value == "2":
@@ -341,7 +187,7 @@ def _on_trades_more(turn: _Turn, value: str) -> None:
         turn.fail()
 
 
-def _on_district(turn: _Turn, value: str) -> None:
+def _on_district(turn: Turn, value: str) -> None:
     districts = turn.ctx.market.districts
     chosen = _menu_choice(turn, [d.id for d in districts], value)
     if chosen is None:
@@ -350,7 +196,7 @@ def _on_district(turn: _Turn, value: str) -> None:
     turn.go("town")
 
 
-def _on_town(turn: _Turn, value: str) -> None:
+def _on_town(turn: Turn, value: str) -> None:
     district = turn.ctx.market.district(turn.state.draft.get("district_id"))
     towns = [t.id for t in district.towns] if district else []
     chosen = _menu_choice(turn, towns, value)
@@ -361,7 +207,7 @@ def _on_town(turn: _Turn, value: str) -> None:
     _next_registration_step(turn)
 
 
-def _on_wage(turn: _Turn, value: str) -> None:
+def _on_wage(turn: Turn, value: str) -> None:
     if not value.isdigit() or not WAGE_MIN_YUAN <= int(value) <= WAGE_MAX_YUAN:
         turn.fail("wage_invalid", min=WAGE_MIN_YUAN, max=WAGE_MAX_YUAN)
         return
@@ -371,7 +217,7 @@ def _on_wage(turn: _Turn, value: str) -> None:
     _next_registration_step(turn)
 
 
-def _on_availability(turn: _Turn, value: str) -> None:
+def _on_availability(turn: Turn, value: str) -> None:
     if value not in AVAILABILITY:
         turn.fail()
         return
@@ -380,7 +226,7 @@ def _on_availability(turn: _Turn, value: str) -> None:
     _after_profile_change(turn)
 
 
-def _on_alert_channel(turn: _Turn, value: str) -> None:
+def _on_alert_channel(turn: Turn, value: str) -> None:
     """Workers who cannot read get their job alerts as automated calls."""
     if value not in ALERT_CHANNELS:
         turn.fail()
@@ -390,7 +236,7 @@ def _on_alert_channel(turn: _Turn, value: str) -> None:
     _after_profile_change(turn)
 
 
-def _on_id_ask(turn: _Turn, value: str) -> None:
+def _on_id_ask(turn: Turn, value: str) -> None:
     if value == "1":
         turn.go("id_entry")
     elif value == "2":
@@ -400,7 +246,7 @@ def _on_id_ask(turn: _Turn, value: str) -> None:
         turn.fail()
 
 
-def _on_id_entry(turn: _Turn, value: str) -> None:
+def _on_id_entry(turn: Turn, value: str) -> None:
     id_number = value.replace("*", "X")
     if not is_valid_id_number(id_number):
         turn.fail("id_invalid")
@@ -410,13 +256,7 @@ def _on_id_entry(turn: _Turn, value: str) -> None:
     _next_registration_step(turn)
 
 
-def _recorded(turn: _Turn, event: Recorded) -> None:
-    if event.finished_on_key in ("*", "0"):
-        _answer(turn, event.finished_on_key)
-        return
-    if turn.state.step != "name":
-        turn.ask()
-        return
+def _on_name(turn: Turn, event: Recorded) -> None:
     if event.duration_seconds <= 0 or not event.url:
         turn.fail("name_missing")
         return
@@ -425,7 +265,7 @@ def _recorded(turn: _Turn, event: Recorded) -> None:
     _next_registration_step(turn)
 
 
-def _on_review(turn: _Turn, value: str) -> None:
+def _on_review(turn: Turn, value: str) -> None:
     if value == "1":
         turn.do(CompleteRegistration())
         worker = turn.ctx.worker
@@ -440,7 +280,7 @@ def _on_review(turn: _Turn, value: str) -> None:
         turn.fail()
 
 
-def _on_main_menu(turn: _Turn, value: str) -> None:
+def _on_main_menu(turn: Turn, value: str) -> None:
     if value == "1":
         turn.state.step = "offers_wait"
         turn.do(FindOffers())
@@ -458,7 +298,9 @@ def _on_main_menu(turn: _Turn, value: str) -> None:
         turn.fail()
 
 
-def _checked_in(turn: _Turn, result: Done) -> None:
+def _checked_in(turn: Turn, result: Done) -> None:
+    if turn.state.step != "check_in_wait":
+        return
     if result.ok:
         turn.say("checked_in", code=result.detail)
     else:
@@ -467,7 +309,12 @@ def _checked_in(turn: _Turn, result: Done) -> None:
 
 
 # --- hires: the contract summary, for workers who cannot read the SMS ------------------
-def _read_hires(turn: _Turn, hires: tuple[HireView, ...]) -> None:
+def _hires_found(turn: Turn, found: HiresFound) -> None:
+    if turn.state.step == "hires_wait":
+        _read_hires(turn, found.hires)
+
+
+def _read_hires(turn: Turn, hires: tuple[HireView, ...]) -> None:
     if not hires:
         turn.say("no_hires")
         turn.go("main_menu")
@@ -489,7 +336,7 @@ def _hire_summary(hire: HireView, ctx: CallContext) -> str:
     return text
 
 
-def _on_hired(turn: _Turn, value: str) -> None:
+def _on_hired(turn: Turn, value: str) -> None:
     if value == "1":
         turn.ask()
     elif value == "2":
@@ -500,7 +347,7 @@ def _on_hired(turn: _Turn, value: str) -> None:
 
 
 # --- "were you paid?" calls ----------------------------------------------------------
-def _start_pay_question(turn: _Turn, pay: PayQuestionView) -> None:
+def _start_pay_question(turn: Turn, pay: PayQuestionView) -> None:
     turn.state.mode = "pay"
     turn.state.pay = {"check_id": pay.check_id, "owed_fen": pay.owed_fen,
                       "grace_days": pay.grace_days}
@@ -513,33 +360,33 @@ def _start_pay_question(turn: _Turn, pay: PayQuestionView) -> None:
     turn.go("pay_question")
 
 
-def _on_pay_question(turn: _Turn, value: str) -> None:
+def _on_pay_question(turn: Turn, value: str) -> None:
     pay = turn.state.pay
     if value == "1":
         turn.do(AnswerPay(pay["check_id"], "yes"))
         turn.say("pay_call_thanks")
-        _end(turn)
+        turn.end()
     elif value == "2":
         turn.do(AnswerPay(pay["check_id"], "no"))
         turn.say("pay_call_unpaid", days=pay["grace_days"])
-        _end(turn)
+        turn.end()
     elif value == "3":
         turn.go("pay_amount")
     else:
         turn.fail()
 
 
-def _on_pay_amount(turn: _Turn, value: str) -> None:
+def _on_pay_amount(turn: Turn, value: str) -> None:
     pay = turn.state.pay
     if not value.isdigit() or not 0 < int(value) * 100 < pay["owed_fen"]:
         turn.fail("pay_call_amount_invalid", amount=turn.ctx.catalogue.yuan(pay["owed_fen"]))
         return
     turn.do(AnswerPay(pay["check_id"], "partly", int(value) * 100))
     turn.say("pay_call_unpaid", days=pay["grace_days"])
-    _end(turn)
+    turn.end()
 
 
-def _on_update_menu(turn: _Turn, value: str) -> None:
+def _on_update_menu(turn: Turn, value: str) -> None:
     turn.state.mode = "update"
     if value == "1":
         turn.state.draft = {"trades": []}
@@ -554,7 +401,7 @@ def _on_update_menu(turn: _Turn, value: str) -> None:
         turn.fail()
 
 
-def _after_profile_change(turn: _Turn) -> None:
+def _after_profile_change(turn: Turn) -> None:
     if turn.state.mode == "update":
         turn.say("updated")
         turn.state.mode = "register"
@@ -563,7 +410,7 @@ def _after_profile_change(turn: _Turn) -> None:
         _next_registration_step(turn)
 
 
-def _on_wage_report(turn: _Turn, value: str) -> None:
+def _on_wage_report(turn: Turn, value: str) -> None:
     if not value.isdigit() or not 1 <= int(value) <= WAGE_REPORT_MAX_YUAN:
         turn.fail()
         return
@@ -572,25 +419,18 @@ def _on_wage_report(turn: _Turn, value: str) -> None:
     turn.go("main_menu")
 
 
-def _on_offer_agent(turn: _Turn, value: str) -> None:
-    if value == "1":
-        turn.go(turn.state.resume_step or "main_menu")
-    else:
-        turn.fail()
-
-
 # --- offers --------------------------------------------------------------------------
-def _offers_found(turn: _Turn, offers: tuple[OfferView, ...]) -> None:
-    if not offers:
+def _offers_found(turn: Turn, found: OffersFound) -> None:
+    if not found.offers:
         turn.say("no_offers")
         turn.go("main_menu")
         return
-    turn.state.offers = [_offer_to_dict(o) for o in offers]
+    turn.state.offers = [_offer_to_dict(o) for o in found.offers]
     turn.state.offer_index = 0
     turn.go("offer")
 
 
-def _on_offer(turn: _Turn, value: str) -> None:
+def _on_offer(turn: Turn, value: str) -> None:
     offer = turn.state.offers[turn.state.offer_index]
     if value == "1":
         turn.state.step = "offer_wait"
@@ -601,7 +441,7 @@ def _on_offer(turn: _Turn, value: str) -> None:
         turn.fail()
 
 
-def _slot_result(turn: _Turn, result: SlotResult) -> None:
+def _slot_result(turn: Turn, result: SlotResult) -> None:
     if turn.state.step != "offer_wait":
         turn.ask()
         return
@@ -610,13 +450,13 @@ def _slot_result(turn: _Turn, result: SlotResult) -> None:
         turn.state.offers = []
         if turn.state.mode == "alert":
             turn.say("goodbye")
-            _end(turn)
+            turn.end()
         else:
             turn.go("main_menu")
     elif turn.state.mode == "alert":
         turn.say(_REFUSALS.get(result.outcome, "offer_not_open"))
         turn.say("alert_refused")
-        _end(turn)
+        turn.end()
     else:
         turn.say(_REFUSALS.get(result.outcome, "offer_not_open"))
         _next_offer(turn)
@@ -625,11 +465,11 @@ def _slot_result(turn: _Turn, result: SlotResult) -> None:
 _REFUSALS = {"full": "offer_full", "overlap": "offer_overlap"}
 
 
-def _next_offer(turn: _Turn) -> None:
+def _next_offer(turn: Turn) -> None:
     turn.state.offer_index += 1
     if turn.state.mode == "alert":
         turn.say("alert_declined")
-        _end(turn)
+        turn.end()
     elif turn.state.offer_index >= len(turn.state.offers):
         turn.say("offers_end")
         turn.state.offers = []
@@ -644,24 +484,6 @@ def _offer_to_dict(offer: OfferView) -> dict:
     return data
 
 
-# --- agent and ending ----------------------------------------------------------------
-def _reach_agent(turn: _Turn, reason: str) -> None:
-    numbers = turn.ctx.market.agent_numbers
-    if numbers:
-        turn.say("agent_connecting")
-        turn.do(ConnectAgent(numbers))
-        turn.say("goodbye")
-    else:
-        turn.do(RequestCallback(reason))
-        turn.say("agent_callback")
-    _end(turn)
-
-
-def _end(turn: _Turn) -> None:
-    turn.state.step = "ended"
-    turn.do(HangUp())
-
-
 # --- prompts -------------------------------------------------------------------------
 def _menu(state: CallState, ctx: CallContext, labels: list[str], prompt_id: str) -> Ask:
     """At most 4 keys a page: 4 items, or 3 and a key that pages on (wrapping round)."""
@@ -674,7 +496,7 @@ def _menu(state: CallState, ctx: CallContext, labels: list[str], prompt_id: str)
     return Ask((cat.text(prompt_id, options="，".join(options)),))
 
 
-def _menu_choice(turn: _Turn, items: list, value: str) -> object | None:
+def _menu_choice(turn: Turn, items: list, value: str) -> object | None:
     """The item for a key on the current page; pages on for 4; None after a failure."""
     if value.startswith(ITEM):  # said by name, whatever page is playing
         chosen = next((item for item in items if str(item) == value[len(ITEM):]), None)
@@ -690,10 +512,6 @@ def _menu_choice(turn: _Turn, items: list, value: str) -> object | None:
         return page_items[int(value) - 1]
     turn.fail()
     return None
-
-
-def _ask(prompt_id: str, **kwargs) -> Callable[[CallState, CallContext], Ask]:
-    return lambda state, ctx: Ask((ctx.catalogue.text(prompt_id),), **kwargs)
 
 
 def _trades_menu(state: CallState, ctx: CallContext) -> Ask:
@@ -740,64 +558,51 @@ def _offer(state: CallState, ctx: CallContext) -> Ask:
     return Ask((text, cat.text("offer_choices")))
 
 
-def spoken_date(day: date, ctx: CallContext) -> str:
-    delta = (day - ctx.today).days
-    if delta <= 0:
-        return ctx.catalogue.text("today")
-    if delta == 1:
-        return ctx.catalogue.text("tomorrow")
-    return ctx.catalogue.text("date", month=day.month, day=day.day)
+DIALOGUES = Dialogues(
+    steps={
+        **STEPS,
+        "consent": Step(asks("consent"), _on_consent),
+        "trades": Step(_trades_menu, _on_trades),
+        "trades_more": Step(asks("trades_more"), _on_trades_more),
+        "district": Step(_district_menu, _on_district),
+        "town": Step(_town_menu, _on_town),
+        "wage": Step(asks("wage_ask", max_digits=5, finish_on_key="#", timeout_seconds=10),
+                     _on_wage),
+        "availability": Step(asks("availability_menu"), _on_availability),
+        "alert_channel": Step(asks("alert_channel_menu"), _on_alert_channel),
+        "id_ask": Step(asks("id_ask"), _on_id_ask),
+        "id_entry": Step(asks("id_entry", max_digits=18, finish_on_key="#", timeout_seconds=15),
+                         _on_id_entry),
+        "name": Step(lambda state, ctx: RecordName((ctx.catalogue.text("name_record"),)),
+                     on_recorded=_on_name),
+        "review": Step(_review, _on_review),
+        "main_menu": Step(asks("main_menu"), _on_main_menu),
+        "offer": Step(_offer, _on_offer),
+        "update_menu": Step(asks("update_menu"), _on_update_menu),
+        "wage_report": Step(
+            asks("wage_report_ask", max_digits=7, finish_on_key="#", timeout_seconds=10),
+            _on_wage_report),
+        "pay_question": Step(lambda state, ctx: Ask((state.pay["question"],)),
+                             _on_pay_question),
+        "pay_amount": Step(
+            asks("pay_call_amount", max_digits=7, finish_on_key="#", timeout_seconds=10),
+            _on_pay_amount),
+        "check_in_wait": Step(asks("main_menu")),
+        "offers_wait": Step(asks("main_menu")),
+        "hires_wait": Step(asks("main_menu")),
+        "hired": Step(lambda state, ctx: Ask((*state.hires, ctx.catalogue.text("hired_choices"))),
+                      _on_hired),
+        "offer_wait": Step(_offer),
+    },
+    call_started=_call_started,
+    results={
+        OffersFound: _offers_found,
+        SlotResult: _slot_result,
+        HiresFound: _hires_found,
+        Done: _checked_in,
+    },
+)
 
 
-_PROMPTS: dict[str, Callable[[CallState, CallContext], object]] = {
-    "consent": _ask("consent"),
-    "trades": _trades_menu,
-    "trades_more": _ask("trades_more"),
-    "district": _district_menu,
-    "town": _town_menu,
-    "wage": _ask("wage_ask", max_digits=5, finish_on_key="#", timeout_seconds=10),
-    "availability": _ask("availability_menu"),
-    "alert_channel": _ask("alert_channel_menu"),
-    "id_ask": _ask("id_ask"),
-    "id_entry": _ask("id_entry", max_digits=18, finish_on_key="#", timeout_seconds=15),
-    "name": lambda state, ctx: RecordName((ctx.catalogue.text("name_record"),)),
-    "review": _review,
-    "main_menu": _ask("main_menu"),
-    "offer": _offer,
-    "update_menu": _ask("update_menu"),
-    "wage_report": _ask("wage_report_ask", max_digits=7, finish_on_key="#", timeout_seconds=10),
-    "offer_agent": _ask("offer_agent"),
-    "pay_question": lambda state, ctx: Ask((state.pay["question"],)),
-    "pay_amount": _ask("pay_call_amount", max_digits=7, finish_on_key="#", timeout_seconds=10),
-    "check_in_wait": _ask("main_menu"),
-    "offers_wait": _ask("main_menu"),
-    "hires_wait": _ask("main_menu"),
-    "hired": lambda state, ctx: Ask((*state.hires, ctx.catalogue.text("hired_choices"))),
-    "offer_wait": _offer,
-    "confirm_speech": lambda state, ctx: Ask(
-        (ctx.catalogue.text("speech_confirm", heard=state.confirm["heard"]),)),
-    "ended": lambda state, ctx: HangUp(),
-}
-
-_HANDLERS: dict[str, Callable[[_Turn, str], None]] = {
-    "consent": _on_consent,
-    "trades": _on_trades,
-    "trades_more": _on_trades_more,
-    "district": _on_district,
-    "town": _on_town,
-    "wage": _on_wage,
-    "availability": _on_availability,
-    "alert_channel": _on_alert_channel,
-    "id_ask": _on_id_ask,
-    "id_entry": _on_id_entry,
-    "review": _on_review,
-    "main_menu": _on_main_menu,
-    "offer": _on_offer,
-    "update_menu": _on_update_menu,
-    "wage_report": _on_wage_report,
-    "offer_agent": _on_offer_agent,
-    "pay_question": _on_pay_question,
-    "pay_amount": _on_pay_amount,
-    "hired": _on_hired,
-    "confirm_speech": _on_confirm_speech,
-}
+def step(state: CallState, event: FlowInput, ctx: CallContext) -> tuple[CallState, list]:
+    return run_turn(state, event, ctx, DIALOGUES)
