@@ -22,7 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, text
 
-from market.reminders import ReminderDesk, run_reminders
+from market.context import MarketContext
+from market.reminders import run_reminders
 from market.seed import ensure_market
 from market.wages import WageRules
 from prompts.catalogue import load_catalogue
@@ -140,9 +141,9 @@ async def measure(url: str, due: int) -> dict:
         explain = ("EXPLAIN QUERY PLAN " if url.startswith("sqlite") else "EXPLAIN ")
         plan = [" ".join(str(c) for c in row)
                 for row in await conn.execute(text(explain + str(compiled)))]
-    desk = ReminderDesk(sessions=sessions, rules=WageRules(), catalogue=load_catalogue("zh-CN"),
-                        timezone="Asia/Shanghai",
-                        hold_employers=True)
+    desk = MarketContext(sessions=sessions, market_id=1, timezone="Asia/Shanghai",
+                         hotline="0359 212 3456", catalogue=load_catalogue("zh-CN"),
+                         wage_rules=WageRules(), hold_employers=True)
     started = wall.perf_counter()
     counts = await run_reminders(desk, NOW)
     sweep_seconds = wall.perf_counter() - started

@@ -45,9 +45,8 @@ from hotline.sms import newest_inbound
 from hotline.sweeps import MarketSweep
 from ivr_flows.listening import market_words
 from market.directory import load_market_view
-from market.reminders import ReminderDesk
 from market.seed import ensure_demo_jobs, ensure_market
-from market.waves import Alerting, WaveRules
+from market.waves import WaveRules
 from prompts.catalogue import load_catalogue
 from speech.recognizer import SpeechModel
 from speech.service import start_speech
@@ -111,11 +110,17 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         market, market_view = await _load_market(sessions, settings, app[CLOCK]())
         catalogue = load_catalogue(settings.language)
         app[ENGINE], app[SESSIONS] = engine, sessions
+        quiet = QuietHours(*settings.quiet_hours)  # one value for alerts and wage reminders
         app[DESK] = CallDesk(
             sessions=sessions, clock=app[CLOCK], catalogue=catalogue, market_id=market.id,
-            timezone=market.timezone, market=market_view, id_hash_key=settings.id_hash_key,
-            wage_rules=wage_rules(settings, QuietHours(*settings.quiet_hours)),
+            timezone=market.timezone, hotline=market_view.hotline,
+            wage_rules=wage_rules(settings, quiet),
+            wave_rules=WaveRules(
+                multiplier=settings.wave_multiplier,
+                interval=timedelta(minutes=settings.wave_interval_minutes), quiet=quiet,
+                quiet_override=timedelta(hours=settings.quiet_hours_override_hours)),
             hold_employers=settings.hold_employers_with_cases,
+            market=market_view, id_hash_key=settings.id_hash_key,
             public_url=settings.public_url,
         )
         yield
@@ -206,16 +211,6 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     outbox = market_clock.Sweep(market_clock.OUTBOX_JOB, watch.guard(sender.dispatch))
     statuses = market_clock.Sweep(market_clock.STATUS_JOB, watch.guard(
         lambda: _check_statuses(sender, desk, app[CARRIER])))
-    alerting = Alerting(
-        sessions=desk.sessions,
-        rules=WaveRules(
-            multiplier=settings.wave_multiplier,
-            interval=timedelta(minutes=settings.wave_interval_minutes),
-            quiet=desk.wage_rules.quiet,  # one value for alerts and wage reminders
-            quiet_override=timedelta(hours=settings.quiet_hours_override_hours),
-        ),
-        catalogue=desk.catalogue, timezone=desk.timezone,
-    )
 
     def nudge_outbox() -> None:
         outbox.run_soon(scheduler)
@@ -225,12 +220,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
     sender.wake = nudge_outbox
 
-    reminders = ReminderDesk(
-        sessions=desk.sessions, rules=desk.wage_rules, catalogue=desk.catalogue,
-        timezone=desk.timezone,
-        hold_employers=desk.hold_employers)
-    market_sweep = MarketSweep(alerting, reminders, app[CLOCK],
-                               timedelta(minutes=settings.employer_confirm_minutes),
+    market_sweep = MarketSweep(desk, timedelta(minutes=settings.employer_confirm_minutes),
                                on_outbox=nudge_outbox)
     market = market_clock.Sweep(market_clock.MARKET_JOB, watch.guard(market_sweep.run))
     statistics = market_clock.Sweep(market_clock.STATISTICS_JOB,

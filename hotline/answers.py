@@ -4,7 +4,6 @@ sender is asked which. Also "到" (check in) and "欠薪" (report unpaid wages).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,10 +13,10 @@ from basics.clock import market_today
 from basics.market_views import PayAnswer
 from ivr_flows.sms_flow import SmsDecision, SmsIntent
 from market import cases, ratings
+from market.context import MarketContext
 from market.replies import open_offers, take_job_by_sms
-from market.wages import WageRules, answer_pay_check
+from market.wages import answer_pay_check
 from market.workers import load_worker
-from prompts.catalogue import Catalogue
 from store.models import Hire, Job, PayCheck, Worker
 from store.statuses import UNDER_WAY, HireStatus, PayCheckStatus, StartedBy
 
@@ -29,15 +28,6 @@ ANSWERABLE = (PayCheckStatus.DUE, PayCheckStatus.ASKED, PayCheckStatus.UNANSWERE
 MAX_LISTED = 4
 
 
-@dataclass(frozen=True)
-class AnswerDesk:
-    catalogue: Catalogue
-    timezone: str
-    hotline: str
-    rules: WageRules
-    hold_employers: bool
-
-
 async def open_pay_checks(session: AsyncSession, worker_id: int) -> list[PayCheck]:
     return list(await session.scalars(
         select(PayCheck).join(Hire, Hire.id == PayCheck.hire_id)
@@ -45,7 +35,7 @@ async def open_pay_checks(session: AsyncSession, worker_id: int) -> list[PayChec
         .order_by(PayCheck.period_end.desc())))
 
 
-async def answer(session: AsyncSession, desk: AnswerDesk, phone: str, decision: SmsDecision,
+async def answer(session: AsyncSession, desk: MarketContext, phone: str, decision: SmsDecision,
                  now: datetime) -> str | None:
     """Returns the SMS answer (None when an SMS already queued says it all)."""
     cat = desk.catalogue
@@ -75,7 +65,7 @@ async def answer(session: AsyncSession, desk: AnswerDesk, phone: str, decision: 
     return cat.text("sms_unknown", hotline=desk.hotline)
 
 
-async def _bare(session: AsyncSession, desk: AnswerDesk, phone: str, worker: Worker | None,
+async def _bare(session: AsyncSession, desk: MarketContext, phone: str, worker: Worker | None,
                 decision: SmsDecision, now: datetime) -> str | None:
     """A bare number answers the one open question; with several, ask which."""
     cat = desk.catalogue
@@ -104,7 +94,7 @@ async def _bare(session: AsyncSession, desk: AnswerDesk, phone: str, worker: Wor
                                  timezone=desk.timezone, hotline=desk.hotline, now=now)
 
 
-async def _pay(session: AsyncSession, desk: AnswerDesk, check: PayCheck,
+async def _pay(session: AsyncSession, desk: MarketContext, check: PayCheck,
                decision: SmsDecision, now: datetime) -> str:
     kind = PAY_ANSWERS.get(decision.value)
     if kind is None or (kind == PayAnswer.PARTLY and not decision.amount_fen):
@@ -112,7 +102,7 @@ async def _pay(session: AsyncSession, desk: AnswerDesk, check: PayCheck,
     try:
         return await answer_pay_check(
             session, check, answer=kind, paid_fen=decision.amount_fen, via="sms", now=now,
-            rules=desk.rules, catalogue=desk.catalogue, timezone=desk.timezone)
+            rules=desk.wage_rules, catalogue=desk.catalogue, timezone=desk.timezone)
     except ValueError:
         return desk.catalogue.text("wage_partly_needs_amount", check=check.id)
 
@@ -127,7 +117,7 @@ async def _own_check(session: AsyncSession, worker: Worker | None,
                PayCheck.status.in_(ANSWERABLE)))
 
 
-async def _check_in(session: AsyncSession, desk: AnswerDesk, worker: Worker,
+async def _check_in(session: AsyncSession, desk: MarketContext, worker: Worker,
                     now: datetime) -> str:
     code = await check_in(session, worker, now=now, timezone=desk.timezone)
     if code is None:

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline import answers
-from hotline.answers import AnswerDesk
 from hotline.desk import CallDesk
 from ivr_flows.sms_flow import SmsDecision, SmsIntent, decide
 from market.hires import employer_answer, employer_note, waiting_requests
@@ -79,9 +78,7 @@ async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str
             session, phone=phone, offer_id=decision.offer_id, days_worked=decision.value,
             catalogue=desk.catalogue, timezone=desk.timezone, now=now)
     if decision.intent in ANSWERS:
-        return await answers.answer(session, AnswerDesk(
-            catalogue=desk.catalogue, timezone=desk.timezone, hotline=desk.market.hotline,
-            rules=desk.wage_rules, hold_employers=desk.hold_employers), phone, decision, now)
+        return await answers.answer(session, desk, phone, decision, now)
     if decision.intent == SmsIntent.ACCEPT:
         return await take_job_by_sms(
             session, phone=phone, job_code=decision.job_code, catalogue=desk.catalogue,

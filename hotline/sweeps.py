@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from basics.clock import Clock
+from market.context import MarketContext
 from market.hires import chase_employers
-from market.reminders import ReminderDesk, run_reminders
-from market.waves import Alerting, release_held_alerts, run_waves
+from market.reminders import run_reminders
+from market.waves import release_held_alerts, run_waves
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +27,22 @@ class MarketReport:
 
 
 class MarketSweep:
-    def __init__(self, alerting: Alerting, reminders: ReminderDesk, clock: Clock,
-                 employer_wait: timedelta, on_outbox: Callable[[], None]):
-        self.alerting, self.reminders, self.clock = alerting, reminders, clock
+    def __init__(self, market: MarketContext, employer_wait: timedelta,
+                 on_outbox: Callable[[], None]):
+        self.market = market
         self.employer_wait = employer_wait
         self.on_outbox = on_outbox  # alerts were queued: send them now
 
     async def run(self) -> MarketReport:
-        now = self.clock()
-        offers = await run_waves(self.alerting, now)
-        holds = await release_held_alerts(self.alerting, now)
-        async with self.alerting.sessions() as session, session.begin():
+        market = self.market
+        now = market.clock()
+        offers = await run_waves(market, now)
+        holds = await release_held_alerts(market, now)
+        async with market.sessions() as session, session.begin():
             reminded, released = await chase_employers(
-                session, wait=self.employer_wait, catalogue=self.alerting.catalogue,
-                timezone=self.alerting.timezone, now=now)
-        done = await run_reminders(self.reminders, now)
+                session, wait=self.employer_wait, catalogue=market.catalogue,
+                timezone=market.timezone, now=now)
+        done = await run_reminders(market, now)
         report = MarketReport(offers, holds, reminded, released, done)
         if any((offers, holds, reminded, released, done)):
             log.info("market sweep: %s", report)

@@ -5,57 +5,50 @@ hold alerts unless the job starts soon."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from basics.clock import QuietHours, market_today
 from market.matching import Match, match_line, towns_within_reach
 from market.notices import enqueue_alert
-from prompts.catalogue import Catalogue
 from store.models import Employer, Job, JobLine, Offer, Worker
 from store.repo import insert_ignoring_duplicates
 from store.statuses import Channel, JobStatus, OfferChannel, OfferStatus, Verification
 
+if TYPE_CHECKING:
+    from market.context import MarketContext
+
 
 @dataclass(frozen=True)
 class WaveRules:
-    multiplier: int
-    interval: timedelta
-    quiet: QuietHours
-    quiet_override: timedelta  # jobs starting sooner than this are alerted even at night
+    multiplier: int = 3  # workers alerted per open slot in a wave
+    interval: timedelta = timedelta(minutes=10)
+    quiet: QuietHours = QuietHours(time(21), time(7))
+    quiet_override: timedelta = timedelta(hours=12)  # sooner jobs are alerted even at night
 
 
-@dataclass(frozen=True)
-class Alerting:
-    """What alerting needs besides the database."""
-
-    sessions: async_sessionmaker
-    rules: WaveRules
-    catalogue: Catalogue
-    timezone: str
-
-
-async def run_waves(alerting: Alerting, now: datetime, *, max_jobs: int = 50) -> int:
+async def run_waves(ctx: MarketContext, now: datetime, *, max_jobs: int = 50) -> int:
     """Sends every due wave, one job per transaction; returns the offers made."""
     made = 0
     for _ in range(max_jobs):
-        async with alerting.sessions() as session, session.begin():
+        async with ctx.sessions() as session, session.begin():
             job = await session.scalar(
                 select(Job).where(Job.status == JobStatus.OPEN, Job.next_wave_at <= now)
                 .order_by(Job.next_wave_at).limit(1).with_for_update(skip_locked=True)
             )
             if job is None:
                 break
-            made += await _send_wave(session, alerting, job, now)
+            made += await _send_wave(session, ctx, job, now)
     return made
 
 
-async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
+async def _send_wave(session: AsyncSession, ctx: MarketContext, job: Job,
                      now: datetime) -> int:
-    rules = alerting.rules
+    rules = ctx.wave_rules
     employer = await session.get(Employer, job.employer_id)
     lines = list(await session.scalars(select(JobLine).where(JobLine.job_id == job.id)))
     open_lines = [line for line in lines if line.filled < line.headcount]
@@ -66,10 +59,10 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
         job.next_wave_at = None
         return 0
     reach = await towns_within_reach(session, job.town_id)
-    today = market_today(now, alerting.timezone)
-    start_day = job.start_at.astimezone(ZoneInfo(alerting.timezone)).date()
+    today = market_today(now, ctx.timezone)
+    start_day = job.start_at.astimezone(ZoneInfo(ctx.timezone)).date()
     wave = job.waves_sent + 1
-    hold = rules.quiet.until(now, alerting.timezone)
+    hold = rules.quiet.until(now, ctx.timezone)
     if hold is not None and job.start_at - now <= rules.quiet_override:
         hold = None
     made, chosen = 0, set()
@@ -80,13 +73,13 @@ async def _send_wave(session: AsyncSession, alerting: Alerting, job: Job,
                                    start_day=start_day, reach=reach)
         for match in [m for m in matches if m.worker_id not in chosen][:wanted]:
             chosen.add(match.worker_id)
-            made += await _offer(session, alerting, job, match, wave, hold, now)
+            made += await _offer(session, ctx, job, match, wave, hold, now)
     job.waves_sent, job.next_wave_at = wave, now + rules.interval
     return made
 
 
-async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Match, wave: int,
-                 hold: datetime | None, now: datetime) -> int:
+async def _offer(session: AsyncSession, ctx: MarketContext, job: Job, match: Match,
+                 wave: int, hold: datetime | None, now: datetime) -> int:
     channel = OfferChannel.ALERT_CALL if match.alert_channel == Channel.CALL else OfferChannel.SMS
     added = await insert_ignoring_duplicates(session, Offer.__table__, {
         "job_id": job.id, "job_line_id": match.job_line_id, "worker_id": match.worker_id,
@@ -99,22 +92,22 @@ async def _offer(session: AsyncSession, alerting: Alerting, job: Job, match: Mat
     offer = await session.scalar(
         select(Offer).where(Offer.job_id == job.id, Offer.worker_id == match.worker_id))
     await enqueue_alert(session, offer, match.phone, preference=match.alert_channel,
-                        catalogue=alerting.catalogue, timezone=alerting.timezone,
+                        catalogue=ctx.catalogue, timezone=ctx.timezone,
                         now=now)
     return 1
 
 
-async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int = 500) -> int:
+async def release_held_alerts(ctx: MarketContext, now: datetime, *, limit: int = 500) -> int:
     """Alerts held for the quiet hours go out, if the job still wants people, once the
     quiet hours as set now no longer hold them: they ended, or the setting changed since
     the alert was held (a restart with other GIGLINE_QUIET_HOURS, or none). An alert the
     rules still hold gets the end they now give as its release time, which agents see."""
-    rules = alerting.rules
-    quiet_end = rules.quiet.until(now, alerting.timezone)
+    rules = ctx.wave_rules
+    quiet_end = rules.quiet.until(now, ctx.timezone)
     due = Offer.alert_hold_until.is_not(None)
     if quiet_end is not None:
         due = and_(due, Job.start_at <= now + rules.quiet_override)  # starts soon
-    async with alerting.sessions() as session, session.begin():
+    async with ctx.sessions() as session, session.begin():
         rows = list(await session.execute(
             select(Offer, Worker.phone, Worker.alert_channel)
             .join(Worker, Worker.id == Offer.worker_id)
@@ -128,7 +121,7 @@ async def release_held_alerts(alerting: Alerting, now: datetime, *, limit: int =
         ))
         for offer, phone, preference in rows:
             await enqueue_alert(session, offer, phone, preference=preference,
-                                catalogue=alerting.catalogue, timezone=alerting.timezone,
+                                catalogue=ctx.catalogue, timezone=ctx.timezone,
                                 now=now)
         if quiet_end is not None:
             await session.flush()  # the alerts just released are held no more

@@ -14,9 +14,10 @@ from hotline.desk import CallDesk
 from hotline.sms import apply_sms
 from ivr_flows.sms_flow import decide
 from market import jobs
+from market.context import MarketContext
 from market.directory import load_market_view
 from market.seed import ensure_market
-from market.waves import Alerting, WaveRules, run_waves
+from market.waves import WaveRules, run_waves
 from prompts.catalogue import load_catalogue
 from store.db import make_engine, make_sessionmaker
 from store.models import Area, Job, JobLine, Offer, OutboundSms, Trade, Worker
@@ -34,7 +35,7 @@ RULES = WaveRules(multiplier=2, interval=timedelta(minutes=10),
 class Market:
     sessions: object
     clock: FixedClock
-    alerting: Alerting
+    context: MarketContext  # the market's clock, wording and rules
     market_id: int
 
     async def town(self, name: str) -> int:
@@ -79,7 +80,7 @@ class Market:
                                        now=self.clock())
 
     async def waves(self) -> int:
-        return await run_waves(self.alerting, self.clock())
+        return await run_waves(self.context, self.clock())
 
     async def offers(self, job_id: int | None = None) -> list[Offer]:
         async with self.sessions() as session:
@@ -109,7 +110,8 @@ class Market:
             market_row = await session.get(MarketRow, self.market_id)
             view = await load_market_view(session, market_row, (), "+863592123456")
         return CallDesk(sessions=self.sessions, clock=self.clock, catalogue=CATALOGUE,
-                        market_id=self.market_id, timezone=TZ, market=view, id_hash_key="k")
+                        market_id=self.market_id, timezone=TZ, hotline=view.hotline,
+                        wave_rules=RULES, market=view, id_hash_key="k")
 
     async def filled(self, job_id: int) -> list[int]:
         async with self.sessions() as session:
@@ -123,8 +125,9 @@ async def market(database_url, clock):
     sessions = make_sessionmaker(engine)
     async with sessions() as session, session.begin():
         market_row = await ensure_market(session, "yuncheng")
-    alerting = Alerting(sessions=sessions, rules=RULES, catalogue=CATALOGUE, timezone=TZ)
-    yield Market(sessions, clock, alerting, market_row.id)
+    context = MarketContext(sessions=sessions, clock=clock, market_id=market_row.id, timezone=TZ,
+                            hotline="0359 212 3456", catalogue=CATALOGUE, wave_rules=RULES)
+    yield Market(sessions, clock, context, market_row.id)
     await engine.dispose()
 
 

@@ -120,9 +120,9 @@ async def test_quiet_hours_hold_alerts_until_morning_unless_the_job_starts_soon(
     assert len(await market.texts(kind="alert")) == 1, "only the job starting within 12 h"
     held = [o for o in await market.offers() if o.alert_hold_until is not None]
     assert len(held) == 1
-    assert await release_held_alerts(market.alerting, market.clock()) == 0
+    assert await release_held_alerts(market.context, market.clock()) == 0
     market.clock.now = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 07:00
-    assert await release_held_alerts(market.alerting, market.clock()) == 1
+    assert await release_held_alerts(market.context, market.clock()) == 1
     assert len(await market.texts(kind="alert")) == 2
 
 
@@ -327,7 +327,7 @@ async def test_two_instances_sweeping_at_once_send_each_alert_once(market):
         await market.worker(f"+86138000000{n:02d}", ["welder"], "北城街道")
     jobs_posted = [await market.job(employer, [("welder", 2, 500)],
                                     start_in=timedelta(days=1 + 10 * k)) for k in range(3)]
-    made = await asyncio.gather(*(run_waves(market.alerting, market.clock())
+    made = await asyncio.gather(*(run_waves(market.context, market.clock())
                                   for _ in range(4)))
     assert sum(made) == 12, "3 jobs x 2 slots x 2"
     for job in jobs_posted:

@@ -11,17 +11,18 @@ import pytest
 
 from basics.clock import QuietHours
 from gigline.settings import Settings
-from market.waves import Alerting, release_held_alerts
+from market.context import MarketContext
+from market.waves import release_held_alerts
 from tests.market_world import RULES
 
 EVENING = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai
 HELD_UNTIL = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 07:00, under 21:00-07:00
 
 
-def restarted_with(alerting: Alerting, quiet_hours: str) -> Alerting:
+def restarted_with(context: MarketContext, quiet_hours: str) -> MarketContext:
     """What the app builds from GIGLINE_QUIET_HOURS after a restart."""
     start, end = Settings.from_env({"GIGLINE_QUIET_HOURS": quiet_hours}).quiet_hours
-    return dataclasses.replace(alerting, rules=dataclasses.replace(
+    return dataclasses.replace(context, wave_rules=dataclasses.replace(
         RULES, quiet=QuietHours(start, end)))
 
 
@@ -42,7 +43,7 @@ async def test_a_held_alert_goes_at_once_when_the_new_setting_no_longer_holds_it
         market, quiet_hours):
     phone = await hold_an_alert(market)
 
-    released = await release_held_alerts(restarted_with(market.alerting, quiet_hours),
+    released = await release_held_alerts(restarted_with(market.context, quiet_hours),
                                          market.clock())
 
     assert released == 1
@@ -53,7 +54,7 @@ async def test_a_held_alert_goes_at_once_when_the_new_setting_no_longer_holds_it
 
 async def test_a_held_alert_still_covered_waits_for_the_new_end(market):
     phone = await hold_an_alert(market)
-    alerting = restarted_with(market.alerting, "20:00-08:00")
+    alerting = restarted_with(market.context, "20:00-08:00")
 
     assert await release_held_alerts(alerting, market.clock()) == 0
     [offer] = await market.offers()
@@ -71,7 +72,7 @@ async def test_a_held_alert_still_covered_waits_for_the_new_end(market):
 async def test_a_held_alert_goes_when_the_new_override_covers_its_job(market):
     """GIGLINE_QUIET_OVERRIDE_HOURS raised past the job's start: alerted in the night."""
     phone = await hold_an_alert(market)
-    alerting = dataclasses.replace(market.alerting, rules=dataclasses.replace(
+    alerting = dataclasses.replace(market.context, wave_rules=dataclasses.replace(
         RULES, quiet_override=timedelta(hours=72)))
 
     assert await release_held_alerts(alerting, market.clock()) == 1

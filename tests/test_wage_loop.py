@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from market import cases
 from market.optouts import set_opt_out
-from market.reminders import ReminderDesk, run_reminders
+from market.reminders import run_reminders
 from market.wages import WageRules, delivery_time
 from store.models import (
     CaseWorker,
@@ -57,9 +57,7 @@ async def hired(market, *, days: int, daily_pay: bool = False, phone: str = WORK
 async def sweep_once(market, at: datetime) -> dict[str, int]:
     """One sweep at `at`, as after Gigline was down until then."""
     market.clock.now = at
-    desk = ReminderDesk(sessions=market.sessions, rules=RULES, catalogue=CATALOGUE,
-                        timezone=TZ, hold_employers=True)
-    return await run_reminders(desk, at)
+    return await run_reminders(market.context, at)
 
 
 async def sweep(market, at: datetime) -> dict[str, int]:
