@@ -43,6 +43,21 @@ class OutboundAnswered:
     subject_id: int
 
 
+MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
+
+
+def query_id(query: Mapping[str, str], name: str, *, what: str = "") -> int:
+    """An id our own URL carries back (a turn, an offer): refused if lost or out of range."""
+    what = what or name
+    try:
+        value = int(query[name])
+    except (KeyError, ValueError):
+        raise RequestRefused(f"the URL lost its {what} number") from None
+    if not 0 <= value <= MAX_ID:
+        raise RequestRefused(f"the URL's {what} number is out of range")
+    return value
+
+
 # What a call we place can be about, and the query field naming its id: the rules write
 # a call's subject as `alert?offer=12`, and the carrier calls /<name>/voice/alert?offer=12.
 SUBJECTS = {"alert": "offer", "pay": "check", "hired": "hire"}

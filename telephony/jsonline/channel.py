@@ -18,6 +18,7 @@ from hotline.channel import (
     VoiceReply,
     VoiceRequest,
     WebhookRequest,
+    query_id,
 )
 from ivr_flows.commands import Ask, ConnectAgent, HangUp, RecordName, Say
 from ivr_flows.inputs import Answer, CallStarted, Recorded
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 NAME = "jsonline"
 MAX_TEXT = 2000
 SHORT = {"call": 64, "id": 64, "message": 64, "from": 32, "to": 32, "keys": 32, "state": 32}
-MAX_ID = 2**31 - 1
 RECORD_END_KEYS = "#*0"  # * (repeat) and 0 (agent) work while recording too
 
 # JSON Line's words are the hotline's own.
@@ -64,13 +64,13 @@ class JsonLineChannel:
                       fields: Mapping[str, object]) -> VoiceRequest:
         call = _text(fields, "call")
         if action in SUBJECTS:
-            subject = OutboundAnswered(action, _query_id(request.query, SUBJECTS[action]))
+            subject = OutboundAnswered(action, query_id(request.query, SUBJECTS[action]))
             return VoiceRequest(call, caller_number(_text(fields, "to")), None, subject,
                                 outbound=True)
         phone = caller_number(_text(fields, "from", required=False))
         if action == "":
             return VoiceRequest(call, phone, None, CallStarted())
-        turn = _query_id(request.query, "t")
+        turn = query_id(request.query, "t")
         if action == "keys":
             return VoiceRequest(call, phone, turn, Answer(_text(fields, "keys", required=False)))
         if action == "recording":
@@ -149,12 +149,3 @@ def _text(fields: Mapping[str, object], name: str, *, required: bool = True) -> 
         raise RequestRefused(f"missing {name}")
     return value
 
-
-def _query_id(query: Mapping[str, str], name: str) -> int:
-    try:
-        value = int(query[name])
-    except (KeyError, ValueError):
-        raise RequestRefused(f"the URL lost its {name} number") from None
-    if not 0 <= value <= MAX_ID:
-        raise RequestRefused(f"the URL's {name} number is out of range")
-    return value

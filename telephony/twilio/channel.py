@@ -21,6 +21,7 @@ from hotline.channel import (
     VoiceReply,
     VoiceRequest,
     WebhookRequest,
+    query_id,
 )
 from ivr_flows.inputs import Answer, CallStarted, Recorded
 from store.statuses import CallStatus, OutboxStatus
@@ -33,7 +34,6 @@ MAX_FIELD_LENGTH = 2000
 # What the columns that keep these fields hold (Twilio's sids are 34 characters, E.164
 # numbers at most 16): longer is not Twilio, and refused the same on every database.
 FIELD_LENGTHS = {"CallSid": 64, "MessageSid": 64, "To": 20, "From": 32}
-MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
 
 # https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 DELIVERY_WORDS = {
@@ -116,13 +116,13 @@ class TwilioChannel:
         call_sid = _field(fields, "CallSid")
         _field(fields, "To", required=False)  # the number called: refused if malformed
         if action in SUBJECTS:  # a call we placed was answered: `To` is the worker
-            subject = OutboundAnswered(action, _query_int(request.query, SUBJECTS[action]))
+            subject = OutboundAnswered(action, query_id(request.query, SUBJECTS[action]))
             return VoiceRequest(call_sid, caller_number(_field(fields, "To")), None, subject,
                                 outbound=True)
         phone = caller_number(_field(fields, "From", required=False))
         if action == "":
             return VoiceRequest(call_sid, phone, None, CallStarted())
-        turn = _query_int(request.query, "t", what="turn")
+        turn = query_id(request.query, "t", what="turn")
         if action == "gather":
             return VoiceRequest(call_sid, phone, turn,
                                 Answer(_field(fields, "Digits", required=False)))
@@ -174,13 +174,3 @@ def _field(fields: Mapping[str, str], name: str, *, required: bool = True) -> st
         raise RequestRefused(f"missing {name}")
     return value
 
-
-def _query_int(query: Mapping[str, str], name: str, *, what: str = "") -> int:
-    what = what or name
-    try:
-        value = int(query[name])
-    except (KeyError, ValueError):
-        raise RequestRefused(f"the URL lost its {what} number") from None
-    if not 0 <= value <= MAX_ID:
-        raise RequestRefused(f"the URL's {what} number is out of range")
-    return value
