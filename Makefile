@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: run test lint bench clean speech-tools
+.PHONY: run test lint bench clean speech-tools browser-tools
 
 $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(TEST_STAMP): $(RUN_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/gigline serve
 
-test: $(TEST_STAMP) lint speech-tools
+test: $(TEST_STAMP) lint speech-tools browser-tools
 	$(BIN)/pytest
 
 # The speech tests make their Korean audio at run time with espeak-ng and sox: Debian
@@ -35,6 +35,15 @@ speech-tools:
 	  apt-get install -y -qq --no-install-recommends espeak-ng sox >/dev/null 2>&1 || { \
 	    apt-get update -qq && \
 	    apt-get install -y -qq --no-install-recommends espeak-ng sox >/dev/null; }; }
+
+# The pages' tests drive Debian's chromium through Playwright (never a browser download);
+# the CJK fonts make Chinese pages (and the screenshots in docs/) readable.
+browser-tools:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null 2>&1 || { \
+	    apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; }; }
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 import scheduler as market_clock
 from basics.clock import Clock, QuietHours, utc_now
+from console import pages as console_pages
 from console import routes as console_routes
 from console.deps import CONSOLE, ConsoleDeps
 from gigline.keys import (
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     webhooks.add_routes(app, app[CHANNEL])
     stream_socket.add_routes(app, f"/{app[CHANNEL].name}/stream")
     console_routes.add_routes(app)
+    console_pages.setup(app)
     app.on_startup.append(_console)  # after every cleanup context: it needs their resources
     app.router.add_get("/healthz", healthz)
     return app
