@@ -30,6 +30,7 @@ from console.schemas import (
     SmsOut,
 )
 from market import cases, jobs
+from market.board import period_counts
 from market.cases import CaseAction
 from market.wages import correct_owed
 from store.models import (
@@ -205,11 +206,12 @@ async def figures(request: web.Request) -> FiguresOut:
             select(func.coalesce(func.sum(CaseEvent.amount_fen), 0))
             .where(CaseEvent.kind == CaseAction.RECOVERED, CaseEvent.at >= start,
                    CaseEvent.at < end))
+        happened = await period_counts(session, market_id=desk.market_id, start=start, end=end)
         return FiguresOut(
             from_=request.query["from"], to=request.query["to"],
-            registrations=await count(Worker, Worker.registered_at),
+            registrations=happened.registrations,
             recommended=await count(Offer, Offer.created_at),
-            hired=await count(Hire, Hire.created_at),
+            hired=happened.hires,
             wages_confirmed_paid=paid[0], wages_confirmed_paid_fen=int(paid[1]),
             unpaid_cases_opened=await count(RightsCase, RightsCase.opened_at),
             unpaid_cases_resolved=await count(
