@@ -193,17 +193,16 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.write(f"retry: {RETRY_MS}\n\n".encode())
     seen = None
     try:
-        async with feed.watching():
-            while True:
-                board = await feed.after(seen, wait=HEARTBEAT_SECONDS)
-                if board is None:
-                    await response.write(b": still here\n\n")
-                else:
-                    seen = board
-                    await response.write(f"data: {board}\n\n".encode())
-    except StreamEnded:
-        pass  # the page's EventSource reconnects after RETRY_MS
+        with contextlib.suppress(StreamEnded):  # the page's EventSource reconnects
+            async with feed.watching():
+                while True:
+                    board = await feed.after(seen, wait=HEARTBEAT_SECONDS)
+                    if board is None:
+                        await response.write(b": still here\n\n")
+                    else:
+                        seen = board
+                        await response.write(f"data: {board}\n\n".encode())
+        await response.write_eof()
     except ConnectionResetError:
-        return response  # the page went away
-    await response.write_eof()
+        pass  # the page went away: there is no one to tell
     return response
