@@ -110,3 +110,21 @@ async def test_a_hostile_trade_shows_as_text_and_the_address_not_at_all(client):
     assert HOSTILE not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert len(re.findall(r"<script\b", page)) == 1, "only the page's own board.js"
+
+
+async def test_a_job_posted_through_another_instance_shows(client, aiohttp_client,
+                                                           database_url, clock):
+    """Two Gigline processes on one database: the board read from the second follows the
+    jobs posted through the first (it reads the database, it does not hook our writes)."""
+    other = await aiohttp_client(create_app(
+        make_settings(database_url, 8081, GIGLINE_API_TOKENS=f"alice:{TOKEN}"), clock=clock))
+    async with other.get("/board/events") as response:
+        events = Events(response)
+        first = await events.next()
+        posted = await client.post("/api/jobs", headers=AUTH, json=job_body(
+            await demo_employer(client), await town_id(client),
+            {"start_at": "2026-11-23T12:00:00"}))
+        code = (await posted.json())["code"]
+        changed = await events.next()
+    assert code not in {line["code"] for line in first["lines"]}
+    assert code in {line["code"] for line in changed["lines"]}
