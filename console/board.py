@@ -164,7 +164,7 @@ def board_view(board: Board, desk: CallDesk) -> dict:
         "day": day(board.day),
         "lines": [{"code": line.job_code, "trade": line.trade,
                    "remaining": str(line.remaining), "wage": words.yuan(line.day_wage_fen),
-                   "town": line.town, "start": day(line.start_date), "days": f"{line.days}天"}
+                   "town": line.town, "start": day(line.start_date), "days": str(line.days)}
                   for line in board.lines],
         "open_slots": str(board.open_slots),
         "more": str(board.open_lines - len(board.lines)) if board.open_lines > len(

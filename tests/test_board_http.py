@@ -7,11 +7,12 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from console.board import ROWS
 from gigline.app import create_app
 from gigline.keys import SESSIONS
-from store.models import Employer, Job, Trade, Worker
+from store.models import Employer, Job, JobLine, Trade, Worker
 from tests.conftest import make_settings
 from tests.test_api import AUTH, TOKEN, job_body, town_id
 
@@ -128,3 +129,21 @@ async def test_a_job_posted_through_another_instance_shows(client, aiohttp_clien
         changed = await events.next()
     assert code not in {line["code"] for line in first["lines"]}
     assert code in {line["code"] for line in changed["lines"]}
+
+
+async def test_lines_beyond_the_screen_are_counted_not_shown(client):
+    trades = ["welder", "carpenter", "rebar", "electrician", "plumber", "mason", "painter",
+              "labourer", "cleaner", "porter", "packer", "cook", "driver", "courier"]
+    for some in (trades[:7], trades[7:]):  # as many lines as a job may have
+        posted = await client.post("/api/jobs", headers=AUTH, json=job_body(
+            await demo_employer(client), await town_id(client),
+            {"lines": [{"trade": t, "headcount": 1, "day_wage_yuan": 300} for t in some]}))
+        assert posted.status == 201, await posted.text()
+    async with client.get("/board/events") as response:
+        board = await Events(response).next()
+    assert len(board["lines"]) == ROWS
+    async with client.app[SESSIONS]() as session:
+        all_lines = await session.scalar(select(func.count()).select_from(JobLine))
+    assert board["more"] == str(all_lines - ROWS), "every line open: the demo's and these"
+    page = await (await client.get("/board")).text()
+    assert f'另有 <span data-field="more">{board["more"]}</span> 个岗位' in page

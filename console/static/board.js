@@ -15,7 +15,7 @@
     ["num wage", (l) => l.wage],
     ["town", (l) => l.town],
     ["start", (l) => l.start],
-    ["num days", (l) => l.days],
+    ["num days", (l) => l.days + "天"],
     ["code", (l) => l.code],
   ];
 
