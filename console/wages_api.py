@@ -179,5 +179,5 @@ async def figures(request: web.Request) -> FiguresOut:
     desk = desk_of(request)
     period = _period(request, desk.timezone)
     async with desk.sessions() as session:
-        found = await figures_of.totals(session, period)
+        found = await figures_of.totals(session, period, market_id=desk.market_id)
     return FiguresOut(from_=request.query["from"], to=request.query["to"], **asdict(found))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.board import period_counts
 from market.cases import CaseAction
 from store.models import CaseEvent, Hire, Job, JobLine, Offer, PayCheck, RightsCase, Worker
 from store.statuses import CaseStatus, PayCheckStatus
@@ -72,8 +73,9 @@ class Totals:
     amount_recovered_fen: int
 
 
-async def totals(session: AsyncSession, period: Period) -> Totals:
+async def totals(session: AsyncSession, period: Period, *, market_id: int) -> Totals:
     start, end = period.bounds
+    happened = await period_counts(session, market_id=market_id, start=start, end=end)
 
     async def count(model, column, *where) -> int:
         return await session.scalar(select(func.count()).select_from(model)
@@ -88,9 +90,9 @@ async def totals(session: AsyncSession, period: Period) -> Totals:
         .where(CaseEvent.kind == CaseAction.RECOVERED, CaseEvent.at >= start,
                CaseEvent.at < end))
     return Totals(
-        registrations=await count(Worker, Worker.registered_at),
+        registrations=happened.registrations,  # counted as the hall's board counts them
         recommended=await count(Offer, Offer.created_at),
-        hired=await count(Hire, Hire.created_at),
+        hired=happened.hires,
         wages_confirmed_paid=paid[0], wages_confirmed_paid_fen=int(paid[1]),
         unpaid_cases_opened=await count(RightsCase, RightsCase.opened_at),
         unpaid_cases_resolved=await count(
