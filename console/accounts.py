@@ -110,7 +110,8 @@ async def list_agents(session: AsyncSession) -> list[tuple[Agent, int]]:
     live = (select(func.count()).where(AgentToken.agent_id == Agent.id,
                                        AgentToken.revoked_at.is_(None))
             .correlate(Agent).scalar_subquery())
-    return list((await session.execute(select(Agent, live).order_by(Agent.name))).tuples())
+    return [(agent, tokens) for agent, tokens in
+            await session.execute(select(Agent, live).order_by(Agent.name))]
 
 
 async def _agent_named(session: AsyncSession, name: str) -> Agent:
