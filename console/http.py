@@ -124,6 +124,8 @@ async def api_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         return _error(exc.status, exc.reason)
+    except WrongRole as exc:
+        return _error(403, exc.reason)
     except BadBody as exc:
         return _error(status_of(exc), exc.reason, exc.field, exc.errors)
     except (BadRequest, MarketError) as exc:
@@ -141,11 +143,19 @@ async def _bearer(request: web.Request) -> Staff | None:
         return await staff_by_token(session, token)
 
 
+class WrongRole(Exception):
+    """The token is good but its role may not do this (403). Not an HTTPForbidden: the
+    reason names the agent, and a name in Chinese cannot go in an HTTP status line."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 def require(staff: Staff, role: Role) -> None:
     """Refuses (403, with why) a member of staff whose role does not allow `role`'s work."""
     if not staff.role.allows(role):
-        raise web.HTTPForbidden(reason=f"only a {role} may do this; {staff.name} is an "
-                                f"{staff.role}")
+        raise WrongRole(f"only a {role} may do this; {staff.name} is an {staff.role}")
 
 
 async def read_body(request: web.Request, model: type[Body]) -> Body:

@@ -68,12 +68,13 @@ async def test_every_route_lets_its_role_in(client, route):
 
 async def test_a_per_agent_token_carries_its_role_until_revoked(client, clock):
     async with client.app[SESSIONS]() as session, session.begin():
-        await add_agent(session, "carol", Role.AGENT, "carol-password-1", now=clock())
+        await add_agent(session, "carol 李强", Role.AGENT, "carol-password-1", now=clock())
         await add_agent(session, "dora", Role.SUPERVISOR, "dora-password-1", now=clock())
-        carol_id, carol = await issue_token(session, "carol", now=clock())
+        carol_id, carol = await issue_token(session, "carol 李强", now=clock())
         _, dora = await issue_token(session, "dora", now=clock())
     assert (await client.get("/api/trades", headers=bearer(carol))).status == 200
-    assert (await client.get("/api/audit", headers=bearer(carol))).status == 403
+    refused = await client.get("/api/audit", headers=bearer(carol))
+    assert refused.status == 403 and "carol 李强" in (await refused.json())["error"]
     assert (await client.get("/api/audit", headers=bearer(dora))).status == 200
     async with client.app[SESSIONS]() as session, session.begin():
         await revoke(session, str(carol_id), now=clock())
