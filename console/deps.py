@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from basics.clock import Clock
+from console.accounts import Staff
 from hotline.desk import CallDesk
 
 
@@ -17,7 +18,8 @@ from hotline.desk import CallDesk
 class ConsoleDeps:
     desk: CallDesk  # sessions, the market and its time zone, the SMS wording
     clock: Clock
-    api_tokens: Mapping[str, str]  # bearer token -> the agent it names
+    api_tokens: Mapping[str, Staff]  # GIGLINE_API_TOKENS: bearer token -> who it names
+    secure_cookies: bool  # the public URL is https: cookies go over TLS only
     nudge_market: Callable[[], None]  # a job changed: its next wave goes out now
     nudge_outbox: Callable[[], None]  # SMS were queued: send them now
 

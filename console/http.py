@@ -1,8 +1,10 @@
 """How the agents' API speaks HTTP: a row of its route table, the bearer check, reading a
 request, and the one place where a refusal becomes a status.
 
-Every route but the OpenAPI document needs `Authorization: Bearer <token>`; the token
-names the agent, who is recorded on everything they do. Bad input gets a 4xx naming the
+Every route but the OpenAPI document needs `Authorization: Bearer <token>`: an agent's
+own token (`gigline agents token NAME`) or one of GIGLINE_API_TOKENS. The token names the
+agent, who is recorded on everything they do, and their role, which each route's row
+checks (401 without a token, 403 with too small a role). Bad input gets a 4xx naming the
 field and the reason."""
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from console.accounts import Staff, staff_by_token
 from console.deps import CONSOLE, ConsoleDeps
 from console.schemas import MAX_ID, Error, FieldError
 from hotline.desk import CallDesk
 from market.jobs import Conflict, MarketError, NotFound
+from store.statuses import Role
 
-AGENT = web.RequestKey("agent", str)
+STAFF = web.RequestKey("staff", Staff)
 DOCUMENT_PATH = "/api/openapi.json"  # open to all: it says how to ask for a token
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -44,6 +48,7 @@ class Route:
     """One operation: the app's route and the OpenAPI document's operation are both
     made from it."""
 
+    role: Role  # who may call it: tests/test_security.py calls every row with less
     method: str
     path: str  # as OpenAPI writes it; `{id}` is a record's id
     handler: Handler
@@ -60,6 +65,8 @@ class Route:
         """Every error status: no token (401), no such record ({id}: 404), a body that is
         not JSON (400) or breaks its model (422), and the route's own."""
         statuses = {401, *self.errors}
+        if self.role is not Role.AGENT:
+            statuses.add(403)
         if self.body:
             statuses |= {400, 422}
         if "{id}" in self.path:
@@ -105,23 +112,50 @@ async def api_middleware(request: web.Request, handler):
     if not request.path.startswith("/api/"):
         return await handler(request)
     if request.path != DOCUMENT_PATH:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        agent = deps_of(request).api_tokens.get(token) if scheme == "Bearer" else None
-        if agent is None:
+        staff = await _bearer(request)
+        if staff is None:
             response = _error(401, "a valid API token is required (Authorization: Bearer …)")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
-        request[AGENT] = agent
+        request[STAFF] = staff
     try:
         return await handler(request)
     except web.HTTPException as exc:  # no such route, or not with that method
         if exc.status < 400:
             raise
         return _error(exc.status, exc.reason)
+    except WrongRole as exc:
+        return _error(403, exc.reason)
     except BadBody as exc:
         return _error(status_of(exc), exc.reason, exc.field, exc.errors)
     except (BadRequest, MarketError) as exc:
         return _error(status_of(exc), exc.reason, exc.field)
+
+
+async def _bearer(request: web.Request) -> Staff | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer" or not token:
+        return None
+    deps = deps_of(request)
+    if token in deps.api_tokens:
+        return deps.api_tokens[token]
+    async with deps.desk.sessions() as session:
+        return await staff_by_token(session, token)
+
+
+class WrongRole(Exception):
+    """The token is good but its role may not do this (403). Not an HTTPForbidden: the
+    reason names the agent, and a name in Chinese cannot go in an HTTP status line."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def require(staff: Staff, role: Role) -> None:
+    """Refuses (403, with why) a member of staff whose role does not allow `role`'s work."""
+    if not staff.role.allows(role):
+        raise WrongRole(f"only a {role} may do this; {staff.name} is an {staff.role}")
 
 
 async def read_body(request: web.Request, model: type[Body]) -> Body:
@@ -147,7 +181,12 @@ def desk_of(request: web.Request) -> CallDesk:
 
 
 def agent_of(request: web.Request) -> str:
-    return request[AGENT]
+    """The name recorded on what the request does."""
+    return request[STAFF].name
+
+
+def staff_of(request: web.Request) -> Staff:
+    return request[STAFF]
 
 
 def record_id(request: web.Request) -> int:

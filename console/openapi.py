@@ -18,6 +18,7 @@ from console.table import ROUTES
 WHY = {
     400: "the body is not JSON, or a query parameter is malformed",
     401: "no valid API token (Authorization: Bearer …)",
+    403: "the token's role may not do this (a supervisor's work)",
     404: "no such record (or one the body names)",
     409: "the record's state forbids it",
     422: "a field is invalid: `field` names it",

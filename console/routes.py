@@ -8,7 +8,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from pydantic import TypeAdapter
 
-from console.http import DOCUMENT_PATH, Route, api_middleware, desk_of, read_body
+from console.http import (
+    DOCUMENT_PATH,
+    Route,
+    api_middleware,
+    desk_of,
+    read_body,
+    require,
+    staff_of,
+)
 from console.openapi import openapi_document
 from console.table import ROUTES
 
@@ -26,6 +34,7 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
     answer = TypeAdapter(list[route.answer] if route.many else route.answer)
 
     async def endpoint(request: web.Request) -> web.Response:
+        require(staff_of(request), route.role)  # before the body is even read
         body = (await read_body(request, route.body),) if route.body else ()
         result = await route.handler(request, *body)
         return web.json_response(answer.dump_python(result, mode="json", by_alias=True),

@@ -410,3 +410,12 @@ class FiguresOut(_Out):
     unpaid_cases_opened: int
     unpaid_cases_resolved: int
     amount_recovered_fen: int
+
+
+class AuditOut(_Out):
+    id: int
+    at: Moment
+    actor: str = Field(description="the agent's name; `caller` for what a caller did by phone")
+    action: str
+    subject: str = Field(description="`type:id` (`case:12`), or a caller's phone")
+    detail: dict[str, Any]

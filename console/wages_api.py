@@ -119,6 +119,9 @@ async def case_action(request: web.Request, body: CaseActionIn) -> CaseOut:
             session, record_id(request), action=body.action, agent=agent_of(request),
             note=body.note, amount_fen=body.amount_fen, referral=body.referral,
             now=deps.clock(), catalogue=deps.desk.catalogue)
+        session.add(AuditEntry(at=deps.clock(), actor=agent_of(request),
+                               action=f"case_{body.action}", subject=f"case:{case.id}",
+                               detail=body.model_dump(mode="json", exclude_none=True)))
         answer = CaseOut.model_validate(case)
     deps.nudge_outbox()
     return answer

@@ -8,6 +8,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,6 +20,7 @@ from basics.clock import Clock, QuietHours, utc_now
 from console import board as console_board
 from console import pages as console_pages
 from console import routes as console_routes
+from console.accounts import Staff
 from console.deps import CONSOLE, ConsoleDeps
 from gigline.keys import (
     CARRIER,
@@ -60,6 +62,7 @@ from store.db import (
     refresh_statistics,
     upgrade,
 )
+from store.statuses import Role
 from telephony import stream_socket, webhooks
 from telephony.twilio.channel import TwilioChannel
 from telephony.twilio.rest import TwilioCarrier
@@ -258,8 +261,13 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _console(app: web.Application) -> None:
+    settings = app[SETTINGS]
     app[CONSOLE] = ConsoleDeps(
-        desk=app[DESK], clock=app[CLOCK], api_tokens=app[SETTINGS].api_tokens,
+        desk=app[DESK], clock=app[CLOCK],
+        api_tokens={token: Staff(name, Role.SUPERVISOR if name in settings.api_supervisors
+                                 else Role.AGENT)
+                    for token, name in settings.api_tokens.items()},
+        secure_cookies=urlsplit(settings.public_url).scheme == "https",
         nudge_market=app[NUDGE_MARKET], nudge_outbox=app[NUDGE_OUTBOX])
 
 

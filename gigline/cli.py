@@ -1,9 +1,10 @@
-"""`gigline serve | migrate | call`: the hotline from a terminal."""
+"""`gigline serve | migrate | call | agents`: the hotline from a terminal."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import signal
@@ -11,7 +12,11 @@ import sys
 from typing import TYPE_CHECKING
 
 import aiohttp
+from sqlalchemy.exc import IntegrityError
 
+from basics.clock import utc_now
+from console import accounts
+from gigline.keys import SESSIONS
 from gigline.logs import configure_logging, log_to_file
 from gigline.runtime import (
     CannotListen,
@@ -21,7 +26,9 @@ from gigline.runtime import (
     start_hotline,
 )
 from gigline.settings import Settings, SettingsError
-from store.db import DatabaseNotMigrated, make_engine, upgrade
+from market.jobs import MarketError
+from store.db import DatabaseNotMigrated, ensure_migrated, make_engine, make_sessionmaker, upgrade
+from store.statuses import Role
 
 if TYPE_CHECKING:
     from local_carrier import PhoneLine
@@ -35,17 +42,37 @@ def main(argv: list[str] | None = None) -> int:
     call = commands.add_parser("call", help="call the hotline from this terminal (local carrier)")
     call.add_argument("--from", dest="phone", default="+8613800000001",
                       help="the caller's phone number (default %(default)s)")
+    _agents_commands(commands)
     args = parser.parse_args(argv)
     # The terminal phone's prompts are not to be broken up by log lines (see _call).
-    configure_logging(logging.WARNING if args.command == "call" else logging.INFO)
+    configure_logging(logging.WARNING if args.command in ("call", "agents") else logging.INFO)
     try:
         settings = Settings.from_env(os.environ)
-        runner = {"serve": _serve, "migrate": _migrate, "call": _call}[args.command]
+        runner = {"serve": _serve, "migrate": _migrate, "call": _call,
+                  "agents": _agents}[args.command]
         return asyncio.run(runner(settings, args))
     except (SettingsError, DatabaseNotMigrated, CannotListen, LocalCarrierRefused,
             RunningHotlineUnusable) as exc:
         print(f"gigline: {exc}", file=sys.stderr)
         return 2
+    except MarketError as exc:  # an agents command refused: a name taken, unknown, …
+        print(f"gigline: {exc.reason}", file=sys.stderr)
+        return 2
+
+
+def _agents_commands(commands) -> None:
+    agents = commands.add_parser("agents", help="the staff who sign in to the console and API")
+    verbs = agents.add_subparsers(dest="verb", required=True)
+    add = verbs.add_parser("add", help="add an agent; their password is printed once")
+    add.add_argument("name")
+    add.add_argument("--role", choices=[role.value for role in Role], default=Role.AGENT)
+    token = verbs.add_parser("token", help="a new API token for an agent, printed once")
+    token.add_argument("name")
+    revoke = verbs.add_parser(
+        "revoke", help="NAME: disable the agent, revoke their tokens, end their sessions; "
+        "TOKEN-ID: revoke that token")
+    revoke.add_argument("name_or_token_id", metavar="NAME|TOKEN-ID")
+    verbs.add_parser("list", help="the agents, their roles and live tokens")
 
 
 async def _serve(settings: Settings, args) -> int:
@@ -59,6 +86,8 @@ async def _serve(settings: Settings, args) -> int:
     if settings.embedded and "demo" in settings.api_tokens.values():
         token = next(t for t, agent in settings.api_tokens.items() if agent == "demo")
         print(f"API token for the agent 'demo': {token}")
+    if settings.embedded:
+        await _first_supervisor(hotline.app[SESSIONS], settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -66,6 +95,68 @@ async def _serve(settings: Settings, args) -> int:
     await stop.wait()
     await hotline.close()
     return 0
+
+
+FIRST_SUPERVISOR = "admin"
+
+
+async def _first_supervisor(sessions, settings: Settings) -> None:
+    """A fresh embedded install has no one to sign in to the console: make its first
+    supervisor and print the password, once (it is kept only as a hash)."""
+    password = accounts.new_password()
+    try:
+        async with sessions() as session, session.begin():
+            if await accounts.any_agent(session):
+                return
+            await accounts.add_agent(session, FIRST_SUPERVISOR, Role.SUPERVISOR, password,
+                                     now=utc_now())
+    except IntegrityError:  # another instance made them just now
+        return
+    print(f"Console: {settings.public_url}/console; supervisor '{FIRST_SUPERVISOR}', "
+          f"password {password} (shown once; add agents with: gigline agents add NAME)")
+
+
+async def _agents(settings: Settings, args) -> int:
+    engine = make_engine(settings.database_url)
+    try:
+        if settings.embedded:
+            await upgrade(engine)  # as `serve` would: the embedded default looks after itself
+        else:
+            await ensure_migrated(engine)
+        async with make_sessionmaker(engine)() as session, session.begin():
+            now = utc_now()
+            if args.verb == "add":
+                typed = _typed_password()
+                password = typed or accounts.new_password()
+                await accounts.add_agent(session, args.name, Role(args.role), password,
+                                         now=now)
+                print(f"{args.name.strip()} ({args.role}) added"
+                      + ("" if typed else f"; password: {password} (shown once)"))
+            elif args.verb == "token":
+                token_id, token = await accounts.issue_token(session, args.name, now=now)
+                print(f"token {token_id} for {args.name}: {token}\n(shown once; revoke it "
+                      f"with: gigline agents revoke {token_id})")
+            elif args.verb == "revoke":
+                print(await accounts.revoke(session, args.name_or_token_id, now=now))
+            else:
+                for agent, tokens in await accounts.list_agents(session):
+                    state = "revoked" if agent.disabled_at else "active"
+                    print(f"{agent.name}\t{agent.role}\t{state}\t{tokens} token(s)\t"
+                          f"since {agent.created_at:%Y-%m-%d}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def _typed_password() -> str | None:
+    """A password typed twice at a terminal; None (one is made up) for Enter alone, or
+    when no one is at a terminal (scripts)."""
+    if not sys.stdin.isatty():
+        return None
+    typed = getpass.getpass("password (Enter: make one up): ")
+    if typed and getpass.getpass("again: ") != typed:
+        raise MarketError("password", "the two passwords differ")
+    return typed or None
 
 
 async def _migrate(settings: Settings, args) -> int:

@@ -162,6 +162,11 @@ class Settings(BaseModel):
     api_tokens: ApiTokens = Field(
         "", alias="GIGLINE_API_TOKENS",
         description="agent:token,agent:token; the API refuses everyone without one")
+    # Environment tokens are agents unless named here: the least a token can do, since
+    # one set in a deployment's environment is shared more widely than a person's own.
+    api_supervisors: CommaSeparated = Field(
+        "", alias="GIGLINE_API_SUPERVISORS",
+        description="names in GIGLINE_API_TOKENS whose tokens have the supervisor's role")
     wave_multiplier: int = Field(
         3, ge=1, alias="GIGLINE_WAVE_MULTIPLIER",
         description="workers alerted per open slot in a wave")
@@ -238,6 +243,10 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        unknown = set(self.api_supervisors) - set(self.api_tokens.values())
+        if unknown:
+            raise ValueError(f"GIGLINE_API_SUPERVISORS names {', '.join(sorted(unknown))}, "
+                             "who has no token in GIGLINE_API_TOKENS")
         if bool(self.twilio_account_sid) != bool(self.twilio_auth_token):
             raise ValueError("set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither")
         if not self.uses_local_carrier:

@@ -172,13 +172,16 @@ async def change_job(session: AsyncSession, job_id: int, *, agent: str, now: dat
     if address is not None and address.strip() != job.address:
         job.address = address.strip()
         changed["address"] = job.address
-    if notes is not None:
-        job.notes = notes.strip()
     if changed:
         session.info.pop("line_facts", None)  # the job's facts just changed
         await tell_holders(session, job, "sms_job_changed", catalogue=catalogue,
                            timezone=timezone, now=now, release=False,
                            dedupe=f"changed:{now.timestamp()}")
+    # Notes are the agents' own: a change is audited, but holders are not texted about it.
+    if notes is not None and notes.strip() != job.notes:
+        job.notes = notes.strip()
+        changed["notes"] = job.notes
+    if changed:
         session.add(_audit(now, agent, "job_changed", f"job:{job.id}", changed))
     return job
 

@@ -29,6 +29,7 @@ from store.statuses import (
     OutboxStatus,
     PayCheckStatus,
     ReminderStatus,
+    Role,
     Verification,
     WorkerStatus,
 )
@@ -405,10 +406,66 @@ class CallbackRequest(Base):
 
 
 class AuditEntry(Base):
+    """Who (an agent's name, or "caller" for what a caller did by phone), when, what
+    (`subject` is "type:id", or a caller's phone) and a short detail. Agents' entries are
+    written in the transaction of what they record."""
+
     __tablename__ = "audit_log"
+    # Supervisors read it by agent, by subject, newest first (console/audit.py).
+    __table_args__ = (Index("ix_audit_log_actor_at", "actor", "at"),
+                      Index("ix_audit_log_subject_at", "subject", "at"),
+                      Index("ix_audit_log_at", "at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(default=dict)
+
+
+class Agent(Base):
+    """A member of staff who signs in to the console or calls the API: an agent or a
+    supervisor (store.statuses.Role). Never deleted, so the audit log's names stay theirs;
+    a revoked one is disabled."""
+
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default=Role.AGENT)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class AgentToken(Base):
+    """An agent's API token. Only its SHA-256 is kept: the token is shown once."""
+
+    __tablename__ = "agent_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AgentSession(Base):
+    """A signed-in browser. Kept here, not in the cookie, so that log-out and revocation
+    end it at once; the key is the SHA-256 of the cookie's value."""
+
+    __tablename__ = "agent_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """A failed sign-in, by the name typed: names with no account count too, so the
+    lock-out tells no one which names exist."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_name_at", "name", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]

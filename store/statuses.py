@@ -188,3 +188,14 @@ class OutboxStatus(StrEnum):
     UNDELIVERED = "undelivered"
     FAILED = "failed"
     READ = "read"
+
+
+class Role(StrEnum):
+    """What a member of staff may do. A supervisor may do all an agent may, and besides
+    verify or blacklist employers, clear holds, manage agents and read the audit log."""
+
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+    def allows(self, needed: Role) -> bool:
+        return self is Role.SUPERVISOR or needed is Role.AGENT

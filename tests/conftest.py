@@ -95,7 +95,9 @@ async def hiring_hotline(database_url, clock, request):
     settings = make_settings(
         database_url, free_port(), GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
         GIGLINE_SCHEDULER="1", GIGLINE_OUTBOX_INTERVAL="0.2", GIGLINE_SMS_RATE="50",
-        GIGLINE_API_TOKENS=f"alice:{API_TOKEN}", GIGLINE_DEMO="0")
+        # alice verifies employers and clears holds: a supervisor's work.
+        GIGLINE_API_TOKENS=f"alice:{API_TOKEN}", GIGLINE_API_SUPERVISORS="alice",
+        GIGLINE_DEMO="0")
     running = await start_over(request.param, settings, clock=clock)
     yield running
     await running.close()

@@ -18,8 +18,9 @@ EMPLOYER = {"name": "安居建筑劳务有限公司", "phone": "139 0000 0001", 
 
 @pytest.fixture
 async def client(aiohttp_client, database_url, clock):
+    # alice verifies employers: a supervisor's work (GIGLINE_API_SUPERVISORS).
     settings = make_settings(database_url, 8080, GIGLINE_API_TOKENS=f"alice:{TOKEN}",
-                             GIGLINE_DEMO="0")
+                             GIGLINE_API_SUPERVISORS="alice", GIGLINE_DEMO="0")
     return await aiohttp_client(create_app(settings, clock=clock))
 
 

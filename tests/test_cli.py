@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -39,6 +40,11 @@ async def test_serve_starts_on_the_embedded_default_answers_and_stops(tmp_path):
         async with asyncio.timeout(30):
             first = (await server.stdout.readline()).decode()
         assert f"listening on http://127.0.0.1:{port}" in first
+        async with asyncio.timeout(30):  # a fresh install prints its first supervisor
+            while "supervisor 'admin'" not in (line := (await server.stdout.readline()
+                                                        ).decode()):
+                assert line, "the first supervisor was never printed"
+        password = re.search(r"password (\S+) \(shown once", line)[1]
         url = f"http://127.0.0.1:{port}"
         params = voice_params("CA" + "1" * 32)
         async with aiohttp.ClientSession() as http:
@@ -47,6 +53,13 @@ async def test_serve_starts_on_the_embedded_default_answers_and_stops(tmp_path):
             headers = signed_headers("tok", f"{url}/twilio/voice", params)
             async with http.post(f"{url}/twilio/voice", data=params, headers=headers) as call:
                 assert "零工热线" in await call.text()
+        # unsafe: keep cookies of an IP address, as browsers do (aiohttp's jar does not).
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(f"{url}/console/login") as form:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', await form.text())[1]
+            async with http.post(f"{url}/console/login", data={
+                    "name": "admin", "password": password, "csrf": csrf}) as signed:
+                assert "id=\"staff-role\">supervisor<" in await signed.text()
         assert (tmp_path / "var" / "gigline.db").exists()
     finally:
         server.send_signal(signal.SIGTERM)
@@ -108,3 +121,20 @@ async def test_call_with_nothing_running_starts_a_hotline_and_logs_to_a_file(tmp
     assert not [line for line in lines if LOG_LINE.search(line)]
     assert "speech is off" in log_file.read_text(encoding="utf-8")
     assert_no_speech_hint(lines)
+
+
+async def test_the_first_supervisor_is_made_and_printed_once(database_url, capsys):
+    from gigline.cli import _first_supervisor
+    from store.db import make_engine, make_sessionmaker
+    from tests.conftest import make_settings
+
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    settings = make_settings(database_url, 8080)
+    try:
+        await _first_supervisor(sessions, settings)
+        assert "supervisor 'admin', password" in capsys.readouterr().out
+        await _first_supervisor(sessions, settings)
+        assert capsys.readouterr().out == "", "there is one now: nothing new, nothing shown"
+    finally:
+        await engine.dispose()

@@ -19,8 +19,9 @@ BIG = str(2**31)  # past PostgreSQL's integer
 
 @pytest.fixture
 async def client(aiohttp_client, database_url, clock):
+    # alice verifies employers (test_api.verified_employer): a supervisor's work.
     settings = make_settings(database_url, 8080, GIGLINE_API_TOKENS=f"alice:{TOKEN}",
-                             GIGLINE_DEMO="0")
+                             GIGLINE_API_SUPERVISORS="alice", GIGLINE_DEMO="0")
     return await aiohttp_client(create_app(settings, clock=clock))
 
 

@@ -58,8 +58,9 @@ def served(database_url) -> Iterator[ServedApp]:
     # words, tested in test_hostile_input) never refuses a generated job.
     clock = FixedClock(datetime(1999, 12, 31, tzinfo=UTC))
     port = free_port()
+    # alice is a supervisor, so that the fuzz reaches every route's handler.
     settings_ = make_settings(database_url, port, GIGLINE_API_TOKENS=f"alice:{TOKEN}",
-                              GIGLINE_DEMO="0")
+                              GIGLINE_API_SUPERVISORS="alice", GIGLINE_DEMO="0")
     served = ServedApp(create_app(settings_, clock=clock), port)
     served.start()
     yield served

@@ -1,0 +1,71 @@
+"""The audit log as supervisors read it: who did or looked at what, when. Entries are
+written by whatever they record, in its transaction (market.jobs for employers and jobs,
+console.wages_api for cases, hires and holds); this module only reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from multidict import MultiMapping
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console.http import BadRequest, desk_of
+from console.schemas import AuditOut
+from store.models import AuditEntry
+
+PAGE = 500  # the newest this many entries that match: narrow the filter for older ones
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What a supervisor asks for; empty fields match everything."""
+
+    agent: str = ""
+    subject: str = ""  # `case:12` for one record, `case` for all cases
+    day_from: date | None = None  # market days, both ends included
+    day_to: date | None = None
+
+    @classmethod
+    def of(cls, query: MultiMapping[str]) -> AuditFilter:
+        def day(name: str) -> date | None:
+            raw = query.get(name, "").strip()
+            try:
+                return date.fromisoformat(raw) if raw else None
+            except ValueError:
+                raise BadRequest(name, "give the day as YYYY-MM-DD") from None
+
+        return cls(agent=query.get("agent", "").strip(),
+                   subject=query.get("subject", "").strip(),
+                   day_from=day("from"), day_to=day("to"))
+
+
+async def read(session: AsyncSession, wanted: AuditFilter, timezone: str) -> list[AuditEntry]:
+    zone = ZoneInfo(timezone)
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(PAGE)
+    if wanted.agent:
+        query = query.where(AuditEntry.actor == wanted.agent)
+    if wanted.subject:
+        query = query.where(or_(AuditEntry.subject == wanted.subject,
+                                AuditEntry.subject.startswith(f"{wanted.subject}:",
+                                                              autoescape=True)))
+    if wanted.day_from:
+        query = query.where(AuditEntry.at >= _start_of(wanted.day_from, zone))
+    if wanted.day_to:
+        query = query.where(AuditEntry.at < _start_of(wanted.day_to + timedelta(days=1), zone))
+    return list(await session.scalars(query))
+
+
+def _start_of(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone)
+
+
+async def list_audit(request: web.Request) -> list[AuditOut]:
+    desk = desk_of(request)
+    wanted = AuditFilter.of(request.query)
+    async with desk.sessions() as session:
+        return [AuditOut.model_validate(entry)
+                for entry in await read(session, wanted, desk.timezone)]
