@@ -88,7 +88,9 @@ def page_middleware(pages: tuple[Page, ...]):
         if request.method == "POST" and not await _csrf_ok(request):
             return refuse(request, 403, "表单已过期，请刷新页面再试 (the form has expired or "
                           "did not come from this site: reload the page)")
-        role = roles.get((request.method, request.path), Role.AGENT)  # unknown: still guarded
+        resource = request.match_info.route.resource
+        path = resource.canonical if resource is not None else request.path  # /x/{id}
+        role = roles.get((request.method, path), Role.AGENT)  # unknown: still guarded
         staff: Staff | None = request.get(STAFF)
         if role is not None and staff is None:
             if request.method == "GET":

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from console import audit
+from console import audit, work_pages
 from console.accounts import SESSION_FOR, SignInRefused, sign_in, sign_out
 from console.http import BadRequest
 from console.session import (
@@ -109,4 +109,5 @@ PAGES: tuple[Page, ...] = (
     Page(Role.AGENT,      "POST", f"{PREFIX}/logout", logout),
     Page(Role.AGENT,      "GET",  PREFIX, landing),
     Page(Role.SUPERVISOR, "GET",  f"{PREFIX}/audit", audit_page),
+    *work_pages.PAGES,
 )

@@ -1,0 +1,382 @@
+"""The agents' working pages: workers (find, file, register or correct a walk-in),
+callers waiting to be rung back, employers (find, file, verify or blacklist), jobs
+(compose with a preview of who would be alerted, then follow live) and the dashboard.
+Every change goes through the market's rules, in one transaction with its audit entry;
+opening a worker's file is audited as a look at personal data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiMapping
+
+from basics.clock import market_today
+from console.session import CSRF, Page, deps_of, refuse, staff_of
+from market import callbacks, figures, job_files, jobs, preview, walk_in, worker_files
+from market.jobs import MarketError
+from store.models import Area, AuditEntry, Employer, Trade
+from store.statuses import AreaKind, Availability, Channel, Role, Verification
+
+PREFIX = "/console"
+
+
+def _page(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
+    return aiohttp_jinja2.render_template(template, request, {
+        "staff": staff_of(request), "csrf": request[CSRF], **context}, status=status)
+
+
+def _id(request: web.Request) -> int | None:
+    raw = request.match_info["id"]
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def _local(request: web.Request):
+    zone = ZoneInfo(deps_of(request).desk.timezone)
+    return lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+# --- workers --------------------------------------------------------------------------
+async def workers(request: web.Request) -> web.StreamResponse:
+    desk, text = deps_of(request).desk, request.query.get("q", "")[:64]
+    async with desk.sessions() as session:
+        found = await worker_files.search(session, text, market_id=desk.market_id)
+    return _page(request, "workers.html", q=text, found=found)
+
+
+async def worker(request: web.Request) -> web.StreamResponse:
+    deps, worker_id = deps_of(request), _id(request)
+    if worker_id is None:
+        return refuse(request, 404, "没有这个工友 (no such worker)")
+    async with deps.desk.sessions() as session, session.begin():
+        file = await worker_files.worker_file(session, worker_id,
+                                              market_id=deps.desk.market_id)
+        if file is None:
+            return refuse(request, 404, "没有这个工友 (no such worker)")
+        session.add(AuditEntry(at=deps.clock(), actor=staff_of(request).name,
+                               action="worker_viewed", subject=f"worker:{worker_id}",
+                               detail={}))
+    return _page(request, "worker.html", file=file, local=_local(request))
+
+
+async def _choices(request: web.Request) -> dict:
+    desk = deps_of(request).desk
+    async with desk.sessions() as session:
+        trades = list(await session.execute(
+            Trade.__table__.select().where(Trade.market_id == desk.market_id)
+            .order_by(Trade.position)))
+        towns = list(await session.execute(
+            Area.__table__.select().where(Area.market_id == desk.market_id,
+                                          Area.kind == AreaKind.TOWN).order_by(Area.name)))
+    return {"trades": [(t.code, t.name) for t in trades],
+            "towns": [(t.id, t.name) for t in towns],
+            "availabilities": list(Availability), "channels": list(Channel)}
+
+
+def _profile(form: MultiMapping[str]) -> walk_in.Profile:
+    def number(name: str) -> int | None:
+        raw = form.get(name, "").strip()
+        if not raw:
+            return None
+        if not raw.isdigit() or len(raw) > 9:
+            raise MarketError(name, "a whole number")
+        return int(raw)
+
+    def text(name: str) -> str | None:
+        return form.get(name, "").strip() or None
+
+    trades = tuple(form.getall("trades", ()))
+    return walk_in.Profile(name=text("name"), trades=trades or None,
+                           town_id=number("town_id"), day_wage_yuan=number("day_wage_yuan"),
+                           availability=text("availability"),
+                           alert_channel=text("alert_channel"), id_number=text("id_number"))
+
+
+async def new_worker(request: web.Request) -> web.StreamResponse:
+    return _page(request, "worker_form.html", values={}, error=None, worker_id=None,
+                 **await _choices(request))
+
+
+async def register_worker(request: web.Request) -> web.StreamResponse:
+    deps, form = deps_of(request), await request.post()
+    desk = deps.desk
+    try:
+        async with desk.sessions() as session, session.begin():
+            registered = await walk_in.register(
+                session, form.get("phone", ""), _profile(form), market_id=desk.market_id,
+                id_hash_key=desk.id_hash_key, catalogue=desk.catalogue, hotline=desk.hotline,
+                agent=staff_of(request).name, now=deps.clock(),
+                today=market_today(deps.clock(), desk.timezone))
+            worker_id = registered.id
+    except MarketError as refused:
+        return _page(request, "worker_form.html", status=422, values=form, worker_id=None,
+                     error=refused, **await _choices(request))
+    deps.nudge_outbox()  # the registration SMS
+    raise web.HTTPSeeOther(f"{PREFIX}/workers/{worker_id}")
+
+
+async def edit_worker(request: web.Request) -> web.StreamResponse:
+    deps, worker_id = deps_of(request), _id(request)
+    async with deps.desk.sessions() as session:
+        file = worker_id and await worker_files.worker_file(
+            session, worker_id, market_id=deps.desk.market_id)
+    if not file:
+        return refuse(request, 404, "没有这个工友 (no such worker)")
+    values = {"name": file.name or "", "day_wage_yuan": (file.day_wage_fen or 0) // 100 or "",
+              "availability": file.availability or "", "alert_channel": file.alert_channel}
+    return _page(request, "worker_form.html", values=values, error=None, worker_id=worker_id,
+                 **await _choices(request))
+
+
+async def correct_worker(request: web.Request) -> web.StreamResponse:
+    deps, worker_id, form = deps_of(request), _id(request), await request.post()
+    desk = deps.desk
+    if worker_id is None:
+        return refuse(request, 404, "没有这个工友 (no such worker)")
+    try:
+        async with desk.sessions() as session, session.begin():
+            await walk_in.correct(session, worker_id, _profile(form), market_id=desk.market_id,
+                                  id_hash_key=desk.id_hash_key, agent=staff_of(request).name,
+                                  now=deps.clock(),
+                                  today=market_today(deps.clock(), desk.timezone))
+    except jobs.NotFound:
+        return refuse(request, 404, "没有这个工友 (no such worker)")
+    except MarketError as refused:
+        return _page(request, "worker_form.html", status=422, values=form,
+                     worker_id=worker_id, error=refused, **await _choices(request))
+    raise web.HTTPSeeOther(f"{PREFIX}/workers/{worker_id}")
+
+
+# --- callbacks ------------------------------------------------------------------------
+async def waiting_callers(request: web.Request) -> web.StreamResponse:
+    desk = deps_of(request).desk
+    async with desk.sessions() as session:
+        queue = await callbacks.waiting(session, market_id=desk.market_id)
+    return _page(request, "callbacks.html", queue=queue, local=_local(request))
+
+
+async def called_back(request: web.Request) -> web.StreamResponse:
+    deps, callback_id, form = deps_of(request), _id(request), await request.post()
+    try:
+        async with deps.desk.sessions() as session, session.begin():
+            await callbacks.called_back(session, callback_id or 0,
+                                        agent=staff_of(request).name,
+                                        note=form.get("note", ""), now=deps.clock())
+    except jobs.NotFound:
+        return refuse(request, 404, "没有这个回电请求 (no such callback)")
+    except jobs.Conflict as conflict:
+        return refuse(request, 409, conflict.reason)
+    except MarketError as refused:
+        return refuse(request, 422, refused.reason)
+    raise web.HTTPSeeOther(f"{PREFIX}/callbacks")
+
+
+# --- employers ------------------------------------------------------------------------
+async def employers(request: web.Request) -> web.StreamResponse:
+    desk, text = deps_of(request).desk, request.query.get("q", "")[:64]
+    async with desk.sessions() as session:
+        found = await job_files.search_employers(session, text, market_id=desk.market_id)
+    return _page(request, "employers.html", q=text, found=found)
+
+
+async def employer(request: web.Request) -> web.StreamResponse:
+    desk, employer_id = deps_of(request).desk, _id(request)
+    async with desk.sessions() as session:
+        file = employer_id and await job_files.employer_file(session, employer_id,
+                                                             market_id=desk.market_id)
+    if not file:
+        return refuse(request, 404, "没有这个雇主 (no such employer)")
+    return _page(request, "employer.html", file=file, local=_local(request),
+                 states=list(Verification))
+
+
+async def verify_employer(request: web.Request) -> web.StreamResponse:
+    deps, employer_id, form = deps_of(request), _id(request), await request.post()
+    try:
+        async with deps.desk.sessions() as session, session.begin():
+            await jobs.set_verification(session, employer_id or 0,
+                                        state=form.get("state", ""),
+                                        checked=form.get("checked", "").strip(),
+                                        agent=staff_of(request).name, now=deps.clock())
+    except jobs.NotFound:
+        return refuse(request, 404, "没有这个雇主 (no such employer)")
+    except MarketError as refused:
+        return refuse(request, 422, refused.reason)
+    deps.nudge_market()  # a verified employer's jobs are alerted now
+    raise web.HTTPSeeOther(f"{PREFIX}/employers/{employer_id}")
+
+
+# --- jobs -----------------------------------------------------------------------------
+LINES_ON_FORM = 3
+
+
+def _job_spec(form: MultiMapping[str], timezone: str) -> jobs.JobSpec:
+    def whole(name: str, value: str) -> int:
+        if not value.strip().isdigit() or len(value.strip()) > 6:
+            raise MarketError(name, "a whole number")
+        return int(value)
+
+    try:
+        day = date.fromisoformat(form.get("start_day", ""))
+        at = time.fromisoformat(form.get("start_time", "07:00"))
+    except ValueError:
+        raise MarketError("start_day", "give the day as YYYY-MM-DD and the time as HH:MM") \
+            from None
+    lines = []
+    for n in range(LINES_ON_FORM):
+        trade = form.get(f"trade_{n}", "")
+        if not trade:
+            continue
+        lines.append(jobs.LineSpec(trade, whole(f"headcount_{n}", form.get(f"headcount_{n}", "")),
+                                   whole(f"wage_{n}", form.get(f"wage_{n}", "")) * 100))
+    if not lines:
+        raise MarketError("lines", "at least one trade with its headcount and wage")
+    return jobs.JobSpec(
+        employer_id=whole("employer_id", form.get("employer_id", "")), lines=tuple(lines),
+        start_at=datetime.combine(day, at, ZoneInfo(timezone)),
+        days=whole("days", form.get("days", "")), daily_pay=form.get("daily_pay") == "on",
+        town_id=whole("town_id", form.get("town_id", "")), address=form.get("address", ""),
+        notes=form.get("notes", ""))
+
+
+async def _job_choices(request: web.Request) -> dict:
+    desk = deps_of(request).desk
+    async with desk.sessions() as session:
+        employers = list(await session.execute(
+            Employer.__table__.select().where(Employer.market_id == desk.market_id)
+            .order_by(Employer.name)))
+    return {**await _choices(request), "employers": [(e.id, e.name, e.verification)
+                                                     for e in employers],
+            "lines_on_form": range(LINES_ON_FORM)}
+
+
+async def new_job(request: web.Request) -> web.StreamResponse:
+    tomorrow = market_today(deps_of(request).clock(), deps_of(request).desk.timezone) \
+        + timedelta(days=1)
+    return _page(request, "job_form.html", values={"start_day": tomorrow.isoformat(),
+                                                   "start_time": "07:00", "days": "1"},
+                 error=None, preview=None, **await _job_choices(request))
+
+
+async def compose_job(request: web.Request) -> web.StreamResponse:
+    """`preview` shows who the first wave would alert; `publish` posts the job."""
+    deps, form = deps_of(request), await request.post()
+    desk = deps.desk
+    publish = form.get("action") == "publish"
+    try:
+        spec = _job_spec(form, desk.timezone)
+        async with desk.sessions() as session, session.begin():
+            if not publish:
+                shown = await preview.preview(session, desk, spec, now=deps.clock())
+            else:
+                job_id = (await jobs.post_job(session, spec, market_id=desk.market_id,
+                                              agent=staff_of(request).name,
+                                              now=deps.clock())).id
+    except jobs.NotFound as missing:
+        return _page(request, "job_form.html", status=422, values=form, preview=None,
+                     error=missing, **await _job_choices(request))
+    except MarketError as refused:
+        return _page(request, "job_form.html", status=422, values=form, preview=None,
+                     error=refused, **await _job_choices(request))
+    if not publish:
+        return _page(request, "job_form.html", values=form, error=None, preview=shown,
+                     **await _job_choices(request))
+    deps.nudge_market()  # its first wave goes out now
+    raise web.HTTPSeeOther(f"{PREFIX}/jobs/{job_id}")
+
+
+async def _job_state(request: web.Request):
+    desk, job_id = deps_of(request).desk, _id(request)
+    async with desk.sessions() as session:
+        return job_id and await job_files.job_state(session, job_id, market_id=desk.market_id)
+
+
+async def job(request: web.Request) -> web.StreamResponse:
+    state = await _job_state(request)
+    if not state:
+        return refuse(request, 404, "没有这个岗位 (no such job)")
+    return _page(request, "job.html", job=state, local=_local(request))
+
+
+async def job_live(request: web.Request) -> web.StreamResponse:
+    """What the job page polls every two seconds: the lines as they fill."""
+    state = await _job_state(request)
+    if not state:
+        return web.json_response({"error": "no such job"}, status=404)
+    return web.json_response({
+        "waves_sent": state.waves_sent, "status": state.status,
+        "lines": [{"line_id": line.line_id, "filled": line.filled,
+                   "remaining": line.remaining, "offers": line.offers,
+                   "by_wave": {str(k): v for k, v in line.by_wave.items()}}
+                  for line in state.lines]})
+
+
+# --- dashboard ------------------------------------------------------------------------
+def _period(request: web.Request) -> figures.Period:
+    desk = deps_of(request).desk
+    today = market_today(deps_of(request).clock(), desk.timezone)
+    try:
+        first = date.fromisoformat(request.query.get("from") or
+                                   (today - timedelta(days=29)).isoformat())
+        last = date.fromisoformat(request.query.get("to") or today.isoformat())
+    except ValueError:
+        raise MarketError("from", "give the days as YYYY-MM-DD") from None
+    return figures.Period(first, last, desk.timezone)
+
+
+async def _figures(request: web.Request):
+    desk = deps_of(request).desk
+    period = _period(request)
+    async with desk.sessions() as session:
+        return (period, await figures.totals(session, period, market_id=desk.market_id),
+                await figures.daily(session, period),
+                await figures.fill_minutes(session, period))
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    try:
+        period, totals, days, fills = await _figures(request)
+    except (MarketError, figures.PeriodError) as bad:
+        return refuse(request, 400, str(bad))
+    chart = {"days": [d.day.isoformat() for d in days],
+             **{name: [getattr(d, name) for d in days]
+                for name in ("registrations", "alerted", "accepted", "hired")},
+             **{name: [getattr(d, name) / 100 for d in days]
+                for name in ("paid_fen", "unpaid_fen", "recovered_fen")}}
+    return _page(request, "dashboard.html", period=period, totals=asdict(totals),
+                 chart=chart, median_fill=figures.median(fills), filled_jobs=len(fills))
+
+
+async def dashboard_csv(request: web.Request) -> web.StreamResponse:
+    try:
+        period, _, days, _ = await _figures(request)
+    except (MarketError, figures.PeriodError) as bad:
+        return refuse(request, 400, str(bad))
+    return web.Response(
+        text=figures.days_as_csv(days), content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition":
+                 f'attachment; filename="figures-{period.first}-{period.last}.csv"'})
+
+
+PAGES: tuple[Page, ...] = (
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/workers", workers),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/workers/new", new_worker),
+    Page(Role.AGENT,      "POST", f"{PREFIX}/workers/new", register_worker),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/workers/{{id}}", worker),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/workers/{{id}}/edit", edit_worker),
+    Page(Role.AGENT,      "POST", f"{PREFIX}/workers/{{id}}/edit", correct_worker),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/callbacks", waiting_callers),
+    Page(Role.AGENT,      "POST", f"{PREFIX}/callbacks/{{id}}/done", called_back),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/employers", employers),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/employers/{{id}}", employer),
+    Page(Role.SUPERVISOR, "POST", f"{PREFIX}/employers/{{id}}/verification", verify_employer),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/jobs/new", new_job),
+    Page(Role.AGENT,      "POST", f"{PREFIX}/jobs/new", compose_job),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/jobs/{{id}}", job),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/jobs/{{id}}/live", job_live),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/dashboard", dashboard),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/dashboard.csv", dashboard_csv),
+)

@@ -1,0 +1,182 @@
+"""The agents' working pages through the real app: a walk-in registered at the window and
+found again, a worker's file opened and audited, a caller rung back, an employer verified
+by a supervisor, a job previewed then published and followed, and the dashboard."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from gigline.keys import DESK, SESSIONS
+from market import jobs
+from market.context import MarketContext
+from market.waves import run_waves
+from store.models import AuditEntry, CallbackRequest, Employer, Worker
+from tests.test_sign_in import app_client, form_token, sign_in
+
+VALID_ID = "11010519491231002X"
+
+
+@pytest.fixture
+async def client(aiohttp_client, database_url, clock):
+    client = await app_client(aiohttp_client, database_url, clock)
+    await sign_in(client, "li")
+    return client
+
+
+async def csrf(client) -> str:
+    return form_token(await (await client.get("/console")).text())
+
+
+async def town(client, name: str = "北城街道") -> str:
+    html = await (await client.get("/console/workers/new")).text()
+    return re.search(rf'<option value="(\d+)">{name}</option>', html)[1]
+
+
+async def register(client, **changes):
+    data = {"csrf": await csrf(client), "phone": "13800000009", "name": "赵大姐",
+            "trades": ["cleaner", "cook"], "town_id": await town(client),
+            "day_wage_yuan": "180", "availability": "today", "alert_channel": "sms",
+            "id_number": VALID_ID} | changes
+    form = [(k, v) for k, values in data.items()
+            for v in (values if isinstance(values, list) else [values])]
+    return await client.post("/console/workers/new", data=form, allow_redirects=False)
+
+
+async def audit(client, action: str) -> list[AuditEntry]:
+    async with client.app[SESSIONS]() as session:
+        return list(await session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+async def test_a_walk_in_registered_at_the_window_is_found_and_their_file_audited(client):
+    registered = await register(client)
+    assert registered.status == 303
+    page = await client.get(registered.headers["Location"])
+    html = await page.text()
+    assert page.status == 200 and "+8613800000009" in html and "保洁" in html
+    [viewed] = await audit(client, "worker_viewed")
+    assert viewed.actor == "li" and viewed.subject.startswith("worker:")
+    found = await (await client.get("/console/workers", params={"q": "13800000009"})).text()
+    assert "138****0009" in found and "+8613800000009" not in found, "search masks the phone"
+    assert [e.actor for e in await audit(client, "consent_given")] == ["li"]
+
+
+async def test_a_bad_field_is_named_and_nothing_is_registered(client):
+    refused = await register(client, day_wage_yuan="5000")
+    assert refused.status == 422 and "day_wage_yuan" in await refused.text()
+    async with client.app[SESSIONS]() as session:
+        assert await session.scalar(select(Worker).where(Worker.phone == "+8613800000009")) \
+            is None
+
+
+async def test_a_script_for_a_name_shows_as_text(client):
+    registered = await register(client, name="<script>alert(1)</script>")
+    html = await (await client.get(registered.headers["Location"])).text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+async def test_a_caller_waiting_is_rung_back_and_leaves_the_queue(client, clock):
+    async with client.app[SESSIONS]() as session, session.begin():
+        request = CallbackRequest(phone="+8613800000005", call_sid="CA5",
+                                  reason="agent_requested", created_at=clock())
+        session.add(request)
+        await session.flush()
+        callback_id = request.id
+    queue = await (await client.get("/console/callbacks")).text()
+    assert "+8613800000005" in queue and "agent_requested" in queue
+    done = await client.post(f"/console/callbacks/{callback_id}/done", allow_redirects=False,
+                             data={"csrf": await csrf(client), "note": "已回电，想找保洁活"})
+    assert done.status == 303
+    assert "+8613800000005" not in await (await client.get("/console/callbacks")).text()
+    again = await client.post(f"/console/callbacks/{callback_id}/done",
+                              data={"csrf": await csrf(client), "note": ""})
+    assert again.status == 409 and "li" in await again.text()
+
+
+async def employer(client, clock) -> int:
+    async with client.app[SESSIONS]() as session, session.begin():
+        made = await jobs.register_employer(
+            session, market_id=client.app[DESK].market_id, name="安居建筑劳务",
+            phone="+8613900000001", address="运城", credit_code="91140802MA0K000005",
+            agent="li", now=clock())
+        return made.id
+
+
+async def test_a_supervisor_verifies_an_employer_with_what_was_checked(client, clock):
+    employer_id = await employer(client, clock)
+    found = await (await client.get("/console/employers", params={"q": "安居"})).text()
+    assert f"/console/employers/{employer_id}" in found
+    page = await (await client.get(f"/console/employers/{employer_id}")).text()
+    assert 'id="verify"' not in page, "an agent is not offered the form"
+    await sign_in(client, "wang")
+    verified = await client.post(f"/console/employers/{employer_id}/verification",
+                                 allow_redirects=False,
+                                 data={"csrf": await csrf(client), "state": "verified",
+                                       "checked": "营业执照原件"})
+    assert verified.status == 303
+    page = await (await client.get(f"/console/employers/{employer_id}")).text()
+    assert "营业执照原件" in page and "wang" in page
+
+
+async def test_a_job_is_previewed_then_published_and_followed(client, clock):
+    employer_id = await employer(client, clock)
+    async with client.app[SESSIONS]() as session, session.begin():
+        await jobs.set_verification(session, employer_id, state="verified", checked="执照",
+                                    agent="wang", now=clock())
+    await register(client, phone="13800000001", name="王师傅", trades=["welder"])
+    tomorrow = (clock() + timedelta(days=1)).date().isoformat()
+    form = {"csrf": await csrf(client), "employer_id": str(employer_id),
+            "town_id": await town(client), "address": "河东东街88号", "start_day": tomorrow,
+            "start_time": "07:00", "days": "3", "trade_0": "welder", "headcount_0": "1",
+            "wage_0": "500"}
+    previewed = await client.post("/console/jobs/new", data=form | {"action": "preview"})
+    html = await previewed.text()
+    assert previewed.status == 200 and 'id="preview"' in html and "焊工 × 1" in html
+    assert re.search(r"<td>\d{6}</td><td>北城街道</td>", html), "the welder, by number"
+    published = await client.post("/console/jobs/new", allow_redirects=False,
+                                  data=form | {"action": "publish"})
+    assert published.status == 303
+    job_page = published.headers["Location"]
+    assert "焊工" in await (await client.get(job_page)).text()
+    desk = client.app[DESK]
+    await run_waves(MarketContext(**{f: getattr(desk, f) for f in (
+        "sessions", "market_id", "timezone", "hotline", "catalogue", "clock", "wage_rules",
+        "wave_rules", "hold_employers")}), clock())
+    live = await (await client.get(job_page + "/live")).json()
+    assert live["waves_sent"] == 1 and live["lines"][0]["offers"] == {"offered": 1}
+    assert live["lines"][0]["remaining"] == 1
+
+
+async def test_a_job_form_with_no_line_says_so(client, clock):
+    employer_id = await employer(client, clock)
+    refused = await client.post("/console/jobs/new", data={
+        "csrf": await csrf(client), "employer_id": str(employer_id),
+        "town_id": await town(client), "start_day": "2026-11-24", "days": "1",
+        "action": "preview"})
+    assert refused.status == 422 and "lines" in await refused.text()
+
+
+async def test_the_dashboard_and_its_csv(client):
+    await register(client)
+    page = await client.get("/console/dashboard", params={"from": "2026-11-23",
+                                                          "to": "2026-11-23"})
+    html = await page.text()
+    assert page.status == 200 and 'data-total="registrations">1<' in html
+    exported = await client.get("/console/dashboard.csv", params={"from": "2026-11-22",
+                                                                  "to": "2026-11-23"})
+    rows = list(csv.reader(io.StringIO(await exported.text())))
+    assert exported.content_type == "text/csv" and rows[0][0] == "day"
+    assert [r[0] for r in rows[1:]] == ["2026-11-22", "2026-11-23"]
+    assert (await client.get("/console/dashboard", params={"from": "x"})).status == 400
+
+
+async def test_an_employer_page_for_no_one_is_a_404(client):
+    assert (await client.get("/console/employers/999")).status == 404
+    assert (await client.get("/console/workers/abc")).status == 404
+    async with client.app[SESSIONS]() as session:
+        assert await session.scalar(select(Employer)) is None
