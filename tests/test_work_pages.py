@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from gigline.keys import DESK, SESSIONS
 from market import jobs
-from market.context import MarketContext
 from market.waves import run_waves
 from store.models import AuditEntry, CallbackRequest, Employer, Worker
 from tests.test_sign_in import app_client, form_token, sign_in
@@ -143,10 +142,7 @@ async def test_a_job_is_previewed_then_published_and_followed(client, clock):
     assert published.status == 303
     job_page = published.headers["Location"]
     assert "焊工" in await (await client.get(job_page)).text()
-    desk = client.app[DESK]
-    await run_waves(MarketContext(**{f: getattr(desk, f) for f in (
-        "sessions", "market_id", "timezone", "hotline", "catalogue", "clock", "wage_rules",
-        "wave_rules", "hold_employers")}), clock())
+    await run_waves(client.app[DESK], clock())  # the scheduler's wave, run here
     live = await (await client.get(job_page + "/live")).json()
     assert live["waves_sent"] == 1 and live["lines"][0]["offers"] == {"offered": 1}
     assert live["lines"][0]["remaining"] == 1
