@@ -13,13 +13,17 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiMapping
+from pydantic import ValidationError
 
 from basics.clock import market_today
+from console import wages_api
+from console.schemas import CaseActionIn
 from console.session import CSRF, Page, deps_of, refuse, staff_of
 from market import callbacks, figures, job_files, jobs, preview, walk_in, worker_files
+from market.cases import CaseAction
 from market.jobs import MarketError
 from store.models import Area, AuditEntry, Employer, Trade
-from store.statuses import AreaKind, Availability, Channel, Role, Verification
+from store.statuses import AreaKind, Availability, CaseStatus, Channel, Role, Verification
 
 PREFIX = "/console"
 
@@ -314,6 +318,55 @@ async def job_live(request: web.Request) -> web.StreamResponse:
                   for line in state.lines]})
 
 
+# --- the rights desk ------------------------------------------------------------------
+async def rights_cases(request: web.Request) -> web.StreamResponse:
+    if request.query.get("status", "") not in ("", *CaseStatus):
+        return refuse(request, 400, "没有这种状态 (no such status)")
+    return _page(request, "cases.html", cases=await wages_api.list_cases(request),
+                 statuses=list(CaseStatus), wanted=request.query.get("status", ""),
+                 local=_local(request))
+
+
+async def rights_case(request: web.Request) -> web.StreamResponse:
+    if _id(request) is None:
+        return refuse(request, 404, "没有这个案件 (no such case)")
+    try:
+        case = await wages_api.get_case(request)  # audited as a look at personal data
+    except jobs.NotFound:
+        return refuse(request, 404, "没有这个案件 (no such case)")
+    return _page(request, "case.html", case=case, actions=list(CaseAction),
+                 local=_local(request))
+
+
+async def case_action(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    if _id(request) is None:
+        return refuse(request, 404, "没有这个案件 (no such case)")
+    try:
+        body = CaseActionIn.model_validate(
+            {k: v for k, v in form.items() if k != "csrf" and v != ""})
+        await wages_api.case_action(request, body)
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        return refuse(request, 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except jobs.NotFound:
+        return refuse(request, 404, "没有这个案件 (no such case)")
+    except MarketError as refused:  # a Conflict too: a closed case
+        return refuse(request, 409 if isinstance(refused, jobs.Conflict) else 422,
+                      refused.reason)
+    raise web.HTTPSeeOther(f"{PREFIX}/cases/{_id(request)}")
+
+
+async def clear_hold(request: web.Request) -> web.StreamResponse:
+    if _id(request) is None:
+        return refuse(request, 404, "没有这个雇主 (no such employer)")
+    try:
+        await wages_api.clear_employer(request)
+    except jobs.NotFound:
+        return refuse(request, 404, "没有这个雇主 (no such employer)")
+    raise web.HTTPSeeOther(f"{PREFIX}/employers/{_id(request)}")
+
+
 # --- dashboard ------------------------------------------------------------------------
 def _period(request: web.Request) -> figures.Period:
     desk = deps_of(request).desk
@@ -377,6 +430,10 @@ PAGES: tuple[Page, ...] = (
     Page(Role.AGENT,      "POST", f"{PREFIX}/jobs/new", compose_job),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/jobs/{{id}}", job),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/jobs/{{id}}/live", job_live),
+    Page(Role.SUPERVISOR, "POST", f"{PREFIX}/employers/{{id}}/clear", clear_hold),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/cases", rights_cases),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/cases/{{id}}", rights_case),
+    Page(Role.AGENT,      "POST", f"{PREFIX}/cases/{{id}}/actions", case_action),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/dashboard", dashboard),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/dashboard.csv", dashboard_csv),
 )

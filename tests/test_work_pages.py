@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from gigline.keys import DESK, SESSIONS
-from market import jobs
+from market import cases, jobs
 from market.waves import run_waves
 from store.models import AuditEntry, CallbackRequest, Employer, Worker
 from tests.test_sign_in import app_client, form_token, sign_in
@@ -176,3 +176,34 @@ async def test_an_employer_page_for_no_one_is_a_404(client):
     assert (await client.get("/console/workers/abc")).status == 404
     async with client.app[SESSIONS]() as session:
         assert await session.scalar(select(Employer)) is None
+
+
+async def open_case(client, clock) -> int:
+    """A walk-in reports 800 yuan unpaid: a case with no hire, for an agent to work."""
+    await register(client, phone="13800000002", name="孙师傅", trades=["welder"])
+    async with client.app[SESSIONS]() as session, session.begin():
+        worker = await session.scalar(select(Worker).where(Worker.phone == "+8613800000002"))
+        case = await cases.report_by_worker(
+            session, worker, amount_fen=80000, via="worker_sms", now=clock(),
+            catalogue=client.app[DESK].catalogue, hold_employer=True)
+        return case.id
+
+
+async def test_the_rights_desk_works_a_case_from_list_to_recovery(client, clock):
+    case_id = await open_case(client, clock)
+    listed = await (await client.get("/console/cases", params={"status": "open"})).text()
+    assert f"/console/cases/{case_id}" in listed
+    page = await (await client.get(f"/console/cases/{case_id}")).text()
+    assert "+8613800000002" in page and "800元" in page
+    assert [e.subject for e in await audit(client, "case_viewed")] == [f"case:{case_id}"]
+    for action in ({"action": "assign", "note": "李负责"},
+                   {"action": "recovered", "amount_yuan": "300", "note": "老板先付一部分"}):
+        acted = await client.post(f"/console/cases/{case_id}/actions", allow_redirects=False,
+                                  data={"csrf": await csrf(client), **action})
+        assert acted.status == 303
+    page = await (await client.get(f"/console/cases/{case_id}")).text()
+    assert "300元" in page and "老板先付一部分" in page and 'id="assigned">li<' in page
+    refused = await client.post(f"/console/cases/{case_id}/actions",
+                                data={"csrf": await csrf(client), "action": "recovered"})
+    assert refused.status == 422, "recovered needs its amount"
+    assert (await client.get("/console/cases", params={"status": "lost"})).status == 400

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from console.accounts import add_agent
 from gigline.app import create_app
 from gigline.keys import DESK, SESSIONS
-from market import jobs
+from market import cases, jobs
 from market.waves import run_waves
-from store.models import CallbackRequest
+from store.models import CallbackRequest, Worker
 from store.statuses import Role
 from tests.browser import browser_fixture, page_fixture, screenshot  # noqa: F401 (fixtures)
 from tests.conftest import make_settings
@@ -150,3 +152,27 @@ async def test_the_dashboard_draws_its_charts(aiohttp_client, database_url, cloc
     assert await page.text_content("[data-total=registrations]") == "1"
     assert await page.locator("canvas").count() == 3
     await screenshot(page, "console-dashboard")
+
+
+async def test_the_rights_desk_works_a_case(aiohttp_client, database_url, clock, page):
+    client, base = await served(aiohttp_client, database_url, clock)
+    await sign_in(page, base, "李坐席")
+    await register_walk_in(page, base, "13800000002", "孙师傅", "welder")
+    async with client.app[SESSIONS]() as session, session.begin():
+        worker = await session.scalar(select(Worker).where(Worker.phone == "+8613800000002"))
+        case = await cases.report_by_worker(
+            session, worker, amount_fen=80000, via="worker_sms", now=clock(),
+            catalogue=client.app[DESK].catalogue, hold_employer=True)
+    await page.click("text=维权 (cases)")
+    await page.click(f"#cases >> text={case.id}")
+    await page.wait_for_url(f"**/console/cases/{case.id}")
+    await page.select_option("#act select[name=action]", "assign")
+    await page.click("#act >> text=提交 (submit)")
+    await page.wait_for_selector("#assigned >> text=李坐席")
+    await page.select_option("#act select[name=action]", "recovered")
+    await page.fill("#act input[name=amount_yuan]", "800")
+    await page.fill("#act input[name=note]", "老板已付清")
+    await page.click("#act >> text=提交 (submit)")
+    await page.wait_for_selector("#timeline >> text=老板已付清")
+    assert "800元 / 800元" in await page.text_content("#amounts")
+    await screenshot(page, "console-case")
