@@ -16,8 +16,8 @@ from multidict import MultiMapping
 from pydantic import ValidationError
 
 from basics.clock import market_today
-from console import wages_api
-from console.schemas import CaseActionIn
+from console import api, wages_api
+from console.schemas import CaseActionIn, JobChangeIn
 from console.session import CSRF, Page, deps_of, refuse, staff_of
 from market import callbacks, figures, job_files, jobs, preview, walk_in, worker_files
 from market.cases import CaseAction
@@ -367,6 +367,39 @@ async def clear_hold(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PREFIX}/employers/{_id(request)}")
 
 
+# --- a job changed or cancelled (holders are told by SMS, as through the API) -----------
+async def change_job(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    if _id(request) is None:
+        return refuse(request, 404, "没有这个岗位 (no such job)")
+    day, at = form.get("start_day", ""), form.get("start_time", "")
+    try:
+        body = JobChangeIn.model_validate({
+            k: v for k, v in {"start_at": f"{day}T{at}" if day and at else None,
+                              "address": form.get("address") or None,
+                              "notes": form.get("notes")}.items() if v is not None})
+        await api.change_job(request, body)
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        return refuse(request, 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except jobs.NotFound:
+        return refuse(request, 404, "没有这个岗位 (no such job)")
+    except MarketError as refused:
+        return refuse(request, 409 if isinstance(refused, jobs.Conflict) else 422,
+                      refused.reason)
+    raise web.HTTPSeeOther(f"{PREFIX}/jobs/{_id(request)}")
+
+
+async def cancel_job(request: web.Request) -> web.StreamResponse:
+    if _id(request) is None:
+        return refuse(request, 404, "没有这个岗位 (no such job)")
+    try:
+        await api.cancel_job(request)
+    except jobs.NotFound:
+        return refuse(request, 404, "没有这个岗位 (no such job)")
+    raise web.HTTPSeeOther(f"{PREFIX}/jobs/{_id(request)}")
+
+
 # --- dashboard ------------------------------------------------------------------------
 def _period(request: web.Request) -> figures.Period:
     desk = deps_of(request).desk
@@ -430,6 +463,8 @@ PAGES: tuple[Page, ...] = (
     Page(Role.AGENT,      "POST", f"{PREFIX}/jobs/new", compose_job),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/jobs/{{id}}", job),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/jobs/{{id}}/live", job_live),
+    Page(Role.AGENT,      "POST", f"{PREFIX}/jobs/{{id}}/change", change_job),
+    Page(Role.AGENT,      "POST", f"{PREFIX}/jobs/{{id}}/cancel", cancel_job),
     Page(Role.SUPERVISOR, "POST", f"{PREFIX}/employers/{{id}}/clear", clear_hold),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/cases", rights_cases),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/cases/{{id}}", rights_case),

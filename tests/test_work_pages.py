@@ -10,8 +10,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from console.staff_pages import PAGES
 from gigline.keys import DESK, SESSIONS
 from market import cases, jobs
 from market.waves import run_waves
@@ -207,3 +208,66 @@ async def test_the_rights_desk_works_a_case_from_list_to_recovery(client, clock)
                                 data={"csrf": await csrf(client), "action": "recovered"})
     assert refused.status == 422, "recovered needs its amount"
     assert (await client.get("/console/cases", params={"status": "lost"})).status == 400
+
+
+async def published_job(client, clock, **changes) -> tuple[int, int]:
+    employer_id = await employer(client, clock)
+    tomorrow = (clock() + timedelta(days=1)).date().isoformat()
+    form = {"csrf": await csrf(client), "employer_id": str(employer_id),
+            "town_id": await town(client), "address": "河东东街88号", "start_day": tomorrow,
+            "start_time": "07:00", "days": "3", "trade_0": "welder", "headcount_0": "1",
+            "wage_0": "500", "action": "publish"} | changes
+    published = await client.post("/console/jobs/new", allow_redirects=False, data=form)
+    return employer_id, int(published.headers["Location"].rsplit("/", 1)[1])
+
+
+async def test_a_job_is_changed_then_cancelled_from_its_page(client, clock):
+    _, job_id = await published_job(client, clock)
+    changed = await client.post(f"/console/jobs/{job_id}/change", allow_redirects=False,
+                                data={"csrf": await csrf(client), "address": "解州镇北街1号"})
+    assert changed.status == 303
+    assert "解州镇北街1号" in await (await client.get(f"/console/jobs/{job_id}")).text()
+    cancelled = await client.post(f"/console/jobs/{job_id}/cancel", allow_redirects=False,
+                                  data={"csrf": await csrf(client)})
+    assert cancelled.status == 303
+    page = await (await client.get(f"/console/jobs/{job_id}")).text()
+    assert 'data-field="status">cancelled<' in page and 'id="change"' not in page
+    again = await client.post(f"/console/jobs/{job_id}/change",
+                              data={"csrf": await csrf(client), "notes": "x"})
+    assert again.status == 409
+
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+async def test_a_script_anywhere_shows_as_text_on_every_page(client, clock):
+    """Every page a signed-in supervisor can open, each over records whose free text is a
+    script: none of it reaches the page as markup."""
+    await sign_in(client, "wang")
+    await register(client, name=SCRIPT)
+    employer_id, job_id = await published_job(client, clock, address=SCRIPT, notes=SCRIPT)
+    async with client.app[SESSIONS]() as session, session.begin():
+        worker = await session.scalar(select(Worker).where(Worker.phone == "+8613800000009"))
+        await session.execute(update(Employer).values(name=SCRIPT, address=SCRIPT))
+        session.add(CallbackRequest(phone=worker.phone, call_sid="CA9", reason=SCRIPT[:32],
+                                    created_at=clock()))
+        case = await cases.report_by_worker(
+            session, worker, amount_fen=100, via="worker_sms", now=clock(),
+            catalogue=client.app[DESK].catalogue, hold_employer=True)
+        ids = {"workers": worker.id, "employers": employer_id, "jobs": job_id,
+               "cases": case.id}
+    await client.post(f"/console/cases/{ids['cases']}/actions",
+                      data={"csrf": await csrf(client), "action": "contact", "note": SCRIPT})
+    opened = 0
+    for page in PAGES:
+        if page.method != "GET" or page.role is None or page.path.endswith(("/live", ".csv")):
+            continue
+        kind = page.path.split("/")[2] if page.path.count("/") > 1 else ""
+        path = page.path.replace("{id}", str(ids.get(kind, 0)))
+        response = await client.get(path, params={"q": "<script>"} if "{" not in page.path
+                                    else None)
+        body = await response.text()
+        assert response.status == 200, path
+        assert SCRIPT not in body, f"{path} shows a script as markup"
+        opened += 1
+    assert opened >= 10

@@ -109,7 +109,7 @@ async def test_a_waiting_caller_is_rung_back(aiohttp_client, database_url, clock
     await page.wait_for_selector("#queue >> text=没有人在等")
 
 
-async def test_a_job_is_previewed_published_and_fills_before_the_agent_s_eyes(
+async def test_a_job_is_previewed_published_on_the_board_and_fills_before_the_agent_s_eyes(
         aiohttp_client, database_url, clock, page):
     client, base = await served(aiohttp_client, database_url, clock)
     desk = client.app[DESK]
@@ -132,8 +132,13 @@ async def test_a_job_is_previewed_published_and_fills_before_the_agent_s_eyes(
     await page.click("text=预览匹配 (preview matches)")
     await page.wait_for_selector("#preview >> text=北城街道")
     await screenshot(page, "console-job-preview")
+    board = await page.context.new_page()  # the hall's screen, open before the job exists
+    await board.goto(f"{base}/board")
+    assert await board.locator("#lines tr").count() == 0
     await page.click("text=发布 (publish)")
     await page.wait_for_url("**/console/jobs/*")
+    await board.wait_for_selector("#lines >> text=焊工", timeout=3000)  # no reload
+    assert "500" in await board.text_content("#lines")
     offered = page.locator("#lines [data-field=offered]")
     assert await offered.text_content() == "0"
     await run_waves(desk, clock())  # the scheduler's wave, run here
