@@ -156,9 +156,14 @@ async def correct_worker(request: web.Request) -> web.StreamResponse:
 
 # --- callbacks ------------------------------------------------------------------------
 async def waiting_callers(request: web.Request) -> web.StreamResponse:
-    desk = deps_of(request).desk
-    async with desk.sessions() as session:
-        queue = await callbacks.waiting(session, market_id=desk.market_id)
+    """The queue shows callers' whole phone numbers: a look at personal data, audited."""
+    deps = deps_of(request)
+    async with deps.desk.sessions() as session, session.begin():
+        queue = await callbacks.waiting(session, market_id=deps.desk.market_id)
+        if queue:
+            session.add(AuditEntry(at=deps.clock(), actor=staff_of(request).name,
+                                   action="callbacks_viewed", subject="callback",
+                                   detail={"callbacks": [c.callback_id for c in queue]}))
     return _page(request, "callbacks.html", queue=queue, local=_local(request))
 
 
