@@ -5,7 +5,7 @@ console.wages_api for cases, hires and holds); this module only reads them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -38,8 +38,14 @@ class AuditFilter:
             except ValueError:
                 raise BadRequest(name, "give the day as YYYY-MM-DD") from None
 
-        return cls(agent=query.get("agent", "").strip(),
-                   subject=query.get("subject", "").strip(),
+        def name(field: str) -> str:
+            raw = query.get(field, "").strip()
+            # No stored name holds these, and PostgreSQL refuses a NUL in a string.
+            if len(raw) > 64 or any(ord(char) < 32 for char in raw):
+                raise BadRequest(field, "at most 64 characters, none of them control ones")
+            return raw
+
+        return cls(agent=name("agent"), subject=name("subject"),
                    day_from=day("from"), day_to=day("to"))
 
 
@@ -52,15 +58,21 @@ async def read(session: AsyncSession, wanted: AuditFilter, timezone: str) -> lis
         query = query.where(or_(AuditEntry.subject == wanted.subject,
                                 AuditEntry.subject.startswith(f"{wanted.subject}:",
                                                               autoescape=True)))
-    if wanted.day_from:
-        query = query.where(AuditEntry.at >= _start_of(wanted.day_from, zone))
-    if wanted.day_to:
-        query = query.where(AuditEntry.at < _start_of(wanted.day_to + timedelta(days=1), zone))
+    if wanted.day_from and (start := _start_of(wanted.day_from, zone)):
+        query = query.where(AuditEntry.at >= start)
+    if wanted.day_to and (end := _start_of(wanted.day_to, zone, days_later=1)):
+        query = query.where(AuditEntry.at < end)
     return list(await session.scalars(query))
 
 
-def _start_of(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), zone)
+def _start_of(day: date, zone: ZoneInfo, *, days_later: int = 0) -> datetime | None:
+    """The day's first moment in UTC; None past the calendar's ends, where no entry is
+    (and no bound is needed)."""
+    try:
+        return datetime.combine(day + timedelta(days=days_later), time(0), zone
+                                ).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 async def list_audit(request: web.Request) -> list[AuditOut]:

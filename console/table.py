@@ -24,6 +24,8 @@ def _day_query(name: str, description: str) -> Param:
 
 
 AGENT, SUPERVISOR = Role.AGENT, Role.SUPERVISOR
+# A name or subject to look for, as console.audit.AuditFilter takes it (else 400).
+NAME = {"type": "string", "maxLength": 64, "pattern": "^[^\\u0000-\\u001f]*$"}
 
 # The first column is who may call the route (a supervisor may call all an agent may).
 ROUTES: tuple[Route, ...] = (
@@ -78,8 +80,8 @@ ROUTES: tuple[Route, ...] = (
     Route(SUPERVISOR, "GET",  "/api/audit", audit.list_audit,
           "The audit log, newest first (500 at most): who changed or looked at what",
           s.AuditOut, many=True, errors=(400,), query=(
-              Param("agent", {"type": "string"}, description="only this agent's entries"),
-              Param("subject", {"type": "string"},
+              Param("agent", NAME, description="only this agent's entries"),
+              Param("subject", NAME,
                     description="`case:12` for one record, `case` for every case"),
               Param("from", {"type": "string", "format": "date"},
                     description="from this market day (YYYY-MM-DD)"),
