@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console import api, audit, wages_api
+from console import agents_api, api, audit, wages_api
 from console import schemas as s
 from console.http import Param, Route
 from store.statuses import ReminderStatus, Role
@@ -87,4 +87,17 @@ ROUTES: tuple[Route, ...] = (
                     description="from this market day (YYYY-MM-DD)"),
               Param("to", {"type": "string", "format": "date"},
                     description="to this market day, included"))),
+    Route(SUPERVISOR, "GET",  "/api/agents", agents_api.list_agents,
+          "The staff: agents and supervisors, active or revoked, with their live tokens",
+          s.AgentOut, many=True),
+    Route(SUPERVISOR, "POST", "/api/agents", agents_api.add_agent,
+          "Add an agent or supervisor; their password is made up and answered once",
+          s.AgentAddedOut, status=201, body=s.AgentIn, errors=(409,)),
+    Route(SUPERVISOR, "POST", "/api/agents/{id}/tokens", agents_api.issue_token,
+          "A new API token for the agent, answered once", s.TokenOut, status=201,
+          errors=(409,)),
+    Route(SUPERVISOR, "POST", "/api/agents/{id}/revoke", agents_api.revoke_agent,
+          "Revoke an agent: no more sign-in, tokens revoked, sessions ended", s.AgentOut),
+    Route(SUPERVISOR, "POST", "/api/tokens/{id}/revoke", agents_api.revoke_token,
+          "Revoke one API token", s.TokenRevokedOut),
 )
