@@ -211,6 +211,10 @@ async def sign_in(session: AsyncSession, name: str, password: str, *,
     rest of that time, whether or not an account has it; tries while locked do not count,
     so the lock ends when it said it would."""
     name = name.strip()[:64]
+    # Failures older than the lock matter no more: dropped here, so the table holds only
+    # the last quarter hour of each name tried.
+    await session.execute(delete(LoginFailure).where(LoginFailure.name == name,
+                                                     LoginFailure.at <= now - LOCK_FOR))
     failures = await session.scalar(select(func.count()).select_from(LoginFailure).where(
         LoginFailure.name == name, LoginFailure.at > now - LOCK_FOR))
     if failures >= LOCK_AFTER:
@@ -224,6 +228,8 @@ async def sign_in(session: AsyncSession, name: str, password: str, *,
             raise SignInRefused(LOCKED, locked=True)
         raise SignInRefused(WRONG)
     await session.execute(delete(LoginFailure).where(LoginFailure.name == name))
+    await session.execute(delete(AgentSession).where(  # their sessions that ran out
+        AgentSession.agent_id == agent.id, AgentSession.expires_at <= now))
     key, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.add(AgentSession(id=_sha256(key), agent_id=agent.id, csrf_token=csrf,
                              created_at=now, expires_at=now + SESSION_FOR))
