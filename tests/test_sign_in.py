@@ -11,12 +11,15 @@ from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import select
 
 from console.accounts import LOCKED, WRONG, add_agent, revoke
 from console.staff_pages import PAGES
 from gigline.app import create_app
 from gigline.cli import main
 from gigline.keys import SESSIONS
+from store.db import make_engine
+from store.models import AuditEntry
 from store.statuses import Role
 from tests.conftest import make_settings
 
@@ -206,7 +209,6 @@ async def test_every_supervisors_page_refuses_an_agent(client, page):
 async def test_the_supervisor_reads_the_audit_page_filtered(client, clock):
     await sign_in(client, "wang")
     async with client.app[SESSIONS]() as session, session.begin():
-        from store.models import AuditEntry
         session.add_all([
             AuditEntry(at=clock(), actor="li", action="case_viewed", subject="case:7",
                        detail={}),
@@ -246,3 +248,12 @@ async def test_the_agents_commands_add_issue_list_and_revoke(database_url, monke
     assert re.search(r"zhao\tsupervisor\trevoked\t0 token", capsys.readouterr().out)
     assert await cli("token", "zhao") == 2 and await cli("token", "nobody") == 2
     assert token not in capsys.readouterr().out
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            done = (await conn.execute(select(AuditEntry.actor, AuditEntry.action)
+                                       .order_by(AuditEntry.id))).all()
+    finally:
+        await engine.dispose()
+    assert done == [("cli", "agent_added"), ("cli", "token_issued"), ("cli", "token_revoked"),
+                    ("cli", "agent_revoked")]
