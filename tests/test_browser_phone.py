@@ -1,12 +1,17 @@
-"""The phone routes a browser phone uses: they refuse bad input with a reason, say how the
-current Gather takes keys, and text the hotline as a phone."""
+"""The browser phone on the local carrier's port: its JSON routes refuse bad input with a
+reason, it exists only beside the local carrier, and in real Chromium a person registers a
+worker by keypad, reads the SMS, and texts the hotline from the employer's phone."""
 
 from __future__ import annotations
 
+import socket
+
 import aiohttp
 import pytest
+from playwright.async_api import Locator, Page, expect
 
 from gigline.runtime import start_hotline
+from tests.browser import browser_fixture, page_fixture, screenshot  # noqa: F401 (fixtures)
 from tests.conftest import free_port, make_settings
 
 WORKER = "+8613800000011"
@@ -38,6 +43,45 @@ async def answer(response: aiohttp.ClientResponse) -> tuple[int, dict | list]:
 
 
 # --- over HTTP ------------------------------------------------------------------------------
+
+async def test_the_page_and_its_files_come_from_the_carrier_with_a_strict_policy(hotline, http):
+    base = hotline.carrier.rest_base
+    async with http.get(f"{base}/phone") as page_response:
+        assert page_response.status == 200
+        assert page_response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "script-src" not in page_response.headers["Content-Security-Policy"], \
+            "default-src 'self' covers scripts: none inline, none from elsewhere"
+        assert "default-src 'self'" in page_response.headers["Content-Security-Policy"]
+        assert '<script src="/phone/phone.js"' in await page_response.text()
+    for name, kind in (("phone.js", "text/javascript"), ("phone.css", "text/css")):
+        async with http.get(f"{base}/phone/{name}") as asset:
+            assert asset.status == 200 and asset.content_type == kind
+    async with http.get(f"{base}/phone/carrier.py") as outside:
+        assert outside.status in (401, 404), "only the page's own files are served"
+
+
+async def test_the_hotline_itself_serves_no_phone_page(hotline, http):
+    for path in ("/phone", "/phone/phone.js", "/phones"):
+        async with http.get(f"{hotline.url}{path}") as response:
+            assert response.status == 404, path
+
+
+async def test_with_twilio_configured_no_local_carrier_and_no_phone_runs(database_url, http):
+    carrier_port = free_port()
+    settings = make_settings(
+        database_url, free_port(), GIGLINE_LOCAL_CARRIER_PORT=str(carrier_port),
+        TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_AUTH_TOKEN="secret",
+        TWILIO_PHONE_NUMBER="+863592123456", GIGLINE_ID_HASH_KEY="k" * 32)
+    running = await start_hotline(settings)
+    try:
+        assert running.carrier is None
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", carrier_port), timeout=2).close()
+        async with http.get(f"{running.url}/phone") as response:
+            assert response.status == 404
+    finally:
+        await running.close()
+
 
 @pytest.mark.parametrize("number", ["12345", "not-a-phone", "+86138"])
 async def test_a_bad_number_is_refused_with_the_reason(hotline, http, number):
@@ -109,3 +153,115 @@ async def test_the_thread_holds_what_the_phone_sent_and_got(hotline, http):
     assert thread[0]["body"] == "帮助" and "0359" in thread[1]["body"]
     async with http.get(f"{hotline.carrier.rest_base}/phones/{WORKER}/messages") as other:
         assert await answer(other) == (200, []), "another phone's thread is its own"
+
+
+# --- in real Chromium -----------------------------------------------------------------------
+
+def phone(page: Page, name: str) -> Locator:
+    return page.locator(f'[data-phone="{name}"]')
+
+
+def part(phone_box: Locator, role: str) -> Locator:
+    return phone_box.locator(f'[data-role="{role}"]')
+
+
+async def press(phone_box: Locator, keys: str) -> None:
+    # Clicked as fast as Playwright can: keys pressed while the carrier is busy wait their
+    # turn, and each Gather gets its digits when its numDigits or finish key says so.
+    for key in keys:
+        await phone_box.locator(f'[data-key="{key}"]').click()
+
+
+async def open_phone(page: Page, hotline, name: str, number: str) -> Locator:
+    if not page.url.endswith("/phone"):
+        await page.goto(f"{hotline.carrier.rest_base}/phone")
+    box = phone(page, name)
+    await part(box, "number").fill(number)
+    await part(box, "number").dispatch_event("change")
+    return box
+
+
+async def test_a_person_registers_a_new_worker_by_keypad_from_the_browser_phone(hotline, page):
+    employer = await open_phone(page, hotline, "employer", EMPLOYER)  # the other phone texts
+    await part(employer, "body").fill("帮助")
+    await part(employer, "reply").locator("button").click()
+    worker = await open_phone(page, hotline, "worker", WORKER)
+    await expect(page.locator("#hotline-number")).to_have_text(hotline.carrier.hotline_number)
+    await part(worker, "call").click()
+    prompts = part(worker, "prompts")
+    await expect(prompts).to_contain_text("零工热线")
+    await expect(part(worker, "status")).to_contain_text("通话中")
+    # consent, 钢筋工 and more trades, done, district and town, availability, wage, alerts …
+    await press(worker, "1113212" + "350#" + "111" + VALID_ID.replace("X", "*"))
+    record = part(worker, "record")
+    await expect(record).to_be_visible(timeout=10_000)
+    await record.click()
+    await expect(record).to_be_hidden()
+    await press(worker, "1")  # the name as recorded is right
+    await expect(prompts).to_contain_text("登记好了", timeout=10_000)
+    await expect(part(worker, "error")).to_be_hidden()
+    sms = part(worker, "sms")
+    await expect(sms.locator("li.received")).to_contain_text("登记成功", timeout=10_000)
+    await expect(sms.locator("li.received")).to_contain_text("工号")
+    await expect(part(employer, "sms").locator("li.received")).to_contain_text("0359")
+    await screenshot(page, "browser_phone")
+    await part(worker, "hangup").click()
+    await expect(part(worker, "status")).to_contain_text("通话结束")
+    await expect(part(worker, "call")).to_be_enabled()
+
+
+async def test_the_employer_phone_texts_the_hotline_and_sees_the_reply(hotline, page):
+    employer = await open_phone(page, hotline, "employer", EMPLOYER)
+    await part(employer, "body").fill("帮助")
+    await part(employer, "body").press("Enter")
+    thread = part(employer, "sms")
+    hotline_number = hotline.carrier.hotline_number
+    await expect(thread.locator("li.sent")).to_have_text(f"我 → {hotline_number}帮助")
+    await expect(thread.locator("li.received")).to_contain_text("0359", timeout=10_000)
+    await expect(part(employer, "body")).to_have_value("")
+    await expect(part(phone(page, "worker"), "sms").locator("li")).to_have_count(0)
+
+
+async def test_a_script_in_an_sms_shows_as_text(hotline, page):
+    employer = await open_phone(page, hotline, "employer", EMPLOYER)
+    hostile = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+    # As the hotline would send it through Twilio's Messages API, and as the phone types it.
+    hotline.carrier.sms.create({"To": EMPLOYER, "From": hotline.carrier.hotline_number,
+                                "Body": hostile})
+    await part(employer, "body").fill(hostile)
+    await part(employer, "reply").locator("button").click()
+    thread = part(employer, "sms")
+    await expect(thread.locator("li.received .body").first).to_have_text(hostile)
+    await expect(thread.locator("li.sent .body")).to_have_text(hostile)
+    assert await thread.locator("script, img").count() == 0
+    assert await page.evaluate("window.pwned") is None
+
+
+async def test_a_bad_number_shows_the_carriers_reason_on_the_phone(hotline, page):
+    worker = await open_phone(page, hotline, "worker", "12345")
+    await part(worker, "call").click()
+    await expect(part(worker, "error")).to_have_text("not a valid phone number: '12345'")
+    await expect(part(worker, "call")).to_be_enabled()
+
+
+# The browser's speech engine, replaced by one that notes what it was asked to say: headless
+# Chromium has no voices to listen to.
+LISTENING_SPEECH = """
+window.spoken = [];
+window.speechSynthesis.speak = (utterance) => window.spoken.push([utterance.lang, utterance.text]);
+window.speechSynthesis.cancel = () => window.spoken.push(["cancel", ""]);
+"""
+
+
+async def test_prompts_are_spoken_in_mandarin_until_muted(hotline, page):
+    await page.add_init_script(LISTENING_SPEECH)
+    worker = await open_phone(page, hotline, "worker", WORKER)
+    await part(worker, "call").click()
+    await expect(part(worker, "prompts")).to_contain_text("零工热线")
+    spoken = await page.evaluate("window.spoken")
+    shown = await part(worker, "prompts").locator("li").all_text_contents()
+    assert spoken == [["zh-CN", text] for text in shown]
+    await page.locator("#speak-aloud").uncheck()
+    await press(worker, "1")
+    await expect(part(worker, "prompts").locator("li")).not_to_have_count(len(shown))
+    assert await page.evaluate("window.spoken") == [*spoken, ["cancel", ""]], "muted"
