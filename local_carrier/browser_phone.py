@@ -1,8 +1,9 @@
 """The browser phone: a page for a person trying the hotline with no carrier, served by the
 local carrier on its own port (so it exists only where the local carrier runs: never
 beside Twilio). Two simulated phones, a worker's and an employer's, each with a keypad, the
-prompts as text (and spoken by the browser), a record button and an SMS thread; they work
-through the phone routes (rest_phones.py), like `gigline call`.
+prompts as text (and spoken by the browser), a record button, a microphone for a hotline
+with speech on (static/microphone.js encodes it as Media Streams carry it) and an SMS
+thread; they work through the phone routes (rest_phones.py), like `gigline call`.
 
 The page and its script are static files (static/): nothing a caller or the hotline wrote
 is put into HTML on the server, and the script shows it with textContent only. The
@@ -28,7 +29,7 @@ SECURITY_HEADERS = {
 def add_browser_phone_routes(app: web.Application) -> None:
     # Named under PHONE_ROUTE: no account credentials, no injected REST faults (rest.py).
     app.router.add_get(PAGE_PATH, _page, name=f"{PHONE_ROUTE}-page")
-    app.router.add_get(f"{PAGE_PATH}/{{name:phone\\.(js|css)}}", _asset,
+    app.router.add_get(f"{PAGE_PATH}/{{name:(phone\\.(js|css)|microphone\\.js)}}", _asset,
                        name=f"{PHONE_ROUTE}-asset")
 
 

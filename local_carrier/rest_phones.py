@@ -11,13 +11,14 @@ unknown call Twilio's 404.
 
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from .call import CallStateError, ScriptedCall
 from .errors import not_found
 from .ids import to_e164
 from .phone_line import CallView, LocalLine
 from .sms_center import MAX_BODY
+from .streams import FRAME_BYTES
 
 if TYPE_CHECKING:
     from .carrier import LocalCarrier
@@ -31,6 +32,8 @@ def add_phone_routes(app: web.Application, carrier: "LocalCarrier") -> None:
     app.router.add_post("/phones/{phone}/calls", phones.place_call, name=f"{PHONE_ROUTE}-call")
     app.router.add_post("/phones/{phone}/calls/{sid}", phones.act, name=f"{PHONE_ROUTE}-act")
     app.router.add_get("/phones/{phone}/calls/{sid}", phones.look, name=f"{PHONE_ROUTE}-look")
+    app.router.add_get("/phones/{phone}/calls/{sid}/microphone", phones.microphone,
+                       name=f"{PHONE_ROUTE}-microphone")
     app.router.add_get("/phones/{phone}/sms", phones.inbox, name=f"{PHONE_ROUTE}-sms")
     app.router.add_post("/phones/{phone}/sms", phones.text, name=f"{PHONE_ROUTE}-text")
     app.router.add_get("/phones/{phone}/messages", phones.conversation,
@@ -84,6 +87,31 @@ class PhonesApi:
         except ValueError as error:
             return _mistake(400, error)
         return web.json_response(view.as_json())
+
+    async def microphone(self, request: web.Request) -> web.StreamResponse:
+        """A WebSocket of the caller's voice: binary messages of 8 kHz μ-law, any length.
+        Media Streams carry whole 20 ms frames, and a part frame would be padded with
+        silence mid-word, so what does not fill a frame waits for the next message. The
+        socket closes when the call ends."""
+        call = self._call(request)
+        if call.ended:
+            return _mistake(409, f"call {call.sid} already ended ({call.status})")
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        heard = bytearray()
+        async for message in socket:
+            if message.type != WSMsgType.BINARY:
+                await socket.close(code=1003, message=b"8 kHz mu-law audio in binary messages")
+                break
+            heard += message.data
+            whole = len(heard) - len(heard) % FRAME_BYTES
+            if call.ended:
+                await socket.close(message=b"the call ended")
+                break
+            if whole:
+                await call.stream_audio(bytes(heard[:whole]))
+                del heard[:whole]
+        return socket
 
     async def inbox(self, request: web.Request) -> web.Response:
         phone = to_e164(request.match_info["phone"])

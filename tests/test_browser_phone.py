@@ -4,15 +4,27 @@ worker by keypad, reads the SMS, and texts the hotline from the employer's phone
 
 from __future__ import annotations
 
+import re
 import socket
+import wave
+from array import array
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, async_playwright, expect
 
 from gigline.runtime import start_hotline
-from tests.browser import browser_fixture, page_fixture, screenshot  # noqa: F401 (fixtures)
+from speech.mulaw import TABLE
+from tests.browser import (  # noqa: F401 (fixtures)
+    browser_fixture,
+    chromium_path,
+    page_fixture,
+    screenshot,
+)
 from tests.conftest import free_port, make_settings
+from tests.speech_fixtures import no_recognizer_left, utterance
 
 WORKER = "+8613800000011"
 EMPLOYER = "+8613900000022"
@@ -129,6 +141,27 @@ async def test_acting_on_an_ended_call_is_a_conflict(hotline, http):
     other = f"{hotline.carrier.rest_base}/phones/{EMPLOYER}/calls/{view['sid']}"
     async with http.get(other) as not_theirs:
         assert not_theirs.status == 404, "a call is looked at from the phone that made it"
+
+
+async def test_the_microphone_socket_takes_audio_refuses_text_and_ended_calls(hotline, http):
+    phone = f"{hotline.carrier.rest_base}/phones/{WORKER}"
+    async with http.post(f"{phone}/calls") as placed:
+        url = f"{phone}/calls/{(await placed.json())['sid']}"
+    async with http.ws_connect(f"{url}/microphone") as microphone:
+        # Speech is off: no stream is open, so the voice is lost, as on Twilio.
+        await microphone.send_bytes(b"\xff" * 500)
+        await microphone.send_str("hello")
+        closed = await microphone.receive()
+        assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 1003
+    async with http.ws_connect(f"{url}/microphone") as microphone:
+        async with http.post(url, data={"action": "hang_up"}) as hung_up:
+            assert hung_up.status == 200
+        await microphone.send_bytes(b"\xff" * 160)
+        closed = await microphone.receive()
+        assert closed.type == aiohttp.WSMsgType.CLOSE and closed.extra == "the call ended"
+    async with http.get(f"{url}/microphone") as late:
+        status, body = await answer(late)
+        assert status == 409 and "already ended" in body["message"]
 
 
 async def test_a_text_needs_a_body_that_fits(hotline, http):
@@ -265,3 +298,60 @@ async def test_prompts_are_spoken_in_mandarin_until_muted(hotline, page):
     await press(worker, "1")
     await expect(part(worker, "prompts").locator("li")).not_to_have_count(len(shown))
     assert await page.evaluate("window.spoken") == [*spoken, ["cancel", ""]], "muted"
+
+
+# --- the microphone, with speech on ------------------------------------------------------
+
+def fake_microphone_wav(word: str, path: Path) -> Path:
+    """`word` of the test pack as Chromium's fake microphone plays it: 16-bit 48 kHz WAV
+    (the 8 kHz recording interpolated up), then three seconds of quiet. None before: espeak's
+    words are misheard after quiet (see test_speech_calls.py)."""
+    quiet = b"\xff"
+    mulaw = utterance(word) + quiet * 24000
+    samples = [TABLE[code] for code in mulaw]
+    up = 6
+    wide = array("h", (samples[i] + (samples[min(i + 1, len(samples) - 1)] - samples[i])
+                       * k // up for i in range(len(samples)) for k in range(up)))
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000 * up)
+        wav.writeframes(wide.tobytes())
+    return path
+
+
+@pytest.fixture
+async def speaking_page(tmp_path) -> AsyncIterator[Page]:
+    """Chromium whose microphone says 예 (yes) once, permission granted."""
+    wav = fake_microphone_wav("예", tmp_path / "yes.wav")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=chromium_path(),
+            args=["--no-sandbox", "--use-fake-ui-for-media-stream",
+                  "--use-fake-device-for-media-stream",
+                  f"--use-file-for-fake-audio-capture={wav}%noloop"])
+        context = await chromium.new_context(locale="zh-CN")
+        yield await context.new_page()
+        await chromium.close()
+
+
+async def test_the_microphone_answers_a_listening_prompt(speaking_hotline, speaking_page):
+    page = speaking_page
+    worker = await open_phone(page, speaking_hotline, "worker", WORKER)
+    await part(worker, "call").click()
+    await expect(part(worker, "prompts")).to_contain_text("直接说")
+    await expect(part(worker, "listening")).to_contain_text("热线在听")
+    await part(worker, "microphone").click()
+    await expect(part(worker, "microphone")).to_have_attribute("aria-pressed", "true")
+    await expect(part(worker, "error")).to_be_hidden()
+    # 예 at the consent prompt reaches Vosk and the hotline moves the call on over REST:
+    # to the trades, or to reading back what it heard when it is not sure. Which one
+    # depends on how much of the word's start the fake microphone plays before the page
+    # listens (espeak's words are misheard when clipped), so either shows it heard.
+    heard = re.compile("请选您会的工种|您说的是")
+    await expect(part(worker, "prompts").locator("li").last).to_contain_text(
+        heard, timeout=20_000)
+    await part(worker, "hangup").click()
+    await expect(part(worker, "microphone")).to_have_attribute("aria-pressed", "false")
+    await speaking_hotline.carrier.drain()
+    await no_recognizer_left(speaking_hotline)

@@ -22,6 +22,61 @@ const voice = {
   },
 };
 
+// The caller's voice for a hotline with speech on: the microphone, through an AudioWorklet
+// (microphone.js: 8 kHz μ-law, 20 ms frames), over a WebSocket to the local carrier, which
+// forwards it to the media streams the call has open, as Twilio would.
+class Microphone {
+  constructor() {
+    this.socket = null;
+    this.context = null;
+    this.media = null;
+  }
+
+  get on() {
+    return this.socket !== null;
+  }
+
+  async start(callUrl, onClosed) {
+    this.context = new AudioContext();  // the device's rate: the worklet resamples
+    await this.context.audioWorklet.addModule("/phone/microphone.js");
+    // The encoder is ready before the microphone opens: opened first, the microphone lost
+    // the start of the first word while the worklet loaded.
+    this.media = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1 } });
+    const source = this.context.createMediaStreamSource(this.media);
+    // No outputs: nothing is played back, and Chrome still pulls audio through it.
+    const encoder = new AudioWorkletNode(this.context, "mulaw-8k", { numberOfOutputs: 0 });
+    const url = new URL(`${callUrl}/microphone`, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    this.socket = new WebSocket(url);
+    this.socket.binaryType = "arraybuffer";
+    this.socket.addEventListener("close", () => {
+      this.stop();
+      onClosed();
+    });
+    // Frames from before the socket opens wait for it: the first word is not clipped.
+    const early = [];
+    this.socket.addEventListener("open", () => {
+      for (const frame of early.splice(0)) this.socket.send(frame);
+    });
+    encoder.port.onmessage = (event) => {
+      if (!this.socket) return;
+      if (this.socket.readyState === WebSocket.CONNECTING) early.push(event.data);
+      else if (this.socket.readyState === WebSocket.OPEN) this.socket.send(event.data);
+    };
+    source.connect(encoder);
+  }
+
+  stop() {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket && socket.readyState <= WebSocket.OPEN) socket.close();
+    if (this.media) this.media.getTracks().forEach((track) => track.stop());
+    if (this.context) this.context.close();
+    this.media = null;
+    this.context = null;
+  }
+}
+
 async function ask(method, url, form) {
   const options = { method, headers: { Accept: "application/json" } };
   if (form) options.body = new URLSearchParams(form);
@@ -49,7 +104,9 @@ class Phone {
     this.pumping = false;
     this.timer = null;
     this.smsSeen = new Set();
+    this.microphone = new Microphone();
     this.buildKeypad();
+    this.part("microphone").addEventListener("click", () => this.toggleMicrophone());
     this.part("call").addEventListener("click", () => this.dial());
     this.part("hangup").addEventListener("click", () => this.act("hang_up", ""));
     this.part("record").addEventListener("click", () => this.act("record", RECORD_SECONDS));
@@ -65,6 +122,21 @@ class Phone {
 
   number() {
     return this.part("number").value.trim();
+  }
+
+  async toggleMicrophone() {
+    const button = this.part("microphone");
+    if (this.microphone.on) {
+      this.microphone.stop();
+    } else if (this.inCall()) {
+      try {
+        await this.microphone.start(this.callUrl, () => this.show(null));
+      } catch (error) {
+        this.microphone.stop();
+        this.showError(`麦克风用不了 No microphone: ${error.message}`);
+      }
+    }
+    button.setAttribute("aria-pressed", String(this.microphone.on));
   }
 
   phoneUrl() {
@@ -217,6 +289,11 @@ class Phone {
     this.part("number").disabled = live;
     this.part("record").hidden = !(live && this.view.waiting_for === "record");
     this.root.classList.toggle("live", live);
+    if (!live && this.microphone.on) this.microphone.stop();
+    this.part("microphone").disabled = !live;
+    this.part("microphone").setAttribute("aria-pressed", String(this.microphone.on));
+    this.part("listening").textContent = live && this.view.listening ?
+      "热线在听，可以直接说 The hotline is listening" : "";
     this.part("status").textContent = status || this.describe();
   }
 
