@@ -39,6 +39,8 @@ async def test_serve_starts_on_the_embedded_default_answers_and_stops(tmp_path):
         async with asyncio.timeout(30):
             first = (await server.stdout.readline()).decode()
         assert f"listening on http://127.0.0.1:{port}" in first
+        second = (await server.stdout.readline()).decode()
+        assert "in a browser" in second and f"http://127.0.0.1:{carrier_port}/phone" in second
         url = f"http://127.0.0.1:{port}"
         params = voice_params("CA" + "1" * 32)
         async with aiohttp.ClientSession() as http:
