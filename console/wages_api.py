@@ -3,11 +3,11 @@ owes, employers cleared of a hold, missed reminders, and the market's figures.""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import asdict
+from datetime import date, timedelta
 
 from aiohttp import web
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.http import BadRequest, agent_of, deps_of, desk_of, record_id
@@ -30,7 +30,7 @@ from console.schemas import (
     SmsOut,
 )
 from market import cases, jobs
-from market.cases import CaseAction
+from market import figures as figures_of
 from market.wages import correct_owed
 from store.models import (
     AuditEntry,
@@ -41,14 +41,13 @@ from store.models import (
     Hire,
     InboundSms,
     Job,
-    Offer,
     OutboundSms,
     PayCheck,
     Reminder,
     RightsCase,
     Worker,
 )
-from store.statuses import CaseStatus, Channel, JobStatus, PayCheckStatus, ReminderStatus
+from store.statuses import Channel, JobStatus, ReminderStatus
 
 
 async def list_cases(request: web.Request) -> list[CaseOut]:
@@ -167,55 +166,21 @@ async def list_reminders(request: web.Request) -> list[ReminderOut]:
         return [ReminderOut.model_validate(reminder) for reminder in rows]
 
 
-def _period(request: web.Request, timezone: str) -> tuple[datetime, datetime]:
+def _period(request: web.Request, timezone: str) -> figures_of.Period:
     try:
-        start = date.fromisoformat(request.query["from"])
-        end = date.fromisoformat(request.query["to"])
+        first = date.fromisoformat(request.query["from"])
+        last = date.fromisoformat(request.query["to"])
     except (KeyError, ValueError):
         raise BadRequest("from", "give from and to as YYYY-MM-DD") from None
-    if end < start:
+    if last < first:
         raise BadRequest("to", "the period ends before it starts")
-    zone = ZoneInfo(timezone)
-    first = datetime.combine(start, time(0), zone)
-    # Days at the calendar's ends have no UTC instant or next day: the period runs from
-    # the earliest to the latest moment Python can hold.
-    try:
-        first = first.astimezone(UTC)
-    except OverflowError:
-        first = datetime.min.replace(tzinfo=UTC)
-    try:
-        after = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
-    except OverflowError:
-        after = datetime.max.replace(tzinfo=UTC)
-    return first, after
+    return figures_of.Period(first, last, timezone)
 
 
 async def figures(request: web.Request) -> FiguresOut:
     """The figures markets report, for a period of market days (both ends included)."""
     desk = desk_of(request)
-    start, end = _period(request, desk.timezone)
-
-    async def count(model, column, *where) -> int:
-        return await session.scalar(select(func.count()).select_from(model)
-                                    .where(column >= start, column < end, *where))
-
+    period = _period(request, desk.timezone)
     async with desk.sessions() as session:
-        paid = (await session.execute(
-            select(func.count(), func.coalesce(func.sum(PayCheck.paid_fen), 0))
-            .where(PayCheck.status == PayCheckStatus.PAID, PayCheck.answered_at >= start,
-                   PayCheck.answered_at < end))).one()
-        recovered = await session.scalar(
-            select(func.coalesce(func.sum(CaseEvent.amount_fen), 0))
-            .where(CaseEvent.kind == CaseAction.RECOVERED, CaseEvent.at >= start,
-                   CaseEvent.at < end))
-        return FiguresOut(
-            from_=request.query["from"], to=request.query["to"],
-            registrations=await count(Worker, Worker.registered_at),
-            recommended=await count(Offer, Offer.created_at),
-            hired=await count(Hire, Hire.created_at),
-            wages_confirmed_paid=paid[0], wages_confirmed_paid_fen=int(paid[1]),
-            unpaid_cases_opened=await count(RightsCase, RightsCase.opened_at),
-            unpaid_cases_resolved=await count(
-                RightsCase, RightsCase.closed_at,
-                or_(RightsCase.recovered_fen > 0, RightsCase.status == CaseStatus.CLOSED)),
-            amount_recovered_fen=int(recovered))
+        found = await figures_of.totals(session, period, market_id=desk.market_id)
+    return FiguresOut(from_=request.query["from"], to=request.query["to"], **asdict(found))

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 import scheduler as market_clock
 from basics.clock import Clock, QuietHours, utc_now
+from console import board as console_board
 from console import pages as console_pages
 from console import routes as console_routes
 from console.accounts import Staff
@@ -98,6 +99,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     stream_socket.add_routes(app, f"/{app[CHANNEL].name}/stream")
     console_routes.add_routes(app)
     console_pages.setup(app)
+    console_board.setup(app)  # the hall's screen: its feed needs the desk, set up above
     app.on_startup.append(_console)  # after every cleanup context: it needs their resources
     app.router.add_get("/healthz", healthz)
     return app

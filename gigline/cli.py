@@ -79,6 +79,8 @@ async def _serve(settings: Settings, args) -> int:
     hotline = await start_hotline(settings)
     print(f"Gigline listening on {hotline.url} (webhooks under {hotline.url}/twilio/)")
     if hotline.carrier:
+        print(f"Try the hotline in a browser (keypad, SMS, a worker's and an employer's "
+              f"phone): {hotline.carrier.browser_phone_url}")
         print(f"Local carrier (Twilio stand-in) REST API on {hotline.carrier.rest_base} "
               f"(account {settings.account_sid}, auth token {settings.auth_token}); "
               "try a call with: gigline call")

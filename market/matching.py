@@ -103,6 +103,22 @@ def _score_parts(reach: dict[int, tuple[float, bool]], today: date) -> dict:
             "fairness": fairness}
 
 
+def open_to_workers(now: datetime) -> ColumnElement[bool]:
+    """The job's side of `eligible_pairs` (over Job and its Employer): a job any worker
+    may be offered. The hall's board shows the same jobs the hotline offers."""
+    return and_(
+        Job.status == JobStatus.OPEN,
+        Job.start_at > now,
+        Employer.verification == Verification.VERIFIED,
+        Employer.alerts_held.is_(False),
+    )
+
+
+def has_free_slot() -> ColumnElement[bool]:
+    """A line with a slot not yet taken (an accepted or confirmed offer counts in `filled`)."""
+    return JobLine.filled < JobLine.headcount
+
+
 def eligible_pairs(*columns, now: datetime, reach: ColumnElement[bool],
                    available: ColumnElement[bool], slots_and_days: bool = True) -> Select:
     """(worker, job line) pairs where the worker may take the line. The matcher fixes the
@@ -128,10 +144,7 @@ def eligible_pairs(*columns, now: datetime, reach: ColumnElement[bool],
         .join(Job, Job.id == JobLine.job_id)
         .join(Employer, Employer.id == Job.employer_id)
         .where(
-            Job.status == JobStatus.OPEN,
-            Job.start_at > now,
-            Employer.verification == Verification.VERIFIED,
-            Employer.alerts_held.is_(False),
+            open_to_workers(now),
             Worker.status == WorkerStatus.ACTIVE,
             reach,
             available,
@@ -141,7 +154,7 @@ def eligible_pairs(*columns, now: datetime, reach: ColumnElement[bool],
         )
     )
     if slots_and_days:
-        query = query.where(JobLine.filled < JobLine.headcount, ~overlapping_hold.exists())
+        query = query.where(has_free_slot(), ~overlapping_hold.exists())
     return query
 
 

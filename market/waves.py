@@ -58,24 +58,33 @@ async def _send_wave(session: AsyncSession, ctx: MarketContext, job: Job,
         # start again when an agent verifies or clears the employer.
         job.next_wave_at = None
         return 0
-    reach = await towns_within_reach(session, job.town_id)
-    today = market_today(now, ctx.timezone)
-    start_day = job.start_at.astimezone(ZoneInfo(ctx.timezone)).date()
     wave = job.waves_sent + 1
     hold = rules.quiet.until(now, ctx.timezone)
     if hold is not None and job.start_at - now <= rules.quiet_override:
         hold = None
-    made, chosen = 0, set()
+    made = 0
+    for match in await choose_wave(session, ctx, job, open_lines, now):
+        made += await _offer(session, ctx, job, match, wave, hold, now)
+    job.waves_sent, job.next_wave_at = wave, now + rules.interval
+    return made
+
+
+async def choose_wave(session: AsyncSession, ctx: MarketContext, job: Job,
+                      open_lines: list[JobLine], now: datetime) -> list[Match]:
+    """Who a wave alerts: for each line, its multiplier times its free slots of the best
+    ranked eligible workers, none of them twice across the job's lines."""
+    rules = ctx.wave_rules
+    reach = await towns_within_reach(session, job.town_id)
+    today = market_today(now, ctx.timezone)
+    start_day = job.start_at.astimezone(ZoneInfo(ctx.timezone)).date()
+    chosen: dict[int, Match] = {}
     for line in open_lines:
         wanted = rules.multiplier * (line.headcount - line.filled)
         matches = await match_line(session, job, line, limit=wanted + len(chosen), now=now,
-                                   today=today,
-                                   start_day=start_day, reach=reach)
+                                   today=today, start_day=start_day, reach=reach)
         for match in [m for m in matches if m.worker_id not in chosen][:wanted]:
-            chosen.add(match.worker_id)
-            made += await _offer(session, ctx, job, match, wave, hold, now)
-    job.waves_sent, job.next_wave_at = wave, now + rules.interval
-    return made
+            chosen[match.worker_id] = match
+    return list(chosen.values())
 
 
 async def _offer(session: AsyncSession, ctx: MarketContext, job: Job, match: Match,

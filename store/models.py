@@ -392,12 +392,17 @@ class WageReport(Base):
 
 class CallbackRequest(Base):
     __tablename__ = "callback_requests"
+    # The agents' queue: the open ones, oldest first.
+    __table_args__ = (Index("ix_callback_requests_status_created", "status", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
     call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=CallbackStatus.OPEN)
     created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(64))  # the agent who called back
+    note: Mapped[str | None] = mapped_column(Text)  # what came of it
 
 
 class AuditEntry(Base):

@@ -168,6 +168,7 @@ ENDED_CALLS = frozenset({CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILE
 
 class CallbackStatus(StrEnum):
     OPEN = "open"  # an agent is to call the phone back
+    DONE = "done"  # called back; the agent's note says what came of it
 
 
 class OutboxStatus(StrEnum):

@@ -1,6 +1,7 @@
 """Real headless Chromium for the pages' tests: Debian's `chromium` (installed by `make
 test`), driven by Playwright through `executable_path`, so no browser is ever downloaded.
-Import the fixtures into a test module: `from tests.browser import browser, page  # noqa`."""
+Import the fixtures into a test module: `from tests.browser import browser_fixture,
+page_fixture  # noqa: F401` (pytest knows them as `browser` and `page`)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ there one answer saved ends the update and the caller is back at the main menu.
 from __future__ import annotations
 
 from basics.identity import is_valid_id_number
+from basics.profile_limits import WAGE_MAX_YUAN, WAGE_MIN_YUAN
 from ivr_flows.commands import (
     Ask,
     CompleteRegistration,
@@ -23,8 +24,6 @@ from ivr_flows.listening import ITEM, page_of
 from ivr_flows.turn import CallState, Step, Turn, asks
 from store.statuses import Availability, Channel
 
-WAGE_MIN_YUAN = 30
-WAGE_MAX_YUAN = 3000
 # Menu keys to the words stored. Plain strings: the call's state goes to JSON and back
 # every turn, so its draft holds plain strings whether saved yet or not.
 AVAILABILITY = {"1": Availability.TODAY.value, "2": Availability.TOMORROW.value,
