@@ -1,6 +1,7 @@
-"""The audit log as supervisors read it: who did or looked at what, when. Entries are
-written by whatever they record, in its transaction (market.jobs for employers and jobs,
-console.wages_api for cases, hires and holds); this module only reads them."""
+"""The audit log as supervisors read it: who did or looked at what, when. Changes are
+written by whatever makes them, in its transaction (market.jobs for employers and jobs,
+console.wages_api for cases, hires and holds, console.accounts for the staff); a look at
+a worker's personal data is written here, by `looked_at`, in the session that reads it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from console.http import BadRequest, desk_of
 from console.schemas import AuditOut
 from store.models import AuditEntry
+
+
+def looked_at(session: AsyncSession, *, agent: str, subject: str, now: datetime,
+              detail: dict | None = None) -> None:
+    """`agent` is shown `subject` ("case:12", "worker:7") with workers' personal data
+    (phones, names, recordings, ID last four). Call it in the session that reads them,
+    inside a transaction, so the look is recorded if and only if the data went out."""
+    kind = subject.partition(":")[0]
+    session.add(AuditEntry(at=now, actor=agent, action=f"{kind}_viewed", subject=subject,
+                           detail=detail or {}))
+
 
 PAGE = 500  # the newest this many entries that match: narrow the filter for older ones
 
