@@ -172,8 +172,10 @@ async def test_the_sign_in_token_of_another_browser_is_refused(client):
 
 
 async def test_after_sign_in_only_our_own_pages_are_gone_to(client):
-    signed = await sign_in(client, "wang", next_="https://evil.example/console")
-    assert signed.headers["Location"] == "/console"
+    for elsewhere in ("https://evil.example/console", "//evil.example/console",
+                      "/console\\..\\evil", "/consoles", "/console/login"):
+        signed = await sign_in(client, "wang", next_=elsewhere)
+        assert signed.headers["Location"] == "/console", elsewhere
     signed = await sign_in(client, "wang", next_="/console/audit")
     assert signed.headers["Location"] == "/console/audit"
 
