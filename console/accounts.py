@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.jobs import Conflict, MarketError, NotFound
-from store.models import Agent, AgentSession, AgentToken, LoginFailure
+from store.models import Agent, AgentSession, AgentToken, AuditEntry, LoginFailure
 from store.statuses import Role
 
 LOCK_AFTER = 5  # failed sign-ins in a row, by name
@@ -78,17 +78,27 @@ async def _password_matches(stored: str, password: str) -> bool:
     return await asyncio.to_thread(check)
 
 
+def is_token_id(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _valid_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 64:
         raise MarketError("name", "must be 1 to 64 characters")
-    if name.isdigit():  # `gigline agents revoke 7` means token 7
+    if is_token_id(name):  # `gigline agents revoke 7` means token 7
         raise MarketError("name", "must not be all digits")
     return name
 
 
+def _audit(now: datetime, by: str, action: str, subject: str, detail: dict) -> AuditEntry:
+    return AuditEntry(at=now, actor=by, action=action, subject=subject, detail=detail)
+
+
 async def add_agent(session: AsyncSession, name: str, role: Role, password: str, *,
-                    now: datetime) -> Agent:
+                    now: datetime, by: str = "") -> Agent:
+    """`by`: who adds them, for the audit log (the CLI's operator is `cli`); empty for
+    tests' own set-up."""
     name = _valid_name(name)
     if await session.scalar(select(Agent.id).where(Agent.name == name)) is not None:
         raise Conflict("name", f"there is already an agent named {name}")
@@ -98,6 +108,9 @@ async def add_agent(session: AsyncSession, name: str, role: Role, password: str,
                   created_at=now)
     session.add(agent)
     await session.flush()
+    if by:
+        session.add(_audit(now, by, "agent_added", f"agent:{agent.id}",
+                           {"name": name, "role": role}))
     return agent
 
 
@@ -114,41 +127,70 @@ async def list_agents(session: AsyncSession) -> list[tuple[Agent, int]]:
             await session.execute(select(Agent, live).order_by(Agent.name))]
 
 
-async def _agent_named(session: AsyncSession, name: str) -> Agent:
+async def agent_named(session: AsyncSession, name: str) -> Agent:
     agent = await session.scalar(select(Agent).where(Agent.name == name))
     if agent is None:
         raise NotFound("agent", name, field="name")
     return agent
 
 
-async def issue_token(session: AsyncSession, name: str, *, now: datetime) -> tuple[int, str]:
+async def agent_by_id(session: AsyncSession, agent_id: int) -> Agent:
+    agent = await session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound("agent", agent_id, field="id")
+    return agent
+
+
+async def live_tokens(session: AsyncSession, agent_id: int) -> int:
+    return await session.scalar(select(func.count()).where(
+        AgentToken.agent_id == agent_id, AgentToken.revoked_at.is_(None)))
+
+
+async def issue_token(session: AsyncSession, agent: Agent, *, now: datetime,
+                      by: str = "") -> tuple[int, str]:
     """A new API token for the agent: its id (to revoke it by) and the token, which is
     not kept and cannot be shown again."""
-    agent = await _agent_named(session, name)
     if agent.disabled_at is not None:
-        raise Conflict("name", f"{name} is revoked")
+        raise Conflict("name", f"{agent.name} is revoked")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = AgentToken(agent_id=agent.id, token_hash=_sha256(token), created_at=now)
     session.add(row)
     await session.flush()
+    if by:
+        session.add(_audit(now, by, "token_issued", f"agent:{agent.id}", {"token": row.id}))
     return row.id, token
 
 
-async def revoke(session: AsyncSession, name_or_token_id: str, *, now: datetime) -> str:
-    """A token id revokes that token; a name disables the agent, revokes all their tokens
-    and ends their sessions. Says what it did."""
-    if name_or_token_id.isdigit():
-        done = await session.execute(
-            update(AgentToken).where(AgentToken.id == int(name_or_token_id),
-                                     AgentToken.revoked_at.is_(None)).values(revoked_at=now))
-        if not done.rowcount:
-            raise NotFound("live token", name_or_token_id, field="token")
-        return f"token {name_or_token_id} revoked"
-    agent = await _agent_named(session, name_or_token_id)
+async def revoke_token(session: AsyncSession, token_id: int, *, now: datetime,
+                       by: str = "") -> None:
+    done = await session.execute(
+        update(AgentToken).where(AgentToken.id == token_id, AgentToken.revoked_at.is_(None))
+        .values(revoked_at=now))
+    if not done.rowcount:
+        raise NotFound("live token", token_id, field="id")
+    if by:
+        session.add(_audit(now, by, "token_revoked", f"token:{token_id}", {}))
+
+
+async def revoke_agent(session: AsyncSession, agent: Agent, *, now: datetime,
+                       by: str = "") -> None:
+    """They can no longer sign in; their tokens are revoked and their sessions end."""
     agent.disabled_at = agent.disabled_at or now
     await session.execute(update(AgentToken).where(
         AgentToken.agent_id == agent.id, AgentToken.revoked_at.is_(None)).values(revoked_at=now))
     await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
+    if by:
+        session.add(_audit(now, by, "agent_revoked", f"agent:{agent.id}", {}))
+
+
+async def revoke(session: AsyncSession, name_or_token_id: str, *, now: datetime,
+                 by: str = "") -> str:
+    """A token id revokes that token; a name revokes the agent. Says what it did."""
+    if is_token_id(name_or_token_id):
+        await revoke_token(session, int(name_or_token_id), now=now, by=by)
+        return f"token {name_or_token_id} revoked"
+    agent = await agent_named(session, name_or_token_id)
+    await revoke_agent(session, agent, now=now, by=by)
     return f"{agent.name} revoked: cannot sign in, tokens revoked, sessions ended"
 
 
@@ -169,6 +211,10 @@ async def sign_in(session: AsyncSession, name: str, password: str, *,
     rest of that time, whether or not an account has it; tries while locked do not count,
     so the lock ends when it said it would."""
     name = name.strip()[:64]
+    # Failures older than the lock matter no more: dropped here, so the table holds only
+    # the last quarter hour of each name tried.
+    await session.execute(delete(LoginFailure).where(LoginFailure.name == name,
+                                                     LoginFailure.at <= now - LOCK_FOR))
     failures = await session.scalar(select(func.count()).select_from(LoginFailure).where(
         LoginFailure.name == name, LoginFailure.at > now - LOCK_FOR))
     if failures >= LOCK_AFTER:
@@ -182,6 +228,8 @@ async def sign_in(session: AsyncSession, name: str, password: str, *,
             raise SignInRefused(LOCKED, locked=True)
         raise SignInRefused(WRONG)
     await session.execute(delete(LoginFailure).where(LoginFailure.name == name))
+    await session.execute(delete(AgentSession).where(  # their sessions that ran out
+        AgentSession.agent_id == agent.id, AgentSession.expires_at <= now))
     key, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.add(AgentSession(id=_sha256(key), agent_id=agent.id, csrf_token=csrf,
                              created_at=now, expires_at=now + SESSION_FOR))

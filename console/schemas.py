@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from market.cases import CaseAction
-from store.statuses import CaseStatus, JobStatus, ReminderStatus, Verification
+from store.statuses import CaseStatus, JobStatus, ReminderStatus, Role, Verification
 
 MAX_ID = 2**31 - 1  # the store's keys are PostgreSQL integers
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -419,3 +419,34 @@ class AuditOut(_Out):
     action: str
     subject: str = Field(description="`type:id` (`case:12`), or a caller's phone")
     detail: dict[str, Any]
+
+
+class AgentIn(_Body):
+    # Not all digits: `gigline agents revoke 7` means token 7 (console.accounts).
+    name: str = text(64, required=True,
+                     json_schema_extra={"not": {"pattern": r"^\s*[0-9]+\s*$"}})
+    role: Literal[tuple(role.value for role in Role)] = Role.AGENT.value
+
+
+class AgentOut(_Out):
+    id: int
+    name: str
+    role: str
+    active: bool
+    live_tokens: int
+    created_at: Moment
+
+
+class AgentAddedOut(AgentOut):
+    password: str = Field(description="made up for them; shown this once, kept only hashed")
+
+
+class TokenOut(_Out):
+    id: int = Field(description="revoke it by this: POST /api/tokens/{id}/revoke")
+    agent_id: int
+    token: str = Field(description="shown this once, kept only hashed")
+
+
+class TokenRevokedOut(_Out):
+    id: int
+    revoked: bool

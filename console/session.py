@@ -14,6 +14,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -94,7 +95,7 @@ def page_middleware(pages: tuple[Page, ...]):
         staff: Staff | None = request.get(STAFF)
         if role is not None and staff is None:
             if request.method == "GET":
-                raise web.HTTPSeeOther(f"{LOGIN_PATH}?next={request.path}")
+                raise web.HTTPSeeOther(f"{LOGIN_PATH}?{urlencode({'next': request.path})}")
             return refuse(request, 401, "请先登录 (sign in first)")
         if role is not None and not staff.role.allows(role):
             return refuse(request, 403, f"只有主管可以打开这一页 (only a {role} may open this "

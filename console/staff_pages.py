@@ -34,7 +34,8 @@ from store.statuses import Role
 def _next(target: str) -> str:
     """Where to go after signing in: only a console page of ours (no open redirect)."""
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX) \
+    ours = parts.path == PREFIX or parts.path.startswith(PREFIX + "/")
+    if parts.scheme or parts.netloc or "\\" in parts.path or not ours \
             or parts.path.startswith(LOGIN_PATH):
         return PREFIX
     return parts.path

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from console import api, audit, wages_api
+from console import agents_api, api, audit, wages_api
 from console import schemas as s
 from console.http import Param, Route
 from store.statuses import ReminderStatus, Role
@@ -24,6 +24,8 @@ def _day_query(name: str, description: str) -> Param:
 
 
 AGENT, SUPERVISOR = Role.AGENT, Role.SUPERVISOR
+# A name or subject to look for, as console.audit.AuditFilter takes it (else 400).
+NAME = {"type": "string", "maxLength": 64, "pattern": "^[^\\u0000-\\u001f]*$"}
 
 # The first column is who may call the route (a supervisor may call all an agent may).
 ROUTES: tuple[Route, ...] = (
@@ -78,11 +80,24 @@ ROUTES: tuple[Route, ...] = (
     Route(SUPERVISOR, "GET",  "/api/audit", audit.list_audit,
           "The audit log, newest first (500 at most): who changed or looked at what",
           s.AuditOut, many=True, errors=(400,), query=(
-              Param("agent", {"type": "string"}, description="only this agent's entries"),
-              Param("subject", {"type": "string"},
+              Param("agent", NAME, description="only this agent's entries"),
+              Param("subject", NAME,
                     description="`case:12` for one record, `case` for every case"),
               Param("from", {"type": "string", "format": "date"},
                     description="from this market day (YYYY-MM-DD)"),
               Param("to", {"type": "string", "format": "date"},
                     description="to this market day, included"))),
+    Route(SUPERVISOR, "GET",  "/api/agents", agents_api.list_agents,
+          "The staff: agents and supervisors, active or revoked, with their live tokens",
+          s.AgentOut, many=True),
+    Route(SUPERVISOR, "POST", "/api/agents", agents_api.add_agent,
+          "Add an agent or supervisor; their password is made up and answered once",
+          s.AgentAddedOut, status=201, body=s.AgentIn, errors=(409,)),
+    Route(SUPERVISOR, "POST", "/api/agents/{id}/tokens", agents_api.issue_token,
+          "A new API token for the agent, answered once", s.TokenOut, status=201,
+          errors=(409,)),
+    Route(SUPERVISOR, "POST", "/api/agents/{id}/revoke", agents_api.revoke_agent,
+          "Revoke an agent: no more sign-in, tokens revoked, sessions ended", s.AgentOut),
+    Route(SUPERVISOR, "POST", "/api/tokens/{id}/revoke", agents_api.revoke_token,
+          "Revoke one API token", s.TokenRevokedOut),
 )

@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from console.audit import looked_at
 from console.http import BadRequest, agent_of, deps_of, desk_of, record_id
 from console.schemas import (
     CallOut,
@@ -67,8 +68,8 @@ async def get_case(request: web.Request) -> CaseDetailOut:
         case = await session.get(RightsCase, case_id)
         if case is None:
             raise jobs.NotFound("case", case_id)
-        session.add(AuditEntry(at=deps_of(request).clock(), actor=agent_of(request),
-                               action="case_viewed", subject=f"case:{case_id}", detail={}))
+        looked_at(session, agent=agent_of(request), subject=f"case:{case_id}",
+                  now=deps_of(request).clock())
         employer = await session.get(Employer, case.employer_id) if case.employer_id else None
         job = await session.get(Job, case.job_id) if case.job_id else None
         members = list(await session.execute(

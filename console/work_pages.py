@@ -16,13 +16,13 @@ from multidict import MultiMapping
 from pydantic import ValidationError
 
 from basics.clock import market_today
-from console import api, wages_api
+from console import api, audit, wages_api
 from console.schemas import CaseActionIn, JobChangeIn
 from console.session import CSRF, Page, deps_of, refuse, staff_of
 from market import callbacks, figures, job_files, jobs, preview, walk_in, worker_files
 from market.cases import CaseAction
 from market.jobs import MarketError
-from store.models import Area, AuditEntry, Employer, Trade
+from store.models import Area, Employer, Trade
 from store.statuses import AreaKind, Availability, CaseStatus, Channel, Role, Verification
 
 PREFIX = "/console"
@@ -60,9 +60,8 @@ async def worker(request: web.Request) -> web.StreamResponse:
                                               market_id=deps.desk.market_id)
         if file is None:
             return refuse(request, 404, "没有这个工友 (no such worker)")
-        session.add(AuditEntry(at=deps.clock(), actor=staff_of(request).name,
-                               action="worker_viewed", subject=f"worker:{worker_id}",
-                               detail={}))
+        audit.looked_at(session, agent=staff_of(request).name, subject=f"worker:{worker_id}",
+                        now=deps.clock())
     return _page(request, "worker.html", file=file, local=_local(request))
 
 
@@ -161,9 +160,9 @@ async def waiting_callers(request: web.Request) -> web.StreamResponse:
     async with deps.desk.sessions() as session, session.begin():
         queue = await callbacks.waiting(session, market_id=deps.desk.market_id)
         if queue:
-            session.add(AuditEntry(at=deps.clock(), actor=staff_of(request).name,
-                                   action="callbacks_viewed", subject="callback",
-                                   detail={"callbacks": [c.callback_id for c in queue]}))
+            audit.looked_at(session, agent=staff_of(request).name, subject="callback",
+                            now=deps.clock(),
+                            detail={"callbacks": [c.callback_id for c in queue]})
     return _page(request, "callbacks.html", queue=queue, local=_local(request))
 
 

@@ -79,6 +79,8 @@ async def _serve(settings: Settings, args) -> int:
     hotline = await start_hotline(settings)
     print(f"Gigline listening on {hotline.url} (webhooks under {hotline.url}/twilio/)")
     if hotline.carrier:
+        print(f"Try the hotline in a browser (keypad, SMS, a worker's and an employer's "
+              f"phone): {hotline.carrier.browser_phone_url}")
         print(f"Local carrier (Twilio stand-in) REST API on {hotline.carrier.rest_base} "
               f"(account {settings.account_sid}, auth token {settings.auth_token}); "
               "try a call with: gigline call")
@@ -98,6 +100,7 @@ async def _serve(settings: Settings, args) -> int:
 
 
 FIRST_SUPERVISOR = "admin"
+CLI = "cli"  # who the audit log says managed agents from this machine's command line
 
 
 async def _first_supervisor(sessions, settings: Settings) -> None:
@@ -109,7 +112,7 @@ async def _first_supervisor(sessions, settings: Settings) -> None:
             if await accounts.any_agent(session):
                 return
             await accounts.add_agent(session, FIRST_SUPERVISOR, Role.SUPERVISOR, password,
-                                     now=utc_now())
+                                     now=utc_now(), by=CLI)
     except IntegrityError:  # another instance made them just now
         return
     print(f"Console: {settings.public_url}/console; supervisor '{FIRST_SUPERVISOR}', "
@@ -129,15 +132,17 @@ async def _agents(settings: Settings, args) -> int:
                 typed = _typed_password()
                 password = typed or accounts.new_password()
                 await accounts.add_agent(session, args.name, Role(args.role), password,
-                                         now=now)
+                                         now=now, by=CLI)
                 print(f"{args.name.strip()} ({args.role}) added"
                       + ("" if typed else f"; password: {password} (shown once)"))
             elif args.verb == "token":
-                token_id, token = await accounts.issue_token(session, args.name, now=now)
+                agent = await accounts.agent_named(session, args.name)
+                token_id, token = await accounts.issue_token(session, agent, now=now, by=CLI)
                 print(f"token {token_id} for {args.name}: {token}\n(shown once; revoke it "
                       f"with: gigline agents revoke {token_id})")
             elif args.verb == "revoke":
-                print(await accounts.revoke(session, args.name_or_token_id, now=now))
+                print(await accounts.revoke(session, args.name_or_token_id, now=now,
+                                            by=CLI))
             else:
                 for agent, tokens in await accounts.list_agents(session):
                     state = "revoked" if agent.disabled_at else "active"

@@ -243,6 +243,20 @@ class ScriptedCall:
         await self.settled()
         return True
 
+    async def stream_audio(self, mulaw: bytes) -> int:
+        """Live audio from the caller (the browser phone's microphone), whole 20 ms frames
+        of 8 kHz μ-law: Twilio forks the caller's audio to every stream running and none
+        hears what was said before it started, so it goes to the streams open now and is
+        otherwise lost. Returns how many streams got it."""
+        if self.ended:
+            raise CallStateError(f"call {self.sid} already ended ({self.status})")
+        heard = 0
+        for stream in self.open_streams:
+            with contextlib.suppress(StreamClosed):  # the application just closed it
+                await stream.send_audio(mulaw)
+                heard += 1
+        return heard
+
     async def close_streams(self) -> None:
         for stream in self._streams.values():
             await stream.close()

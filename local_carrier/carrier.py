@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import aiohttp
 from aiohttp import web
 
+from .browser_phone import PAGE_PATH
 from .call import CallContext, ScriptedCall
 from .faults import FaultPlan
 from .ids import API_VERSION, require_e164
@@ -84,6 +85,11 @@ class LocalCarrier:
         bound_host, bound_port = runner.addresses[0][:2]
         self.rest_base = f"http://{bound_host}:{bound_port}"
         return self.rest_base
+
+    @property
+    def browser_phone_url(self) -> str | None:
+        """The browser phone's page (browser_phone.py), once the carrier listens."""
+        return None if self.rest_base is None else f"{self.rest_base}{PAGE_PATH}"
 
     def learn_rest_base(self, origin: str) -> None:
         if self.rest_base is None:

@@ -31,6 +31,11 @@ class CallView:
     duration: int
     waiting_for: str | None  # see ScriptedCall.waiting_for
     hears_speech: bool  # the current prompt takes spoken answers
+    # How the current Gather takes keys (num_digits, finish_on_key, timeout), or None: a
+    # phone whose keys go out one at a time (the browser phone) needs them to know when the
+    # carrier would stop collecting and post the digits, as Twilio does.
+    keypad: dict[str, object] | None
+    listening: bool  # a media stream is open: what the caller says now reaches the hotline
     prompts: tuple[str, ...]  # every <Say> heard so far
     dialed: tuple[str, ...]
     errors: tuple[dict[str, object], ...]
@@ -45,6 +50,9 @@ class CallView:
             duration=call.duration,
             waiting_for=call.waiting_for,
             hears_speech=gather is not None and "speech" in gather["input"],
+            keypad=None if gather is None or "dtmf" not in gather["input"] else {
+                key: gather[key] for key in ("num_digits", "finish_on_key", "timeout")},
+            listening=bool(call.open_streams),
             prompts=tuple(call.prompts),
             dialed=tuple(call.dialed),
             errors=tuple(call.errors),
@@ -54,7 +62,9 @@ class CallView:
         return {
             "sid": self.sid, "status": self.status, "ended": self.ended,
             "duration": self.duration, "waiting_for": self.waiting_for,
-            "hears_speech": self.hears_speech, "prompts": list(self.prompts),
+            "hears_speech": self.hears_speech, "keypad": self.keypad,
+            "listening": self.listening,
+            "prompts": list(self.prompts),
             "dialed": list(self.dialed), "errors": list(self.errors),
         }
 
@@ -63,7 +73,9 @@ class CallView:
         return cls(
             sid=data["sid"], status=data["status"], ended=data["ended"],
             duration=data["duration"], waiting_for=data["waiting_for"],
-            hears_speech=data["hears_speech"], prompts=tuple(data["prompts"]),
+            hears_speech=data["hears_speech"], keypad=data.get("keypad"),
+            listening=data.get("listening", False),
+            prompts=tuple(data["prompts"]),
             dialed=tuple(data["dialed"]), errors=tuple(data["errors"]),
         )
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import BasicAuth, web
 
+from .browser_phone import add_browser_phone_routes
 from .errors import TwilioApiError, not_found
 from .ids import API_VERSION
 from .inbox import inbox_handler
@@ -36,6 +37,7 @@ def build_rest_app(carrier: "LocalCarrier") -> web.Application:
     app.router.add_post(f"{ACCOUNT}/Calls/{{sid}}.json", calls.update)
     app.router.add_get("/inbox", inbox_handler(carrier.sms), name=INBOX_ROUTE)
     add_phone_routes(app, carrier)
+    add_browser_phone_routes(app)
     # Recording media is public unless an account turns on media auth (the default is off).
     recording = _recording_handler(carrier)
     for suffix in ("", ".wav"):

@@ -62,20 +62,28 @@ async def test_every_change_through_the_api_and_every_case_view_is_audited(marke
         ("PATCH", "/api/hires/{id}"): (f"/api/hires/{hire.id}", {"days_worked": 1}, BOB),
         ("POST", "/api/employers/{id}/clear"): (f"/api/employers/{case.employer_id}", None,
                                                 ALICE),
+        ("POST", "/api/agents"): (None, {"name": "赵敏", "role": "agent"}, ALICE),
+        ("POST", "/api/agents/{id}/tokens"): ("agent", None, ALICE),
+        ("POST", "/api/tokens/{id}/revoke"): ("token", None, ALICE),
+        ("POST", "/api/agents/{id}/revoke"): ("agent", None, ALICE),
     }
     writes = {(route.method, route.path) for route in ROUTES if route.method != "GET"}
     assert writes == set(calls) | {("POST", "/api/employers")}, "every write route is called"
     assert [e.action for e in await entries(market)] == ["employer_registered"]
-    job_path = None
+    made = {}  # what a call created, for the calls after it: "job", "agent", "token"
     for (method, path), (base, body, token) in calls.items():
         before = len(await entries(market))
-        if base == "job":
-            base = job_path
+        base = made.get(base, base)
         url = path if base is None else base + path.split("{id}")[1]
         response = await client.request(method, url, json=body, headers=auth(token))
         assert response.status in (200, 201), (path, await response.text())
+        answer = await response.json()
         if path == "/api/jobs":
-            job_path = f"/api/jobs/{(await response.json())['id']}"
+            made["job"] = f"/api/jobs/{answer['id']}"
+        elif path == "/api/agents":
+            made["agent"] = f"/api/agents/{answer['id']}"
+        elif path.endswith("/tokens"):
+            made["token"] = f"/api/tokens/{answer['id']}"
         new = (await entries(market))[before:]
         assert len(new) >= 1, f"{method} {path} wrote no audit entry"
         assert new[-1].actor == ("wang" if token == ALICE else "li")

@@ -73,7 +73,9 @@ async def hall(database_url, clock):
     settings = make_settings(
         database_url, free_port(), GIGLINE_LOCAL_CARRIER_PORT=str(free_port()),
         GIGLINE_SCHEDULER="1", GIGLINE_OUTBOX_INTERVAL="0.2", GIGLINE_SMS_RATE="50",
-        GIGLINE_API_TOKENS=f"alice:{API_TOKEN}", GIGLINE_DEMO="0")
+        # alice verifies the employer: a supervisor's work.
+        GIGLINE_API_TOKENS=f"alice:{API_TOKEN}", GIGLINE_API_SUPERVISORS="alice",
+        GIGLINE_DEMO="0")
     hall = Hall(settings, clock, await start_over("twilio", settings, clock=clock))
     yield hall
     await hall.running.close()

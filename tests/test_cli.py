@@ -40,6 +40,8 @@ async def test_serve_starts_on_the_embedded_default_answers_and_stops(tmp_path):
         async with asyncio.timeout(30):
             first = (await server.stdout.readline()).decode()
         assert f"listening on http://127.0.0.1:{port}" in first
+        second = (await server.stdout.readline()).decode()
+        assert "in a browser" in second and f"http://127.0.0.1:{carrier_port}/phone" in second
         async with asyncio.timeout(30):  # a fresh install prints its first supervisor
             while "supervisor 'admin'" not in (line := (await server.stdout.readline()
                                                         ).decode()):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.accounts import add_agent, issue_token, revoke
+from console.accounts import add_agent, agent_named, issue_token, revoke
 from console.http import Route
 from console.table import ROUTES
 from gigline.app import create_app
@@ -70,8 +70,9 @@ async def test_a_per_agent_token_carries_its_role_until_revoked(client, clock):
     async with client.app[SESSIONS]() as session, session.begin():
         await add_agent(session, "carol 李强", Role.AGENT, "carol-password-1", now=clock())
         await add_agent(session, "dora", Role.SUPERVISOR, "dora-password-1", now=clock())
-        carol_id, carol = await issue_token(session, "carol 李强", now=clock())
-        _, dora = await issue_token(session, "dora", now=clock())
+        carol_id, carol = await issue_token(session, await agent_named(session, "carol 李强"),
+                                            now=clock())
+        _, dora = await issue_token(session, await agent_named(session, "dora"), now=clock())
     assert (await client.get("/api/trades", headers=bearer(carol))).status == 200
     refused = await client.get("/api/audit", headers=bearer(carol))
     assert refused.status == 403 and "carol 李强" in (await refused.json())["error"]
@@ -81,3 +82,27 @@ async def test_a_per_agent_token_carries_its_role_until_revoked(client, clock):
         await revoke(session, "dora", now=clock())
     assert (await client.get("/api/trades", headers=bearer(carol))).status == 401
     assert (await client.get("/api/trades", headers=bearer(dora))).status == 401
+
+
+async def test_a_supervisor_manages_the_staff_through_the_api(client):
+    sup = bearer(SUPERVISOR_TOKEN)
+    added = await client.post("/api/agents", json={"name": "周强", "role": "supervisor"},
+                              headers=sup)
+    assert added.status == 201
+    agent = await added.json()
+    assert agent["role"] == "supervisor" and len(agent["password"]) >= 10
+    again = await client.post("/api/agents", json={"name": "周强"}, headers=sup)
+    assert again.status == 409
+    issued = await (await client.post(f"/api/agents/{agent['id']}/tokens", headers=sup)).json()
+    mine = bearer(issued["token"])
+    assert (await client.get("/api/audit", headers=mine)).status == 200, "a supervisor's"
+    listed = await (await client.get("/api/agents", headers=mine)).json()
+    assert [(a["name"], a["live_tokens"], a["active"]) for a in listed] == [("周强", 1, True)]
+    assert "password" not in listed[0], "shown once, when made"
+    revoked = await client.post(f"/api/tokens/{issued['id']}/revoke", headers=sup)
+    assert revoked.status == 200
+    assert (await client.post(f"/api/tokens/{issued['id']}/revoke", headers=sup)).status == 404
+    assert (await client.get("/api/audit", headers=mine)).status == 401
+    gone = await client.post(f"/api/agents/{agent['id']}/revoke", headers=sup)
+    assert (await gone.json())["active"] is False
+    assert (await client.post(f"/api/agents/{agent['id']}/tokens", headers=sup)).status == 409

@@ -8,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import re
 from http.cookies import SimpleCookie
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import select
 
 from console.accounts import LOCKED, WRONG, add_agent, revoke
 from console.staff_pages import PAGES
 from gigline.app import create_app
 from gigline.cli import main
 from gigline.keys import SESSIONS
+from store.db import make_engine
+from store.models import AuditEntry
 from store.statuses import Role
 from tests.conftest import make_settings
 
@@ -168,8 +172,10 @@ async def test_the_sign_in_token_of_another_browser_is_refused(client):
 
 
 async def test_after_sign_in_only_our_own_pages_are_gone_to(client):
-    signed = await sign_in(client, "wang", next_="https://evil.example/console")
-    assert signed.headers["Location"] == "/console"
+    for elsewhere in ("https://evil.example/console", "//evil.example/console",
+                      "/console\\..\\evil", "/consoles", "/console/login"):
+        signed = await sign_in(client, "wang", next_=elsewhere)
+        assert signed.headers["Location"] == "/console", elsewhere
     signed = await sign_in(client, "wang", next_="/console/audit")
     assert signed.headers["Location"] == "/console/audit"
 
@@ -187,7 +193,9 @@ async def test_every_page_refuses_the_signed_out(client, page):
     response = await client.request(page.method, concrete(page.path), allow_redirects=False)
     if page.method == "GET":
         assert response.status == 303
-        assert response.headers["Location"] == f"/console/login?next={concrete(page.path)}"
+        sent_to = urlsplit(response.headers["Location"])
+        assert sent_to.path == "/console/login"
+        assert parse_qs(sent_to.query) == {"next": [concrete(page.path)]}
     else:
         assert response.status in (401, 403)
 
@@ -211,7 +219,6 @@ async def test_every_supervisors_page_refuses_an_agent(client, page):
 async def test_the_supervisor_reads_the_audit_page_filtered(client, clock):
     await sign_in(client, "wang")
     async with client.app[SESSIONS]() as session, session.begin():
-        from store.models import AuditEntry
         session.add_all([
             AuditEntry(at=clock(), actor="li", action="case_viewed", subject="case:7",
                        detail={}),
@@ -251,3 +258,12 @@ async def test_the_agents_commands_add_issue_list_and_revoke(database_url, monke
     assert re.search(r"zhao\tsupervisor\trevoked\t0 token", capsys.readouterr().out)
     assert await cli("token", "zhao") == 2 and await cli("token", "nobody") == 2
     assert token not in capsys.readouterr().out
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            done = (await conn.execute(select(AuditEntry.actor, AuditEntry.action)
+                                       .order_by(AuditEntry.id))).all()
+    finally:
+        await engine.dispose()
+    assert done == [("cli", "agent_added"), ("cli", "token_issued"), ("cli", "token_revoked"),
+                    ("cli", "agent_revoked")]

@@ -89,7 +89,7 @@ async def test_a_caller_waiting_is_rung_back_and_leaves_the_queue(client, clock)
         callback_id = request.id
     queue = await (await client.get("/console/callbacks")).text()
     assert "+8613800000005" in queue and "agent_requested" in queue
-    [looked] = await audit(client, "callbacks_viewed")
+    [looked] = await audit(client, "callback_viewed")
     assert looked.actor == "li" and looked.detail == {"callbacks": [callback_id]}
     done = await client.post(f"/console/callbacks/{callback_id}/done", allow_redirects=False,
                              data={"csrf": await csrf(client), "note": "已回电，想找保洁活"})
