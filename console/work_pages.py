@@ -16,8 +16,8 @@ from multidict import MultiMapping
 from pydantic import ValidationError
 
 from basics.clock import market_today
-from console import api, audit, wages_api
-from console.schemas import CaseActionIn, JobChangeIn
+from console import agents_api, api, audit, wages_api
+from console.schemas import AgentIn, CaseActionIn, JobChangeIn
 from console.session import CSRF, Page, deps_of, refuse, staff_of
 from market import callbacks, figures, job_files, jobs, preview, walk_in, worker_files
 from market.cases import CaseAction
@@ -188,6 +188,25 @@ async def employers(request: web.Request) -> web.StreamResponse:
     async with desk.sessions() as session:
         found = await job_files.search_employers(session, text, market_id=desk.market_id)
     return _page(request, "employers.html", q=text, found=found)
+
+
+async def new_employer(request: web.Request) -> web.StreamResponse:
+    return _page(request, "employer_form.html", values={}, error=None)
+
+
+async def register_employer(request: web.Request) -> web.StreamResponse:
+    """The 统一社会信用代码 is checked (its check character) before anything is kept."""
+    deps, form = deps_of(request), await request.post()
+    try:
+        async with deps.desk.sessions() as session, session.begin():
+            employer_id = (await jobs.register_employer(
+                session, market_id=deps.desk.market_id, name=form.get("name", "").strip(),
+                phone=form.get("phone", ""), address=form.get("address", "").strip(),
+                credit_code=form.get("credit_code", ""), agent=staff_of(request).name,
+                now=deps.clock())).id
+    except MarketError as refused:
+        return _page(request, "employer_form.html", status=422, values=form, error=refused)
+    raise web.HTTPSeeOther(f"{PREFIX}/employers/{employer_id}")
 
 
 async def employer(request: web.Request) -> web.StreamResponse:
@@ -404,6 +423,46 @@ async def cancel_job(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PREFIX}/jobs/{_id(request)}")
 
 
+# --- the staff, for supervisors (what `gigline agents` and /api/agents do) --------------
+async def staff(request: web.Request, *, shown: dict | None = None,
+                error: str = "", status: int = 200) -> web.StreamResponse:
+    return _page(request, "staff.html", status=status, staff_list=
+                 await agents_api.list_agents(request), shown=shown, error=error)
+
+
+async def add_staff(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        added = await agents_api.add_agent(request, AgentIn.model_validate(
+            {"name": form.get("name", ""), "role": form.get("role", "agent")}))
+    except ValidationError as invalid:
+        return await staff(request, error=invalid.errors()[0]["msg"], status=422)
+    except MarketError as refused:
+        return await staff(request, error=refused.reason, status=422)
+    # The password is shown this once, on this answer only (no-store: never cached).
+    return await staff(request, shown={"name": added.name, "secret": added.password,
+                                       "what": "password"})
+
+
+async def issue_staff_token(request: web.Request) -> web.StreamResponse:
+    try:
+        token = await agents_api.issue_token(request)
+    except MarketError as refused:  # NotFound: no such agent; Conflict: revoked
+        return await staff(request, error=refused.reason,
+                           status=409 if isinstance(refused, jobs.Conflict) else 404)
+    return await staff(request, shown={"name": f"#{token.agent_id}", "secret": token.token,
+                                       "what": "token"})
+
+
+async def revoke_staff(request: web.Request) -> web.StreamResponse:
+    try:
+        await agents_api.revoke_agent(request)
+    except MarketError as refused:
+        return await staff(request, error=refused.reason,
+                           status=409 if isinstance(refused, jobs.Conflict) else 404)
+    raise web.HTTPSeeOther(f"{PREFIX}/staff")
+
+
 # --- dashboard ------------------------------------------------------------------------
 def _period(request: web.Request) -> figures.Period:
     desk = deps_of(request).desk
@@ -461,6 +520,8 @@ PAGES: tuple[Page, ...] = (
     Page(Role.AGENT,      "GET",  f"{PREFIX}/callbacks", waiting_callers),
     Page(Role.AGENT,      "POST", f"{PREFIX}/callbacks/{{id}}/done", called_back),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/employers", employers),
+    Page(Role.AGENT,      "GET",  f"{PREFIX}/employers/new", new_employer),
+    Page(Role.AGENT,      "POST", f"{PREFIX}/employers/new", register_employer),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/employers/{{id}}", employer),
     Page(Role.SUPERVISOR, "POST", f"{PREFIX}/employers/{{id}}/verification", verify_employer),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/jobs/new", new_job),
@@ -473,6 +534,10 @@ PAGES: tuple[Page, ...] = (
     Page(Role.AGENT,      "GET",  f"{PREFIX}/cases", rights_cases),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/cases/{{id}}", rights_case),
     Page(Role.AGENT,      "POST", f"{PREFIX}/cases/{{id}}/actions", case_action),
+    Page(Role.SUPERVISOR, "GET",  f"{PREFIX}/staff", staff),
+    Page(Role.SUPERVISOR, "POST", f"{PREFIX}/staff", add_staff),
+    Page(Role.SUPERVISOR, "POST", f"{PREFIX}/staff/{{id}}/tokens", issue_staff_token),
+    Page(Role.SUPERVISOR, "POST", f"{PREFIX}/staff/{{id}}/revoke", revoke_staff),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/dashboard", dashboard),
     Page(Role.AGENT,      "GET",  f"{PREFIX}/dashboard.csv", dashboard_csv),
 )

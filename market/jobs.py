@@ -65,6 +65,8 @@ class JobSpec:
 async def register_employer(session: AsyncSession, *, market_id: int, name: str, phone: str,
                             address: str, credit_code: str, agent: str,
                             now: datetime) -> Employer:
+    if not name.strip() or len(name.strip()) > 200:  # the column's width
+        raise MarketError("name", "the employer's name, 1 to 200 characters")
     credit_code = credit_code.strip().upper()
     if not is_valid_credit_code(credit_code):
         raise MarketError("credit_code", "not a valid 统一社会信用代码 (GB 32100 check failed)")

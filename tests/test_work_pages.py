@@ -16,7 +16,7 @@ from console.staff_pages import PAGES
 from gigline.keys import DESK, SESSIONS
 from market import cases, jobs
 from market.waves import run_waves
-from store.models import AuditEntry, CallbackRequest, Employer, Worker
+from store.models import Agent, AuditEntry, CallbackRequest, Employer, Worker
 from tests.test_sign_in import app_client, form_token, sign_in
 
 VALID_ID = "11010519491231002X"
@@ -273,3 +273,49 @@ async def test_a_script_anywhere_shows_as_text_on_every_page(client, clock):
         assert SCRIPT not in body, f"{path} shows a script as markup"
         opened += 1
     assert opened >= 10
+
+
+@pytest.mark.parametrize(("field", "value", "why"), [
+    ("credit_code", "91140802MA0K000004", "check failed"),
+    ("phone", "12345", "phone"),
+    ("name", " ", "1 to 200"),
+])
+async def test_an_employer_is_registered_with_its_credit_code_checked(client, field, value,
+                                                                      why):
+    form = {"csrf": await csrf(client), "name": "安居建筑劳务", "phone": "13900000001",
+            "address": "运城", "credit_code": "91140802MA0K000005"}
+    refused = await client.post("/console/employers/new", data=form | {field: value})
+    assert refused.status == 422 and why in await refused.text()
+    registered = await client.post("/console/employers/new", data=form,
+                                   allow_redirects=False)
+    assert registered.status == 303
+    page = await (await client.get(registered.headers["Location"])).text()
+    assert "安居建筑劳务" in page and "unverified" in page
+    again = await client.post("/console/employers/new", data=form)
+    assert again.status == 422 and "registered already" in await again.text()
+
+
+async def test_a_supervisor_adds_issues_a_token_and_revokes_staff(client):
+    await sign_in(client, "wang")
+    added = await client.post("/console/staff", data={"csrf": await csrf(client),
+                                                      "name": "赵新人", "role": "agent"})
+    html = await added.text()
+    assert added.status == 200 and "赵新人" in html
+    password = re.search(r"<code>([^<]+)</code>", html)[1]
+    assert added.headers["Cache-Control"] == "no-store", "the password is not kept"
+    assert password not in await (await client.get("/console/staff")).text(), "shown once"
+    async with client.app[SESSIONS]() as session:
+        agent_id = await session.scalar(select(Agent.id).where(Agent.name == "赵新人"))
+    token = await client.post(f"/console/staff/{agent_id}/tokens",
+                              data={"csrf": await csrf(client)})
+    secret = re.search(r"<code>(glt_[^<]+)</code>", await token.text())[1]
+    api = await client.get("/api/trades", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status == 200, "the new token works"
+    revoked = await client.post(f"/console/staff/{agent_id}/revoke", allow_redirects=False,
+                                data={"csrf": await csrf(client)})
+    assert revoked.status == 303
+    api = await client.get("/api/trades", headers={"Authorization": f"Bearer {secret}"})
+    assert api.status == 401, "revoking the agent ends their tokens"
+    duplicate = await client.post("/console/staff", data={"csrf": await csrf(client),
+                                                          "name": "li", "role": "agent"})
+    assert duplicate.status == 422 and "already" in await duplicate.text()
