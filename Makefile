@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: run test lint bench clean speech-tools browser-tools
+.PHONY: run test lint bench clean speech-tools browser-tools screenshots
 
 $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ browser-tools:
 	  apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null 2>&1 || { \
 	    apt-get update -qq && \
 	    apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; }; }
+
+# docs/screenshots/ from the browser tests, as the pages look now.
+screenshots: $(TEST_STAMP) browser-tools
+	GIGLINE_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_board_browser.py \
+	  tests/test_browser_phone.py tests/test_console_browser.py tests/test_work_pages_browser.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -26,6 +26,9 @@ from store.models import Area, Employer, Trade
 from store.statuses import AreaKind, Availability, CaseStatus, Channel, Role, Verification
 
 PREFIX = "/console"
+NO_CASE = "没有这个案件 (no such case)"
+NO_EMPLOYER = "没有这个雇主 (no such employer)"
+NO_JOB = "没有这个岗位 (no such job)"
 
 
 def _page(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
@@ -36,6 +39,24 @@ def _page(request: web.Request, template: str, status: int = 200, **context) -> 
 def _id(request: web.Request) -> int | None:
     raw = request.match_info["id"]
     return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+async def _through(request: web.Request, act, *, missing: str,
+                   then: str) -> web.StreamResponse:
+    """Runs a change (a rule, or the API's own handler) for a form: what it refuses is
+    the page's answer (422 for a bad field, 404 for a record gone, 409 for a conflict);
+    done, the browser goes to `then`."""
+    try:
+        await act()
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        return refuse(request, 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    except jobs.NotFound:
+        return refuse(request, 404, missing)
+    except MarketError as refused:
+        return refuse(request, 409 if isinstance(refused, jobs.Conflict) else 422,
+                      refused.reason)
+    raise web.HTTPSeeOther(then)
 
 
 def _local(request: web.Request):
@@ -364,63 +385,44 @@ async def rights_case(request: web.Request) -> web.StreamResponse:
 async def case_action(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if _id(request) is None:
-        return refuse(request, 404, "没有这个案件 (no such case)")
-    try:
-        body = CaseActionIn.model_validate(
-            {k: v for k, v in form.items() if k != "csrf" and v != ""})
-        await wages_api.case_action(request, body)
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        return refuse(request, 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
-    except jobs.NotFound:
-        return refuse(request, 404, "没有这个案件 (no such case)")
-    except MarketError as refused:  # a Conflict too: a closed case
-        return refuse(request, 409 if isinstance(refused, jobs.Conflict) else 422,
-                      refused.reason)
-    raise web.HTTPSeeOther(f"{PREFIX}/cases/{_id(request)}")
+        return refuse(request, 404, NO_CASE)
+
+    async def act() -> None:
+        await wages_api.case_action(request, CaseActionIn.model_validate(
+            {k: v for k, v in form.items() if k != "csrf" and v != ""}))
+
+    return await _through(request, act, missing=NO_CASE,
+                          then=f"{PREFIX}/cases/{_id(request)}")
 
 
 async def clear_hold(request: web.Request) -> web.StreamResponse:
     if _id(request) is None:
-        return refuse(request, 404, "没有这个雇主 (no such employer)")
-    try:
-        await wages_api.clear_employer(request)
-    except jobs.NotFound:
-        return refuse(request, 404, "没有这个雇主 (no such employer)")
-    raise web.HTTPSeeOther(f"{PREFIX}/employers/{_id(request)}")
+        return refuse(request, 404, NO_EMPLOYER)
+    return await _through(request, lambda: wages_api.clear_employer(request),
+                          missing=NO_EMPLOYER, then=f"{PREFIX}/employers/{_id(request)}")
 
 
 # --- a job changed or cancelled (holders are told by SMS, as through the API) -----------
 async def change_job(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     if _id(request) is None:
-        return refuse(request, 404, "没有这个岗位 (no such job)")
+        return refuse(request, 404, NO_JOB)
     day, at = form.get("start_day", ""), form.get("start_time", "")
-    try:
-        body = JobChangeIn.model_validate({
+
+    async def act() -> None:
+        await api.change_job(request, JobChangeIn.model_validate({
             k: v for k, v in {"start_at": f"{day}T{at}" if day and at else None,
                               "address": form.get("address") or None,
-                              "notes": form.get("notes")}.items() if v is not None})
-        await api.change_job(request, body)
-    except ValidationError as invalid:
-        first = invalid.errors()[0]
-        return refuse(request, 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
-    except jobs.NotFound:
-        return refuse(request, 404, "没有这个岗位 (no such job)")
-    except MarketError as refused:
-        return refuse(request, 409 if isinstance(refused, jobs.Conflict) else 422,
-                      refused.reason)
-    raise web.HTTPSeeOther(f"{PREFIX}/jobs/{_id(request)}")
+                              "notes": form.get("notes")}.items() if v is not None}))
+
+    return await _through(request, act, missing=NO_JOB, then=f"{PREFIX}/jobs/{_id(request)}")
 
 
 async def cancel_job(request: web.Request) -> web.StreamResponse:
     if _id(request) is None:
-        return refuse(request, 404, "没有这个岗位 (no such job)")
-    try:
-        await api.cancel_job(request)
-    except jobs.NotFound:
-        return refuse(request, 404, "没有这个岗位 (no such job)")
-    raise web.HTTPSeeOther(f"{PREFIX}/jobs/{_id(request)}")
+        return refuse(request, 404, NO_JOB)
+    return await _through(request, lambda: api.cancel_job(request), missing=NO_JOB,
+                          then=f"{PREFIX}/jobs/{_id(request)}")
 
 
 # --- the staff, for supervisors (what `gigline agents` and /api/agents do) --------------
