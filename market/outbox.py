@@ -59,5 +59,6 @@ async def enqueue_sms(
 
 
 def queued_any(session: AsyncSession) -> bool:
-    """Whether this session queued a message to send."""
+    """Whether this database transaction queued a message to send: the caller then wakes
+    the sender."""
     return bool(session.info.get(QUEUED))

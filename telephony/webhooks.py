@@ -5,6 +5,7 @@ the status. Nothing here knows a carrier's words."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -36,7 +37,7 @@ def add_routes(app: web.Application, channel: Channel) -> None:
     app.router.add_post(f"{prefix}/status", status_callback)
 
 
-async def read(request: web.Request) -> tuple[WebhookRequest, dict]:
+async def read(request: web.Request) -> tuple[WebhookRequest, Mapping]:
     """The request as the channel sees it, with its fields once the signature holds: the
     URL the carrier signed is the public one it called (behind a TLS proxy request.url
     differs)."""
@@ -45,7 +46,7 @@ async def read(request: web.Request) -> tuple[WebhookRequest, dict]:
         url = websocket_url(url)  # a socket's upgrade is signed as its ws(s):// URL
     public = WebhookRequest(url=url, query=request.query, headers=request.headers,
                             body=await request.read())
-    return public, dict(_checked(lambda: request.app[CHANNEL].check(public)))
+    return public, _checked(lambda: request.app[CHANNEL].check(public))
 
 
 def websocket_url(http_url: str) -> str:
