@@ -189,14 +189,13 @@ async def measure(url: str, due: int) -> dict:
 
 
 async def run(db: str, hires: int, due: int, pg_admin: str, pg_name: str) -> dict:
-    workdir = tempfile.mkdtemp(prefix="wage-sweep-")
-    async with fresh_database(db, workdir, pg_admin=pg_admin, pg_name=pg_name) as plain_url:
-        url = Settings.from_env({"GIGLINE_DATABASE_URL": plain_url}).database_url
-        started = wall.perf_counter()
-        await build(url, hires, due)
-        built = wall.perf_counter() - started
-        result = await measure(url, due)
-    os.rmdir(workdir)
+    with tempfile.TemporaryDirectory(prefix="wage-sweep-") as workdir:
+        async with fresh_database(db, workdir, pg_admin=pg_admin, pg_name=pg_name) as plain:
+            url = Settings.from_env({"GIGLINE_DATABASE_URL": plain}).database_url
+            started = wall.perf_counter()
+            await build(url, hires, due)
+            built = wall.perf_counter() - started
+            result = await measure(url, due)
     return {"db": db, "hires": hires, "reminders": hires * 5, "due": due,
             "build_seconds": round(built, 1), **result}
 
