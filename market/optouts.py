@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -24,3 +25,12 @@ async def set_opt_out(
 
 async def is_opted_out(session: AsyncSession, phone: str) -> bool:
     return bool(await session.scalar(select(OptOut.opted_out).where(OptOut.phone == phone)))
+
+
+async def opted_out_among(session: AsyncSession, phones: Iterable[str]) -> set[str]:
+    """Those of `phones` that are opted out, in one query."""
+    wanted = set(phones)
+    if not wanted:
+        return set()
+    return set(await session.scalars(
+        select(OptOut.phone).where(OptOut.phone.in_(wanted), OptOut.opted_out.is_(True))))

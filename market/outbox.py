@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.optouts import is_opted_out
+from market.optouts import is_opted_out, opted_out_among
 from store.models import OutboundSms
-from store.repo import insert_ignoring_duplicates
+from store.repo import dialect_insert, insert_ignoring_duplicates
 from store.statuses import Channel, OutboxStatus
 
 PRIORITY_OPT_OUT_ACK = 0  # confirmed at once, not behind a fan-out of alerts
@@ -54,6 +56,58 @@ async def enqueue_sms(
         ["dedupe_key"],
     )
     if queued and not opted_out:
+        session.info[QUEUED] = True  # the caller wakes the sender once this commits
+    return queued
+
+
+@dataclass(frozen=True, slots=True)
+class Sms:
+    """One message for `enqueue_many`, as `enqueue_sms` takes it."""
+
+    dedupe_key: str
+    phone: str
+    body: str
+    kind: str
+    priority: int = PRIORITY_NOTICE
+    channel: Channel = Channel.SMS
+
+
+async def enqueue_many(session: AsyncSession, messages: Sequence[Sms], *, now: datetime) -> int:
+    """`enqueue_sms` for many messages at once: one query for opt-outs and one INSERT
+    statement, the rows in the order given (the sender takes equal priorities in that
+    order). A key already queued, or given twice, is queued once. Returns how many were
+    newly queued to send."""
+    keys: set[str] = set()
+    rows = []
+    opted_out = await opted_out_among(session, {m.phone for m in messages if m.kind != OPT_OUT_ACK})
+    for message in messages:
+        if message.dedupe_key in keys:
+            continue
+        keys.add(message.dedupe_key)
+        suppressed = message.kind != OPT_OUT_ACK and message.phone in opted_out
+        rows.append({
+            "dedupe_key": message.dedupe_key,
+            "channel": message.channel,
+            "phone": message.phone,
+            "body": message.body,
+            "kind": message.kind,
+            "priority": message.priority,
+            "status": OutboxStatus.SUPPRESSED if suppressed else OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        })
+    if not rows:
+        return 0
+    # One statement run for every row: SQLAlchemy sends them as few multi-row INSERTs
+    # (its "insertmanyvalues"), from a statement compiled once, not once per row count.
+    statement = (dialect_insert(session, OutboundSms.__table__)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .returning(OutboundSms.__table__.c.status))
+    queued = sum(status == OutboxStatus.PENDING
+                 for status in await session.scalars(statement, rows))
+    if queued:
         session.info[QUEUED] = True  # the caller wakes the sender once this commits
     return queued
 

@@ -3,36 +3,44 @@ Ratings and no-shows feed matching's reliability score."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.notices import line_facts, worker_label
-from market.outbox import PRIORITY_NOTICE, enqueue_sms
+from market.notices import LineFacts
 from prompts.catalogue import Catalogue
 from store.models import Employer, Hire, Job, Rating, Worker
-from store.repo import insert_ignoring_duplicates
+from store.repo import dialect_insert
 from store.statuses import Rater
 
 
-async def ask(session: AsyncSession, hire: Hire, rater: Rater, *, now: datetime,
-              catalogue: Catalogue, timezone: str) -> None:
-    await insert_ignoring_duplicates(session, Rating.__table__, {
-        "hire_id": hire.id, "rater": rater, "no_show": False, "asked_at": now})
-    rating = await session.scalar(
-        select(Rating).where(Rating.hire_id == hire.id, Rating.rater == rater))
-    facts = await line_facts(session, hire.job_line_id, timezone=timezone, catalogue=catalogue)
-    worker = await session.get(Worker, hire.worker_id)
+async def ask_many(session: AsyncSession, asks: Sequence[tuple[int, str]], *,
+                   now: datetime) -> dict[tuple[int, str], int]:
+    """The ratings to ask, by (hire, rater): each made once, in the order given, and
+    their ids returned (one already made keeps its own)."""
+    if not asks:
+        return {}
+    await session.execute(
+        dialect_insert(session, Rating.__table__).on_conflict_do_nothing(),
+        [{"hire_id": hire_id, "rater": rater, "no_show": False, "asked_at": now}
+         for hire_id, rater in asks])
+    made = await session.execute(
+        select(Rating.id, Rating.hire_id, Rating.rater)
+        .where(Rating.hire_id.in_({hire_id for hire_id, _ in asks})))
+    return {(hire_id, rater): rating_id for rating_id, hire_id, rater in made}
+
+
+def question(rater: str, rating_id: int, facts: LineFacts, worker_phone: str,
+             worker: str, catalogue: Catalogue) -> tuple[str, str]:
+    """Who is asked to rate and the SMS that asks: the worker rates the employer, the
+    employer the worker (named by `worker`, their label)."""
     if rater == Rater.WORKER:
-        phone = worker.phone
-        body = catalogue.text("sms_rate_employer", code=facts.code, rating=rating.id)
-    else:
-        phone = facts.employer_phone
-        body = catalogue.text("sms_rate_worker", code=facts.code, worker=worker_label(worker),
-                              rating=rating.id)
-    await enqueue_sms(session, dedupe_key=f"rating:{rating.id}", phone=phone, body=body,
-                      kind="rating", priority=PRIORITY_NOTICE, now=now)
+        return worker_phone, catalogue.text("sms_rate_employer", code=facts.code,
+                                            rating=rating_id)
+    return facts.employer_phone, catalogue.text("sms_rate_worker", code=facts.code,
+                                                worker=worker, rating=rating_id)
 
 
 async def open_ratings(session: AsyncSession, phone: str) -> list[Rating]:
