@@ -166,7 +166,7 @@ async def explain_match(engine: AsyncEngine, sessions: async_sessionmaker, bench
     captured: list[tuple[str, object]] = []
 
     def keep(_conn, _cursor, statement, parameters, _context, _many):
-        if "worker_trades" in statement:
+        if "worker_trades" in statement or "match_rank" in statement:
             captured.append((statement, parameters))
 
     event.listen(engine.sync_engine, "before_cursor_execute", keep)

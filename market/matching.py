@@ -247,24 +247,25 @@ async def _who_could_be_among_the_best(session: AsyncSession, pairs, total,
     """The workers who could be among the `limit` best, as a condition; None if the
     narrowing does not pay (then: every worker within reach).
 
-    Any `limit` eligible workers score at least `floor` (their lowest score), so the
-    `limit` best do too: here, the eligible among the nearest town's best ranked. A worker
-    scores at most his town's nearness + `match_rank` + `FAIRNESS_MOST`: one whose rank
-    keeps that below `floor` cannot be among the best, and is left out."""
+    The `limit` best of any eligible workers score at least `floor` (the lowest of them),
+    so the `limit` best of all do too: here, the eligible among the nearest town's best
+    ranked. A worker scores at most his town's nearness + `match_rank` + `FAIRNESS_MOST`:
+    one whose rank keeps that below `floor` cannot be among the best, and is left out."""
     nearness = _nearness(reach)
     nearest = max(nearness, key=nearness.__getitem__)
-    top = (select(Worker.id).where(Worker.town_id == nearest)
-           .order_by(Worker.match_rank.desc()).limit(SAMPLE_RANKS))
-    sample = (pairs(total.label("score"), lives=Worker.id.in_(top.scalar_subquery()))
-              .order_by(Worker.match_rank.desc()).limit(limit))
-    scores = list(await session.scalars(sample))
+    # Each step reads one index or a known list of rows, so that neither planner starts
+    # from the trade (which it would, not knowing how few rows the ranks' ranges hold).
+    top = list(await session.scalars(
+        select(Worker.id).where(Worker.town_id == nearest)
+        .order_by(Worker.match_rank.desc()).limit(SAMPLE_RANKS)))
+    scores = list(await session.scalars(
+        pairs(total.label("score"), lives=Worker.id.in_(top))
+        .order_by(total.desc()).limit(limit)))
     if len(scores) < limit:
         return None
     floor = float(min(scores))
     could = or_(*(
         and_(Worker.town_id == town, Worker.match_rank >= floor - near - FAIRNESS_MOST - ROUNDING)
         for town, near in nearness.items()))
-    # Read from the (town_id, match_rank) index alone, then scored by id: the planners
-    # cannot tell how few rows the ranges hold and would start from the trade instead.
     ids = list(await session.scalars(select(Worker.id).where(could).limit(NARROWED_MOST + 1)))
     return Worker.id.in_(ids) if len(ids) <= NARROWED_MOST else None
