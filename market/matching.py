@@ -64,6 +64,7 @@ FAIRNESS_MOST = max(NEVER_HIRED_POINTS, FAIRNESS_CAP_DAYS * 0.5)
 # rare trade or a thin town, scoring the trade's workers within reach costs less
 # (measured in bench/instant_hire.py).
 SAMPLE_RANKS = 3_000
+SAMPLE_PER_WORKER = 25  # the top ranks looked at first, per worker the wave wants
 NARROWED_MOST = 5_000
 # Below float rounding of scores near 100, far below the 0.1 the score is rounded to.
 ROUNDING = 1e-6
@@ -258,9 +259,13 @@ async def _who_could_be_among_the_best(session: AsyncSession, pairs, total,
     top = list(await session.scalars(
         select(Worker.id).where(Worker.town_id == nearest)
         .order_by(Worker.match_rank.desc()).limit(SAMPLE_RANKS)))
-    scores = list(await session.scalars(
-        pairs(total.label("score"), lives=Worker.id.in_(top))
-        .order_by(total.desc()).limit(limit)))
+    scores: list = []
+    for sample in (top[:SAMPLE_PER_WORKER * limit], top):  # a common trade needs few
+        scores = list(await session.scalars(
+            pairs(total.label("score"), lives=Worker.id.in_(sample))
+            .order_by(total.desc()).limit(limit)))
+        if len(scores) == limit or len(sample) == len(top):
+            break
     if len(scores) < limit:
         return None
     floor = float(min(scores))
