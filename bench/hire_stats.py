@@ -16,7 +16,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def summary_ms(seconds: Iterable[float]) -> dict[str, float]:
-    """p50/p90/p99/max/mean in milliseconds, rounded for reading."""
+    """p50/p90/p95/p99/max/mean in milliseconds, rounded for reading."""
     ms = [s * 1000 for s in seconds]
     if not ms:
         return {"n": 0}
@@ -24,6 +24,7 @@ def summary_ms(seconds: Iterable[float]) -> dict[str, float]:
         "n": len(ms),
         "p50_ms": round(percentile(ms, 50), 2),
         "p90_ms": round(percentile(ms, 90), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
         "p99_ms": round(percentile(ms, 99), 2),
         "max_ms": round(max(ms), 2),
         "mean_ms": round(sum(ms) / len(ms), 2),

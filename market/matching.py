@@ -8,7 +8,15 @@ the start date, not holding a slot on a job whose days overlap, living within re
 asking no more than the offer (an unknown wage counts as willing). An alert also goes
 only to workers not offered this job before. Ranked by nearness (same town, then
 district, then distance), reliability, priority group (就业困难人员 first) and fairness
-(days since the last hire)."""
+(days since the last hire).
+
+`match_line` reads few rows however many workers the trade has: a worker's own part of
+the score (reliability and priority) is `Worker.match_rank`, kept by the database and
+indexed by town, and the rest is at most the town's nearness plus the fairness cap. The
+best ranked eligible workers of the job's own town give a score the K-th best must reach;
+only the workers whose rank could reach it, in each town within reach, are then scored.
+When the top of the town's ranks holds too few of the trade (a rare trade), the trade's
+workers within reach are all scored instead."""
 
 from __future__ import annotations
 
@@ -17,7 +25,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -40,6 +58,16 @@ SAME_DISTRICT_POINTS = 10
 PRIORITY_POINTS = 15
 FAIRNESS_CAP_DAYS = 30
 NEVER_HIRED_POINTS = 15
+FAIRNESS_MOST = max(NEVER_HIRED_POINTS, FAIRNESS_CAP_DAYS * 0.5)
+# How far down its town's ranks the narrowing looks for the wave's workers (of any trade,
+# eligible or not), and how many workers it may then leave to be scored: beyond either, a
+# rare trade or a thin town, scoring the trade's workers within reach costs less
+# (measured in bench/instant_hire.py).
+SAMPLE_RANKS = 3_000
+SAMPLE_PER_WORKER = 25  # the top ranks looked at first, per worker the wave wants
+NARROWED_MOST = 5_000
+# Below float rounding of scores near 100, far below the 0.1 the score is rounded to.
+ROUNDING = 1e-6
 
 
 @dataclass(frozen=True)
@@ -84,13 +112,13 @@ def _smaller(a, b):
     return case((a < b, a), else_=b)
 
 
+def _nearness(reach: dict[int, tuple[float, bool]]) -> dict[int, float]:
+    return {town: NEAR_POINTS - km + (SAME_DISTRICT_POINTS if same else 0)
+            for town, (km, same) in reach.items()}
+
+
 def _score_parts(reach: dict[int, tuple[float, bool]], today: date) -> dict:
-    nearness = case(
-        {town: NEAR_POINTS - km + (SAME_DISTRICT_POINTS if same else 0)
-         for town, (km, same) in reach.items()},
-        value=Worker.town_id,
-        else_=0,
-    )
+    nearness = case(_nearness(reach), value=Worker.town_id, else_=0)
     rating = case((Worker.rating_avg.is_(None), 0), else_=(Worker.rating_avg - 3) * 5)
     reliability = _smaller(Worker.jobs_completed, 10) * 2 - Worker.no_shows * 10 + rating
     priority = case((Worker.priority_group, PRIORITY_POINTS), else_=0)
@@ -158,11 +186,13 @@ def eligible_pairs(*columns, now: datetime, reach: ColumnElement[bool],
     return query
 
 
-def for_line(line: JobLine, reach: dict[int, tuple[float, bool]],
-             start_day: date) -> dict[str, ColumnElement[bool]]:
-    """`eligible_pairs`' reach and availability seen from one job line."""
+def for_line(line: JobLine, reach: dict[int, tuple[float, bool]], start_day: date,
+             lives: ColumnElement[bool] | None = None) -> dict[str, ColumnElement[bool]]:
+    """`eligible_pairs`' reach and availability seen from one job line; `lives` narrows
+    where the worker lives to part of the reach."""
     return {
-        "reach": and_(JobLine.id == line.id, Worker.town_id.in_(list(reach))),
+        "reach": and_(JobLine.id == line.id,
+                      Worker.town_id.in_(list(reach)) if lives is None else lives),
         "available": or_(Worker.available_from.is_(None), Worker.available_from <= start_day),
     }
 
@@ -182,14 +212,26 @@ def for_worker(worker: Worker, reach: dict[int, tuple[float, bool]],
 
 async def match_line(session: AsyncSession, job: Job, line: JobLine, *, limit: int,
                      now: datetime, today: date, start_day: date,
-                     reach: dict[int, tuple[float, bool]]) -> list[Match]:
+                     reach: dict[int, tuple[float, bool]],
+                     narrow: bool = True) -> list[Match]:
+    """The `limit` best eligible workers for the line, best first (ties: the lower id).
+    `narrow` only chooses how they are found (see the module's doc), never who: False
+    scores every eligible worker of the trade within reach."""
     parts = _score_parts(reach, today)
     total = sum(parts.values())
+
+    def pairs(*columns, lives: ColumnElement[bool] | None = None) -> Select:
+        return (
+            eligible_pairs(*columns, now=now, **for_line(line, reach, start_day, lives))
+            .where(~exists().where(and_(Offer.job_id == job.id, Offer.worker_id == Worker.id)))
+        )
+
+    lives = None
+    if narrow and limit > 0 and reach:
+        lives = await _who_could_be_among_the_best(session, pairs, total, reach, limit)
     query = (
-        eligible_pairs(Worker.id, Worker.phone, Worker.alert_channel, total.label("score"),
-                       *(expr.label(name) for name, expr in parts.items()),
-                       now=now, **for_line(line, reach, start_day))
-        .where(~exists().where(and_(Offer.job_id == job.id, Offer.worker_id == Worker.id)))
+        pairs(Worker.id, Worker.phone, Worker.alert_channel, total.label("score"),
+              *(expr.label(name) for name, expr in parts.items()), lives=lives)
         .order_by(total.desc(), Worker.id)
         .limit(limit)
     )
@@ -198,3 +240,37 @@ async def match_line(session: AsyncSession, job: Job, line: JobLine, *, limit: i
               {name: round(float(getattr(row, name)), 1) for name in parts})
         for row in await session.execute(query)
     ]
+
+
+async def _who_could_be_among_the_best(session: AsyncSession, pairs, total,
+                                      reach: dict[int, tuple[float, bool]],
+                                      limit: int) -> ColumnElement[bool] | None:
+    """The workers who could be among the `limit` best, as a condition; None if the
+    narrowing does not pay (then: every worker within reach).
+
+    The `limit` best of any eligible workers score at least `floor` (the lowest of them),
+    so the `limit` best of all do too: here, the eligible among the nearest town's best
+    ranked. A worker scores at most his town's nearness + `match_rank` + `FAIRNESS_MOST`:
+    one whose rank keeps that below `floor` cannot be among the best, and is left out."""
+    nearness = _nearness(reach)
+    nearest = max(nearness, key=nearness.__getitem__)
+    # Each step reads one index or a known list of rows, so that neither planner starts
+    # from the trade (which it would, not knowing how few rows the ranks' ranges hold).
+    top = list(await session.scalars(
+        select(Worker.id).where(Worker.town_id == nearest)
+        .order_by(Worker.match_rank.desc()).limit(SAMPLE_RANKS)))
+    scores: list = []
+    for sample in (top[:SAMPLE_PER_WORKER * limit], top):  # a common trade needs few
+        scores = list(await session.scalars(
+            pairs(total.label("score"), lives=Worker.id.in_(sample))
+            .order_by(total.desc()).limit(limit)))
+        if len(scores) == limit or len(sample) == len(top):
+            break
+    if len(scores) < limit:
+        return None
+    floor = float(min(scores))
+    could = or_(*(
+        and_(Worker.town_id == town, Worker.match_rank >= floor - near - FAIRNESS_MOST - ROUNDING)
+        for town, near in nearness.items()))
+    ids = list(await session.scalars(select(Worker.id).where(could).limit(NARROWED_MOST + 1)))
+    return Worker.id.in_(ids) if len(ids) <= NARROWED_MOST else None

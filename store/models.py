@@ -8,7 +8,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Computed,
     Date,
+    Double,
     ForeignKey,
     Index,
     MetaData,
@@ -91,9 +93,24 @@ class WorkerTrade(Base):
     trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), primary_key=True, index=True)
 
 
+# The part of market.matching's score that is the worker's own (reliability plus the
+# priority group), written with the same operations; kept by the database as the row
+# changes, so whoever updates a worker keeps it right without knowing of it.
+MATCH_RANK_SQL = (
+    "(CASE WHEN jobs_completed < 10 THEN jobs_completed ELSE 10 END) * 2 - no_shows * 10"
+    " + CASE WHEN rating_avg IS NULL THEN 0 ELSE (rating_avg - 3) * 5 END"
+    " + CASE WHEN priority_group THEN 15 ELSE 0 END"
+)
+
+
 class Worker(Base):
     __tablename__ = "workers"
-    __table_args__ = (Index("ix_workers_match", "status", "town_id"),)
+    __table_args__ = (
+        Index("ix_workers_match", "status", "town_id"),
+        # A town's workers from the best ranked down: matching a common trade reads only
+        # the top of each town within reach (market.matching.match_line).
+        Index("ix_workers_town_rank", "town_id", "match_rank"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
     phone: Mapped[str] = mapped_column(String(20), unique=True)
@@ -116,6 +133,9 @@ class Worker(Base):
     rating_avg: Mapped[float | None]
     # days since 1970-01-01 of the last hire: integer maths ranks fairly on any database
     last_hired_day: Mapped[int | None]
+    # Stored; on SQLite migration 0008 adds it virtual (ALTER TABLE cannot add a stored
+    # column there), and ix_workers_town_rank stores its values.
+    match_rank: Mapped[float] = mapped_column(Double, Computed(MATCH_RANK_SQL, persisted=True))
     consent_at: Mapped[datetime | None]
     consent_call_sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
