@@ -42,18 +42,17 @@ class Staff:
 
 
 class SignInRefused(Exception):
-    """The name and password do not sign in; the reason never says whether the name
-    exists."""
+    """The name and password do not sign in; the reason (a page text's id, with its
+    params) never says whether the name exists."""
 
-    def __init__(self, reason: str, *, locked: bool = False):
-        super().__init__(reason)
-        self.reason, self.locked = reason, locked
+    def __init__(self, says: str, *, locked: bool = False, **params: object):
+        super().__init__(says)
+        self.says, self.params, self.locked = says, params, locked
 
 
-WRONG = "名字或密码不对 (wrong name or password)"
-LOCKED = (f"这个名字连续输错{LOCK_AFTER}次，请{LOCK_FOR.seconds // 60}分钟后再试 "
-          f"(too many failed sign-ins for this name: try again in "
-          f"{LOCK_FOR.seconds // 60} minutes)")
+WRONG = "refused.wrong_sign_in"
+LOCKED = "refused.locked"
+LOCK_MINUTES = LOCK_FOR.seconds // 60
 
 
 def _sha256(secret: str) -> str:
@@ -85,9 +84,9 @@ def is_token_id(text: str) -> bool:
 def _valid_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > 64:
-        raise MarketError("name", "must be 1 to 64 characters")
+        raise MarketError("name", "agent_name_length")
     if is_token_id(name):  # `gigline agents revoke 7` means token 7
-        raise MarketError("name", "must not be all digits")
+        raise MarketError("name", "agent_name_digits")
     return name
 
 
@@ -101,9 +100,9 @@ async def add_agent(session: AsyncSession, name: str, role: Role, password: str,
     tests' own set-up."""
     name = _valid_name(name)
     if await session.scalar(select(Agent.id).where(Agent.name == name)) is not None:
-        raise Conflict("name", f"there is already an agent named {name}")
+        raise Conflict("name", "agent_exists", name=name)
     if len(password) < 10:
-        raise MarketError("password", "must have 10 or more characters")
+        raise MarketError("password", "password_short")
     agent = Agent(name=name, role=role, password_hash=await hash_password(password),
                   created_at=now)
     session.add(agent)
@@ -151,7 +150,7 @@ async def issue_token(session: AsyncSession, agent: Agent, *, now: datetime,
     """A new API token for the agent: its id (to revoke it by) and the token, which is
     not kept and cannot be shown again."""
     if agent.disabled_at is not None:
-        raise Conflict("name", f"{agent.name} is revoked")
+        raise Conflict("name", "agent_revoked", name=agent.name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = AgentToken(agent_id=agent.id, token_hash=_sha256(token), created_at=now)
     session.add(row)
@@ -218,14 +217,14 @@ async def sign_in(session: AsyncSession, name: str, password: str, *,
     failures = await session.scalar(select(func.count()).select_from(LoginFailure).where(
         LoginFailure.name == name, LoginFailure.at > now - LOCK_FOR))
     if failures >= LOCK_AFTER:
-        raise SignInRefused(LOCKED, locked=True)
+        raise SignInRefused(LOCKED, locked=True, tries=LOCK_AFTER, minutes=LOCK_MINUTES)
     agent = await session.scalar(select(Agent).where(Agent.name == name,
                                                      Agent.disabled_at.is_(None)))
     if not await _password_matches(agent.password_hash if agent else _NO_ONE, password) \
             or agent is None:
         session.add(LoginFailure(name=name, at=now))
         if failures + 1 >= LOCK_AFTER:
-            raise SignInRefused(LOCKED, locked=True)
+            raise SignInRefused(LOCKED, locked=True, tries=LOCK_AFTER, minutes=LOCK_MINUTES)
         raise SignInRefused(WRONG)
     await session.execute(delete(LoginFailure).where(LoginFailure.name == name))
     await session.execute(delete(AgentSession).where(  # their sessions that ran out

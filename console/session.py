@@ -22,12 +22,15 @@ from aiohttp import web
 from console.accounts import Staff, staff_by_session
 from console.deps import CONSOLE, ConsoleDeps
 from console.http import STAFF
+from market.jobs import MarketError
+from prompts.catalogue import PAGE_LANGUAGES, PageText, load_page_text
 from store.statuses import Role
 
 PREFIX = "/console"
 SESSION_COOKIE = "gigline_session"
 LOGIN_CSRF_COOKIE = "gigline_login_csrf"  # before sign-in there is no session to hold one
 LOGIN_PATH = f"{PREFIX}/login"
+LANGUAGE_COOKIE = "gigline_language"
 
 CSRF = web.RequestKey("csrf", str)
 SESSION_KEY = web.RequestKey("session_key", str)
@@ -66,9 +69,38 @@ def login_csrf(request: web.Request) -> str:
     return request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
 
 
-def refuse(request: web.Request, status: int, reason: str) -> web.Response:
-    return aiohttp_jinja2.render_template("refused.html", request, {"reason": reason},
-                                          status=status)
+def words_of(request: web.Request) -> PageText:
+    """The pages' words in the language the browser chose (its cookie), Chinese unless
+    it chose another."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    return load_page_text(chosen if chosen in PAGE_LANGUAGES else PAGE_LANGUAGES[0])
+
+
+def render(request: web.Request, template: str, context: dict,
+           status: int = 200) -> web.Response:
+    """A page in the browser's language: every template gets `t` (a text by id), `yuan`
+    (an amount in fen, written out), `said` (why a rule refused) and the language."""
+    words = words_of(request)
+    return aiohttp_jinja2.render_template(template, request, {
+        "t": words.text, "yuan": words.yuan, "lang": words.language,
+        "said": lambda refused: rule_says(request, refused),
+        "languages": PAGE_LANGUAGES, "here": request.path_qs, **context}, status=status)
+
+
+def refuse(request: web.Request, status: int, key: str, **params: object) -> web.Response:
+    """The refusal page, saying the text `key` in the browser's language."""
+    return render(request, "refused.html", {"reason": words_of(request).text(key, **params)},
+                  status)
+
+
+def rule_says(request: web.Request, refused: MarketError) -> str:
+    """Why a rule refused, in the browser's language."""
+    return words_of(request).text(f"rule.{refused.says}", **refused.params)
+
+
+def refuse_rule(request: web.Request, status: int, refused: MarketError) -> web.Response:
+    return refuse(request, status, "refused.rule", field=refused.field,
+                  reason=rule_says(request, refused))
 
 
 def page_middleware(pages: tuple[Page, ...]):
@@ -87,8 +119,7 @@ def page_middleware(pages: tuple[Page, ...]):
                 request[STAFF], request[CSRF] = found
                 request[SESSION_KEY] = key
         if request.method == "POST" and not await _csrf_ok(request):
-            return refuse(request, 403, "表单已过期，请刷新页面再试 (the form has expired or "
-                          "did not come from this site: reload the page)")
+            return refuse(request, 403, "refused.form_expired")
         resource = request.match_info.route.resource
         path = resource.canonical if resource is not None else request.path  # /x/{id}
         role = roles.get((request.method, path), Role.AGENT)  # unknown: still guarded
@@ -96,10 +127,10 @@ def page_middleware(pages: tuple[Page, ...]):
         if role is not None and staff is None:
             if request.method == "GET":
                 raise web.HTTPSeeOther(f"{LOGIN_PATH}?{urlencode({'next': request.path})}")
-            return refuse(request, 401, "请先登录 (sign in first)")
+            return refuse(request, 401, "refused.sign_in_first")
         if role is not None and not staff.role.allows(role):
-            return refuse(request, 403, f"只有主管可以打开这一页 (only a {role} may open this "
-                          f"page; {staff.name} is an {staff.role})")
+            return refuse(request, 403, "refused.role", role=words_of(request).text(
+                f"role.{role}"), name=staff.name, has=words_of(request).text(f"role.{staff.role}"))
         response = await handler(request)
         # Pages show personal data: no shared cache keeps them, and no other site frames
         # them (a framed form could be clicked unknowingly).

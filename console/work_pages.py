@@ -10,7 +10,6 @@ from dataclasses import asdict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiMapping
 from pydantic import ValidationError
@@ -18,7 +17,17 @@ from pydantic import ValidationError
 from basics.clock import market_today
 from console import agents_api, api, audit, wages_api
 from console.schemas import AgentIn, CaseActionIn, JobChangeIn
-from console.session import CSRF, Page, deps_of, refuse, staff_of
+from console.session import (
+    CSRF,
+    Page,
+    deps_of,
+    refuse,
+    refuse_rule,
+    render,
+    rule_says,
+    staff_of,
+    words_of,
+)
 from market import callbacks, figures, job_files, jobs, preview, walk_in, worker_files
 from market.cases import CaseAction
 from market.jobs import MarketError
@@ -26,14 +35,15 @@ from store.models import Area, Employer, Trade
 from store.statuses import AreaKind, Availability, CaseStatus, Channel, Role, Verification
 
 PREFIX = "/console"
-NO_CASE = "没有这个案件 (no such case)"
-NO_EMPLOYER = "没有这个雇主 (no such employer)"
-NO_JOB = "没有这个岗位 (no such job)"
+NO_CASE = "refused.no_case"
+NO_EMPLOYER = "refused.no_employer"
+NO_JOB = "refused.no_job"
+NO_WORKER = "refused.no_worker"
 
 
 def _page(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
-    return aiohttp_jinja2.render_template(template, request, {
-        "staff": staff_of(request), "csrf": request[CSRF], **context}, status=status)
+    return render(request, template, {
+        "staff": staff_of(request), "csrf": request[CSRF], **context}, status)
 
 
 def _id(request: web.Request) -> int | None:
@@ -50,12 +60,13 @@ async def _through(request: web.Request, act, *, missing: str,
         await act()
     except ValidationError as invalid:
         first = invalid.errors()[0]
-        return refuse(request, 422, f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+        return refuse(request, 422, "refused.invalid",
+                      field=".".join(map(str, first["loc"])), reason=first["msg"])
     except jobs.NotFound:
         return refuse(request, 404, missing)
     except MarketError as refused:
-        return refuse(request, 409 if isinstance(refused, jobs.Conflict) else 422,
-                      refused.reason)
+        return refuse_rule(request, 409 if isinstance(refused, jobs.Conflict) else 422,
+                           refused)
     raise web.HTTPSeeOther(then)
 
 
@@ -75,12 +86,12 @@ async def workers(request: web.Request) -> web.StreamResponse:
 async def worker(request: web.Request) -> web.StreamResponse:
     deps, worker_id = deps_of(request), _id(request)
     if worker_id is None:
-        return refuse(request, 404, "没有这个工友 (no such worker)")
+        return refuse(request, 404, NO_WORKER)
     async with deps.desk.sessions() as session, session.begin():
         file = await worker_files.worker_file(session, worker_id,
                                               market_id=deps.desk.market_id)
         if file is None:
-            return refuse(request, 404, "没有这个工友 (no such worker)")
+            return refuse(request, 404, NO_WORKER)
         audit.looked_at(session, agent=staff_of(request).name, subject=f"worker:{worker_id}",
                         now=deps.clock())
     return _page(request, "worker.html", file=file, local=_local(request))
@@ -106,7 +117,7 @@ def _profile(form: MultiMapping[str]) -> walk_in.Profile:
         if not raw:
             return None
         if not raw.isdigit() or len(raw) > 9:
-            raise MarketError(name, "a whole number")
+            raise MarketError(name, "whole_number")
         return int(raw)
 
     def text(name: str) -> str | None:
@@ -148,7 +159,7 @@ async def edit_worker(request: web.Request) -> web.StreamResponse:
         file = worker_id and await worker_files.worker_file(
             session, worker_id, market_id=deps.desk.market_id)
     if not file:
-        return refuse(request, 404, "没有这个工友 (no such worker)")
+        return refuse(request, 404, NO_WORKER)
     values = {"name": file.name or "", "day_wage_yuan": (file.day_wage_fen or 0) // 100 or "",
               "availability": file.availability or "", "alert_channel": file.alert_channel}
     return _page(request, "worker_form.html", values=values, error=None, worker_id=worker_id,
@@ -159,7 +170,7 @@ async def correct_worker(request: web.Request) -> web.StreamResponse:
     deps, worker_id, form = deps_of(request), _id(request), await request.post()
     desk = deps.desk
     if worker_id is None:
-        return refuse(request, 404, "没有这个工友 (no such worker)")
+        return refuse(request, 404, NO_WORKER)
     try:
         async with desk.sessions() as session, session.begin():
             await walk_in.correct(session, worker_id, _profile(form), market_id=desk.market_id,
@@ -167,7 +178,7 @@ async def correct_worker(request: web.Request) -> web.StreamResponse:
                                   now=deps.clock(),
                                   today=market_today(deps.clock(), desk.timezone))
     except jobs.NotFound:
-        return refuse(request, 404, "没有这个工友 (no such worker)")
+        return refuse(request, 404, NO_WORKER)
     except MarketError as refused:
         return _page(request, "worker_form.html", status=422, values=form,
                      worker_id=worker_id, error=refused, **await _choices(request))
@@ -195,11 +206,11 @@ async def called_back(request: web.Request) -> web.StreamResponse:
                                         agent=staff_of(request).name,
                                         note=form.get("note", ""), now=deps.clock())
     except jobs.NotFound:
-        return refuse(request, 404, "没有这个回电请求 (no such callback)")
+        return refuse(request, 404, "refused.no_callback")
     except jobs.Conflict as conflict:
-        return refuse(request, 409, conflict.reason)
+        return refuse_rule(request, 409, conflict)
     except MarketError as refused:
-        return refuse(request, 422, refused.reason)
+        return refuse_rule(request, 422, refused)
     raise web.HTTPSeeOther(f"{PREFIX}/callbacks")
 
 
@@ -236,7 +247,7 @@ async def employer(request: web.Request) -> web.StreamResponse:
         file = employer_id and await job_files.employer_file(session, employer_id,
                                                              market_id=desk.market_id)
     if not file:
-        return refuse(request, 404, "没有这个雇主 (no such employer)")
+        return refuse(request, 404, NO_EMPLOYER)
     return _page(request, "employer.html", file=file, local=_local(request),
                  states=list(Verification))
 
@@ -250,9 +261,9 @@ async def verify_employer(request: web.Request) -> web.StreamResponse:
                                         checked=form.get("checked", "").strip(),
                                         agent=staff_of(request).name, now=deps.clock())
     except jobs.NotFound:
-        return refuse(request, 404, "没有这个雇主 (no such employer)")
+        return refuse(request, 404, NO_EMPLOYER)
     except MarketError as refused:
-        return refuse(request, 422, refused.reason)
+        return refuse_rule(request, 422, refused)
     deps.nudge_market()  # a verified employer's jobs are alerted now
     raise web.HTTPSeeOther(f"{PREFIX}/employers/{employer_id}")
 
@@ -264,14 +275,14 @@ LINES_ON_FORM = 3
 def _job_spec(form: MultiMapping[str], timezone: str) -> jobs.JobSpec:
     def whole(name: str, value: str) -> int:
         if not value.strip().isdigit() or len(value.strip()) > 6:
-            raise MarketError(name, "a whole number")
+            raise MarketError(name, "whole_number")
         return int(value)
 
     try:
         day = date.fromisoformat(form.get("start_day", ""))
         at = time.fromisoformat(form.get("start_time", "07:00"))
     except ValueError:
-        raise MarketError("start_day", "give the day as YYYY-MM-DD and the time as HH:MM") \
+        raise MarketError("start_day", "day_and_time") \
             from None
     lines = []
     for n in range(LINES_ON_FORM):
@@ -281,7 +292,7 @@ def _job_spec(form: MultiMapping[str], timezone: str) -> jobs.JobSpec:
         lines.append(jobs.LineSpec(trade, whole(f"headcount_{n}", form.get(f"headcount_{n}", "")),
                                    whole(f"wage_{n}", form.get(f"wage_{n}", "")) * 100))
     if not lines:
-        raise MarketError("lines", "at least one trade with its headcount and wage")
+        raise MarketError("lines", "a_line_at_least")
     return jobs.JobSpec(
         employer_id=whole("employer_id", form.get("employer_id", "")), lines=tuple(lines),
         start_at=datetime.combine(day, at, ZoneInfo(timezone)),
@@ -323,10 +334,7 @@ async def compose_job(request: web.Request) -> web.StreamResponse:
                 job_id = (await jobs.post_job(session, spec, market_id=desk.market_id,
                                               agent=staff_of(request).name,
                                               now=deps.clock())).id
-    except jobs.NotFound as missing:
-        return _page(request, "job_form.html", status=422, values=form, preview=None,
-                     error=missing, **await _job_choices(request))
-    except MarketError as refused:
+    except MarketError as refused:  # a record gone too: the form says which
         return _page(request, "job_form.html", status=422, values=form, preview=None,
                      error=refused, **await _job_choices(request))
     if not publish:
@@ -345,7 +353,7 @@ async def _job_state(request: web.Request):
 async def job(request: web.Request) -> web.StreamResponse:
     state = await _job_state(request)
     if not state:
-        return refuse(request, 404, "没有这个岗位 (no such job)")
+        return refuse(request, 404, NO_JOB)
     return _page(request, "job.html", job=state, local=_local(request))
 
 
@@ -365,7 +373,7 @@ async def job_live(request: web.Request) -> web.StreamResponse:
 # --- the rights desk ------------------------------------------------------------------
 async def rights_cases(request: web.Request) -> web.StreamResponse:
     if request.query.get("status", "") not in ("", *CaseStatus):
-        return refuse(request, 400, "没有这种状态 (no such status)")
+        return refuse(request, 400, "refused.no_status")
     return _page(request, "cases.html", cases=await wages_api.list_cases(request),
                  statuses=list(CaseStatus), wanted=request.query.get("status", ""),
                  local=_local(request))
@@ -373,11 +381,11 @@ async def rights_cases(request: web.Request) -> web.StreamResponse:
 
 async def rights_case(request: web.Request) -> web.StreamResponse:
     if _id(request) is None:
-        return refuse(request, 404, "没有这个案件 (no such case)")
+        return refuse(request, 404, NO_CASE)
     try:
         case = await wages_api.get_case(request)  # audited as a look at personal data
     except jobs.NotFound:
-        return refuse(request, 404, "没有这个案件 (no such case)")
+        return refuse(request, 404, NO_CASE)
     return _page(request, "case.html", case=case, actions=list(CaseAction),
                  local=_local(request))
 
@@ -438,9 +446,10 @@ async def add_staff(request: web.Request) -> web.StreamResponse:
         added = await agents_api.add_agent(request, AgentIn.model_validate(
             {"name": form.get("name", ""), "role": form.get("role", "agent")}))
     except ValidationError as invalid:
-        return await staff(request, error=invalid.errors()[0]["msg"], status=422)
+        return await staff(request, error=words_of(request).text(
+            "refused.invalid", field="name", reason=invalid.errors()[0]["msg"]), status=422)
     except MarketError as refused:
-        return await staff(request, error=refused.reason, status=422)
+        return await staff(request, error=rule_says(request, refused), status=422)
     # The password is shown this once, on this answer only (no-store: never cached).
     return await staff(request, shown={"name": added.name, "secret": added.password,
                                        "what": "password"})
@@ -450,7 +459,7 @@ async def issue_staff_token(request: web.Request) -> web.StreamResponse:
     try:
         token = await agents_api.issue_token(request)
     except MarketError as refused:  # NotFound: no such agent; Conflict: revoked
-        return await staff(request, error=refused.reason,
+        return await staff(request, error=rule_says(request, refused),
                            status=409 if isinstance(refused, jobs.Conflict) else 404)
     return await staff(request, shown={"name": f"#{token.agent_id}", "secret": token.token,
                                        "what": "token"})
@@ -460,7 +469,7 @@ async def revoke_staff(request: web.Request) -> web.StreamResponse:
     try:
         await agents_api.revoke_agent(request)
     except MarketError as refused:
-        return await staff(request, error=refused.reason,
+        return await staff(request, error=rule_says(request, refused),
                            status=409 if isinstance(refused, jobs.Conflict) else 404)
     raise web.HTTPSeeOther(f"{PREFIX}/staff")
 
@@ -474,7 +483,7 @@ def _period(request: web.Request) -> figures.Period:
                                    (today - timedelta(days=29)).isoformat())
         last = date.fromisoformat(request.query.get("to") or today.isoformat())
     except ValueError:
-        raise MarketError("from", "give the days as YYYY-MM-DD") from None
+        raise MarketError("from", "days_format") from None
     return figures.Period(first, last, desk.timezone)
 
 
@@ -490,8 +499,8 @@ async def _figures(request: web.Request):
 async def dashboard(request: web.Request) -> web.StreamResponse:
     try:
         period, totals, days, fills = await _figures(request)
-    except (MarketError, figures.PeriodError) as bad:
-        return refuse(request, 400, str(bad))
+    except MarketError as bad:  # the period's days, as typed or as a period
+        return refuse_rule(request, 400, bad)
     chart = {"days": [d.day.isoformat() for d in days],
              **{name: [getattr(d, name) for d in days]
                 for name in ("registrations", "alerted", "accepted", "hired")},
@@ -504,8 +513,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 async def dashboard_csv(request: web.Request) -> web.StreamResponse:
     try:
         period, _, days, _ = await _figures(request)
-    except (MarketError, figures.PeriodError) as bad:
-        return refuse(request, 400, str(bad))
+    except MarketError as bad:  # the period's days, as typed or as a period
+        return refuse_rule(request, 400, bad)
     return web.Response(
         text=figures.days_as_csv(days), content_type="text/csv", charset="utf-8",
         headers={"Content-Disposition":

@@ -160,7 +160,7 @@ def _typed_password() -> str | None:
         return None
     typed = getpass.getpass("password (Enter: make one up): ")
     if typed and getpass.getpass("again: ") != typed:
-        raise MarketError("password", "the two passwords differ")
+        raise MarketError("password", "passwords_differ")
     return typed or None
 
 

@@ -44,12 +44,12 @@ async def called_back(session: AsyncSession, callback_id: int, *, agent: str, no
     """Closes the request; the note says what came of the call (it may be empty)."""
     note = note.strip()
     if len(note) > MAX_NOTE:
-        raise MarketError("note", f"a note of at most {MAX_NOTE} characters")
+        raise MarketError("note", "note_too_long", most=MAX_NOTE)
     request = await session.get(CallbackRequest, callback_id, with_for_update=True)
     if request is None:
         raise NotFound("callback", callback_id)
     if request.status != CallbackStatus.OPEN:
-        raise Conflict("status", f"callback {callback_id} was closed by {request.done_by}")
+        raise Conflict("status", "callback_closed", ident=callback_id, by=request.done_by)
     request.status, request.done_at, request.done_by, request.note = (
         CallbackStatus.DONE, now, agent, note)
     session.add(AuditEntry(at=now, actor=agent, action="callback_done",

@@ -113,16 +113,16 @@ async def act(session: AsyncSession, case_id: int, *, action: CaseAction, agent:
     if case is None:
         raise NotFound("case", case_id)
     if action not in ACTIONS:
-        raise MarketError("action", f"must be one of {', '.join(ACTIONS)}")
+        raise MarketError("action", "must_be_one_of", choices=", ".join(ACTIONS))
     if case.status == CaseStatus.CLOSED:
-        raise Conflict("status", f"case {case_id} is closed")
+        raise Conflict("status", "case_closed", ident=case_id)
     if action == CaseAction.RECOVERED:
         if not amount_fen or amount_fen <= 0:
-            raise MarketError("amount_yuan", "say how much was recovered")
+            raise MarketError("amount_yuan", "say_recovered")
         case.recovered_fen += amount_fen
     if action == CaseAction.REFER:
         if referral not in REFERRALS:
-            raise MarketError("referral", f"must be one of {', '.join(REFERRALS)}")
+            raise MarketError("referral", "must_be_one_of", choices=", ".join(REFERRALS))
         case.referred_to = referral
     if action == CaseAction.ASSIGN:
         case.assigned_to = agent

@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.board import period_counts
 from market.cases import CaseAction
+from market.jobs import MarketError
 from store.models import CaseEvent, Hire, Job, JobLine, Offer, PayCheck, RightsCase, Worker
 from store.statuses import CaseStatus, PayCheckStatus
 
 MAX_DAYS = 366  # a dashboard's longest period: a year, day by day
 
 
-class PeriodError(ValueError):
+class PeriodError(MarketError):
     """A period that ends before it starts, or is longer than a dashboard shows."""
 
 
@@ -36,7 +37,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.last < self.first:
-            raise PeriodError("the period ends before it starts")
+            raise PeriodError("to", "period_backwards")
 
     @property
     def bounds(self) -> tuple[datetime, datetime]:
@@ -57,7 +58,7 @@ class Period:
     def days(self) -> list[date]:
         count = (self.last - self.first).days + 1
         if count > MAX_DAYS:
-            raise PeriodError(f"a period of at most {MAX_DAYS} days is shown day by day")
+            raise PeriodError("to", "period_too_long", most=MAX_DAYS)
         return [self.first + timedelta(days=n) for n in range(count)]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from basics.credit_code import is_valid_credit_code
 from basics.phones import InvalidPhoneNumber, to_e164
 from market.notices import tell_holders
+from prompts.catalogue import load_page_text
 from store.models import Area, AuditEntry, Employer, Job, JobLine, Trade
 from store.statuses import AreaKind, JobStatus, Verification
 
@@ -23,20 +24,23 @@ VERIFICATION_STATES = tuple(Verification)
 
 
 class MarketError(ValueError):
-    """A rule refused: `field` is what is at fault, `reason` says why, for people. Raised
-    as itself, the input is invalid; the kinds below are refusals of another nature."""
+    """A rule refused: `field` is what is at fault; `says` names the text saying why (the
+    pages' catalogue's `rule.<says>`, with `params`), so each page says it in its own
+    language; `reason` is that text in English, for the API and the logs. Raised as
+    itself, the input is invalid; the kinds below are refusals of another nature."""
 
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
+    def __init__(self, field: str, says: str, **params: object):
+        self.field, self.says, self.params = field, says, params
+        self.reason = load_page_text("en").text(f"rule.{says}", **params)
+        super().__init__(f"{field}: {self.reason}")
 
 
 class NotFound(MarketError):
     """No such record, or none in this market."""
 
     def __init__(self, what: str, ident: object, *, field: str | None = None,
-                 reason: str | None = None):
-        super().__init__(field or what, reason or f"no {what} {ident}")
+                 says: str | None = None):
+        super().__init__(field or what, says or f"no_{what.replace(' ', '_')}", ident=ident)
 
 
 class Conflict(MarketError):
@@ -66,16 +70,16 @@ async def register_employer(session: AsyncSession, *, market_id: int, name: str,
                             address: str, credit_code: str, agent: str,
                             now: datetime) -> Employer:
     if not name.strip() or len(name.strip()) > 200:  # the column's width
-        raise MarketError("name", "the employer's name, 1 to 200 characters")
+        raise MarketError("name", "employer_name")
     credit_code = credit_code.strip().upper()
     if not is_valid_credit_code(credit_code):
-        raise MarketError("credit_code", "not a valid 统一社会信用代码 (GB 32100 check failed)")
+        raise MarketError("credit_code", "credit_code")
     try:
         phone = to_e164(phone)
-    except InvalidPhoneNumber as exc:
-        raise MarketError("phone", str(exc)) from None
+    except InvalidPhoneNumber:
+        raise MarketError("phone", "not_a_phone", raw=phone) from None
     if await session.scalar(select(Employer.id).where(Employer.credit_code == credit_code)):
-        raise Conflict("credit_code", "an employer with this code is registered already")
+        raise Conflict("credit_code", "credit_code_taken")
     employer = Employer(market_id=market_id, name=name.strip(), phone=phone,
                         address=address.strip(), credit_code=credit_code, created_at=now)
     session.add(employer)
@@ -87,9 +91,9 @@ async def register_employer(session: AsyncSession, *, market_id: int, name: str,
 async def set_verification(session: AsyncSession, employer_id: int, *, state: Verification,
                            checked: str, agent: str, now: datetime) -> Employer:
     if state not in VERIFICATION_STATES:
-        raise MarketError("state", f"must be one of {', '.join(VERIFICATION_STATES)}")
+        raise MarketError("state", "must_be_one_of", choices=", ".join(VERIFICATION_STATES))
     if not checked.strip():
-        raise MarketError("checked", "say what was checked (licence, site visit …)")
+        raise MarketError("checked", "say_checked")
     employer = await session.get(Employer, employer_id)
     if employer is None:
         raise NotFound("employer", employer_id)
@@ -112,15 +116,14 @@ async def post_job(session: AsyncSession, spec: JobSpec, *, market_id: int, agen
         raise NotFound("employer", spec.employer_id)
     town = await session.get(Area, spec.town_id)
     if town is None or town.kind != AreaKind.TOWN or town.market_id != market_id:
-        raise NotFound("town", spec.town_id, field="town_id",
-                       reason=f"no town {spec.town_id} in this market")
+        raise NotFound("town", spec.town_id, field="town_id", says="no_town_here")
     if spec.start_at <= now - timedelta(hours=1):
-        raise MarketError("start_at", "the start is in the past")
+        raise MarketError("start_at", "start_past")
     trades = {t.code: t for t in await session.scalars(
         select(Trade).where(Trade.market_id == market_id))}
     for index, line in enumerate(spec.lines):
         if line.trade not in trades:
-            raise MarketError(f"lines[{index}].trade", f"unknown trade {line.trade!r}")
+            raise MarketError(f"lines[{index}].trade", "unknown_trade", trade=line.trade)
     # The code is J + id, known after the insert; until then a unique placeholder.
     job = Job(market_id=market_id, employer_id=employer.id, code=f"~{uuid4().hex[:14]}",
               start_at=spec.start_at, end_at=spec.start_at + timedelta(days=spec.days),
@@ -164,11 +167,11 @@ async def change_job(session: AsyncSession, job_id: int, *, agent: str, now: dat
                      address: str | None = None, notes: str | None = None) -> Job:
     job = await load_job(session, job_id, for_update=True)
     if job.status != JobStatus.OPEN:
-        raise Conflict("status", f"job {job.code} is {job.status}")
+        raise Conflict("status", "job_status", code=job.code, status=job.status)
     changed = {}
     if start_at is not None and start_at != job.start_at:
         if start_at <= now - timedelta(hours=1):
-            raise MarketError("start_at", "the start is in the past")
+            raise MarketError("start_at", "start_past")
         job.start_at, job.end_at = start_at, start_at + timedelta(days=job.days)
         changed["start_at"] = start_at.isoformat()
     if address is not None and address.strip() != job.address:

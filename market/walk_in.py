@@ -43,14 +43,14 @@ async def register(session: AsyncSession, phone: str, profile: Profile, *, marke
     try:
         phone = to_e164(phone)
     except InvalidPhoneNumber:
-        raise MarketError("phone", "not a mobile number that can take SMS") from None
+        raise MarketError("phone", "not_mobile") from None
     existing = await session.scalar(select(Worker).where(Worker.phone == phone))
     if existing is not None:
-        raise Conflict("phone", f"already registered as worker {worker_number(existing)}")
+        raise Conflict("phone", "worker_exists", number=worker_number(existing))
     missing = [name for name in ("trades", "town_id", "day_wage_yuan", "availability")
                if getattr(profile, name) is None]
     if missing:
-        raise MarketError(missing[0], "needed to register a worker")
+        raise MarketError(missing[0], "needed_for_worker")
     worker = Worker(market_id=market_id, phone=phone, status=WorkerStatus.REGISTERING,
                     created_at=now, consent_at=now, trades=[])
     session.add(worker)
@@ -86,35 +86,35 @@ async def _apply(session: AsyncSession, worker: Worker, profile: Profile, *, mar
     if profile.name is not None:
         name = profile.name.strip()
         if not name or len(name) > NAME_MAX:
-            raise MarketError("name", f"1 to {NAME_MAX} characters")
+            raise MarketError("name", "name_length", most=NAME_MAX)
     if profile.trades is not None:
         known = set(await session.scalars(select(Trade.code).where(
             Trade.market_id == market_id, Trade.code.in_(profile.trades))))
         unknown = [code for code in profile.trades if code not in known]
         if not profile.trades or unknown:
-            raise MarketError("trades", f"unknown trade {unknown[0]!r}" if unknown
-                              else "at least one trade")
+            raise (MarketError("trades", "unknown_trade", trade=unknown[0]) if unknown
+                   else MarketError("trades", "at_least_one_trade"))
         fields["trades"] = list(profile.trades)
     if profile.town_id is not None:
         town = await session.get(Area, profile.town_id)
         if town is None or town.kind != AreaKind.TOWN or town.market_id != market_id:
-            raise MarketError("town_id", f"no town {profile.town_id} in this market")
+            raise MarketError("town_id", "no_town_here", ident=profile.town_id)
         fields["town_id"], fields["district_id"] = town.id, town.parent_id
     if profile.day_wage_yuan is not None:
         if not WAGE_MIN_YUAN <= profile.day_wage_yuan <= WAGE_MAX_YUAN:
-            raise MarketError("day_wage_yuan",
-                              f"a day's wage from {WAGE_MIN_YUAN} to {WAGE_MAX_YUAN} yuan")
+            raise MarketError("day_wage_yuan", "day_wage_range",
+                              low=WAGE_MIN_YUAN, high=WAGE_MAX_YUAN)
         fields["day_wage_fen"] = profile.day_wage_yuan * 100
     if profile.availability is not None:
         if profile.availability not in set(Availability):
-            raise MarketError("availability", f"one of {', '.join(Availability)}")
+            raise MarketError("availability", "one_of", choices=", ".join(Availability))
         fields["availability"] = profile.availability
     if profile.alert_channel is not None:
         if profile.alert_channel not in set(Channel):
-            raise MarketError("alert_channel", f"one of {', '.join(Channel)}")
+            raise MarketError("alert_channel", "one_of", choices=", ".join(Channel))
         fields["alert_channel"] = profile.alert_channel
     if profile.id_number is not None and not is_valid_id_number(profile.id_number):
-        raise MarketError("id_number", "not a valid ID card number (its check digit)")
+        raise MarketError("id_number", "id_number")
 
     await save_profile(session, worker, fields, market_id=market_id, today=today)
     written = sorted(fields.keys() - {"district_id"})

@@ -44,8 +44,7 @@ class Catalogue:
 
     def yuan(self, fen: int) -> str:
         """Money is read as an amount: 50000 fen -> 500元."""
-        amount = f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}"
-        return self.text("yuan", amount=amount)
+        return self.text("yuan", amount=_amount(fen))
 
     def join(self, items: list[str]) -> str:
         return self.list_separator.join(items)
@@ -55,15 +54,23 @@ class Catalogue:
         return any(normalised == w.upper() for w in self.words[group])
 
 
-@cache
-def load_catalogue(language: str) -> Catalogue:
+def _amount(fen: int) -> str:
+    return f"{fen // 100}" if fen % 100 == 0 else f"{fen / 100:.2f}"
+
+
+def _read(name: str) -> dict:
     try:
-        raw = resources.files(__package__).joinpath(f"catalogues/{language}.json").read_text(
+        raw = resources.files(__package__).joinpath(f"catalogues/{name}.json").read_text(
             encoding="utf-8"
         )
     except FileNotFoundError:
-        raise UnknownLanguage(language) from None
-    data = json.loads(raw)
+        raise UnknownLanguage(name) from None
+    return json.loads(raw)
+
+
+@cache
+def load_catalogue(language: str) -> Catalogue:
+    data = _read(language)
     return Catalogue(
         language=data["language"],
         say_language=data["say_language"],
@@ -72,3 +79,30 @@ def load_catalogue(language: str) -> Catalogue:
         digit_names=tuple(data["digits"]),
         list_separator=data["list_separator"],
     )
+
+
+# The staff's pages speak these, the first by default.
+PAGE_LANGUAGES = ("zh-CN", "en")
+
+
+@dataclass(frozen=True)
+class PageText:
+    """What the staff's pages say in one language: labels, messages and the rules'
+    refusals, keyed by id like the callers' prompts."""
+
+    language: str
+    texts: dict[str, str]
+
+    def text(self, key: str, **params: object) -> str:
+        return self.texts[key].format(**params)
+
+    def yuan(self, fen: int) -> str:
+        return self.text("common.yuan", amount=_amount(fen))
+
+
+@cache
+def load_page_text(language: str) -> PageText:
+    if language not in PAGE_LANGUAGES:
+        raise UnknownLanguage(language)
+    data = _read(f"pages.{language}")
+    return PageText(language=data["language"], texts=data["texts"])

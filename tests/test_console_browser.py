@@ -45,9 +45,9 @@ async def test_an_agent_signs_in_sees_the_landing_page_and_signs_out(
     assert cookies["gigline_session"]["httpOnly"]
     assert await page.evaluate("document.cookie") == "", "no script reads the session"
     await page.goto(f"{base}/console/audit")
-    assert "supervisor" in await page.text_content(".refusal"), "an agent is refused"
+    assert "只有主管" in await page.text_content(".refusal"), "an agent is refused"
     await page.goto(f"{base}/console")
-    await page.click("text=退出 (sign out)")
+    await page.click("text=退出")
     await page.wait_for_url(f"{base}/console/login")
     await page.goto(f"{base}/console")
     assert page.url.startswith(f"{base}/console/login"), "signed out for good"
@@ -57,14 +57,14 @@ async def test_a_supervisor_reads_the_audit_page(
         aiohttp_client, database_url, clock, page):
     base = await served(aiohttp_client, database_url, clock)
     await sign_in(page, base, "王主管")
-    await page.click("text=审计日志 (audit log)")
+    await page.click("text=审计日志")
     await page.wait_for_url(f"{base}/console/audit")
     assert "case:7" in await page.text_content("#audit")
     await page.fill("input[name=agent]", "王主管")
-    await page.click("text=筛选 (filter)")
+    await page.click("text=筛选")
     await page.wait_for_url(f"{base}/console/audit?*")
     assert "没有记录" in await page.text_content("#audit")
     await page.fill("input[name=agent]", "李坐席")
-    await page.click("text=筛选 (filter)")
+    await page.click("text=筛选")
     await page.wait_for_selector("text=case:7")
     await screenshot(page, "console-audit")

@@ -13,17 +13,20 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from console.accounts import LOCKED, WRONG, add_agent, revoke
+from console.accounts import LOCK_AFTER, LOCK_MINUTES, LOCKED, WRONG, add_agent, revoke
 from console.staff_pages import PAGES
 from gigline.app import create_app
 from gigline.cli import main
 from gigline.keys import SESSIONS
+from prompts.catalogue import load_page_text
 from store.db import make_engine
 from store.models import AuditEntry
 from store.statuses import Role
 from tests.conftest import make_settings
 
 PASSWORD = "correct horse battery"
+CHINESE = load_page_text("zh-CN")  # what the pages say unless a browser chose English
+LOCKED_TEXT = CHINESE.text(LOCKED, tries=LOCK_AFTER, minutes=LOCK_MINUTES)
 
 
 async def app_client(aiohttp_client, database_url, clock, public_url=None):
@@ -102,7 +105,7 @@ async def test_a_name_is_text_on_the_page_never_markup(client):
                                             ("nobody", PASSWORD), ("", "")])
 async def test_a_bad_sign_in_says_the_same_whoever_it_names(client, name, password):
     refused = await sign_in(client, name, password)
-    assert refused.status == 401 and WRONG in await refused.text()
+    assert refused.status == 401 and CHINESE.text(WRONG) in await refused.text()
     assert "gigline_session" not in set_cookies(refused)
     assert (await client.get("/console", allow_redirects=False)).status == 303
 
@@ -111,10 +114,11 @@ async def test_a_bad_sign_in_says_the_same_whoever_it_names(client, name, passwo
 async def test_five_failures_lock_the_name_for_fifteen_minutes(client, clock, name):
     for attempt in range(1, 6):
         refused = await sign_in(client, name, f"wrong {attempt}")
-        assert (LOCKED if attempt == 5 else WRONG) in await refused.text(), attempt
+        assert (LOCKED_TEXT if attempt == 5 else CHINESE.text(WRONG)) in await refused.text(), \
+            attempt
     clock.advance(minutes=14)
     locked = await sign_in(client, name)
-    assert locked.status == 401 and LOCKED in await locked.text(), \
+    assert locked.status == 401 and LOCKED_TEXT in await locked.text(), \
         "the right password too, and an unknown name alike"
     assert (await sign_in(client, "wang")).status == 303, "per name: others still sign in"
     clock.advance(minutes=1, seconds=1)
@@ -207,7 +211,7 @@ async def test_every_supervisors_page_refuses_an_agent(client, page):
     landing = await (await client.get("/console")).text()
     response = await client.request(page.method, concrete(page.path), allow_redirects=False,
                                     data={"csrf": form_token(landing)})
-    assert response.status == 403 and "supervisor" in await response.text()
+    assert response.status == 403 and "只有主管可以打开这一页" in await response.text()
     await sign_in(client, "wang")
     landing = await (await client.get("/console")).text()
     let_in = await client.request(page.method, concrete(page.path), allow_redirects=False,
@@ -267,3 +271,24 @@ async def test_the_agents_commands_add_issue_list_and_revoke(database_url, monke
         await engine.dispose()
     assert done == [("cli", "agent_added"), ("cli", "token_issued"), ("cli", "token_revoked"),
                     ("cli", "agent_revoked")]
+
+
+async def test_the_pages_speak_chinese_until_a_browser_chooses_english(client):
+    await sign_in(client, "li")
+    chinese = await (await client.get("/console/workers")).text()
+    assert 'lang="zh-CN"' in chinese and "退出" in chinese and "Sign out" not in chinese
+    chosen = await client.get("/console/language",
+                              params={"to": "en", "next": "/console/workers?q=138"},
+                              allow_redirects=False)
+    assert chosen.status == 303 and chosen.headers["Location"] == "/console/workers?q=138"
+    english = await (await client.get("/console/workers")).text()
+    assert 'lang="en"' in english and "Sign out" in english and "退出" not in english
+    refused = await client.get("/console/audit")  # li is an agent
+    assert refused.status == 403 and "Only a supervisor may open this page" in \
+        await refused.text()
+    elsewhere = await client.get("/console/language",
+                                 params={"to": "en", "next": "https://evil.example/"},
+                                 allow_redirects=False)
+    assert elsewhere.headers["Location"] == "/console", "no open redirect"
+    unknown = await client.get("/console/language", params={"to": "fr"})
+    assert unknown.status == 400

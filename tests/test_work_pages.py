@@ -276,9 +276,9 @@ async def test_a_script_anywhere_shows_as_text_on_every_page(client, clock):
 
 
 @pytest.mark.parametrize(("field", "value", "why"), [
-    ("credit_code", "91140802MA0K000004", "check failed"),
-    ("phone", "12345", "phone"),
-    ("name", " ", "1 to 200"),
+    ("credit_code", "91140802MA0K000004", "GB 32100 校验位不符"),
+    ("phone", "12345", "不是有效的电话号码"),
+    ("name", " ", "1到200个字"),
 ])
 async def test_an_employer_is_registered_with_its_credit_code_checked(client, field, value,
                                                                       why):
@@ -292,7 +292,7 @@ async def test_an_employer_is_registered_with_its_credit_code_checked(client, fi
     page = await (await client.get(registered.headers["Location"])).text()
     assert "安居建筑劳务" in page and "unverified" in page
     again = await client.post("/console/employers/new", data=form)
-    assert again.status == 422 and "registered already" in await again.text()
+    assert again.status == 422 and "这个信用代码的雇主已经登记过了" in await again.text()
 
 
 async def test_a_supervisor_adds_issues_a_token_and_revokes_staff(client):
@@ -318,4 +318,4 @@ async def test_a_supervisor_adds_issues_a_token_and_revokes_staff(client):
     assert api.status == 401, "revoking the agent ends their tokens"
     duplicate = await client.post("/console/staff", data={"csrf": await csrf(client),
                                                           "name": "li", "role": "agent"})
-    assert duplicate.status == 422 and "already" in await duplicate.text()
+    assert duplicate.status == 422 and "已经有叫 li 的工作人员了" in await duplicate.text()

@@ -33,7 +33,7 @@ async def served(aiohttp_client, database_url, clock):
 
 
 async def sign_out(page) -> None:
-    await page.click("text=退出 (sign out)")
+    await page.click("text=退出")
     await page.wait_for_url("**/console/login")
 
 
@@ -47,7 +47,7 @@ async def register_walk_in(page, base: str, phone: str, name: str, trade: str) -
     await page.select_option("select[name=availability]", "today")
     await page.select_option("select[name=alert_channel]", "sms")
     await page.fill("input[name=id_number]", VALID_ID)
-    await page.click("text=保存 (save)")
+    await page.click("text=保存")
     await page.wait_for_url("**/console/workers/*")
     return await page.text_content("#number")
 
@@ -61,7 +61,7 @@ async def test_a_walk_in_s_file_looked_at_shows_in_the_audit_log(
     assert await page.locator("h1 b").count() == 0, "a name is text, not markup"
     await page.goto(f"{base}/console/workers")
     await page.fill("input[name=q]", "13800000009")
-    await page.click("text=查找 (search)")
+    await page.click("text=查找")
     await page.wait_for_selector(f"#found >> text={number}")
     assert "138****0009" in await page.text_content("#found")
     await page.click(f"#found >> text={number}")
@@ -91,7 +91,7 @@ async def test_a_supervisor_verifies_an_employer_an_agent_cannot(
     await page.goto(f"{base}/console/employers/{employer_id}")
     await page.select_option("#verify select[name=state]", "verified")
     await page.fill("#verify input[name=checked]", "营业执照原件，现场核实")
-    await page.click("#verify >> text=保存 (save)")
+    await page.click("#verify >> text=保存")
     await page.wait_for_selector("#verification >> text=verified")
     assert "现场核实" in await page.text_content("#verification-note")
 
@@ -102,10 +102,10 @@ async def test_a_waiting_caller_is_rung_back(aiohttp_client, database_url, clock
         session.add(CallbackRequest(phone="+8613800000005", call_sid="CA5",
                                     reason="agent_requested", created_at=clock()))
     await sign_in(page, base, "李坐席")
-    await page.click("text=待回电 (callbacks)")
+    await page.click("text=待回电")
     await page.wait_for_selector("#queue >> text=+8613800000005")
     await page.fill("#queue input[name=note]", "已回电")
-    await page.click("#queue >> text=已回电 (done)")
+    await page.click("#queue >> text=已回电")
     await page.wait_for_selector("#queue >> text=没有人在等")
 
 
@@ -129,13 +129,13 @@ async def test_a_job_is_previewed_published_on_the_board_and_fills_before_the_ag
     await page.select_option("select[name=trade_0]", "welder")
     await page.fill("input[name=headcount_0]", "1")
     await page.fill("input[name=wage_0]", "500")
-    await page.click("text=预览匹配 (preview matches)")
+    await page.click("text=预览匹配")
     await page.wait_for_selector("#preview >> text=北城街道")
     await screenshot(page, "console-job-preview")
     board = await page.context.new_page()  # the hall's screen, open before the job exists
     await board.goto(f"{base}/board")
     assert await board.locator("#lines tr").count() == 0
-    await page.click("text=发布 (publish)")
+    await page.click("button[value=publish]")
     await page.wait_for_url("**/console/jobs/*")
     await board.wait_for_selector("#lines >> text=焊工", timeout=3000)  # no reload
     assert "500" in await board.text_content("#lines")
@@ -168,16 +168,16 @@ async def test_the_rights_desk_works_a_case(aiohttp_client, database_url, clock,
         case = await cases.report_by_worker(
             session, worker, amount_fen=80000, via="worker_sms", now=clock(),
             catalogue=client.app[DESK].catalogue, hold_employer=True)
-    await page.click("text=维权 (cases)")
+    await page.click("text=维权")
     await page.click(f"#cases >> text={case.id}")
     await page.wait_for_url(f"**/console/cases/{case.id}")
     await page.select_option("#act select[name=action]", "assign")
-    await page.click("#act >> text=提交 (submit)")
+    await page.click("#act >> text=提交")
     await page.wait_for_selector("#assigned >> text=李坐席")
     await page.select_option("#act select[name=action]", "recovered")
     await page.fill("#act input[name=amount_yuan]", "800")
     await page.fill("#act input[name=note]", "老板已付清")
-    await page.click("#act >> text=提交 (submit)")
+    await page.click("#act >> text=提交")
     await page.wait_for_selector("#timeline >> text=老板已付清")
     assert "800元 / 800元" in await page.text_content("#amounts")
     await screenshot(page, "console-case")
