@@ -38,23 +38,9 @@ async def enqueue_sms(
     the opt-out confirmation itself goes out)."""
     opted_out = kind != OPT_OUT_ACK and await is_opted_out(session, phone)
     queued = await insert_ignoring_duplicates(
-        session,
-        OutboundSms.__table__,
-        {
-            "dedupe_key": dedupe_key,
-            "channel": channel,
-            "phone": phone,
-            "body": body,
-            "kind": kind,
-            "priority": priority,
-            "status": OutboxStatus.SUPPRESSED if opted_out else OutboxStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
-        ["dedupe_key"],
-    )
+        session, OutboundSms.__table__,
+        _row(Sms(dedupe_key, phone, body, kind, priority, channel), opted_out, now),
+        ["dedupe_key"])
     if queued and not opted_out:
         session.info[QUEUED] = True  # the caller wakes the sender once this commits
     return queued
@@ -85,19 +71,7 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Sms], *, now: d
             continue
         keys.add(message.dedupe_key)
         suppressed = message.kind != OPT_OUT_ACK and message.phone in opted_out
-        rows.append({
-            "dedupe_key": message.dedupe_key,
-            "channel": message.channel,
-            "phone": message.phone,
-            "body": message.body,
-            "kind": message.kind,
-            "priority": message.priority,
-            "status": OutboxStatus.SUPPRESSED if suppressed else OutboxStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        })
+        rows.append(_row(message, suppressed, now))
     if not rows:
         return 0
     # One statement run for every row: SQLAlchemy sends them as few multi-row INSERTs
@@ -110,6 +84,15 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Sms], *, now: d
     if queued:
         session.info[QUEUED] = True  # the caller wakes the sender once this commits
     return queued
+
+
+def _row(message: Sms, suppressed: bool, now: datetime) -> dict:
+    """The outbox row for `message`: a suppressed one is kept and never sent."""
+    return {"dedupe_key": message.dedupe_key, "channel": message.channel,
+            "phone": message.phone, "body": message.body, "kind": message.kind,
+            "priority": message.priority,
+            "status": OutboxStatus.SUPPRESSED if suppressed else OutboxStatus.PENDING,
+            "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
 
 
 def queued_any(session: AsyncSession) -> bool:
