@@ -79,10 +79,11 @@ def words_of(request: web.Request) -> PageText:
 def render(request: web.Request, template: str, context: dict,
            status: int = 200) -> web.Response:
     """A page in the browser's language: every template gets `t` (a text by id), `yuan`
-    (an amount in fen, written out), `said` (why a rule refused) and the language."""
+    (an amount in fen, written out), `word` (a stored status or other code, said),
+    `said` (why a rule refused) and the language."""
     words = words_of(request)
     return aiohttp_jinja2.render_template(template, request, {
-        "t": words.text, "yuan": words.yuan, "lang": words.language,
+        "t": words.text, "yuan": words.yuan, "word": words.word, "lang": words.language,
         "said": lambda refused: rule_says(request, refused),
         "languages": PAGE_LANGUAGES, "here": request.path_qs, **context}, status=status)
 
@@ -129,8 +130,9 @@ def page_middleware(pages: tuple[Page, ...]):
                 raise web.HTTPSeeOther(f"{LOGIN_PATH}?{urlencode({'next': request.path})}")
             return refuse(request, 401, "refused.sign_in_first")
         if role is not None and not staff.role.allows(role):
-            return refuse(request, 403, "refused.role", role=words_of(request).text(
-                f"role.{role}"), name=staff.name, has=words_of(request).text(f"role.{staff.role}"))
+            words = words_of(request)
+            return refuse(request, 403, "refused.role", role=words.word("role", role),
+                          name=staff.name, has=words.word("role", staff.role))
         response = await handler(request)
         # Pages show personal data: no shared cache keeps them, and no other site frames
         # them (a framed form could be clicked unknowingly).

@@ -29,7 +29,7 @@ from console.session import (
     words_of,
 )
 from market import callbacks, figures, job_files, jobs, preview, walk_in, worker_files
-from market.cases import CaseAction
+from market.cases import REFERRALS, CaseAction
 from market.jobs import MarketError
 from store.models import Area, Employer, Trade
 from store.statuses import AreaKind, Availability, CaseStatus, Channel, Role, Verification
@@ -364,6 +364,7 @@ async def job_live(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": "no such job"}, status=404)
     return web.json_response({
         "waves_sent": state.waves_sent, "status": state.status,
+        "status_said": words_of(request).word("job", state.status),
         "lines": [{"line_id": line.line_id, "filled": line.filled,
                    "remaining": line.remaining, "offers": line.offers,
                    "by_wave": {str(k): v for k, v in line.by_wave.items()}}
@@ -387,7 +388,7 @@ async def rights_case(request: web.Request) -> web.StreamResponse:
     except jobs.NotFound:
         return refuse(request, 404, NO_CASE)
     return _page(request, "case.html", case=case, actions=list(CaseAction),
-                 local=_local(request))
+                 referrals=REFERRALS, local=_local(request))
 
 
 async def case_action(request: web.Request) -> web.StreamResponse:
@@ -437,7 +438,8 @@ async def cancel_job(request: web.Request) -> web.StreamResponse:
 async def staff(request: web.Request, *, shown: dict | None = None,
                 error: str = "", status: int = 200) -> web.StreamResponse:
     return _page(request, "staff.html", status=status, staff_list=
-                 await agents_api.list_agents(request), shown=shown, error=error)
+                 await agents_api.list_agents(request), roles=list(Role), shown=shown,
+                 error=error)
 
 
 async def add_staff(request: web.Request) -> web.StreamResponse:

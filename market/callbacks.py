@@ -22,7 +22,7 @@ QUEUE = 200  # the longest queue shown: an hour's calls at a busy market
 class Waiting:
     callback_id: int
     phone: str  # to ring: the agent needs it whole
-    reason: str  # agent_requested | repeated_failures | database_down
+    reason: str  # caller_asked | hidden_number | repeated_failures | database_down
     waiting_since: datetime
     worker_id: int | None  # a registered worker's record is one click away
     worker_name: str | None

@@ -99,6 +99,13 @@ class PageText:
     def yuan(self, fen: int) -> str:
         return self.text("common.yuan", amount=_amount(fen))
 
+    def word(self, vocabulary: str, code: str | None) -> str:
+        """A stored code (a status, a channel, a reason) as the pages say it; a code the
+        catalogue does not know yet (a row older than its vocabulary) shows as itself."""
+        if code is None:
+            return ""
+        return self.texts.get(f"word.{vocabulary}.{code}", code)
+
 
 @cache
 def load_page_text(language: str) -> PageText:

@@ -286,6 +286,8 @@ async def test_the_pages_speak_chinese_until_a_browser_chooses_english(client):
     refused = await client.get("/console/audit")  # li is an agent
     assert refused.status == 403 and "Only a supervisor may open this page" in \
         await refused.text()
+    assert "li · agent" in english, "the staff bar says the role in English too"
+
     elsewhere = await client.get("/console/language",
                                  params={"to": "en", "next": "https://evil.example/"},
                                  allow_redirects=False)

@@ -233,7 +233,14 @@ async def test_a_job_is_changed_then_cancelled_from_its_page(client, clock):
                                   data={"csrf": await csrf(client)})
     assert cancelled.status == 303
     page = await (await client.get(f"/console/jobs/{job_id}")).text()
-    assert 'data-field="status">cancelled<' in page and 'id="change"' not in page
+    assert 'data-field="status_said">已取消<' in page and 'id="change"' not in page
+    live = await (await client.get(f"/console/jobs/{job_id}/live")).json()
+    assert (live["status"], live["status_said"]) == ("cancelled", "已取消")
+    await client.get("/console/language", params={"to": "en"})
+    live = await (await client.get(f"/console/jobs/{job_id}/live")).json()
+    assert live["status_said"] == "cancelled"
+    assert 'data-field="status_said">cancelled<' in \
+        await (await client.get(f"/console/jobs/{job_id}")).text()
     again = await client.post(f"/console/jobs/{job_id}/change",
                               data={"csrf": await csrf(client), "notes": "x"})
     assert again.status == 409
@@ -290,7 +297,7 @@ async def test_an_employer_is_registered_with_its_credit_code_checked(client, fi
                                    allow_redirects=False)
     assert registered.status == 303
     page = await (await client.get(registered.headers["Location"])).text()
-    assert "安居建筑劳务" in page and "unverified" in page
+    assert "安居建筑劳务" in page and '<dd id="verification">未核验' in page
     again = await client.post("/console/employers/new", data=form)
     assert again.status == 422 and "这个信用代码的雇主已经登记过了" in await again.text()
 

@@ -92,7 +92,7 @@ async def test_a_supervisor_verifies_an_employer_an_agent_cannot(
     await page.select_option("#verify select[name=state]", "verified")
     await page.fill("#verify input[name=checked]", "营业执照原件，现场核实")
     await page.click("#verify >> text=保存")
-    await page.wait_for_selector("#verification >> text=verified")
+    await page.wait_for_selector("#verification >> text=已核验")
     assert "现场核实" in await page.text_content("#verification-note")
 
 

@@ -13,7 +13,7 @@
       if (!response.ok) throw new Error(String(response.status));
       const job = await response.json();
       status.hidden = true;
-      set(page, "status", job.status);
+      set(page, "status_said", job.status_said);
       set(page, "waves_sent", job.waves_sent);
       for (const line of job.lines) {
         const row = page.querySelector(`tr[data-line="${line.line_id}"]`);
