@@ -352,6 +352,7 @@ class CaseWorkerOut(_Out):
     name: str | None
     phone: str
     owed_fen: int
+    recovered_fen: int = Field(description="this worker's share of what the case recovered")
     hire: HireEvidenceOut | None
     pay_checks: list[PayCheckOut]
     sms: list[SmsOut]

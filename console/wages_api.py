@@ -102,6 +102,7 @@ async def _evidence(session: AsyncSession, member: CaseWorker, worker: Worker,
                                    ) if hire else []
     return CaseWorkerOut(
         worker_id=worker.id, name=worker.name, phone=worker.phone, owed_fen=member.owed_fen,
+        recovered_fen=member.recovered_fen,
         hire=None if hire is None else HireEvidenceOut.model_validate(hire),
         pay_checks=[PayCheckOut.model_validate(check) for check in checks],
         sms=sorted(

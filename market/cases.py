@@ -134,11 +134,11 @@ async def act(session: AsyncSession, case_id: int, *, action: CaseAction, agent:
                           amount_fen=amount_fen))
     if action != CaseAction.NOTE:
         members = list(await session.execute(
-            select(Worker, CaseWorker.owed_fen).join(CaseWorker, CaseWorker.worker_id == Worker.id)
+            select(Worker, CaseWorker).join(CaseWorker, CaseWorker.worker_id == Worker.id)
             .where(CaseWorker.case_id == case.id).order_by(Worker.id)))
-        owed = [owed_fen for _, owed_fen in members]
-        amounts = shares(amount_fen or 0, owed)
-        for (worker, _), amount in zip(members, amounts, strict=True):
+        amounts = shares(amount_fen or 0, [member.owed_fen for _, member in members])
+        for (worker, member), amount in zip(members, amounts, strict=True):
+            member.recovered_fen += amount
             await _tell(session, worker, case, f"sms_case_{action}", now, catalogue,
                         amount=catalogue.yuan(amount), event=now.timestamp())
     return case

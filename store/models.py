@@ -305,6 +305,8 @@ class CaseWorker(Base):
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), primary_key=True)
     hire_id: Mapped[int | None] = mapped_column(ForeignKey("hires.id"))
     owed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    # this worker's share of what the case recovered (market.cases.shares), as told by SMS
+    recovered_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class CaseEvent(Base):

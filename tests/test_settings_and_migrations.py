@@ -339,6 +339,42 @@ async def test_upgrading_keeps_offers_taken_before_instant_hire(tmp_path):
     assert str(end_at).startswith("2026-11-26 07:00:00")
 
 
+async def test_upgrading_gives_each_worker_of_a_recovered_case_their_share(tmp_path):
+    """0008 -> 0009: a case that recovered 400元 for workers owed 200元 and 300元 records
+    160元 and 240元, the shares their SMS told them."""
+    from sqlalchemy import text
+
+    from store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    await upgrade(engine, "0008")
+    async with engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO markets VALUES (1, 'm', 'M', 'Asia/Shanghai', '+863592123456')"))
+        for worker_id in (1, 2, 3):
+            await conn.execute(text(
+                "INSERT INTO workers (id, market_id, phone, status, alert_channel, "
+                "priority_group, jobs_completed, no_shows, created_at) VALUES (:id, 1, :phone, "
+                "'active', 'sms', 0, 0, 0, '2026-11-22 00:00:00')"),
+                {"id": worker_id, "phone": f"+861380000000{worker_id}"})
+        for case_id, recovered in ((1, 40000), (2, 0)):
+            await conn.execute(text(
+                "INSERT INTO rights_cases (id, status, opened_by, owed_fen, recovered_fen, "
+                "opened_at) VALUES (:id, 'recovered', 'agent', 50000, :recovered, "
+                "'2026-11-22 00:00:00')"), {"id": case_id, "recovered": recovered})
+        for case_id, worker_id, owed in ((1, 1, 20000), (1, 2, 30000), (2, 3, 50000)):
+            await conn.execute(text(
+                "INSERT INTO case_workers (case_id, worker_id, owed_fen) "
+                "VALUES (:case, :worker, :owed)"),
+                {"case": case_id, "worker": worker_id, "owed": owed})
+    await upgrade(engine)
+    async with engine.connect() as conn:
+        shares = dict((await conn.execute(text(
+            "SELECT worker_id, recovered_fen FROM case_workers"))).all())
+    await engine.dispose()
+    assert shares == {1: 16000, 2: 24000, 3: 0}
+
+
 async def test_two_instances_starting_at_once_on_a_new_database_both_start(database_url):
     """Both create the market (PostgreSQL runs them side by side): the loser reads the
     winner's instead of dying on the unique code."""

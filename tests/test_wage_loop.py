@@ -210,6 +210,15 @@ async def test_a_recovered_sum_tells_each_worker_their_own_share(market):
     # 400元 recovered on 200元 + 300元 owed: each hears their part, not the case's sum.
     assert "为您追回160元" in await last_text(market, phones[0])
     assert "为您追回240元" in await last_text(market, phones[1])
+    async with market.sessions() as session, session.begin():
+        await cases.act(session, case.id, action="recovered", agent="alice", note="",
+                        amount_fen=10000, referral=None, now=market.clock(),
+                        catalogue=CATALOGUE)
+    async with market.sessions() as session:
+        recorded = dict((await session.execute(
+            select(CaseWorker.worker_id, CaseWorker.recovered_fen)
+            .where(CaseWorker.case_id == case.id).order_by(CaseWorker.worker_id))).all())
+    assert list(recorded.values()) == [16000 + 4000, 24000 + 6000], "each share kept, summed"
 
 
 def test_shares_add_up_to_the_fen():

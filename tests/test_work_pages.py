@@ -206,6 +206,7 @@ async def test_the_rights_desk_works_a_case_from_list_to_recovery(client, clock)
         assert acted.status == 303
     page = await (await client.get(f"/console/cases/{case_id}")).text()
     assert "300元" in page and "老板先付一部分" in page and 'id="assigned">li<' in page
+    assert '<span class="recovered">追回 300元</span>' in page, "the worker's own share"
     refused = await client.post(f"/console/cases/{case_id}/actions",
                                 data={"csrf": await csrf(client), "action": "recovered"})
     assert refused.status == 422, "recovered needs its amount"
