@@ -34,6 +34,9 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     # a case's history: the agents' actions and the two events the rules write themselves
     "case_event": (*CaseAction, "opened", "worker_added"),
     "referral": REFERRALS,
+    # who opened a case (market.cases); a history row's actor is one of these or an agent's
+    # name, which no vocabulary holds and so shows as itself
+    "opened_by": ("auto", "worker_call", "worker_sms"),
     "call": tuple(CallStatus),
     "call_direction": ("inbound", "outbound"),
     "sms_direction": ("in", "out"),

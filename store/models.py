@@ -290,7 +290,7 @@ class RightsCase(Base):
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN)
-    opened_by: Mapped[str] = mapped_column(String(16))  # auto | worker_call | worker_sms | agent
+    opened_by: Mapped[str] = mapped_column(String(16))  # auto | worker_call | worker_sms
     assigned_to: Mapped[str | None] = mapped_column(String(64))
     owed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     recovered_fen: Mapped[int] = mapped_column(BigInteger, default=0)
