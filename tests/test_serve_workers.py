@@ -276,3 +276,15 @@ async def test_sigterm_stops_every_process_and_frees_the_port(tmp_path, database
     assert server.returncode == 0
     assert not [pid for pid in pids if running(int(pid))]
     socket.create_server(("127.0.0.1", int(env["GIGLINE_PORT"]))).close()
+
+
+@ON_POSTGRES
+async def test_processes_that_cannot_start_stop_the_server_with_a_reason(tmp_path, database_url):
+    env = workers_env(tmp_path, database_url) | {"GIGLINE_MARKET": "atlantis"}
+    server = await gigline(env, tmp_path, "serve", "--workers", "2")
+    async with asyncio.timeout(60):
+        out, err = await server.communicate()
+    assert server.returncode == 1
+    assert "listening" not in out.decode()
+    assert "gigline: worker process 0 exited with 1 while starting" in err.decode()
+    socket.create_server(("127.0.0.1", int(env["GIGLINE_PORT"]))).close()
