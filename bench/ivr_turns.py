@@ -62,6 +62,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--gigline-env", action="append", default=[], metavar="NAME=VALUE",
                    help="extra setting for the Gigline server, e.g. GIGLINE_SCHEDULER=0 "
                         "(repeatable; for what-if runs)")
+    p.add_argument("--serve-workers", type=int, default=0, metavar="N",
+                   help="PostgreSQL only: also run Gigline as `gigline serve --workers N`; "
+                        "the capacity run compares it with one process, and the latency "
+                        "runs go to it")
     p.add_argument("--profile", action="store_true",
                    help="sample the Gigline server with py-spy (if installed) while measured")
     p.add_argument("--quiet-wait", type=float, default=60,
@@ -71,7 +75,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN,
                    help="where to create the throwaway database (default %(default)s)")
     p.add_argument("--pg-database", default=DEFAULT_PG_NAME)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.serve_workers and args.db != "postgres":
+        p.error("--serve-workers needs --db postgres: several processes share PostgreSQL")
+    if args.serve_workers == 1:
+        p.error("--serve-workers N: N is 2 or more (one process is always measured)")
+    return args
 
 
 def free_port() -> int:
@@ -110,15 +119,28 @@ class DatabaseRun:
                                      workdir / f"gigline-{kind}.log")
         self.bare = ServerProcess("bare", ["bare", str(bare_port)], dict(os.environ),
                                   f"http://127.0.0.1:{bare_port}", workdir / f"bare-{kind}.log")
-        self.crowd = Crowd(self.gigline.base_url, CallerPolicy(), self.rng)
+        self.workers = None
+        if args.serve_workers:
+            port = free_port()
+            self.workers = ServerProcess(
+                f"gigline x{args.serve_workers}", ["gigline-workers", str(args.serve_workers)],
+                gigline_env(url, port, args.gigline_env), f"http://127.0.0.1:{port}",
+                workdir / f"gigline-workers-{kind}.log")
+        # The latency runs go to the processes the machine allows: several when asked.
+        self.served = self.workers or self.gigline
+        self.crowd = Crowd(self.served.base_url, CallerPolicy(), self.rng)
+
+    @property
+    def servers(self) -> list[ServerProcess]:
+        return [self.bare, self.gigline, *([self.workers] if self.workers else [])]
 
     async def run(self) -> dict:
         result: dict = {"database": self.kind}
         try:
-            await self.gigline.start()
-            await self.bare.start()
-            self.say(f"gigline pid {self.gigline.pid} on {self.gigline.base_url}, "
-                     f"bare pid {self.bare.pid} on {self.bare.base_url}")
+            for server in self.servers:
+                await server.start()
+            self.say(", ".join(f"{server.name} pid {server.pid} on {server.base_url}"
+                               for server in self.servers))
             await self.seed()
             if self.args.scenario in ("capacity", "both"):
                 result["capacity"] = await self.capacity()
@@ -126,14 +148,17 @@ class DatabaseRun:
                 result["latency"] = [await self.latency(calls, rate)
                                      for calls, rate in latency_loads(self.args)]
         finally:
-            self.gigline.stop()
-            self.bare.stop()
+            for server in self.servers:
+                server.stop()
         for scenario in [result.get("capacity", {}).get("gigline"), *result.get("latency", [])]:
             if scenario:
                 scenario["gigline_gc_pauses"] = gc_pauses_in(self.gc_file, *scenario["window"])
         result["server_log_problems"] = {
             "gigline": self.gigline.problems(), "bare": self.bare.problems(),
             "gigline_first_traceback": self.gigline.first_traceback(),
+            **({"workers": self.workers.problems(),
+                "workers_first_traceback": self.workers.first_traceback()}
+               if self.workers else {}),
         }
         return result
 
@@ -148,11 +173,12 @@ class DatabaseRun:
     async def capacity(self) -> dict:
         args = self.args
         fixed = CallerPolicy(max_turns=CAPACITY_TURNS_PER_CALL)
-        crowds = {"bare": Crowd(self.bare.base_url, fixed, self.rng),
-                  "gigline": Crowd(self.gigline.base_url, fixed, self.rng,
-                                   phonebook=self.crowd.phonebook)}
+        crowds = {server.name: Crowd(server.base_url, fixed, self.rng,
+                                     phonebook=self.crowd.phonebook)
+                  for server in self.servers if server is not self.bare}
+        crowds["bare"] = Crowd(self.bare.base_url, fixed, self.rng)
         results = {}
-        for server in (self.bare, self.gigline):
+        for server in self.servers:
             before = await self.quiet(server)
             self.say(f"capacity: {server.name}, {args.concurrency} callers, "
                      f"{args.warmup:g}+{args.duration:g}s")
@@ -165,13 +191,13 @@ class DatabaseRun:
 
     async def latency(self, calls: int, rate: float) -> dict:
         args = self.args
-        before = await self.quiet(self.gigline)
-        self.say(f"latency: {calls} calls at {rate:g} turns/s, "
+        before = await self.quiet(self.served)
+        self.say(f"latency: {self.served.name}, {calls} calls at {rate:g} turns/s, "
                  f"{args.warmup:g}+{args.latency_duration:g}s")
-        return before | await scenarios.latency(
-            self.gigline.base_url, TOKEN, self.meter(self.gigline), self.crowd, calls=calls,
+        return before | {"server_name": self.served.name} | await scenarios.latency(
+            self.served.base_url, TOKEN, self.meter(self.served), self.crowd, calls=calls,
             rate=rate, warmup=args.warmup, duration=args.latency_duration, drain=args.drain,
-            profile_to=self.profile_to(self.gigline, f"latency-{rate:g}"),
+            profile_to=self.profile_to(self.served, f"latency-{rate:g}"),
         )
 
     async def quiet(self, server: ServerProcess) -> dict:
@@ -184,9 +210,9 @@ class DatabaseRun:
         return CpuMeter(server.pid, self.args.pg_database)
 
     def profile_to(self, server: ServerProcess, scenario: str) -> Path | None:
-        if self.profile_dir is None or server.name != "gigline":
+        if self.profile_dir is None or server is self.bare:
             return None
-        return self.profile_dir / f"{self.kind}-{scenario}.txt"
+        return self.profile_dir / f"{self.kind}-{server.name.replace(' ', '')}-{scenario}.txt"
 
     def say(self, text: str) -> None:
         print(f"[{self.kind}] {text}", flush=True)

@@ -21,6 +21,26 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and every process under it (`gigline serve --workers N`
+    serves from its children), as they run now."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # the process ended while we looked
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += process_cpu(current)
+        todo += children.get(current, [])
+    return total
+
+
 def named_cpu(name: str, serving: str = "") -> float:
     """CPU seconds of every process called `name` whose command line mentions `serving`
     (PostgreSQL backends name their database there: others' databases are not ours)."""
@@ -62,7 +82,7 @@ class CpuMeter:
 
     def snapshot(self) -> CpuSnapshot:
         busy, total = machine_busy()
-        return CpuSnapshot(time.perf_counter(), process_cpu(self.server_pid),
+        return CpuSnapshot(time.perf_counter(), tree_cpu(self.server_pid),
                            process_cpu(os.getpid()), named_cpu("postgres", f" {self.database} "),
                            busy, total)
 

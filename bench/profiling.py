@@ -16,7 +16,8 @@ def py_spy() -> str | None:
 
 
 async def record(pid: int, seconds: float, out: Path) -> Path | None:
-    """Samples `pid` for `seconds` into a raw (collapsed-stack) file; None without py-spy.
+    """Samples `pid` and the processes under it for `seconds` into a raw (collapsed-stack)
+    file; None without py-spy.
     Only the thread holding the GIL is sampled: where the server's Python CPU goes (idle
     waits in driver threads would otherwise swamp the picture)."""
     exe = py_spy()
@@ -24,7 +25,7 @@ async def record(pid: int, seconds: float, out: Path) -> Path | None:
         return None
     proc = await asyncio.create_subprocess_exec(
         exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--format", "raw",
-        "--gil", "--nonblocking", "--output", str(out),
+        "--gil", "--nonblocking", "--subprocesses", "--output", str(out),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
     return out if await proc.wait() == 0 else None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 CAPACITY_TARGET = 0.5  # Gigline's turns/s at least half the bare handler's
+# N processes: each CPU-second they use answers at least this share of the turns one
+# process answers with it, so N cores give at least 0.85·N times one process's turns.
+WORKERS_TARGET = 0.85
 P99_TARGET_MS = 25.0
 GENERATOR_BUSY = 90.0  # % of a core: above this the generator may be what limits a run
 BACKGROUND_BUSY = 15.0  # other processes' CPU (% of a core) above which the machine is shared
@@ -40,6 +43,13 @@ def capacity_notes(cap: dict) -> list[str]:
              f"turns per server CPU-second: gigline {per_server_cpu(gigline):.0f}, "
              f"bare {per_server_cpu(bare):.0f} (ratio {cpu_ratio:.3f})"]
     for name, run in cap.items():
+        if name not in ("bare", "gigline"):
+            share = per_server_cpu(run) / per_server_cpu(gigline)
+            notes.append(f"turns per server CPU-second: {name} {per_server_cpu(run):.0f}, "
+                         f"{share:.2f}x one process's (target >= {WORKERS_TARGET}: "
+                         f"{_verdict(share >= WORKERS_TARGET)}); turns/s "
+                         f"{run['turns']['per_second']:.0f} vs "
+                         f"{gigline['turns']['per_second']:.0f}")
         if run["cpu_percent"]["generator"] > GENERATOR_BUSY:
             notes.append(f"the generator used a full core in the {name} capacity run: "
                          f"{name}'s rate is a lower bound")
@@ -70,13 +80,13 @@ def print_report(results: dict) -> None:
         print(f"\n{run['database']}\n{HEADER}")
         notes: list[str] = []
         if cap := run.get("capacity"):
-            for name in ("bare", "gigline"):
-                r = cap[name]
+            for name, r in cap.items():
                 print(_row(f"capacity {name}", r["turns"]["per_second"], r["turns"],
                            r["cpu_percent"]))
             notes += capacity_notes(cap)
         for lat in run.get("latency", []):
-            print(_row(f"latency {lat['offered_rate']:g}/s offered", lat["achieved_per_second"],
+            print(_row(f"latency {lat['offered_rate']:g}/s {lat.get('server_name', '')}",
+                       lat["achieved_per_second"],
                        lat["turns"], lat["cpu_percent"]))
             notes += latency_notes(lat)
         for message, count in list(run["server_log_problems"]["gigline"].items())[:3]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import loadgen
 import profiling
 from loadgen import Client, Crowd, Recorder
-from procstat import CpuMeter, process_cpu
+from procstat import CpuMeter, tree_cpu
 
 
 async def _at(when: float) -> None:
@@ -22,9 +22,9 @@ async def settle(pid: int, busy: float = 0.1, limit_s: float = 30) -> float:
     the backlog of the one before. Returns the seconds waited."""
     began = time.perf_counter()
     while time.perf_counter() - began < limit_s:
-        used = process_cpu(pid)
+        used = tree_cpu(pid)
         await asyncio.sleep(0.5)
-        if process_cpu(pid) - used < busy * 0.5:
+        if tree_cpu(pid) - used < busy * 0.5:
             break
     return round(time.perf_counter() - began, 1)
 

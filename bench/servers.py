@@ -1,6 +1,7 @@
 """The server processes the benchmark drives, each started as its own process:
 
     python bench/servers.py gigline        # Gigline from GIGLINE_* settings in the environment
+    python bench/servers.py gigline-workers N  # the same as `gigline serve --workers N`
     python bench/servers.py bare PORT      # the baseline: constant TwiML, nothing else
 
 With BENCH_GC_PAUSES=<file> set, the Gigline process records its collector pauses there.
@@ -203,6 +204,10 @@ def main(argv: list[str]) -> None:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if argv[:1] == ["gigline"]:
         asyncio.run(serve_gigline())
+    elif argv[:1] == ["gigline-workers"] and len(argv) == 2:
+        from gigline.cli import main as gigline_main
+
+        sys.exit(gigline_main(["serve", "--workers", argv[1]]))
     elif argv[:1] == ["bare"] and len(argv) == 2:
         asyncio.run(serve_bare(int(argv[1])))
     else:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -78,10 +79,12 @@ CATCH_UP_AT_MOST = timedelta(days=1)
 
 def create_app(settings: Settings, *, clock: Clock = utc_now,
                carrier: Carrier | None = None, channel: Channel | None = None,
-               speech_model: SpeechModel | None = None) -> web.Application:
+               speech_model: SpeechModel | None = None,
+               name_process: bool = False) -> web.Application:
     """Twilio's channel and REST carrier unless another carrier's are given (tests run
     the hotline through a second one). `speech_model` lets tests share one loaded Vosk
-    model between apps."""
+    model between apps. `name_process`: every response says which process answered
+    (one of several serving the same port)."""
     app = web.Application(middlewares=[
         outage_middleware(lambda request: request.app.get(WATCH)),
     ])
@@ -102,7 +105,16 @@ def create_app(settings: Settings, *, clock: Clock = utc_now,
     console_board.setup(app)  # the hall's screen: its feed needs the desk, set up above
     app.on_startup.append(_console)  # after every cleanup context: it needs their resources
     app.router.add_get("/healthz", healthz)
+    if name_process:
+        app.on_response_prepare.append(_name_process)
     return app
+
+
+PROCESS_HEADER = "X-Gigline-Process"
+
+
+async def _name_process(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[PROCESS_HEADER] = str(os.getpid())
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -26,18 +26,23 @@ from gigline.runtime import (
     start_hotline,
 )
 from gigline.settings import Settings, SettingsError
+from gigline.workers import serve_workers
 from market.jobs import MarketError
 from store.db import DatabaseNotMigrated, ensure_migrated, make_engine, make_sessionmaker, upgrade
 from store.statuses import Role
 
 if TYPE_CHECKING:
-    from local_carrier import PhoneLine
+    from local_carrier import LocalCarrier, PhoneLine
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gigline", description="零工热线 Gigline")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the hotline (embedded default: SQLite, local carrier)")
+    serve = commands.add_parser(
+        "serve", help="run the hotline (embedded default: SQLite, local carrier)")
+    serve.add_argument("--workers", type=_positive, default=1, metavar="N",
+                       help="answer in N processes on one port (PostgreSQL only; "
+                       "default %(default)s)")
     commands.add_parser("migrate", help="upgrade the database to the latest migration")
     call = commands.add_parser("call", help="call the hotline from this terminal (local carrier)")
     call.add_argument("--from", dest="phone", default="+8613800000001",
@@ -75,16 +80,32 @@ def _agents_commands(commands) -> None:
     verbs.add_parser("list", help="the agents, their roles and live tokens")
 
 
-async def _serve(settings: Settings, args) -> int:
-    hotline = await start_hotline(settings)
-    print(f"Gigline listening on {hotline.url} (webhooks under {hotline.url}/twilio/)")
-    if hotline.carrier:
+def _positive(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1: {raw!r}")
+    return int(raw)
+
+
+def _announce(settings: Settings, carrier: LocalCarrier | None, workers: int = 1) -> None:
+    url = settings.public_url
+    processes = f"; {workers} processes" if workers > 1 else ""
+    print(f"Gigline listening on {url} (webhooks under {url}/twilio/{processes})",
+          flush=True)
+    if carrier:
         print(f"Try the hotline in a browser (keypad, SMS, a worker's and an employer's "
-              f"phone): {hotline.carrier.browser_phone_url}")
-        print(f"Local carrier (Twilio stand-in) REST API on {hotline.carrier.rest_base} "
+              f"phone): {carrier.browser_phone_url}")
+        print(f"Local carrier (Twilio stand-in) REST API on {carrier.rest_base} "
               f"(account {settings.account_sid}, auth token {settings.auth_token}); "
               "try a call with: gigline call")
-        print(f"Every SMS it carries: {hotline.carrier.rest_base}/inbox")
+        print(f"Every SMS it carries: {carrier.rest_base}/inbox", flush=True)
+
+
+async def _serve(settings: Settings, args) -> int:
+    if args.workers > 1:
+        return await serve_workers(settings, args.workers, announce=lambda carrier: (
+            _announce(settings, carrier, args.workers)))
+    hotline = await start_hotline(settings)
+    _announce(settings, hotline.carrier)
     if settings.embedded and "demo" in settings.api_tokens.values():
         token = next(t for t, agent in settings.api_tokens.items() if agent == "demo")
         print(f"API token for the agent 'demo': {token}")

@@ -63,9 +63,9 @@ async def running_hotline(settings: Settings, http: aiohttp.ClientSession) -> Re
     return line
 
 
-def _listen(host: str, port: int, what: str) -> socket.socket:
+def listen(host: str, port: int, what: str, *, reuse_port: bool = False) -> socket.socket:
     try:
-        return socket.create_server((host, port))
+        return socket.create_server((host, port), reuse_port=reuse_port)
     except OSError as exc:
         raise CannotListen(f"cannot listen on {host}:{port} for {what}: {exc.strerror} "
                            "(is another gigline serve running?)") from None
@@ -93,16 +93,46 @@ class Hotline:
             await self.http.close()
 
 
+async def start_local_carrier(settings: Settings) -> tuple[LocalCarrier, aiohttp.ClientSession]:
+    """The Twilio stand-in on its REST port, posting its webhooks to the hotline's
+    public URL; the app reaches it over REST like Twilio, from this process or another."""
+    if settings.twilio_api_base:
+        raise LocalCarrierRefused(
+            "GIGLINE_TWILIO_API_BASE is set: Gigline talks to that, not the local carrier")
+    http = aiohttp.ClientSession()
+    carrier = LocalCarrier(
+        account_sid=settings.account_sid,
+        auth_token=settings.auth_token,
+        webhook_base=settings.public_url,
+        hotline_number=settings.sms_from_number,
+        http=http,
+    )
+    try:
+        await carrier.start_rest("127.0.0.1", settings.local_carrier_port)
+    except OSError as exc:
+        await http.close()
+        raise CannotListen(
+            f"cannot listen on 127.0.0.1:{settings.local_carrier_port} for the local "
+            f"carrier: {exc.strerror} (is another gigline serve running?)") from None
+    return carrier, http
+
+
 async def start_hotline(settings: Settings, *, clock: Clock = utc_now,
                         speech_model: SpeechModel | None = None,
                         carrier: Carrier | None = None,
-                        channel: Channel | None = None) -> Hotline:
+                        channel: Channel | None = None,
+                        listener: socket.socket | None = None) -> Hotline:
     """Binds the hotline's port first: a port in use fails at once, before the database
     is touched or any sweep runs. A `channel` and `carrier` of another carrier than
-    Twilio replace the local carrier (tests run the hotline over a second one)."""
-    listener = _listen(settings.listen_host, settings.listen_port, "the hotline")
+    Twilio replace the local carrier (tests run the hotline over a second one). Given a
+    `listener`, it serves that socket and leaves the local carrier to whoever made it:
+    one of `gigline serve --workers N`'s processes."""
+    worker = listener is not None
+    if listener is None:
+        listener = listen(settings.listen_host, settings.listen_port, "the hotline")
     try:
-        return await _start(settings, listener, clock, speech_model, carrier, channel)
+        return await _start(settings, listener, clock, speech_model, carrier, channel,
+                            worker=worker)
     except BaseException:
         listener.close()
         raise
@@ -110,30 +140,12 @@ async def start_hotline(settings: Settings, *, clock: Clock = utc_now,
 
 async def _start(settings: Settings, listener: socket.socket, clock: Clock,
                  speech_model: SpeechModel | None, other_carrier: Carrier | None,
-                 channel: Channel | None) -> Hotline:
+                 channel: Channel | None, *, worker: bool) -> Hotline:
     carrier = http = None
-    if settings.uses_local_carrier and channel is None:
-        if settings.twilio_api_base:
-            raise LocalCarrierRefused(
-                "GIGLINE_TWILIO_API_BASE is set: Gigline talks to that, not the local carrier"
-            )
-        http = aiohttp.ClientSession()
-        carrier = LocalCarrier(
-            account_sid=settings.account_sid,
-            auth_token=settings.auth_token,
-            webhook_base=settings.public_url,
-            hotline_number=settings.sms_from_number,
-            http=http,
-        )
-        try:
-            await carrier.start_rest("127.0.0.1", settings.local_carrier_port)
-        except OSError as exc:
-            await http.close()
-            raise CannotListen(
-                f"cannot listen on 127.0.0.1:{settings.local_carrier_port} for the local "
-                f"carrier: {exc.strerror} (is another gigline serve running?)") from None
+    if settings.uses_local_carrier and channel is None and not worker:
+        carrier, http = await start_local_carrier(settings)
     app = create_app(settings, clock=clock, speech_model=speech_model,
-                     carrier=other_carrier, channel=channel)
+                     carrier=other_carrier, channel=channel, name_process=worker)
     runner = web.AppRunner(app, access_log=None)
     try:
         await runner.setup()

@@ -12,6 +12,7 @@ the reminders before it are written first, and those after it read what it left.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import cases, ratings
@@ -26,6 +28,7 @@ from market.context import MarketContext
 from market.notices import lines_facts, worker_label
 from market.outbox import Sms, enqueue_many
 from market.wages import delivery_time, period_text
+from store.db import lost_to_another_transaction
 from store.models import Hire, PayCheck, Reminder, Worker
 from store.statuses import (
     AWAITING_ANSWER,
@@ -40,41 +43,57 @@ from store.statuses import (
 
 BATCH = 500
 MISSED = "missed"
+DEADLOCK_RETRIES = 3
+log = logging.getLogger(__name__)
 
 HIRES, CHECKS, WORKERS, REMINDERS = (Hire.__table__, PayCheck.__table__, Worker.__table__,
                                      Reminder.__table__)
 
 
 async def run_reminders(ctx: MarketContext, now: datetime) -> dict[str, int]:
-    """Carries out what is due, a batch per transaction; returns counts by outcome."""
-    counts: dict[str, int] = {}
+    """Carries out what is due, a batch per transaction; returns counts by outcome. A
+    batch PostgreSQL ended to break a deadlock with another transaction (another
+    process's sweep writing the same employer's SMS) is claimed and carried out again:
+    nothing of it was written."""
+    counts: Counter = Counter()
+    deadlocks = 0
     while True:
-        async with ctx.sessions() as session, session.begin():
-            due = (await session.execute(
-                select(Reminder.id, Reminder.kind, Reminder.hire_id, Reminder.pay_check_id,
-                       Reminder.rater, Reminder.due_at)
-                .where(Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now)
-                .order_by(Reminder.due_at, Reminder.id).limit(BATCH)
-                .with_for_update(skip_locked=True))).all()
-            outcomes: list[str] = []
-            for part, alone in _parts(due, now - ctx.wage_rules.late_window):
-                if alone:
-                    outcomes.append(await _check_case(session, ctx, part[0], now))
-                else:
-                    outcomes += await _carry_out(session, ctx, part, now)
-            for status, ids in ((ReminderStatus.DONE, [r.id for r, outcome
-                                                       in zip(due, outcomes, strict=True)
-                                                       if outcome != MISSED]),
-                                (ReminderStatus.MISSED, [r.id for r, outcome
-                                                         in zip(due, outcomes, strict=True)
-                                                         if outcome == MISSED])):
-                if ids:
-                    await session.execute(update(REMINDERS).where(REMINDERS.c.id.in_(ids))
-                                          .values(status=status, done_at=now))
-            for outcome in outcomes:
-                counts[outcome] = counts.get(outcome, 0) + 1
-        if len(due) < BATCH:
-            return counts
+        try:
+            claimed, outcomes = await _batch(ctx, now)
+        except DBAPIError as error:
+            deadlocks += 1
+            if not lost_to_another_transaction(error) or deadlocks > DEADLOCK_RETRIES:
+                raise
+            log.warning("a reminders batch ended in a deadlock: claiming it again")
+            continue
+        counts.update(outcomes)
+        if claimed < BATCH:
+            return dict(counts)
+
+
+async def _batch(ctx: MarketContext, now: datetime) -> tuple[int, list[str]]:
+    """Claims up to BATCH due reminders and carries them out in one transaction: how many
+    it claimed and the outcome of each."""
+    async with ctx.sessions() as session, session.begin():
+        due = (await session.execute(
+            select(Reminder.id, Reminder.kind, Reminder.hire_id, Reminder.pay_check_id,
+                   Reminder.rater, Reminder.due_at)
+            .where(Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now)
+            .order_by(Reminder.due_at, Reminder.id).limit(BATCH)
+            .with_for_update(skip_locked=True))).all()
+        outcomes: list[str] = []
+        for part, alone in _parts(due, now - ctx.wage_rules.late_window):
+            if alone:
+                outcomes.append(await _check_case(session, ctx, part[0], now))
+            else:
+                outcomes += await _carry_out(session, ctx, part, now)
+        for status, missed in ((ReminderStatus.DONE, False), (ReminderStatus.MISSED, True)):
+            ids = [r.id for r, outcome in zip(due, outcomes, strict=True)
+                   if (outcome == MISSED) == missed]
+            if ids:
+                await session.execute(update(REMINDERS).where(REMINDERS.c.id.in_(ids))
+                                      .values(status=status, done_at=now))
+    return len(due), outcomes
 
 
 def _parts(due: Sequence[Row], late_before: datetime) -> Iterator[tuple[list[Row], bool]]:

@@ -123,6 +123,17 @@ def database_unreachable(error: BaseException) -> bool:
         error, TimeoutError)
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was ended
+# so that another could go on; run again, it may well succeed.
+LOST_TO_ANOTHER = {"40P01", "40001"}
+
+
+def lost_to_another_transaction(error: BaseException) -> bool:
+    """Whether the database ended this transaction for another's sake (a deadlock)."""
+    return isinstance(error, exc.DBAPIError) and getattr(
+        error.orig, "sqlstate", None) in LOST_TO_ANOTHER
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, class_=UnitOfWork, expire_on_commit=False)
 

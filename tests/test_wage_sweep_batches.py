@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+import pytest
+from sqlalchemy import func, insert, select, text
 
 from market.context import MarketContext
 from market.optouts import set_opt_out
@@ -16,6 +17,7 @@ from market.reminders import BATCH, run_reminders
 from market.wages import WageRules
 from store.db import make_engine, make_sessionmaker
 from store.models import Hire, Job, JobLine, Offer, OutboundSms, PayCheck, Reminder, Worker
+from tests.conftest import TEST_DATABASE_URL
 from tests.market_world import CATALOGUE, EMPLOYER_PHONE, TZ
 
 NOW = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)  # 19:00 in Shanghai: pay questions go out
@@ -155,3 +157,35 @@ async def test_an_opted_out_worker_is_asked_but_sent_nothing(market):
             .where(OutboundSms.kind == "pay_question"))).all())
         other = (await session.get(Worker, asked)).phone
     assert statuses == {phone: "suppressed", other: "pending"}
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL.startswith("postgresql"),
+                    reason="only PostgreSQL runs two writers at once")
+async def test_a_sweep_that_postgresql_ends_in_a_deadlock_tries_its_batch_again(
+        market, database_url):
+    """Another transaction holds the key of one pay question's SMS, then waits for that
+    reminder: PostgreSQL ends the sweep's transaction to break the deadlock. The sweep
+    asks the others at once; the one left is asked when the other transaction is gone."""
+    await hires_asked_now(market, 3)
+    async with market.sessions() as session:
+        held = await session.scalar(select(Reminder).order_by(Reminder.id).limit(1))
+    key = f"pay_question:{held.pay_check_id}:1"
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as other:
+            # Only the sweep's backend looks for the deadlock: it is the one ended.
+            await other.execute(text("SET deadlock_timeout = '20s'"))
+            await other.execute(insert(OutboundSms).values(
+                dedupe_key=key, channel="sms", phone="+8613700000000", body="held",
+                kind="pay_question", priority=0, status="pending", attempts=0,
+                next_attempt_at=NOW, created_at=NOW, updated_at=NOW))
+            sweep = asyncio.create_task(run_reminders(sweeper(market), NOW))
+            await asyncio.sleep(0.5)  # the sweep waits for the key
+            await other.execute(select(Reminder.id).where(Reminder.id == held.id)
+                                .with_for_update())
+            assert await sweep == {"asked": 2}
+            await other.rollback()
+    finally:
+        await engine.dispose()
+    assert await run_reminders(sweeper(market), NOW) == {"asked": 1}
+    assert await pay_questions(market) == (3, 3)
