@@ -92,7 +92,8 @@ async def _scenarios(kind, url, engine, sessions, args) -> dict:
                 "to the first alert")
             result["alert_large"] = await post_to_first_alert(
                 url, repeats=args.alert_large_repeats, outbox_interval=args.outbox_interval,
-                timezone=market.timezone, headcount=args.alert_large_headcount)
+                timezone=market.timezone, headcount=args.alert_large_headcount,
+                employer_id=result["alert"]["employer_id"])
     if args.only == "alert":
         return result
     say(f"{kind}: {args.crowd} simultaneous accepts on 10 slots (reserve_slot)")
