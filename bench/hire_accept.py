@@ -97,7 +97,8 @@ async def direct_race(sessions: async_sessionmaker, market: Market, now: datetim
     return {
         "crowd": len(phones), "slots": SLOTS, "won": sum(took for took, _ in done),
         "line_filled": filled, "offers_held": held, "errors": dict(errors),
-        "exactly_10": sum(took for took, _ in done) == filled == held == SLOTS,
+        # Every caller answered, and exactly 10 of them with a slot.
+        "exactly_10": sum(took for took, _ in done) == filled == held == SLOTS and not errors,
         "latency": summary_ms(s for _, s in done), "total_s": round(total, 2),
         # CPU this process used meanwhile: near total_s means Python, not the database,
         # set the pace (one event loop; SQLite's driver threads are counted too).
