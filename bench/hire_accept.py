@@ -26,10 +26,11 @@ from bench.hire_hotline import hotline_settings, running_hotline
 from bench.hire_population import Market
 from bench.hire_stats import summary_ms
 from market import jobs
+from market.matching import eligible_pairs, for_line, towns_within_reach
 from market.offers import RESERVED, reserve_slot
 from market.workers import load_worker
 from prompts.catalogue import load_catalogue
-from store.models import Job, JobLine, Offer, Worker, WorkerTrade
+from store.models import Job, JobLine, Offer, OutboundSms, Worker, WorkerTrade
 from store.statuses import HOLDING_A_SLOT
 
 SLOTS = 10
@@ -96,11 +97,13 @@ async def direct_race(sessions: async_sessionmaker, market: Market, now: datetim
     return {
         "crowd": len(phones), "slots": SLOTS, "won": sum(took for took, _ in done),
         "line_filled": filled, "offers_held": held, "errors": dict(errors),
-        "exactly_10": sum(took for took, _ in done) == filled == held == SLOTS,
+        # Every caller answered, and exactly 10 of them with a slot.
+        "exactly_10": sum(took for took, _ in done) == filled == held == SLOTS and not errors,
         "latency": summary_ms(s for _, s in done), "total_s": round(total, 2),
         # CPU this process used meanwhile: near total_s means Python, not the database,
         # set the pace (one event loop; SQLite's driver threads are counted too).
         "process_cpu_s": round(cpu, 2),
+        "cpu_ms_per_accept": round(cpu * 1000 / max(len(phones), 1), 2),
     }
 
 
@@ -118,6 +121,8 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
                   "From": phone, "To": settings.sms_from_number, "Body": job.code,
                   "NumSegments": "1", "ApiVersion": "2010-04-01"}
         forms.append((params, {"X-Twilio-Signature": validator.compute_signature(url, params)}))
+    async with sessions() as session:
+        before = await session.scalar(select(func.max(OutboundSms.id))) or 0
     async with running_hotline(settings), aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)) as http:
         start, cpu = clock.perf_counter(), clock.process_time()
@@ -134,10 +139,58 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
     statuses = Counter(str(status) for status, _ in done)
     statuses.update(type(r).__name__ for r in results if isinstance(r, BaseException))
     filled, held = await _outcome(sessions, job.id)
+    answers = await _answers(sessions, phones, job, now, market.timezone,
+                             after_id=before)
     return {
         "crowd": len(phones), "slots": SLOTS, "http_statuses": dict(statuses),
-        "line_filled": filled, "offers_held": held, "exactly_10": filled == held == SLOTS,
+        "line_filled": filled, "offers_held": held, "answers": answers,
+        # Exact fill, and every caller answered once with the truth: 10 held places, "full"
+        # for the other workers the line was open to, "not open" for the rest.
+        "exactly_10": filled == held == answers["reserved"] == SLOTS
+        and answers["full"] == answers["eligible"] - SLOTS
+        and answers["not_open"] == len(phones) - answers["eligible"]
+        and answers["phones_answered_once"] and answers["winners_eligible"],
         "latency": summary_ms(s for status, s in done if status == 200),
         "total_s": round(total, 2),
         "process_cpu_s": round(cpu, 2),  # server and client share this process
+        "cpu_ms_per_accept": round(cpu * 1000 / max(len(phones), 1), 2),
     }
+
+
+async def _answers(sessions: async_sessionmaker, phones: list[str], job: Job, now: datetime,
+                   timezone: str, *, after_id: int) -> dict:
+    """What the outbox gained for the crowd during the race: held-place SMS, "already
+    full" replies, "not open to you" replies, anything else, whether every phone got
+    exactly one; and how many of the crowd the line was open to, by the matcher's rule
+    (`eligible_pairs`, slots aside), to hold the answers against."""
+    full = CATALOGUE.text("sms_already_full", code=job.code)
+    # "full; J12 still has places" for a worker alerted to another job meanwhile
+    full_next = CATALOGUE.text("sms_already_full_next", code=job.code, next="\0").split("\0")[0]
+    # The hotline's number ends the refusal; the words before it say which job and why.
+    not_open = CATALOGUE.text("sms_not_open", code=job.code, hotline="\0").split("\0")[0]
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(OutboundSms.phone, OutboundSms.kind, OutboundSms.body)
+            .where(OutboundSms.phone.in_(phones), OutboundSms.id > after_id))).all()
+        line = await session.scalar(select(JobLine).where(JobLine.job_id == job.id))
+        reach = await towns_within_reach(session, job.town_id)
+        start_day = job.start_at.astimezone(ZoneInfo(timezone)).date()
+        eligible = set(await session.scalars(
+            eligible_pairs(Worker.phone, now=now, slots_and_days=False,
+                           **for_line(line, reach, start_day))
+            .where(Worker.phone.in_(phones))))
+    reserved = sum(kind == "offer_reserved" for _, kind, _ in rows)
+    said_full = sum(kind == "reply" and (body == full or body.startswith(full_next))
+                    for _, kind, body in rows)
+    said_not_open = sum(kind == "reply" and body.startswith(not_open) for _, kind, body in rows)
+    per_phone = Counter(phone for phone, _, _ in rows)
+    return {"eligible": len(eligible), "reserved": reserved, "full": said_full,
+            "not_open": said_not_open,
+            "other": len(rows) - reserved - said_full - said_not_open,
+            "phones_answered_once": len(per_phone) == len(phones)
+            and set(per_phone.values()) == {1},
+            "other_examples": sorted({body for _, kind, body in rows
+                                      if kind != "offer_reserved" and body != full
+                                      and not body.startswith((full_next, not_open))})[:3],
+            "winners_eligible": all(phone in eligible for phone, kind, _ in rows
+                                    if kind == "offer_reserved")}

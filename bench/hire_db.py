@@ -3,6 +3,7 @@ PostgreSQL database created on the local server and dropped (forcibly) afterward
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -16,7 +17,9 @@ from store.db import make_engine, upgrade
 from store.db import refresh_statistics as gigline_statistics
 
 DEFAULT_PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-PG_BENCH_DB = "gigline_hire_bench"
+# Its own database a run (the process id in its name): another run on the same server,
+# a colleague's for instance, keeps its own.
+PG_BENCH_DB = f"gigline_hire_bench_{os.getpid()}"
 
 
 @asynccontextmanager

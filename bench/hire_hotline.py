@@ -39,6 +39,7 @@ def hotline_settings(database_url: str, *, scheduler: bool, outbox_interval: flo
         "GIGLINE_SMS_RATE": "100",
         "GIGLINE_QUIET_HOURS": "00:00-00:00",  # a window of no length: never quiet
         "GIGLINE_API_TOKENS": f"bench:{API_TOKEN}",
+        "GIGLINE_API_SUPERVISORS": "bench",  # verifies the employer it posts jobs for
         "GIGLINE_DEMO": "0",
     })
 

@@ -39,6 +39,8 @@ from store.db import make_engine, make_sessionmaker
 RESULTS = Path(__file__).parent / "results"
 MATCH_TARGET_MS = 50
 ALERT_TARGET_MS = 1000
+LARGE_ALERT_TARGET_MS = 300  # a 50-slot job's first alert (issue 17)
+ACCEPT_P99_TARGET_MS = 1000
 # Plans are shown for the most common trade, a middling one and the rarest, each posted in
 # the city centre.
 EXPLAINED = ("labourer", "electrician", "nanny")
@@ -68,22 +70,32 @@ async def _scenarios(kind, url, engine, sessions, args) -> dict:
     result["population"] = population.__dict__
     say(f"{kind}: loaded in {population.seconds}s; timing match_line")
 
-    benches = await post_bench_jobs(sessions, market, now, args.jobs_per_trade)
-    result["match"] = await time_matches(url, sessions, benches, market, now, args.rounds)
-    result["plans"] = []
-    for matcher in MATCHERS:
-        for trade in EXPLAINED:
-            bench = next(b for b in benches if b.trade == trade)  # its first: the centre
-            result["plans"].append(
-                await explain_match(engine, sessions, bench, market, now, matcher))
+    if args.only == "match" or (args.only == "all" and not args.skip_match):
+        benches = await post_bench_jobs(sessions, market, now, args.jobs_per_trade)
+        result["match"] = await time_matches(url, sessions, benches, market, now, args.rounds)
+        result["plans"] = []
+        for matcher in MATCHERS:
+            for trade in EXPLAINED:
+                bench = next(b for b in benches if b.trade == trade)  # its first: the centre
+                result["plans"].append(
+                    await explain_match(engine, sessions, bench, market, now, matcher))
     if args.only == "match":
         return result
 
-    if not args.skip_alert:
+    if not args.skip_alert and args.only in ("all", "alert"):
         say(f"{kind}: posting {args.alert_repeats} jobs through the API to the first alert")
         result["alert"] = await post_to_first_alert(
             url, repeats=args.alert_repeats, outbox_interval=args.outbox_interval,
             timezone=market.timezone, headcount=args.alert_headcount)
+        if args.alert_large_headcount:
+            say(f"{kind}: {args.alert_large_repeats} jobs of {args.alert_large_headcount} slots "
+                "to the first alert")
+            result["alert_large"] = await post_to_first_alert(
+                url, repeats=args.alert_large_repeats, outbox_interval=args.outbox_interval,
+                timezone=market.timezone, headcount=args.alert_large_headcount,
+                employer_id=result["alert"]["employer_id"])
+    if args.only == "alert":
+        return result
     say(f"{kind}: {args.crowd} simultaneous accepts on 10 slots (reserve_slot)")
     result["accept_direct"] = await direct_race(sessions, market, now, args.crowd)
     if not args.skip_http_accept:
@@ -111,24 +123,30 @@ def _latency_cells(lat: dict) -> list[str]:
 def summary_rows(result: dict) -> list[list[str]]:
     db, rows = result["database"], []
     workers = result["population"]["workers"]
-    for name, timed in result["match"]["matchers"].items():
+    for name, timed in result.get("match", {}).get("matchers", {}).items():
         for when in ("cold", "warm"):
             lat = timed[when]
             rows.append([db, f"{name}, {workers:,} workers, {when}", *_latency_cells(lat),
                          f"p50 < {MATCH_TARGET_MS} ms", _verdict(lat["p50_ms"], MATCH_TARGET_MS)])
-    if "alert" in result:
-        alert = result["alert"]["post_to_first_alert"]
-        rows.append([db, "POST /api/jobs -> first alert SMS", *_latency_cells(alert),
-                     f"p50 < {ALERT_TARGET_MS} ms",
-                     _verdict(alert.get("p50_ms", float("inf")), ALERT_TARGET_MS)])
+    for key, target_ms in (("alert", ALERT_TARGET_MS), ("alert_large", LARGE_ALERT_TARGET_MS)):
+        if key in result:
+            timed = result[key]
+            alert = timed["post_to_first_alert"]
+            met = timed["complete"] and alert.get("p50_ms", float("inf")) < target_ms
+            rows.append([db, f"POST /api/jobs -> first alert SMS, {timed['headcount']} slots, "
+                         f"{timed['offers_per_wave_mean']} offers a wave", *_latency_cells(alert),
+                         f"p50 < {target_ms} ms", "met" if met else "MISSED"])
     for key, label in (("accept_direct", "reserve_slot"), ("accept_http", "SMS webhook")):
         if key in result:
             race = result[key]
             won = race.get("won", race["offers_held"])
+            target, met = "exactly 10 win", race["exactly_10"]
+            if key == "accept_http":  # the issue's target for the front door
+                target += f", p99 < {ACCEPT_P99_TARGET_MS} ms"
+                met = met and race["latency"].get("p99_ms", float("inf")) < ACCEPT_P99_TARGET_MS
             rows.append([db, f"{race['crowd']} accepts ({label}): {won} won, all done in "
-                         f"{race['total_s']}s, CPU {race['process_cpu_s']}s",
-                         *_latency_cells(race["latency"]),
-                         "exactly 10 win", "met" if race["exactly_10"] else "MISSED"])
+                         f"{race['total_s']}s, CPU {race['cpu_ms_per_accept']} ms an accept",
+                         *_latency_cells(race["latency"]), target, "met" if met else "MISSED"])
     return rows
 
 
@@ -142,19 +160,24 @@ def print_report(results: list[dict]) -> None:
 
 def _print_details(result: dict) -> None:
     db = result["database"]
-    if "alert" in result:
-        alert = result["alert"]
-        print(f"\n{db}: first alert, p50 ms: POST answered "
+    for key in ("alert", "alert_large"):
+        if key not in result:
+            continue
+        alert = result[key]
+        print(f"\n{db}: first alert, {alert['headcount']} slots, p50 ms: POST answered "
               f"{alert['post_api_response'].get('p50_ms')}, sweep began "
               f"{alert['post_to_sweep_start'].get('p50_ms')} after the POST, wave + send "
               f"{alert['sweep_start_to_first_alert'].get('p50_ms')}; "
-              f"{alert['offers_per_wave_mean']} offers per wave")
+              f"{alert['offers_per_wave_mean']} offers per wave; short waves "
+              f"{alert['waves_short_of_3_a_slot']}, workers alerted twice "
+              f"{alert['workers_alerted_twice']}, jobs without an alert "
+              f"{alert['jobs_without_sms_alert']}")
     shares = result["population"]["trade_share"]
-    for name, timed in result["match"]["matchers"].items():
+    for name, timed in result.get("match", {}).get("matchers", {}).items():
         print(f"\n{db} ({result['server']}): {name} warm p50 by trade (ms)")
         by_trade = sorted(timed["warm_p50_ms_by_trade"].items(), key=lambda kv: -shares[kv[0]])
         print("  " + ", ".join(f"{t} {shares[t]:.0%}: {ms}" for t, ms in by_trade))
-    for plan in result["plans"]:
+    for plan in result.get("plans", []):
         for n, statement in enumerate(plan["statements"], 1):
             print(f"\n{db} {plan['matcher']} for {plan['trade']} in {plan['town']}, "
                   f"statement {n} of {len(plan['statements'])}:")
@@ -185,8 +208,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--workers", type=int, default=100_000,
                         help="workers registered (1000000 for the issue's matching target)")
-    parser.add_argument("--only", choices=("all", "match"), default="all",
-                        help="match: scenario 1 alone")
+    parser.add_argument("--only", choices=("all", "match", "alert", "accept"), default="all",
+                        help="one scenario alone: match (1), alert (2) or accept (3)")
     parser.add_argument("--jobs-per-trade", type=int, default=3,
                         help="jobs posted per trade for the match timing (16 trades)")
     parser.add_argument("--rounds", type=int, default=3, help="timed passes over those jobs")
@@ -195,7 +218,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="GIGLINE_OUTBOX_INTERVAL for the hotline (the default is 2)")
     parser.add_argument("--alert-headcount", type=int, default=None,
                         help="slots per posted job (default: drawn from 4-10)")
+    parser.add_argument("--alert-large-headcount", type=int, default=50,
+                        help="slots of the large jobs timed to their first alert (0: none)")
+    parser.add_argument("--alert-large-repeats", type=int, default=10)
     parser.add_argument("--crowd", type=int, default=1000)
+    parser.add_argument("--skip-match", action="store_true", help="scenarios 2 and 3 alone")
     parser.add_argument("--skip-alert", action="store_true")
     parser.add_argument("--skip-http-accept", action="store_true")
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN_URL,
@@ -221,9 +248,12 @@ async def main(argv: list[str] | None = None) -> int:
     load = {"before": load_before, "after": _load()}
     print(f"\nload average (1, 5, 15 min): {load['before']} before, {load['after']} after")
     print(f"wrote {write_json(results, args, seconds, load)} ({seconds:.0f}s)")
-    # A missed time target is a finding; more or fewer than 10 winners is a bug.
+    # A missed time target is a finding; more or fewer than 10 winners, a wrong answer, a
+    # job never alerted or a worker alerted twice is a bug.
     races = [r[key] for r in results for key in ("accept_direct", "accept_http") if key in r]
-    return 0 if all(race["exactly_10"] for race in races) else 1
+    alerts = [r[key] for r in results for key in ("alert", "alert_large") if key in r]
+    return 0 if all(race["exactly_10"] for race in races) and all(
+        alert["complete"] for alert in alerts) else 1
 
 
 if __name__ == "__main__":

@@ -23,19 +23,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     case,
     exists,
+    func,
     literal,
     or_,
     select,
     true,
 )
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -93,9 +97,26 @@ def km_between(a: Area, b: Area) -> float:
     return 2 * 6371 * math.asin(math.sqrt(h))
 
 
+# Towns within reach, per database and (town, km). A market's towns are stored with the
+# market, in one transaction (market.seed.ensure_market), and never change afterwards, so
+# each town's reach is measured once a process, not on every accept and every wave.
+_reach_known: WeakKeyDictionary[Engine, dict[tuple[int, float], dict[int, tuple[float, bool]]]] = (
+    WeakKeyDictionary())
+
+
 async def towns_within_reach(session: AsyncSession, town_id: int,
                              reach_km: float = REACH_KM) -> dict[int, tuple[float, bool]]:
     """town id -> (km from the job's town, same district) for towns within reach."""
+    bind = session.get_bind()
+    known = _reach_known.setdefault(getattr(bind, "engine", bind), {})
+    reach = known.get((town_id, reach_km))
+    if reach is None:
+        reach = known[town_id, reach_km] = await _measure_reach(session, town_id, reach_km)
+    return dict(reach)  # the caller's own: the kept one stays as measured
+
+
+async def _measure_reach(session: AsyncSession, town_id: int,
+                         reach_km: float) -> dict[int, tuple[float, bool]]:
     place = await session.get(Area, town_id)
     towns = await session.scalars(
         select(Area).where(Area.market_id == place.market_id, Area.kind == AreaKind.TOWN)
@@ -208,6 +229,27 @@ def for_worker(worker: Worker, reach: dict[int, tuple[float, bool]],
         available = Job.start_at >= midnight
     return {"reach": and_(Worker.id == worker.id, Job.town_id.in_(list(reach))),
             "available": available}
+
+
+def for_a_worker() -> dict[str, ColumnElement[bool]]:
+    """`for_worker` with the worker left as bound parameters, for a statement built once:
+    `worker_id`, `towns` (ids within reach of where they live) and `available_from`
+    (`for_worker_params`)."""
+    midnight = bindparam("available_from", type_=Job.start_at.type)
+    return {"reach": and_(Worker.id == bindparam("worker_id"),
+                          Job.town_id.in_(bindparam("towns", expanding=True))),
+            # A worker available any day leaves the parameter empty.
+            "available": Job.start_at >= func.coalesce(midnight, Job.start_at)}
+
+
+def for_worker_params(worker, reach: dict[int, tuple[float, bool]], timezone: str) -> dict:
+    """The parameters of `for_a_worker` for one worker (anything with a worker's `id` and
+    `available_from`)."""
+    midnight = None
+    if worker.available_from is not None:
+        midnight = datetime.combine(worker.available_from, datetime.min.time(),
+                                    ZoneInfo(timezone))
+    return {"worker_id": worker.id, "towns": list(reach), "available_from": midnight}
 
 
 async def match_line(session: AsyncSession, job: Job, line: JobLine, *, limit: int,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.outbox import PRIORITY_ALERT, PRIORITY_NOTICE, enqueue_sms
+from market.outbox import PRIORITY_ALERT, PRIORITY_NOTICE, Sms, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Hire, Job, JobLine, Offer, Trade, Worker
 from store.statuses import HOLDING_A_SLOT, Channel, HireStatus, OfferStatus
@@ -85,18 +85,26 @@ async def enqueue_alert(session: AsyncSession, offer: Offer, phone: str, *,
                         now: datetime) -> None:
     """The alert for one offer: an SMS, or an automated call for workers who cannot read
     (their preference); workers who never chose get an SMS."""
+    facts = await line_facts(session, offer.job_line_id, timezone=timezone,
+                             catalogue=catalogue)
+    message = alert_message(offer.id, phone, preference, facts, catalogue)
+    await enqueue_sms(session, dedupe_key=message.dedupe_key, phone=phone, body=message.body,
+                      kind=message.kind, priority=message.priority, now=now,
+                      channel=message.channel)
+    offer.alerted_at, offer.alert_hold_until = now, None
+
+
+def alert_message(offer_id: int, phone: str, preference: Channel | None, facts: LineFacts,
+                  catalogue: Catalogue) -> Sms:
+    """The outbox message alerting a worker to an offer (`enqueue_alert`'s, for a batch)."""
     channel = Channel.CALL if preference == Channel.CALL else Channel.SMS
     if channel == Channel.CALL:
-        body = f"alert?offer={offer.id}"  # the call's subject: the carrier rings about it
+        body = f"alert?offer={offer_id}"  # the call's subject: the carrier rings about it
     else:
-        facts = await line_facts(session, offer.job_line_id, timezone=timezone,
-                                 catalogue=catalogue)
         body = catalogue.text("sms_alert", trade=facts.trade, wage=catalogue.yuan(facts.wage_fen),
                               days=facts.days, place=facts.place, start=facts.start,
                               code=facts.code)
-    await enqueue_sms(session, dedupe_key=f"alert:{offer.id}", phone=phone, body=body,
-                      kind="alert", priority=PRIORITY_ALERT, now=now, channel=channel)
-    offer.alerted_at, offer.alert_hold_until = now, None
+    return Sms(f"alert:{offer_id}", phone, body, "alert", PRIORITY_ALERT, channel)
 
 
 async def tell_holders(session: AsyncSession, job: Job, prompt_id: str, *,

@@ -5,59 +5,88 @@ not open to this worker."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from basics.clock import market_today
+from market.matching import (
+    eligible_pairs,
+    for_a_worker,
+    for_worker_params,
+    has_free_slot,
+    towns_within_reach,
+)
 from market.notices import line_facts
 from market.offers import NOT_OPEN, OVERLAP, RESERVED, reserve_slot
 from market.workers import load_worker
 from prompts.catalogue import Catalogue
-from store.models import Job, JobLine, Offer, WorkerTrade
-from store.statuses import JobStatus, OfferChannel, OfferStatus, WorkerStatus
+from store.models import Employer, Job, JobLine, Offer, Worker, WorkerTrade
+from store.repo import execute_keyed
+from store.statuses import (
+    HOLDING_A_SLOT,
+    JobStatus,
+    OfferChannel,
+    OfferStatus,
+    Verification,
+    WorkerStatus,
+)
 
 MAX_LISTED = 4
 
 
-async def open_offers(session: AsyncSession, worker_id: int,
-                      now: datetime) -> list[tuple[Offer, str]]:
-    """Jobs alerted to the worker that still have a slot and have not started, with
-    their codes (what the worker types)."""
-    return list(await session.execute(
-        select(Offer, Job.code).join(Job, Job.id == Offer.job_id)
+def _open_offer_codes(worker_id, now: datetime) -> Select:
+    """Jobs alerted to the worker that still have a slot and have not started, newest
+    alert first: their codes, and the offers' lines."""
+    return (
+        select(Job.code, Offer.job_line_id).join(Offer, Offer.job_id == Job.id)
         .join(JobLine, JobLine.id == Offer.job_line_id)
         .where(Offer.worker_id == worker_id, Offer.status == OfferStatus.OFFERED,
                Offer.alerted_at.is_not(None), Job.status == JobStatus.OPEN, Job.start_at > now,
-               JobLine.filled < JobLine.headcount)
+               has_free_slot())
         .order_by(Offer.alerted_at.desc(), Offer.id.desc())
-    ))
+    )
+
+
+async def open_offers(session: AsyncSession, worker_id: int,
+                      now: datetime) -> list[tuple[int, str]]:
+    """Jobs alerted to the worker that still have a slot and have not started: each
+    offer's line and its job's code (what the worker types)."""
+    return [(line_id, code) for code, line_id in
+            await session.execute(_open_offer_codes(worker_id, now))]
 
 
 async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | None,
                           catalogue: Catalogue, timezone: str, hotline: str,
                           now: datetime) -> str | None:
     """Returns the SMS answer, or None when the reservation SMS itself is the answer."""
+    if job_code is not None:
+        return await _take_job_by_code(session, phone=phone, job_code=job_code,
+                                       catalogue=catalogue, timezone=timezone,
+                                       hotline=hotline, now=now)
     worker = await load_worker(session, phone)
     if worker is None or worker.status != WorkerStatus.ACTIVE:
         return catalogue.text("sms_unknown", hotline=hotline)
-    if job_code is None:
-        offers = await open_offers(session, worker.id, now)
-        if not offers:
-            missed = await _alerted_and_filled(session, worker.id, now)
-            if missed is not None:  # the "1" came after the line it answers filled
-                return catalogue.text("sms_already_full", code=missed)
-            return catalogue.text("sms_no_open_offer")
-        if len(offers) > 1:
-            listed = [code for _, code in offers[:MAX_LISTED]]
-            return catalogue.text("sms_which_offer", offers=catalogue.join(listed),
-                                  example=listed[0])
-        line_id = offers[0][0].job_line_id
-    else:
-        line_id = await _line_for_code(session, worker.id, job_code)
-        if line_id is None:
-            return catalogue.text("sms_not_open", code=job_code, hotline=hotline)
+    offers = await open_offers(session, worker.id, now)
+    if not offers:
+        missed = await _alerted_and_filled(session, worker.id, now)
+        if missed is not None:  # the "1" came after the line it answers filled
+            return catalogue.text("sms_already_full", code=missed)
+        return catalogue.text("sms_no_open_offer")
+    if len(offers) > 1:
+        listed = [code for _, code in offers[:MAX_LISTED]]
+        return catalogue.text("sms_which_offer", offers=catalogue.join(listed),
+                              example=listed[0])
+    return await _reserve(session, worker, offers[0][0], catalogue=catalogue,
+                          timezone=timezone, hotline=hotline, now=now)
+
+
+async def _reserve(session: AsyncSession, worker: Worker, line_id: int, *,
+                   catalogue: Catalogue, timezone: str, hotline: str,
+                   now: datetime) -> str | None:
     outcome = await reserve_slot(
         session, worker, line_id, channel=OfferChannel.SMS, now=now,
         today=market_today(now, timezone), timezone=timezone, catalogue=catalogue)
@@ -68,11 +97,102 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
         return catalogue.text("sms_not_open", code=facts.code, hotline=hotline)
     if outcome == OVERLAP:
         return catalogue.text("sms_overlap", code=facts.code)
-    others = [code for o, code in await open_offers(session, worker.id, now)
-              if o.job_line_id != line_id]
-    if others:  # alerted already: its code is enough, and the answer stays one SMS
-        return catalogue.text("sms_already_full_next", code=facts.code, next=others[0])
-    return catalogue.text("sms_already_full", code=facts.code)
+    others = [code for other, code in await open_offers(session, worker.id, now)
+              if other != line_id]
+    return _full(catalogue, facts.code, others[0] if others else None)
+
+
+def _full(catalogue: Catalogue, code: str, next_code: str | None) -> str:
+    if next_code is not None:  # alerted already: its code is enough, and the answer stays one SMS
+        return catalogue.text("sms_already_full_next", code=code, next=next_code)
+    return catalogue.text("sms_already_full", code=code)
+
+
+# An accept by job code, read in one statement: the worker; the job; the line they would
+# take (the one offered to them, else the job's first of their trades); their own offer.
+_o = aliased(Offer)
+_line = aliased(JobLine)
+_trade_line = (
+    select(JobLine.id)
+    .join(WorkerTrade, and_(WorkerTrade.trade_id == JobLine.trade_id,
+                            WorkerTrade.worker_id == Worker.id))
+    .where(JobLine.job_id == Job.id).order_by(JobLine.id).limit(1)
+    .correlate(Worker, Job).scalar_subquery()
+)
+_ACCEPT_BY_CODE = (
+    select(Worker.id, Worker.status, Worker.town_id, Worker.available_from,
+           Job.id.label("job_id"), Job.code,
+           # reserve_slot's open line: open, of a verified employer, not started before today
+           and_(Job.status == JobStatus.OPEN, Employer.verification == Verification.VERIFIED,
+                Job.start_at >= bindparam("start_of_today", type_=Job.start_at.type))
+           .label("open"),
+           _o.status.label("offer_status"), _line.id.label("line_id"),
+           (_line.filled >= _line.headcount).label("full"))
+    .select_from(Worker)
+    .outerjoin(Job, Job.code == bindparam("code"))
+    .outerjoin(Employer, Employer.id == Job.employer_id)
+    .outerjoin(_o, and_(_o.job_id == Job.id, _o.worker_id == Worker.id))
+    .outerjoin(_line, _line.id == func.coalesce(_o.job_line_id, _trade_line))
+    .where(Worker.phone == bindparam("phone"))
+)
+
+
+async def _take_job_by_code(session: AsyncSession, *, phone: str, job_code: str,
+                            catalogue: Catalogue, timezone: str, hotline: str,
+                            now: datetime) -> str | None:
+    """Refusals are answered from what is read here, with no lock taken and nothing
+    written: a crowd's losers cost two small queries each. Only a worker who may still
+    get a slot goes on to `reserve_slot`, which decides again under its locks."""
+    start_of_today = datetime.combine(market_today(now, timezone), time(0), ZoneInfo(timezone))
+    conn = await session.connection()  # Core: the ORM has no objects to make here
+    row = (await execute_keyed(conn, _ACCEPT_BY_CODE, {
+        "phone": phone, "code": job_code, "start_of_today": start_of_today})).first()
+    if row is None or row.status != WorkerStatus.ACTIVE:
+        return catalogue.text("sms_unknown", hotline=hotline)
+    if row.line_id is None:  # no such job, or none of its lines is of their trades
+        return catalogue.text("sms_not_open", code=job_code, hotline=hotline)
+    # The order of reserve_slot's answers: closed, already theirs, not theirs to take,
+    # days taken, full.
+    if not row.open:
+        return catalogue.text("sms_not_open", code=row.code, hotline=hotline)
+    if row.offer_status not in HOLDING_A_SLOT:
+        could, overlap, next_code = (await execute_keyed(conn, _REFUSAL_FACTS, {
+            "job_id": row.job_id, "line_id": row.line_id, "now": now,
+            **for_worker_params(row, await towns_within_reach(session, row.town_id)
+                                if row.town_id is not None else {}, timezone)})).one()
+        if row.offer_status is None and not could:
+            return catalogue.text("sms_not_open", code=row.code, hotline=hotline)
+        if overlap:
+            return catalogue.text("sms_overlap", code=row.code)
+        if row.full:
+            return _full(catalogue, row.code, next_code)
+    worker = await load_worker(session, phone)
+    return await _reserve(session, worker, row.line_id, catalogue=catalogue,
+                          timezone=timezone, hotline=hotline, now=now)
+
+
+def _refusal_facts() -> Select:
+    """Whether the line could be offered to the worker (as `reserve_slot` asks of a line
+    never offered to them), whether they hold a slot on overlapping days, and the code of
+    the newest other job alerted to them that still has a slot."""
+    now = bindparam("now", type_=Job.start_at.type)
+    line_id = bindparam("line_id")
+    could = exists(eligible_pairs(JobLine.id, now=now, slots_and_days=False, **for_a_worker())
+                   .where(JobLine.id == line_id))
+    this = aliased(Job)
+    overlap = exists(
+        select(Offer.id).join(Job, Job.id == Offer.job_id)
+        .where(Offer.worker_id == bindparam("worker_id"), Offer.status.in_(HOLDING_A_SLOT),
+               Job.id != this.id, Job.start_at < this.end_at, Job.end_at > this.start_at))
+    next_code = (_open_offer_codes(bindparam("worker_id"), now)
+                 .where(Offer.job_line_id != line_id)
+                 .with_only_columns(Job.code).limit(1).scalar_subquery())
+    return (select(could, overlap, next_code).select_from(this)
+            .where(this.id == bindparam("job_id")))
+
+
+# Built once: building it costs more than running it.
+_REFUSAL_FACTS = _refusal_facts()
 
 
 async def _alerted_and_filled(session: AsyncSession, worker_id: int,
@@ -87,17 +207,3 @@ async def _alerted_and_filled(session: AsyncSession, worker_id: int,
         .order_by(Offer.alerted_at.desc(), Offer.id.desc()).limit(1)
     )).first()
     return row[0] if row is not None and row[1] else None
-
-
-async def _line_for_code(session: AsyncSession, worker_id: int, code: str) -> int | None:
-    """The line offered to the worker on that job, else the job's first line."""
-    job = await session.scalar(select(Job).where(Job.code == code))
-    if job is None:
-        return None
-    offered = await session.scalar(
-        select(Offer.job_line_id).where(Offer.job_id == job.id, Offer.worker_id == worker_id))
-    return offered or await session.scalar(
-        select(JobLine.id)
-        .join(WorkerTrade, and_(WorkerTrade.trade_id == JobLine.trade_id,
-                                WorkerTrade.worker_id == worker_id))
-        .where(JobLine.job_id == job.id).order_by(JobLine.id).limit(1))

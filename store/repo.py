@@ -25,11 +25,17 @@ async def insert_ignoring_duplicates(
 ) -> bool:
     """INSERT that does nothing when the unique key exists (any unique key if none is
     named); True if a row was added."""
-    statement = dialect_insert(session, table).values(**values).on_conflict_do_nothing(
-        index_elements=conflict_columns
-    )
-    result = await session.execute(statement)
+    dialect = session.bind.dialect.name
+    key = (dialect, table, tuple(conflict_columns or ()))
+    statement = _INSERTS_IGNORING.get(key)
+    if statement is None:  # built once a table: building it costs more than running it
+        statement = _INSERTS_IGNORING[key] = DIALECT_INSERTS[dialect](table).on_conflict_do_nothing(
+            index_elements=conflict_columns)
+    result = await session.execute(statement, values)
     return result.rowcount == 1
+
+
+_INSERTS_IGNORING: dict[tuple[str, Table, tuple[str, ...]], Executable] = {}
 
 
 async def read_only(session: AsyncSession) -> AsyncConnection:

@@ -175,6 +175,51 @@ async def test_taking_a_job_by_sms_one_several_and_too_late(market):
     assert len(await market.texts(EMPLOYER_PHONE, kind="employer_confirm")) == 1
 
 
+async def test_a_crowd_taking_one_job_by_its_code_fills_it_exactly_and_hears_why_not(market):
+    """Every accept at once, each in its own transaction: exactly the headcount win, once
+    each; a loser hears "full" (naming the other job they were alerted to, if any), "not
+    open to you" or "days taken", whichever is true of them."""
+    employer = await market.employer()
+    alerted = "+8613800000090"
+    await market.worker(alerted, ["welder"], "北城街道")
+    other = await market.job(employer, [("welder", 1, 450)], start_in=timedelta(days=10))
+    assert await market.waves() == 1  # the one welder so far is alerted to the other job
+    holder = "+8613800000091"
+    await market.worker(holder, ["welder"], "北城街道")
+    held = await market.job(employer, [("welder", 1, 500)], days=5)
+    assert await market.reply(holder, held.code) is None
+    eligible = [f"+86138000001{n:02d}" for n in range(12)]
+    for phone in eligible:
+        await market.worker(phone, ["welder"], "北城街道")
+    far = [f"+86138000002{n:02d}" for n in range(3)]
+    for phone in far:
+        await market.worker(phone, ["welder"], "城区街道")  # 河津: ~90 km away
+    dear = [f"+86138000003{n:02d}" for n in range(2)]
+    for phone in dear:
+        await market.worker(phone, ["welder"], "北城街道", day_wage_fen=90000)
+    job = await market.job(employer, [("welder", 3, 500)], start_in=timedelta(days=2))
+    crowd = [alerted, holder, *eligible, *far, *dear]
+    answers = dict(zip(crowd, await asyncio.gather(
+        *(market.reply(phone, job.code) for phone in crowd)), strict=True))
+    winners = [phone for phone, answer in answers.items() if answer is None]
+    assert len(winners) == 3 and set(winners) <= {alerted, *eligible}
+    assert await market.filled(job.id) == [3]
+    held_slots = [o for o in await market.offers(job.id) if o.status == "accepted"]
+    assert sorted(o.worker_id for o in held_slots) == sorted(
+        {o.worker_id for o in held_slots}), "each winner once"
+    assert len(await market.texts(kind="offer_reserved")) == 1 + 3  # the holder's and 3
+    full = CATALOGUE.text("sms_already_full", code=job.code)
+    for phone in set(eligible) - set(winners):
+        assert answers[phone] == full
+    if alerted not in winners:
+        assert answers[alerted] == CATALOGUE.text("sms_already_full_next", code=job.code,
+                                                  next=other.code)
+    assert answers[holder] == CATALOGUE.text("sms_overlap", code=job.code)
+    for phone in far + dear:
+        assert answers[phone].startswith(
+            CATALOGUE.text("sms_not_open", code=job.code, hotline="\0").split("\0")[0])
+
+
 async def test_the_employer_confirms_and_a_hire_with_its_contract_is_kept(market):
     employer = await market.employer()
     phone = "+8613800000001"
