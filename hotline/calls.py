@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from basics.clock import market_today
@@ -64,7 +64,7 @@ from store.statuses import AWAITING_ANSWER, CallbackStatus, CallStatus, OfferCha
 log = logging.getLogger(__name__)
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
-KEYED_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration, FindOffers)
+KEYED_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration, FindOffers, RecordWageReport)
 MAX_EFFECT_ROUNDS = 4
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
 # its statements are built once (building one costs more than SQLite takes to run it).
@@ -77,6 +77,7 @@ _LOCK_CALL = (
     .with_for_update(of=CALLS))
 _UPDATE_CALL = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: columns given
 _NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
+_WAGE_REPORT = insert(WageReport.__table__)
 _LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
     CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == CallStatus.IN_PROGRESS)
 
@@ -90,9 +91,9 @@ class Turn:
 
 class _Effects:
     """Carries out one turn's effects inside its transaction. The caller is read with the
-    call's row; the effects most turns bring (a profile answer, the offers) are keyed
-    statements on it. The rarer ones that take a slot, report wages, answer a pay check
-    or check in work on the ORM's Worker, loaded when one of them needs it."""
+    call's row; the effects most turns bring (a profile answer, the offers, a wage
+    report) are keyed statements on it. The rarer ones that take a slot, answer a pay
+    check or check in work on the ORM's Worker, loaded when one of them needs it."""
 
     def __init__(self, desk: CallDesk, session: AsyncSession, call: CallRow,
                  caller: workers.Caller | None, now: datetime):
@@ -147,6 +148,13 @@ class _Effects:
             case FindOffers():
                 return OffersFound(await offers.find_offers(
                     session, caller, now=self.now, timezone=desk.timezone))
+            case RecordWageReport(amount_fen=amount):
+                await execute_keyed(session, _WAGE_REPORT, {
+                    "worker_id": caller.id, "amount_fen": amount,
+                    "call_sid": self.call.call_sid, "created_at": self.now})
+                await cases.report_by_worker(
+                    session, caller, amount_fen=amount, via="worker_call", now=self.now,
+                    catalogue=desk.catalogue, hold_employer=desk.hold_employers)
         return None
 
     async def _apply(self, effect: object, worker: Worker) -> FlowInput | None:
@@ -164,12 +172,6 @@ class _Effects:
                     today=self.today, timezone=desk.timezone, catalogue=desk.catalogue,
                 )
                 return SlotResult(line_id, outcome)
-            case RecordWageReport(amount_fen=amount):
-                session.add(WageReport(worker_id=worker.id, amount_fen=amount,
-                                       call_sid=self.call.call_sid, created_at=self.now))
-                await cases.report_by_worker(
-                    session, worker, amount_fen=amount, via="worker_call", now=self.now,
-                    catalogue=desk.catalogue, hold_employer=desk.hold_employers)
             case AnswerPay(check_id=check_id, answer=answer, paid_fen=paid):
                 check = await session.get(PayCheck, check_id)
                 hire = await session.get(Hire, check.hire_id) if check else None

@@ -57,7 +57,7 @@ _W, _WT, _T = Worker.__table__, WorkerTrade.__table__, Trade.__table__
 # What a turn knows of the caller, as columns (prefixed: they may share a row with the
 # call's own columns), one row per trade.
 VIEW_COLUMNS = [c.label(f"worker_{c.name}") for c in (
-    _W.c.id, _W.c.status, _W.c.name, _W.c.district_id, _W.c.town_id, _W.c.day_wage_fen,
+    _W.c.id, _W.c.phone, _W.c.status, _W.c.name, _W.c.district_id, _W.c.town_id, _W.c.day_wage_fen,
     _W.c.availability, _W.c.alert_channel, _W.c.id_number_last4, _W.c.name_recording_url,
     _W.c.consent_at, _W.c.available_from, _W.c.registered_at)] + [
     _T.c.code.label("worker_trade")]
