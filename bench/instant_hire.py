@@ -21,6 +21,7 @@ import logging
 import os
 import platform
 import sys
+import tempfile
 import time as clock
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,12 @@ from sqlalchemy import text
 
 from bench.hire_accept import direct_race, http_race
 from bench.hire_alert import post_to_first_alert
-from bench.hire_db import DEFAULT_PG_ADMIN_URL, refresh_statistics, throwaway_database
+from bench.hire_db import (
+    DEFAULT_PG_ADMIN_URL,
+    kept_database,
+    refresh_statistics,
+    throwaway_database,
+)
 from bench.hire_match import MATCHERS, explain_match, post_bench_jobs, time_matches
 from bench.hire_population import load_market, populate
 from bench.hire_stats import table
@@ -52,7 +58,9 @@ def say(message: str) -> None:
 
 
 async def bench_database(kind: str, args: argparse.Namespace) -> dict:
-    async with throwaway_database(kind, args.pg_admin_url) as url:
+    database = (kept_database(kind, args.pg_admin_url, args.keep_db) if args.keep_db
+                else throwaway_database(kind, args.pg_admin_url))
+    async with database as url:
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)
         try:
@@ -65,11 +73,21 @@ async def _scenarios(kind, url, engine, sessions, args) -> dict:
     now = datetime.now(UTC)
     result: dict = {"database": kind, "server": await _server_version(engine)}
     market = await load_market(sessions, now)
-    say(f"{kind}: inserting {args.workers:,} workers")
-    population = await populate(sessions, market, args.workers, now)
+    kept = Path(tempfile.gettempdir()) / f"gigline-hire-bench-{args.keep_db}-{kind}.json"
+    if args.keep_db and kept.exists() and json.loads(kept.read_text())["workers"] == args.workers:
+        population = json.loads(kept.read_text())
+        say(f"{kind}: {args.workers:,} workers kept from an earlier run ({url})")
+    else:
+        if args.keep_db and await _has_workers(engine):
+            raise SystemExit(f"{url} holds workers but not {args.workers:,}: drop it first")
+        say(f"{kind}: inserting {args.workers:,} workers")
+        population = (await populate(sessions, market, args.workers, now)).__dict__
+        if args.keep_db:
+            kept.write_text(json.dumps(population))
+        say(f"{kind}: loaded in {population['seconds']}s")
     await refresh_statistics(url)
-    result["population"] = population.__dict__
-    say(f"{kind}: loaded in {population.seconds}s; timing match_line")
+    result["population"] = population
+    say(f"{kind}: timing match_line")
 
     if args.only == "match" or (args.only == "all" and not args.skip_match):
         benches = await post_bench_jobs(sessions, market, now, args.jobs_per_trade)
@@ -107,6 +125,11 @@ async def _scenarios(kind, url, engine, sessions, args) -> dict:
             result["accept_http_workers"] = await http_race(
                 url, sessions, market, now, args.crowd, serve_workers=args.serve_workers)
     return result
+
+
+async def _has_workers(engine) -> bool:
+    async with engine.connect() as conn:
+        return await conn.scalar(text("SELECT count(*) FROM workers")) > 0
 
 
 async def _server_version(engine) -> str:
@@ -237,6 +260,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-http-accept", action="store_true")
     parser.add_argument("--serve-workers", type=int, default=1, metavar="N",
                         help="PostgreSQL: also send the SMS crowd to `gigline serve --workers N`")
+    parser.add_argument("--keep-db", metavar="NAME", default=None,
+                        help="keep the filled databases under NAME and reuse them in later "
+                        "runs with the same --workers (for --only match: the jobs it posts "
+                        "are not offered; other scenarios change the data)")
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN_URL,
                         help="a database to connect to for CREATE/DROP DATABASE")
     return parser.parse_args(argv)
