@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from twilio.request_validator import RequestValidator
 
 from basics.clock import market_today
-from bench.hire_hotline import hotline_settings, running_hotline
+from bench.hire_hotline import hotline_env, serving_hotline
 from bench.hire_population import Market
 from bench.hire_stats import summary_ms
+from bench.procstat import tree_cpu
+from gigline.settings import Settings
 from market import jobs
 from market.matching import eligible_pairs, for_line, towns_within_reach
 from market.offers import RESERVED, reserve_slot
@@ -108,11 +110,13 @@ async def direct_race(sessions: async_sessionmaker, market: Market, now: datetim
 
 
 async def http_race(database_url: str, sessions: async_sessionmaker, market: Market,
-                    now: datetime, crowd: int) -> dict:
-    """The same crowd through the front door: signed SMS webhooks to a running hotline."""
+                    now: datetime, crowd: int, *, serve_workers: int = 1) -> dict:
+    """The same crowd through the front door: signed SMS webhooks to `gigline serve` in its
+    own process(es), as a carrier's would reach it; this process only sends them."""
     job = await crowd_job(sessions, market, now)
     phones = await crowd_phones(sessions, market, crowd)
-    settings = hotline_settings(database_url, scheduler=False, outbox_interval=2)
+    env = hotline_env(database_url, scheduler=False, outbox_interval=2)
+    settings = Settings.from_env(env)
     url = f"{settings.public_url}/twilio/sms"
     validator = RequestValidator(settings.auth_token)
     forms = []
@@ -123,9 +127,9 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
         forms.append((params, {"X-Twilio-Signature": validator.compute_signature(url, params)}))
     async with sessions() as session:
         before = await session.scalar(select(func.max(OutboundSms.id))) or 0
-    async with running_hotline(settings), aiohttp.ClientSession(
+    async with serving_hotline(env, serve_workers) as server, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)) as http:
-        start, cpu = clock.perf_counter(), clock.process_time()
+        start, cpu, server_cpu = clock.perf_counter(), clock.process_time(), tree_cpu(server)
 
         async def text_in(params: dict, headers: dict) -> tuple[int, float]:
             async with http.post(url, data=params, headers=headers) as response:
@@ -135,6 +139,7 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
         results = await asyncio.gather(*(text_in(*form) for form in forms),
                                        return_exceptions=True)
         total, cpu = clock.perf_counter() - start, clock.process_time() - cpu
+        server_cpu = tree_cpu(server) - server_cpu
     done = [r for r in results if not isinstance(r, BaseException)]
     statuses = Counter(str(status) for status, _ in done)
     statuses.update(type(r).__name__ for r in results if isinstance(r, BaseException))
@@ -152,8 +157,10 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
         and answers["phones_answered_once"] and answers["winners_eligible"],
         "latency": summary_ms(s for status, s in done if status == 200),
         "total_s": round(total, 2),
-        "process_cpu_s": round(cpu, 2),  # server and client share this process
-        "cpu_ms_per_accept": round(cpu * 1000 / max(len(phones), 1), 2),
+        "server_processes": serve_workers,
+        "server_cpu_s": round(server_cpu, 2),
+        "cpu_ms_per_accept": round(server_cpu * 1000 / max(len(phones), 1), 2),
+        "client_cpu_s": round(cpu, 2),  # the carrier's side: this process sending them
     }
 
 

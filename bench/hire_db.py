@@ -22,6 +22,34 @@ DEFAULT_PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PG_BENCH_DB = f"gigline_hire_bench_{os.getpid()}"
 
 
+def kept_database_url(kind: str, pg_admin_url: str, name: str) -> str:
+    """Where `--keep-db NAME` keeps a filled database between runs: a SQLite file in the
+    temporary directory, or the PostgreSQL database gigline_hire_bench_keep_NAME."""
+    if kind == "sqlite":
+        path = Path(tempfile.gettempdir()) / f"gigline-hire-bench-{name}.db"
+        return f"sqlite+aiosqlite:///{path}"
+    return pg_admin_url.rsplit("/", 1)[0] + f"/gigline_hire_bench_keep_{name}"
+
+
+@asynccontextmanager
+async def kept_database(kind: str, pg_admin_url: str, name: str) -> AsyncIterator[str]:
+    """Yields the URL of the kept database, created if missing and brought to the latest
+    migration (a migration added since it was filled runs over its rows); never removed."""
+    url = kept_database_url(kind, pg_admin_url, name)
+    if kind == "postgres":
+        admin = create_async_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                database = url.rsplit("/", 1)[1]
+                if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                         {"d": database}):
+                    await conn.execute(text(f"CREATE DATABASE {database}"))
+        finally:
+            await admin.dispose()
+    await _migrate(url)
+    yield url
+
+
 @asynccontextmanager
 async def throwaway_database(kind: str, pg_admin_url: str) -> AsyncIterator[str]:
     """Yields the URL of an empty database at the latest migration; removes it after."""

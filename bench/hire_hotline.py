@@ -3,7 +3,12 @@ database, with the local carrier beside it, and the agents' API calls the scenar
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import socket
+import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,8 +31,14 @@ def free_port() -> int:
 
 
 def hotline_settings(database_url: str, *, scheduler: bool, outbox_interval: float) -> Settings:
+    return Settings.from_env(hotline_env(database_url, scheduler=scheduler,
+                                         outbox_interval=outbox_interval))
+
+
+def hotline_env(database_url: str, *, scheduler: bool, outbox_interval: float) -> dict[str, str]:
+    """The hotline's settings as `gigline serve` reads them from its environment."""
     port = free_port()
-    return Settings.from_env({
+    return {
         "GIGLINE_DATABASE_URL": database_url,
         "GIGLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "GIGLINE_PORT": str(port),
@@ -41,7 +52,40 @@ def hotline_settings(database_url: str, *, scheduler: bool, outbox_interval: flo
         "GIGLINE_API_TOKENS": f"bench:{API_TOKEN}",
         "GIGLINE_API_SUPERVISORS": "bench",  # verifies the employer it posts jobs for
         "GIGLINE_DEMO": "0",
-    })
+    }
+
+
+@asynccontextmanager
+async def serving_hotline(env: dict[str, str], workers: int = 1) -> AsyncIterator[int]:
+    """`gigline serve` (`--workers N` when asked) in its own process, as a carrier's
+    webhooks find it: yields the process id once /healthz answers."""
+    args = ["--workers", str(workers)] if workers > 1 else []
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe stalls a server
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gigline.cli", "serve", *args, env=os.environ | env,
+            stdout=log, stderr=log)
+        try:
+            await _healthy(process, env["GIGLINE_PUBLIC_URL"], log)
+            yield process.pid
+        finally:
+            if process.returncode is None:
+                process.terminate()
+            await process.wait()
+
+
+async def _healthy(process: asyncio.subprocess.Process, base_url: str, log) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(600):
+            if process.returncode is not None:
+                log.seek(0)
+                raise RuntimeError("gigline serve exited: "
+                                   + log.read().decode(errors="replace")[-2000:])
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{base_url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("gigline serve did not answer /healthz within 60 s")
 
 
 @asynccontextmanager

@@ -69,6 +69,11 @@ async def load_market(sessions: async_sessionmaker, now: datetime) -> Market:
         towns = {a.name: (a.id, a.parent_id) for a in await session.scalars(
             select(Area).where(Area.kind == "town"))}
         # Inserted directly: the API scenario registers its own employer the agents' way.
+        # A kept database (--keep-db) has it from the run that filled it.
+        employer = await session.scalar(select(Employer).where(
+            Employer.credit_code == "BENCH0000000000001"))
+        if employer:
+            return Market(market.id, market.timezone, trades, towns, employer.id)
         employer = Employer(market_id=market.id, name="基准测试劳务公司", phone="+8613900000099",
                             credit_code="BENCH0000000000001", verification="verified",
                             verified_at=now, verified_by="bench", created_at=now)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import Integer, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -30,7 +30,7 @@ from hotline.carrier import Carrier, CarrierError
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK
 from store.models import OptOut, OutboundSms
-from store.repo import keyed_transaction
+from store.repo import execute_keyed, keyed_transaction
 from store.statuses import Channel, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -347,7 +347,7 @@ class OutboxSender:
         return SendReport(failed=1)
 
     async def _record(self, row_id: int, **values) -> None:
-        async with self.sessions() as session, session.begin():
+        async with keyed_transaction(self.sessions) as session:
             await _update(session, row_id, self.clock(), **values)
 
     async def check_statuses(self) -> int:
@@ -375,7 +375,8 @@ class OutboxSender:
 
 
 async def _update(session: AsyncSession, row_id: int, now: datetime, **values) -> None:
-    await session.execute(
+    await execute_keyed(
+        await session.connection(),
         update(OutboundSms).where(OutboundSms.id == row_id).values(updated_at=now, **values)
     )
 
@@ -402,23 +403,30 @@ async def _apply_delivery_status(
 ) -> bool | None:
     """True if the status moved the row on, False if not, None if the sid is not ours.
     `touch` marks an unchanged row as just checked."""
-    # One row by its key, on the event loop: callbacks come in bursts after alerts, and a
-    # trip to the database thread would hold SQLite's one connection (and every call turn
-    # waiting for it) across iterations of a busy loop. The whole session is inside: the
-    # ORM sends its UPDATE as the transaction commits.
+    # One conditional UPDATE by the row's key, on the event loop: callbacks come in bursts
+    # after alerts (two or three a message), and a trip to the database thread would hold
+    # SQLite's one connection (and every call turn waiting for it) across iterations of a
+    # busy loop. Only a callback that moves nothing on reads the row.
+    params = {"sid": carrier_sid, "status": status, "rank": STATUS_RANK[status],
+              "error_code": error_code or None, "now": now}
     async with keyed_transaction(sessions) as session:
-        row = await session.scalar(
-            select(OutboundSms).where(OutboundSms.carrier_sid == carrier_sid)
-            .with_for_update()
-        )
-        if row is None:
-            return None
-        if STATUS_RANK[status] > STATUS_RANK.get(row.status, 0):
-            row.status, row.updated_at = status, now
-            if error_code:
-                row.error_code = error_code
+        conn = await session.connection()
+        if (await execute_keyed(conn, _MOVE_ON, params)).rowcount:
             return True
         if touch:
-            row.updated_at = now
-        return False
+            return False if (await execute_keyed(conn, _TOUCH, params)).rowcount else None
+        return False if (await execute_keyed(conn, _KNOWN, params)).first() else None
 
+
+_RANK = case(STATUS_RANK, value=OutboundSms.status, else_=0)
+_BY_SID = OutboundSms.carrier_sid == bindparam("sid")
+# A later status (by STATUS_RANK) replaces an earlier one; a late or repeated callback
+# changes nothing. An error code comes with the statuses that have one.
+_MOVE_ON = (update(OutboundSms).where(_BY_SID, bindparam("rank") > _RANK)
+            .values(status=bindparam("status"), updated_at=bindparam("now"),
+                    error_code=func.coalesce(bindparam("error_code", type_=Integer),
+                                             OutboundSms.error_code))
+            .execution_options(synchronize_session=False))
+_TOUCH = (update(OutboundSms).where(_BY_SID).values(updated_at=bindparam("now"))
+          .execution_options(synchronize_session=False))
+_KNOWN = select(OutboundSms.id).where(_BY_SID)

@@ -12,11 +12,13 @@ district, then distance), reliability, priority group (就业困难人员 first)
 
 `match_line` reads few rows however many workers the trade has: a worker's own part of
 the score (reliability and priority) is `Worker.match_rank`, kept by the database and
-indexed by town, and the rest is at most the town's nearness plus the fairness cap. The
-best ranked eligible workers of the job's own town give a score the K-th best must reach;
-only the workers whose rank could reach it, in each town within reach, are then scored.
-When the top of the town's ranks holds too few of the trade (a rare trade), the trade's
-workers within reach are all scored instead."""
+copied with his town to each of his trades, where `ix_worker_trades_match` orders a
+trade's workers by town and rank; the rest of the score is at most the town's nearness
+plus the fairness cap. The trade's best ranked eligible workers in the job's own town
+give a score the K-th best must reach; only the trade's workers whose rank could reach
+it, in each town within reach, are then scored. When that town holds too few eligible
+workers of the trade, the trade's workers within reach are all scored, read from the same
+index."""
 
 from __future__ import annotations
 
@@ -63,13 +65,10 @@ PRIORITY_POINTS = 15
 FAIRNESS_CAP_DAYS = 30
 NEVER_HIRED_POINTS = 15
 FAIRNESS_MOST = max(NEVER_HIRED_POINTS, FAIRNESS_CAP_DAYS * 0.5)
-# How far down its town's ranks the narrowing looks for the wave's workers (of any trade,
-# eligible or not), and how many workers it may then leave to be scored: beyond either, a
-# rare trade or a thin town, scoring the trade's workers within reach costs less
-# (measured in bench/instant_hire.py).
-SAMPLE_RANKS = 3_000
-SAMPLE_PER_WORKER = 25  # the top ranks looked at first, per worker the wave wants
-NARROWED_MOST = 5_000
+# How far down the trade's ranks in the nearest town the narrowing looks, per worker the
+# wave wants: room for the ineligible (not available, asking more, offered before) among
+# the best ranked, few enough that the sample costs less than the rows it saves.
+SAMPLE_PER_WORKER = 6
 # Below float rounding of scores near 100, far below the 0.1 the score is rounded to.
 ROUNDING = 1e-6
 
@@ -270,7 +269,7 @@ async def match_line(session: AsyncSession, job: Job, line: JobLine, *, limit: i
 
     lives = None
     if narrow and limit > 0 and reach:
-        lives = await _who_could_be_among_the_best(session, pairs, total, reach, limit)
+        lives = await _who_could_be_among_the_best(session, pairs, total, line, reach, limit)
     query = (
         pairs(Worker.id, Worker.phone, Worker.alert_channel, total.label("score"),
               *(expr.label(name) for name, expr in parts.items()), lives=lives)
@@ -284,35 +283,38 @@ async def match_line(session: AsyncSession, job: Job, line: JobLine, *, limit: i
     ]
 
 
-async def _who_could_be_among_the_best(session: AsyncSession, pairs, total,
+async def _who_could_be_among_the_best(session: AsyncSession, pairs, total, line: JobLine,
                                       reach: dict[int, tuple[float, bool]],
-                                      limit: int) -> ColumnElement[bool] | None:
-    """The workers who could be among the `limit` best, as a condition; None if the
-    narrowing does not pay (then: every worker within reach).
+                                      limit: int) -> ColumnElement[bool]:
+    """The workers of the line's trade who could be among the `limit` best, as a condition
+    on their `WorkerTrade` row: each a range of `ix_worker_trades_match` (trade, town,
+    rank), so the rows read are bounded by the trade and the reach, not the register.
 
     The `limit` best of any eligible workers score at least `floor` (the lowest of them),
-    so the `limit` best of all do too: here, the eligible among the nearest town's best
-    ranked. A worker scores at most his town's nearness + `match_rank` + `FAIRNESS_MOST`:
-    one whose rank keeps that below `floor` cannot be among the best, and is left out."""
+    so the `limit` best of all do too: here, the eligible among the trade's best ranked in
+    the nearest town. A worker scores at most his town's nearness + `match_rank` +
+    `FAIRNESS_MOST`: one whose rank keeps that below `floor` cannot be among the best.
+    Too few eligible in that sample (a thin trade there): the trade within reach."""
     nearness = _nearness(reach)
     nearest = max(nearness, key=nearness.__getitem__)
-    # Each step reads one index or a known list of rows, so that neither planner starts
-    # from the trade (which it would, not knowing how few rows the ranks' ranges hold).
-    top = list(await session.scalars(
-        select(Worker.id).where(Worker.town_id == nearest)
-        .order_by(Worker.match_rank.desc()).limit(SAMPLE_RANKS)))
-    scores: list = []
-    for sample in (top[:SAMPLE_PER_WORKER * limit], top):  # a common trade needs few
-        scores = list(await session.scalars(
-            pairs(total.label("score"), lives=Worker.id.in_(sample))
-            .order_by(total.desc()).limit(limit)))
-        if len(scores) == limit or len(sample) == len(top):
-            break
+    trade = WorkerTrade.trade_id == line.trade_id
+    within_reach = and_(trade, WorkerTrade.town_id.in_(list(reach)))
+    # The rank of the sample's last worker, read first so that each statement below is a
+    # range of the index with its bounds written in, which both planners walk as such.
+    lowest = await session.scalar(
+        select(WorkerTrade.match_rank).where(trade, WorkerTrade.town_id == nearest)
+        .order_by(WorkerTrade.match_rank.desc())
+        .offset(SAMPLE_PER_WORKER * limit - 1).limit(1))
+    sample = and_(trade, WorkerTrade.town_id == nearest)
+    if lowest is not None:
+        sample = and_(sample, WorkerTrade.match_rank >= lowest)
+    scores = list(await session.scalars(
+        pairs(total.label("score"), lives=sample).order_by(total.desc()).limit(limit)))
     if len(scores) < limit:
-        return None
+        return within_reach
     floor = float(min(scores))
-    could = or_(*(
-        and_(Worker.town_id == town, Worker.match_rank >= floor - near - FAIRNESS_MOST - ROUNDING)
+    # The trade inside each term: SQLite walks an OR of ranges only if each term is one.
+    return or_(*(
+        and_(trade, WorkerTrade.town_id == town,
+             WorkerTrade.match_rank >= floor - near - FAIRNESS_MOST - ROUNDING)
         for town, near in nearness.items()))
-    ids = list(await session.scalars(select(Worker.id).where(could).limit(NARROWED_MOST + 1)))
-    return Worker.id.in_(ids) if len(ids) <= NARROWED_MOST else None

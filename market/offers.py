@@ -6,15 +6,25 @@ from datetime import date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, bindparam, case, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from basics.market_views import OfferView, SlotOutcome
 from market.hires import ask_employer
 from market.matching import (
     eligible_pairs,
     for_a_worker,
-    for_worker,
     for_worker_params,
     towns_within_reach,
 )
@@ -22,7 +32,7 @@ from market.notices import line_facts
 from market.outbox import PRIORITY_REPLY, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Job, JobLine, Offer, Trade, Worker
-from store.repo import insert_ignoring_duplicates
+from store.repo import execute_keyed, insert_ignoring_duplicates
 from store.statuses import HOLDING_A_SLOT, JobStatus, OfferChannel, OfferStatus, Verification
 
 MAX_OFFERS_READ = 10
@@ -115,10 +125,14 @@ async def reserve_slot(
 
     Atomic on any database: the slot is counted by a conditional UPDATE, so with 10 slots
     and a crowd of accepts exactly 10 succeed. The employer is then asked to confirm."""
+    refused = await _refusal(session, worker, job_line_id, now=now, today=today,
+                             timezone=timezone)
+    if refused is not None:
+        return refused
     row = (await session.execute(
         _open_lines(today, timezone).where(JobLine.id == job_line_id)
     )).first()
-    if row is None:
+    if row is None:  # closed since
         return NOT_OPEN
     line, job, _, _ = row
     # One accept at a time per worker, so two overlapping jobs cannot both be taken.
@@ -128,8 +142,6 @@ async def reserve_slot(
     )
     if status in HOLDING_A_SLOT:
         return RESERVED
-    if status is None and not await _could_be_offered(session, worker, line, now, timezone):
-        return NOT_OPEN
     if await _holds_overlapping(session, worker.id, job):
         return OVERLAP
     took = await session.execute(
@@ -177,18 +189,68 @@ async def reserve_slot(
     return RESERVED
 
 
-async def _could_be_offered(session: AsyncSession, worker: Worker, line: JobLine,
-                            now: datetime, timezone: str) -> bool:
-    """A line the worker was not alerted to is theirs to take if the matcher would have
-    offered it to them, slots and overlapping days aside (those get their own answer)."""
-    if worker.town_id is None:
-        return False
-    reach = await towns_within_reach(session, worker.town_id)
-    return bool(await session.scalar(
-        eligible_pairs(JobLine.id, now=now, slots_and_days=False,
-                       **for_worker(worker, reach, timezone))
-        .where(JobLine.id == line.id)
-    ))
+def could_be_offered(line_id) -> ColumnElement[bool]:
+    """Whether the matcher would have offered the line to the worker of `for_a_worker`'s
+    parameters, slots and overlapping days aside (those get their own answer): a line
+    the worker was not alerted to is theirs to take if so."""
+    return exists(eligible_pairs(JobLine.id, now=bindparam("now", type_=Job.start_at.type),
+                                 slots_and_days=False, **for_a_worker())
+                  .where(JobLine.id == line_id))
+
+
+def holds_overlapping_days(job) -> ColumnElement[bool]:
+    """Whether the worker `worker_id` holds a slot of another job on some of `job`'s days
+    (`job` an alias of Job in the enclosing statement)."""
+    return exists(
+        select(Offer.id).join(Job, Job.id == Offer.job_id)
+        .where(Offer.worker_id == bindparam("worker_id"), Offer.status.in_(HOLDING_A_SLOT),
+               Job.id != job.id, Job.start_at < job.end_at, Job.end_at > job.start_at))
+
+
+def _line_refusals() -> Select:
+    """Everything that can refuse a worker a line, in reserve_slot's order of answers:
+    whether the line is open (as `_open_lines`), the worker's own offer of its job, whether
+    it could be offered to them, whether their days are taken, whether it is full."""
+    line, job, own = aliased(JobLine), aliased(Job), aliased(Offer)
+    is_open = and_(job.status == JobStatus.OPEN, Employer.verification == Verification.VERIFIED,
+                   job.start_at >= bindparam("start_of_today", type_=Job.start_at.type))
+    return (
+        select(is_open.label("open"), own.status.label("offer_status"),
+               could_be_offered(line.id).label("could"),
+               holds_overlapping_days(job).label("overlap"),
+               (line.filled >= line.headcount).label("full"))
+        .select_from(line)
+        .join(job, job.id == line.job_id)
+        .join(Employer, Employer.id == job.employer_id)
+        .outerjoin(own, and_(own.job_id == job.id, own.worker_id == bindparam("worker_id")))
+        .where(line.id == bindparam("line_id"))
+    )
+
+
+# Built once: building it costs more than running it.
+_LINE_REFUSALS = _line_refusals()
+
+
+async def _refusal(session: AsyncSession, worker: Worker, line_id: int, *, now: datetime,
+                   today: date, timezone: str) -> SlotOutcome | None:
+    """The answer for a worker who cannot take the line (or holds it already), read with
+    no lock taken: a crowd's losers cost one statement each. None: try for the slot."""
+    reach = await towns_within_reach(session, worker.town_id) if worker.town_id else {}
+    start_of_today = datetime.combine(today, time(0), ZoneInfo(timezone))
+    row = (await execute_keyed(session, _LINE_REFUSALS, {
+        "line_id": line_id, "now": now, "start_of_today": start_of_today,
+        **for_worker_params(worker, reach, timezone)})).first()
+    if row is None or not row.open:
+        return NOT_OPEN
+    if row.offer_status in HOLDING_A_SLOT:
+        return RESERVED
+    if row.offer_status is None and not row.could:
+        return NOT_OPEN
+    if row.overlap:
+        return OVERLAP
+    if row.full:
+        return FULL
+    return None
 
 
 async def _holds_overlapping(session: AsyncSession, worker_id: int, job: Job) -> bool:

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Executable, and_, bindparam, case, exists, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.optouts import is_opted_out, opted_out_among
-from store.models import OutboundSms
-from store.repo import dialect_insert, insert_ignoring_duplicates
+from market.optouts import opted_out_among
+from store.models import OptOut, OutboundSms
+from store.repo import DIALECT_INSERTS, dialect_insert, execute_keyed
 from store.statuses import Channel, OutboxStatus
 
 PRIORITY_OPT_OUT_ACK = 0  # confirmed at once, not behind a fan-out of alerts
@@ -36,14 +37,34 @@ async def enqueue_sms(
 
     A message for an opted-out number is kept, marked suppressed, and never sent (only
     the opt-out confirmation itself goes out)."""
-    opted_out = kind != OPT_OUT_ACK and await is_opted_out(session, phone)
-    queued = await insert_ignoring_duplicates(
-        session, OutboundSms.__table__,
-        _row(Sms(dedupe_key, phone, body, kind, priority, channel), opted_out, now),
-        ["dedupe_key"])
-    if queued and not opted_out:
+    status = (await execute_keyed(await session.connection(), _ENQUEUE[session.bind.dialect.name], {
+        "dedupe_key": dedupe_key, "channel": channel, "phone": phone, "body": body,
+        "kind": kind, "priority": priority, "now": now})).scalar()
+    if status == OutboxStatus.PENDING:
         session.info[QUEUED] = True  # the caller wakes the sender once this commits
-    return queued
+    return status is not None
+
+
+def _enqueue(insert) -> Executable:
+    """One message's row, suppressed if its number opted out, in one statement: the
+    opt-out is looked up by the INSERT itself. Returns the status of a row added."""
+    table = OutboundSms.__table__
+    opted_out = exists().where(OptOut.phone == bindparam("phone"), OptOut.opted_out.is_(True))
+    status = case((and_(bindparam("kind") != OPT_OUT_ACK, opted_out), OutboxStatus.SUPPRESSED),
+                  else_=OutboxStatus.PENDING)
+    given = ("dedupe_key", "channel", "phone", "body", "kind", "priority")
+    at_now = ("next_attempt_at", "created_at", "updated_at")
+    row = select(*(bindparam(name, type_=table.c[name].type) for name in given),
+                 *(bindparam("now", type_=table.c[name].type) for name in at_now),
+                 literal(0).label("attempts"), status.label("status"))
+    # SQLite reads ON CONFLICT after an INSERT's SELECT only behind a WHERE clause.
+    return (insert(table).from_select([*given, *at_now, "attempts", "status"], row.where(true()))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(table.c.status))
+
+
+# Built once: building it costs more than running it.
+_ENQUEUE = {dialect: _enqueue(insert) for dialect, insert in DIALECT_INSERTS.items()}
 
 
 @dataclass(frozen=True, slots=True)

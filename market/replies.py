@@ -8,20 +8,25 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from basics.clock import market_today
 from market.matching import (
-    eligible_pairs,
-    for_a_worker,
     for_worker_params,
     has_free_slot,
     towns_within_reach,
 )
 from market.notices import line_facts
-from market.offers import NOT_OPEN, OVERLAP, RESERVED, reserve_slot
+from market.offers import (
+    NOT_OPEN,
+    OVERLAP,
+    RESERVED,
+    could_be_offered,
+    holds_overlapping_days,
+    reserve_slot,
+)
 from market.workers import load_worker
 from prompts.catalogue import Catalogue
 from store.models import Employer, Job, JobLine, Offer, Worker, WorkerTrade
@@ -177,13 +182,8 @@ def _refusal_facts() -> Select:
     the newest other job alerted to them that still has a slot."""
     now = bindparam("now", type_=Job.start_at.type)
     line_id = bindparam("line_id")
-    could = exists(eligible_pairs(JobLine.id, now=now, slots_and_days=False, **for_a_worker())
-                   .where(JobLine.id == line_id))
     this = aliased(Job)
-    overlap = exists(
-        select(Offer.id).join(Job, Job.id == Offer.job_id)
-        .where(Offer.worker_id == bindparam("worker_id"), Offer.status.in_(HOLDING_A_SLOT),
-               Job.id != this.id, Job.start_at < this.end_at, Job.end_at > this.start_at))
+    could, overlap = could_be_offered(line_id), holds_overlapping_days(this)
     next_code = (_open_offer_codes(bindparam("worker_id"), now)
                  .where(Offer.job_line_id != line_id)
                  .with_only_columns(Job.code).limit(1).scalar_subquery())

@@ -87,10 +87,20 @@ class Trade(Base):
 
 class WorkerTrade(Base):
     __tablename__ = "worker_trades"
-    # Matching starts from a trade's workers: (trade_id, worker_id) covers that lookup.
-    __table_args__ = (Index("ix_worker_trades_trade_worker", "trade_id", "worker_id"),)
+    __table_args__ = (
+        # A trade's workers: (trade_id, worker_id) covers that lookup.
+        Index("ix_worker_trades_trade_worker", "trade_id", "worker_id"),
+        # A trade's workers in one town, best ranked first: matching reads the top of
+        # each town within the job's reach and no further (market.matching.match_line).
+        Index("ix_worker_trades_match", "trade_id", "town_id", "match_rank", "worker_id"),
+    )
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), primary_key=True)
     trade_id: Mapped[int] = mapped_column(ForeignKey("trades.id"), primary_key=True, index=True)
+    # The worker's town_id and match_rank, copied by the database's triggers (migration
+    # 0010) whenever the row is inserted or the worker's town or rank changes: written by
+    # no one else, and never out of step with the worker.
+    town_id: Mapped[int | None]
+    match_rank: Mapped[float | None] = mapped_column(Double)
 
 
 # The part of market.matching's score that is the worker's own (reliability plus the
@@ -107,9 +117,6 @@ class Worker(Base):
     __tablename__ = "workers"
     __table_args__ = (
         Index("ix_workers_match", "status", "town_id"),
-        # A town's workers from the best ranked down: matching a common trade reads only
-        # the top of each town within reach (market.matching.match_line).
-        Index("ix_workers_town_rank", "town_id", "match_rank"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"))
@@ -134,7 +141,7 @@ class Worker(Base):
     # days since 1970-01-01 of the last hire: integer maths ranks fairly on any database
     last_hired_day: Mapped[int | None]
     # Stored; on SQLite migration 0008 adds it virtual (ALTER TABLE cannot add a stored
-    # column there), and ix_workers_town_rank stores its values.
+    # column there). Copied to the worker's trades (WorkerTrade.match_rank).
     match_rank: Mapped[float] = mapped_column(Double, Computed(MATCH_RANK_SQL, persisted=True))
     consent_at: Mapped[datetime | None]
     consent_call_sid: Mapped[str | None] = mapped_column(String(64))

@@ -24,18 +24,17 @@ async def insert_ignoring_duplicates(
     session: AsyncSession, table: Table, values: dict, conflict_columns: list[str] | None = None
 ) -> bool:
     """INSERT that does nothing when the unique key exists (any unique key if none is
-    named); True if a row was added."""
-    dialect = session.bind.dialect.name
-    key = (dialect, table, tuple(conflict_columns or ()))
-    statement = _INSERTS_IGNORING.get(key)
-    if statement is None:  # built once a table: building it costs more than running it
-        statement = _INSERTS_IGNORING[key] = DIALECT_INSERTS[dialect](table).on_conflict_do_nothing(
-            index_elements=conflict_columns)
-    result = await session.execute(statement, values)
-    return result.rowcount == 1
+    named); True if a row was added. Run as a keyed statement on the session's connection:
+    no ORM object is made, and none pending needs flushing first (the session's own are
+    flushed when it commits, after this row exists)."""
+    key = (table, tuple(conflict_columns or ()))
+    insert = _INSERTS_IGNORING.get(key)
+    if insert is None:
+        insert = _INSERTS_IGNORING[key] = KeyedInsertIgnoringDuplicates(table, conflict_columns)
+    return (await insert.run(session, values)).rowcount == 1
 
 
-_INSERTS_IGNORING: dict[tuple[str, Table, tuple[str, ...]], Executable] = {}
+_INSERTS_IGNORING: dict[tuple[Table, tuple[str, ...]], KeyedInsertIgnoringDuplicates] = {}
 
 
 async def read_only(session: AsyncSession) -> AsyncConnection:
@@ -70,7 +69,7 @@ class KeyedInsertIgnoringDuplicates:
     """An INSERT ... ON CONFLICT DO NOTHING built once (building one costs more than the
     database takes to run it) and run as a keyed statement."""
 
-    def __init__(self, table: Table, conflict_columns: list[str], returning=None):
+    def __init__(self, table: Table, conflict_columns: list[str] | None, returning=None):
         self._statements = {}
         for dialect, insert in DIALECT_INSERTS.items():
             statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
@@ -78,4 +77,5 @@ class KeyedInsertIgnoringDuplicates:
                 statement.returning(returning) if returning is not None else statement)
 
     async def run(self, session: AsyncSession, values: dict) -> Result:
-        return await execute_keyed(session, self._statements[session.bind.dialect.name], values)
+        return await execute_keyed(await session.connection(),
+                                   self._statements[session.bind.dialect.name], values)

@@ -375,6 +375,59 @@ async def test_upgrading_gives_each_worker_of_a_recovered_case_their_share(tmp_p
     assert shares == {1: 16000, 2: 24000, 3: 0}
 
 
+async def test_upgrading_copies_each_workers_town_and_rank_to_his_trades(empty_database_url):
+    """0009 -> 0010 and back and again: the trades of workers registered before carry the
+    worker's town and rank, and the triggers keep them so after the round trip."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from store.db import alembic_config, make_engine, upgrade
+
+    engine = make_engine(empty_database_url)
+    await upgrade(engine, "0009")
+    async with engine.begin() as conn:
+        for sql in (
+            "INSERT INTO markets VALUES (1, 'm', 'M', 'Asia/Shanghai', '+863592123456')",
+            "INSERT INTO areas (id, market_id, kind, name, synonyms, position) "
+            "VALUES (5, 1, 'town', 'T', '[]', 0)",
+            "INSERT INTO trades VALUES (1, 1, 'welder', '焊工', '[]', 0)",
+            "INSERT INTO trades VALUES (2, 1, 'cook', '厨师', '[]', 1)",
+        ):
+            await conn.execute(text(sql))
+        for worker_id, town, completed, priority in ((1, 5, 3, True), (2, None, 0, False)):
+            await conn.execute(text(
+                "INSERT INTO workers (id, market_id, phone, status, town_id, alert_channel, "
+                "priority_group, jobs_completed, no_shows, created_at) VALUES (:id, 1, :phone, "
+                "'active', :town, 'sms', :priority, :completed, 0, '2026-11-22 00:00:00')"),
+                {"id": worker_id, "phone": f"+861380000000{worker_id}", "town": town,
+                 "completed": completed, "priority": priority})
+        await conn.execute(text(
+            "INSERT INTO worker_trades (worker_id, trade_id) VALUES (1, 1), (1, 2), (2, 1)"))
+
+    async def copies() -> list[tuple]:
+        async with engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(text(
+                "SELECT worker_id, trade_id, town_id, match_rank FROM worker_trades"
+                " ORDER BY worker_id, trade_id"))]
+
+    def downgrade(conn) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0009")
+
+    expected = [(1, 1, 5, 21.0), (1, 2, 5, 21.0), (2, 1, None, 0.0)]
+    await upgrade(engine)
+    assert await copies() == expected
+    async with engine.begin() as conn:
+        await conn.run_sync(downgrade)
+    await upgrade(engine)
+    assert await copies() == expected
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE workers SET town_id = 5, no_shows = 1 WHERE id = 2"))
+    assert (await copies())[2] == (2, 1, 5, -10.0)
+    await engine.dispose()
+
+
 async def test_two_instances_starting_at_once_on_a_new_database_both_start(database_url):
     """Both create the market (PostgreSQL runs them side by side): the loser reads the
     winner's instead of dying on the unique code."""
