@@ -9,11 +9,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from basics.clock import market_today
-from basics.market_views import HireView, OfferView, PayQuestionView, WorkerView
+from basics.market_views import HireView, OfferView, PayQuestionView
 from hotline import answers
 from hotline.carrier import Carrier, CarrierError
 from hotline.channel import OutboundAnswered, VoiceReply
@@ -64,6 +64,7 @@ from store.statuses import AWAITING_ANSWER, CallbackStatus, CallStatus, OfferCha
 log = logging.getLogger(__name__)
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
+KEYED_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration, FindOffers, RecordWageReport)
 MAX_EFFECT_ROUNDS = 4
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
 # its statements are built once (building one costs more than SQLite takes to run it).
@@ -76,6 +77,7 @@ _LOCK_CALL = (
     .with_for_update(of=CALLS))
 _UPDATE_CALL = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: columns given
 _NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
+_WAGE_REPORT = insert(WageReport.__table__)
 _LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
     CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == CallStatus.IN_PROGRESS)
 
@@ -88,13 +90,16 @@ class Turn:
 
 
 class _Effects:
-    """Carries out one turn's effects inside its transaction."""
+    """Carries out one turn's effects inside its transaction. The caller is read with the
+    call's row; the effects most turns bring (a profile answer, the offers, a wage
+    report) are keyed statements on it. The rarer ones that take a slot, answer a pay
+    check or check in work on the ORM's Worker, loaded when one of them needs it."""
 
     def __init__(self, desk: CallDesk, session: AsyncSession, call: CallRow,
-                 view: WorkerView | None, now: datetime):
-        self.desk, self.session, self.call, self.view, self.now = (
-            desk, session, call, view, now
-        )
+                 caller: workers.Caller | None, now: datetime):
+        self.desk, self.session, self.call, self.now = desk, session, call, now
+        self.caller = caller  # None: no worker yet, or to be read again
+        self.view = caller.view() if caller is not None else None
         self.worker: Worker | None = None  # loaded when an effect needs it
         self.today = market_today(now, desk.timezone)
 
@@ -105,7 +110,7 @@ class _Effects:
                 session, self.view, market_id=desk.market_id, phone=self.call.phone,
                 call_sid=self.call.call_sid, now=self.now,
             )
-            self.worker = None  # loaded afresh if a later effect changes it
+            self.caller = self.worker = None  # read afresh if a later effect changes them
             return None
         if isinstance(effect, RequestCallback):
             await insert_ignoring_duplicates(
@@ -115,31 +120,47 @@ class _Effects:
                 ["call_sid"],
             )
             return None
+        if isinstance(effect, KEYED_EFFECTS):
+            caller = await self._caller()
+            try:
+                return await self._apply_keyed(effect, caller)
+            finally:
+                self.view = caller.view()  # what the effect changed
         worker = await self._worker()
         try:
             return await self._apply(effect, worker)
         finally:
             self.view = workers.worker_view(worker)  # what the effect changed
 
-    async def _apply(self, effect: object, worker: Worker) -> FlowInput | None:
+    async def _apply_keyed(self, effect: object, caller: workers.Caller) -> FlowInput | None:
         desk, session = self.desk, self.session
         match effect:
             case SaveProfile(fields=fields):
-                await workers.save_profile(
-                    session, worker, fields, market_id=desk.market_id, today=self.today
-                )
+                await workers.save_caller_profile(
+                    session, caller, fields, market_id=desk.market_id, today=self.today)
             case StoreIdNumber(id_number=id_number):
-                workers.store_id_number(worker, id_number, desk.id_hash_key)
+                await workers.store_caller_id_number(session, caller, id_number,
+                                                     desk.id_hash_key)
             case CompleteRegistration():
-                await workers.complete_registration(
-                    session, worker, catalogue=desk.catalogue, hotline=desk.market.hotline,
-                    now=self.now,
-                )
+                await workers.complete_caller_registration(
+                    session, caller, self.call.phone, catalogue=desk.catalogue,
+                    hotline=desk.market.hotline, now=self.now)
             case FindOffers():
-                found = await offers.find_offers(
-                    session, worker, now=self.now, timezone=desk.timezone
-                )
-                return OffersFound(found)
+                return OffersFound(await offers.find_offers(
+                    session, caller, now=self.now, timezone=desk.timezone))
+            case RecordWageReport(amount_fen=amount):
+                await execute_keyed(session, _WAGE_REPORT, {
+                    "worker_id": caller.id, "amount_fen": amount,
+                    "call_sid": self.call.call_sid, "created_at": self.now})
+                await cases.report_by_worker(
+                    session, caller, amount_fen=amount, via="worker_call", now=self.now,
+                    catalogue=desk.catalogue, hold_employer=desk.hold_employers)
+        return None
+
+    async def _apply(self, effect: object, worker: Worker) -> FlowInput | None:
+        desk, session = self.desk, self.session
+        self.caller = None  # the ORM's effects may change the worker: read again if needed
+        match effect:
             case FindHires():
                 return HiresFound(await hires.hire_views(
                     session, worker_id=worker.id, now=self.now, timezone=desk.timezone))
@@ -151,12 +172,6 @@ class _Effects:
                     today=self.today, timezone=desk.timezone, catalogue=desk.catalogue,
                 )
                 return SlotResult(line_id, outcome)
-            case RecordWageReport(amount_fen=amount):
-                session.add(WageReport(worker_id=worker.id, amount_fen=amount,
-                                       call_sid=self.call.call_sid, created_at=self.now))
-                await cases.report_by_worker(
-                    session, worker, amount_fen=amount, via="worker_call", now=self.now,
-                    catalogue=desk.catalogue, hold_employer=desk.hold_employers)
             case AnswerPay(check_id=check_id, answer=answer, paid_fen=paid):
                 check = await session.get(PayCheck, check_id)
                 hire = await session.get(Hire, check.hire_id) if check else None
@@ -180,6 +195,19 @@ class _Effects:
             raise RuntimeError("the flow asked to change a worker before consent")
         return self.worker
 
+    async def _caller(self) -> workers.Caller:
+        if self.worker is not None:
+            # Keyed statements write past the ORM: its changes go first, and its Worker
+            # is let go so that a later ORM effect reads what they wrote.
+            await self.session.flush()
+            self.session.expunge(self.worker)
+            self.worker = None
+        if self.caller is None:
+            self.caller = await workers.load_caller(self.session, self.call.phone)
+        if self.caller is None:
+            raise RuntimeError("the flow asked to change a worker before consent")
+        return self.caller
+
 
 async def take_turn(
     desk: CallDesk,
@@ -193,18 +221,18 @@ async def take_turn(
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
     async with desk.sessions() as session, session.begin():
-        call, caller_view = await _lock_call(session, call_sid)
+        call, calling = await _lock_call(session, call_sid)
         if call is None:  # the call's first webhook (or a simultaneous retry of it)
             await _NEW_CALL.run(session, {
                 "call_sid": call_sid, "phone": caller, "direction": direction,
                 "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0, "last_response": "",
                 "started_at": now, "updated_at": now})
-            call, caller_view = await _lock_call(session, call_sid)
+            call, calling = await _lock_call(session, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
             return Turn(_stored_reply(call), False, taken=False)  # answered already
         if call.turn == 0 and not isinstance(event, CallStarted):
             event = CallStarted()  # a gather of a call we never saw: start afresh
-        effects = _Effects(desk, session, call, caller_view, now)
+        effects = _Effects(desk, session, call, calling, now)
         state = call_flow.CallState.from_dict(call.state)
         listened_before = call_flow.listening(state, desk.market, desk.speech) is not None
         voice: list = []
@@ -246,15 +274,15 @@ class CallRow:
 
 
 async def _lock_call(session: AsyncSession,
-                     call_sid: str) -> tuple[CallRow | None, WorkerView | None]:
-    """The call's row, locked until the turn commits, and the caller as a WorkerView:
+                     call_sid: str) -> tuple[CallRow | None, workers.Caller | None]:
+    """The call's row, locked until the turn commits, and its caller (workers.Caller):
     one query (a turn's round trips are what queues at busy times), no ORM objects. As
     the turn's first statement it begins the transaction on the loop, and the turn
     commits there (store.repo.execute_keyed): no trip to the database thread."""
     rows = (await execute_keyed(session, _LOCK_CALL, {"sid": call_sid})).all()
     if not rows:
         return None, None
-    return CallRow(*rows[0][:6]), workers.worker_view_of(rows)
+    return CallRow(*rows[0][:6]), workers.caller_of(rows)
 
 
 def _context(desk: CallDesk, phone: str, effects: _Effects) -> CallContext:

@@ -46,10 +46,11 @@ ACTIONS = {CaseAction.ASSIGN: CaseStatus.ASSIGNED, CaseAction.CONTACT: CaseStatu
 REFERRALS = ("arbitration", "platform")  # 劳动仲裁, 根治欠薪 platform
 
 
-async def open_or_join(session: AsyncSession, *, worker: Worker, hire: Hire | None,
+async def open_or_join(session: AsyncSession, *, worker, hire: Hire | None,
                        owed_fen: int, opened_by: str, now: datetime, catalogue: Catalogue,
                        hold_employer: bool) -> RightsCase:
-    """The employer's open case on that job gets this worker; else a new case."""
+    """The employer's open case on that job gets this worker (anything with a worker's
+    `id` and `phone`: a Worker, or a call's caller); else a new case."""
     job = await session.get(Job, hire.job_id) if hire else None
     case = None
     if job is not None:
@@ -91,11 +92,12 @@ async def unpaid_past_grace(session: AsyncSession, check: PayCheck, *, now: date
                               hold_employer=hold_employer)
 
 
-async def report_by_worker(session: AsyncSession, worker: Worker, *, amount_fen: int | None,
+async def report_by_worker(session: AsyncSession, worker, *, amount_fen: int | None,
                            via: str, now: datetime, catalogue: Catalogue,
                            hold_employer: bool) -> RightsCase:
     """A worker reports unpaid wages: the case is about their latest unpaid hire, or
-    their latest hire at all; with none, an agent finds out who the employer is."""
+    their latest hire at all; with none, an agent finds out who the employer is. `worker`:
+    anything with a worker's `id` and `phone` (as `open_or_join`)."""
     hire = await session.scalar(
         select(Hire).where(Hire.worker_id == worker.id, Hire.status != HireStatus.CANCELLED)
         .order_by((Hire.status == HireStatus.UNPAID).desc(), Hire.created_at.desc()).limit(1))
@@ -160,7 +162,7 @@ def shares(total_fen: int, owed_fen: list[int]) -> list[int]:
     return amounts
 
 
-async def _tell(session: AsyncSession, worker: Worker, case: RightsCase, prompt_id: str,
+async def _tell(session: AsyncSession, worker, case: RightsCase, prompt_id: str,
                 now: datetime, catalogue: Catalogue, event: float = 0, **params) -> None:
     await enqueue_sms(session, dedupe_key=f"{prompt_id}:{case.id}:{worker.id}:{event}",
                       phone=worker.phone, body=catalogue.text(prompt_id, case=case.id, **params),

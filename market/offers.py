@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, exists, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -14,7 +25,6 @@ from market.hires import ask_employer
 from market.matching import (
     eligible_pairs,
     for_a_worker,
-    for_worker,
     for_worker_params,
     towns_within_reach,
 )
@@ -49,45 +59,52 @@ def _open_lines(today: date, timezone: str):
     )
 
 
-async def find_offers(
-    session: AsyncSession, worker: Worker, *, now: datetime, timezone: str,
-    limit: int = MAX_OFFERS_READ,
-) -> tuple[OfferView, ...]:
-    """The lines the alert matcher would offer the worker (the same `eligible_pairs`),
-    nearest first. Jobs the worker already holds, or was turned down or released from,
-    are not read; jobs they were alerted to are."""
-    if worker.town_id is None:
-        return ()
-    reach = await towns_within_reach(session, worker.town_id)
+@cache
+def _offers_for_a_worker(limit: int) -> Select:
+    """`find_offers`' statement, built once (building it costs more than running it): the
+    worker as parameters (`for_a_worker`'s, with `now`, `town_id` and `district_id`)."""
+    worker_id = bindparam("worker_id")
     settled = select(Offer.id).where(
-        Offer.job_id == Job.id, Offer.worker_id == worker.id, Offer.status != OfferStatus.OFFERED
+        Offer.job_id == Job.id, Offer.worker_id == worker_id, Offer.status != OfferStatus.OFFERED
     )
     nearness = case(
-        (Job.town_id == worker.town_id, 0),
-        (Area.parent_id == worker.district_id, 1),
+        (Job.town_id == bindparam("town_id"), 0),
+        # As `== None` would say: a worker of no district is nearest to towns of none.
+        (Area.parent_id.is_not_distinct_from(bindparam("district_id", type_=Integer)), 1),
         else_=2,
     )
-    query = (
-        eligible_pairs(JobLine, Job, Trade.name, Area, now=now,
-                       **for_worker(worker, reach, timezone))
+    return (
+        eligible_pairs(JobLine.id, Job.code, Trade.name, JobLine.day_wage_fen, Job.days,
+                       Area.name.label("place"), Job.start_at,
+                       now=bindparam("now", type_=Job.start_at.type), **for_a_worker())
         .join(Trade, Trade.id == JobLine.trade_id)
         .join(Area, Area.id == Job.town_id)
         .where(~settled.exists())
         .order_by(nearness, Job.start_at, JobLine.day_wage_fen.desc(), JobLine.id)
         .limit(limit)
     )
+
+
+async def find_offers(
+    session: AsyncSession, worker, *, now: datetime, timezone: str,
+    limit: int = MAX_OFFERS_READ,
+) -> tuple[OfferView, ...]:
+    """The lines the alert matcher would offer the worker (the same `eligible_pairs`),
+    nearest first. Jobs the worker already holds, or was turned down or released from,
+    are not read; jobs they were alerted to are. `worker`: anything with a worker's `id`,
+    `town_id`, `district_id` and `available_from` (a Worker, or a call's caller)."""
+    if worker.town_id is None:
+        return ()
+    reach = await towns_within_reach(session, worker.town_id)
+    rows = await session.execute(_offers_for_a_worker(limit), {
+        "now": now, "town_id": worker.town_id, "district_id": worker.district_id,
+        **for_worker_params(worker, reach, timezone)})
     zone = ZoneInfo(timezone)
     return tuple(
-        OfferView(
-            job_line_id=line.id,
-            job_code=job.code,
-            trade=trade_name,
-            day_wage_fen=line.day_wage_fen,
-            days=job.days,
-            place=town.name,
-            start_date=job.start_at.astimezone(zone).date(),
-        )
-        for line, job, trade_name, town in await session.execute(query)
+        OfferView(job_line_id=row.id, job_code=row.code, trade=row.name,
+                  day_wage_fen=row.day_wage_fen, days=row.days, place=row.place,
+                  start_date=row.start_at.astimezone(zone).date())
+        for row in rows
     )
 
 

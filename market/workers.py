@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -57,13 +57,23 @@ _W, _WT, _T = Worker.__table__, WorkerTrade.__table__, Trade.__table__
 # What a turn knows of the caller, as columns (prefixed: they may share a row with the
 # call's own columns), one row per trade.
 VIEW_COLUMNS = [c.label(f"worker_{c.name}") for c in (
-    _W.c.id, _W.c.status, _W.c.name, _W.c.district_id, _W.c.town_id, _W.c.day_wage_fen,
+    _W.c.id, _W.c.phone, _W.c.status, _W.c.name, _W.c.district_id, _W.c.town_id, _W.c.day_wage_fen,
     _W.c.availability, _W.c.alert_channel, _W.c.id_number_last4, _W.c.name_recording_url,
-    _W.c.consent_at)] + [_T.c.code.label("worker_trade")]
+    _W.c.consent_at, _W.c.available_from, _W.c.registered_at)] + [
+    _T.c.code.label("worker_trade")]
+_CALLER_NAMES = [c.name.removeprefix("worker_") for c in VIEW_COLUMNS[:-1]]
 VIEW_ORDER = _T.c.position
 # Consent comes in bursts (every new caller's first answer): its statements are built once.
 _NEW_WORKER = KeyedInsertIgnoringDuplicates(_W, ["phone"], returning=_W.c.id)
 _AUDIT = insert(AuditEntry.__table__)
+# A call's writes to its caller, keyed by the worker's id (SET: the columns given).
+_UPDATE_CALLER = update(_W).where(_W.c.id == bindparam("caller"))
+_MARKET_TRADES = (select(_T.c.id, _T.c.code)
+                  .where(_T.c.market_id == bindparam("market_id"),
+                         _T.c.code.in_(bindparam("codes", expanding=True)))
+                  .order_by(_T.c.position))
+_DROP_TRADES = delete(_WT).where(_WT.c.worker_id == bindparam("caller"))
+_ADD_TRADES = insert(_WT)
 
 
 def with_worker_trades(from_clause):
@@ -77,23 +87,58 @@ def with_worker_by_phone(from_clause, phone_column):
     return with_worker_trades(from_clause.outerjoin(_W, _W.c.phone == phone_column))
 
 
+_CALLER_BY_PHONE = (select(*VIEW_COLUMNS).select_from(with_worker_trades(_W))
+                    .where(_W.c.phone == bindparam("phone")).order_by(VIEW_ORDER))
+
+
+@dataclass
+class Caller:
+    """A call's worker as its turn knows them: their columns (VIEW_COLUMNS' names) and
+    trades, read with the call's row and kept up to date by the turn's own writes, so
+    a turn reads its caller once."""
+
+    columns: dict[str, Any]
+    trades: tuple[str, ...]
+
+    @property
+    def id(self) -> int:
+        return self.columns["id"]
+
+    def __getattr__(self, name: str) -> Any:  # town_id, available_from, ... as a Worker's
+        try:
+            return self.__dict__["columns"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def view(self) -> WorkerView:
+        return _view(self.columns.__getitem__, self.trades)
+
+
+async def load_caller(session: AsyncSession, phone: str) -> Caller | None:
+    """The worker of this phone as a Caller: one keyed query, no ORM objects."""
+    return caller_of((await execute_keyed(session, _CALLER_BY_PHONE, {"phone": phone})).all())
+
+
 async def load_worker_view(session: AsyncSession, phone: str) -> WorkerView | None:
     """What a call turn needs to know of the caller, in one query and without ORM
-    objects: most turns only read it (effects load the Worker when they change it)."""
-    rows = (await session.execute(
-        select(*VIEW_COLUMNS).select_from(with_worker_trades(_W))
-        .where(_W.c.phone == phone).order_by(VIEW_ORDER)
-    )).all()
-    return worker_view_of(rows)
+    objects: most turns only read it."""
+    caller = await load_caller(session, phone)
+    return None if caller is None else caller.view()
+
+
+def caller_of(rows) -> Caller | None:
+    """The caller from rows holding VIEW_COLUMNS; None when they hold no worker."""
+    if not rows or rows[0].worker_id is None:
+        return None
+    first = rows[0]
+    return Caller({name: getattr(first, f"worker_{name}") for name in _CALLER_NAMES},
+                  tuple(row.worker_trade for row in rows if row.worker_trade is not None))
 
 
 def worker_view_of(rows) -> WorkerView | None:
     """The view from rows holding VIEW_COLUMNS; None when they hold no worker."""
-    if not rows or rows[0].worker_id is None:
-        return None
-    first = rows[0]
-    return _view(lambda name: getattr(first, f"worker_{name}"),
-                 tuple(row.worker_trade for row in rows if row.worker_trade is not None))
+    caller = caller_of(rows)
+    return None if caller is None else caller.view()
 
 
 async def record_consent(
@@ -127,17 +172,24 @@ async def record_consent(
     return replace(view, consented=True)
 
 
-async def save_profile(
-    session: AsyncSession, worker: Worker, fields: dict, *, market_id: int, today
-) -> None:
+def profile_values(fields: dict, today) -> dict:
+    """The worker's columns a profile change writes (its trades aside): the one rule for
+    a caller's answers and an agent's form."""
     unknown = set(fields) - PROFILE_FIELDS - {"trades"}
     if unknown:
         raise ValueError(f"not profile fields: {sorted(unknown)}")
-    for name in PROFILE_FIELDS & set(fields):
-        setattr(worker, name, fields[name])
+    values = {name: fields[name] for name in PROFILE_FIELDS & set(fields)}
     if "availability" in fields:
         days = AVAILABLE_IN_DAYS.get(fields["availability"])
-        worker.available_from = None if days is None else today + timedelta(days=days)
+        values["available_from"] = None if days is None else today + timedelta(days=days)
+    return values
+
+
+async def save_profile(
+    session: AsyncSession, worker: Worker, fields: dict, *, market_id: int, today
+) -> None:
+    for name, value in profile_values(fields, today).items():
+        setattr(worker, name, value)
     if "trades" in fields:
         trades = await session.scalars(
             select(Trade).where(Trade.market_id == market_id, Trade.code.in_(fields["trades"]))
@@ -146,9 +198,39 @@ async def save_profile(
     await session.flush()
 
 
-def store_id_number(worker: Worker, id_number: str, key: str) -> None:
+async def save_caller_profile(
+    session: AsyncSession, caller: Caller, fields: dict, *, market_id: int, today
+) -> None:
+    """`save_profile` for a call's caller: keyed statements, no unit of work."""
+    values = profile_values(fields, today)
+    if values:
+        await execute_keyed(session, _UPDATE_CALLER, {"caller": caller.id, **values})
+        caller.columns.update(values)
+    if "trades" in fields:
+        trades = (await execute_keyed(session, _MARKET_TRADES, {
+            "market_id": market_id, "codes": list(fields["trades"])})).all()
+        await execute_keyed(session, _DROP_TRADES, {"caller": caller.id})
+        if trades:
+            await session.execute(_ADD_TRADES, [
+                {"worker_id": caller.id, "trade_id": trade.id} for trade in trades])
+        caller.trades = tuple(trade.code for trade in trades)  # in the trades' order
+
+
+def _id_number_columns(id_number: str, key: str) -> dict:
     protected = protect_id_number(id_number, key)
-    worker.id_number_hash, worker.id_number_last4 = protected.digest, protected.last4
+    return {"id_number_hash": protected.digest, "id_number_last4": protected.last4}
+
+
+def store_id_number(worker: Worker, id_number: str, key: str) -> None:
+    for name, value in _id_number_columns(id_number, key).items():
+        setattr(worker, name, value)
+
+
+async def store_caller_id_number(session: AsyncSession, caller: Caller, id_number: str,
+                                 key: str) -> None:
+    values = _id_number_columns(id_number, key)
+    await execute_keyed(session, _UPDATE_CALLER, {"caller": caller.id, **values})
+    caller.columns.update(values)
 
 
 async def complete_registration(
@@ -157,20 +239,40 @@ async def complete_registration(
     first_time = worker.status != WorkerStatus.ACTIVE
     worker.status = WorkerStatus.ACTIVE
     worker.registered_at = worker.registered_at or now
-    number = worker_number(worker)
+    await session.flush()  # what the agent's form added is logged before the welcome
     if first_time:
-        await enqueue_sms(
-            session,
-            dedupe_key=f"registered:{worker.id}",
-            phone=worker.phone,
-            body=catalogue.text("sms_registered", number=number, hotline=hotline),
-            kind="registration",
-            priority=PRIORITY_NOTICE,
-            now=now,
-        )
-        session.add(_audit(now, worker.phone, "registered", {"worker": number}))
-    await session.flush()
+        await _welcome(session, worker.id, worker.phone, catalogue=catalogue,
+                       hotline=hotline, now=now)
 
 
-def _audit(now: datetime, subject: str, action: str, detail: dict) -> AuditEntry:
-    return AuditEntry(at=now, actor="caller", action=action, subject=subject, detail=detail)
+async def complete_caller_registration(
+    session: AsyncSession, caller: Caller, phone: str, *, catalogue: Catalogue, hotline: str,
+    now: datetime
+) -> None:
+    """`complete_registration` for a call's caller (of `phone`): keyed statements."""
+    first_time = caller.columns["status"] != WorkerStatus.ACTIVE
+    values = {"status": WorkerStatus.ACTIVE,
+              "registered_at": caller.columns["registered_at"] or now}
+    await execute_keyed(session, _UPDATE_CALLER, {"caller": caller.id, **values})
+    caller.columns.update(values)
+    if first_time:
+        await _welcome(session, caller.id, phone, catalogue=catalogue, hotline=hotline,
+                       now=now)
+
+
+async def _welcome(session: AsyncSession, worker_id: int, phone: str, *,
+                   catalogue: Catalogue, hotline: str, now: datetime) -> None:
+    """A newly registered worker is told their number by SMS; the audit log keeps it."""
+    number = f"{worker_id:06d}"
+    await enqueue_sms(
+        session,
+        dedupe_key=f"registered:{worker_id}",
+        phone=phone,
+        body=catalogue.text("sms_registered", number=number, hotline=hotline),
+        kind="registration",
+        priority=PRIORITY_NOTICE,
+        now=now,
+    )
+    await execute_keyed(session, _AUDIT, {"at": now, "actor": "caller",
+                                          "action": "registered", "subject": phone,
+                                          "detail": {"worker": number}})

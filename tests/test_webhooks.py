@@ -96,6 +96,14 @@ async def test_signature_over_the_internal_url_is_rejected_behind_a_proxy(
     assert right.status == 200
 
 
+@pytest.mark.parametrize("signed_as", ["http://127.0.0.1:8080", "http://127.0.0.1"])
+async def test_a_signature_holds_over_the_url_with_its_port_or_without(client, signed_as):
+    """As Twilio's own validator: its signing has spelled the port both ways."""
+    response = await post(client, "/twilio/voice", voice_params("CA1"),
+                          sign_url=signed_as + "/twilio/voice")
+    assert response.status == 200
+
+
 async def test_a_retried_gather_is_applied_once(client):
     await post(client, "/twilio/voice", voice_params("CA1"))
     first = await post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="1"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
@@ -15,6 +16,9 @@ GATHER_PATH = "/twilio/voice/gather"
 RECORD_PATH = "/twilio/voice/record"
 DIAL_TIMEOUT_SECONDS = 30
 RECORD_FINISH_KEYS = "#*0"  # * (repeat) and 0 (agent) work while recording too
+# Callers at the same point of a dialogue hear the same TwiML (building it costs more
+# than the rest of answering a turn): the answers rendered most recently are kept.
+RENDERED_KEPT = 1024
 
 
 def stream_name(turn: int) -> str:
@@ -42,6 +46,12 @@ class VoiceRenderer:
         """`turn` goes into every action URL so a retried webhook can be recognised.
         A prompt that hears speech forks the caller's audio to our socket (one stream per
         prompt, named by turn); the next response stops the previous prompt's stream."""
+        # The call only shows in a stream's token: without speech, calls share answers.
+        return _rendered(self, tuple(commands), turn, call_sid if self.stream_url else "",
+                         listened_before)
+
+    def _render(self, commands: tuple, turn: int, call_sid: str,
+                listened_before: bool) -> str:
         response = VoiceResponse()
         if listened_before and self.stream_url:
             response.stop().stream(name=stream_name(turn - 1))
@@ -108,6 +118,12 @@ class VoiceRenderer:
 
     def _url(self, path: str, turn: int) -> str:
         return f"{self.public_url}{path}?t={turn}"
+
+
+@lru_cache(maxsize=RENDERED_KEPT)
+def _rendered(renderer: VoiceRenderer, commands: tuple, turn: int, call_sid: str,
+              listened_before: bool) -> str:
+    return renderer._render(commands, turn, call_sid, listened_before)
 
 
 def empty_messaging_response() -> str:
