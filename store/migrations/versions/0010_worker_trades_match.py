@@ -41,22 +41,19 @@ END $$""",
                        OR OLD.match_rank IS DISTINCT FROM NEW.match_rank)
     EXECUTE FUNCTION workers_match_to_trades()""",
 ]
+# A trade row added or moved to another worker takes that worker's town and rank.
+_COPY_MATCH = """
+BEGIN
+    UPDATE worker_trades
+        SET (town_id, match_rank) = (SELECT town_id, match_rank FROM workers
+                                     WHERE id = NEW.worker_id)
+        WHERE worker_id = NEW.worker_id AND trade_id = NEW.trade_id;
+END"""
 SQLITE_TRIGGERS = [
     # SQLite's triggers cannot change the row being written: the row is updated after.
-    """CREATE TRIGGER worker_trades_copy_match AFTER INSERT ON worker_trades
-BEGIN
-    UPDATE worker_trades
-        SET (town_id, match_rank) = (SELECT town_id, match_rank FROM workers
-                                     WHERE id = NEW.worker_id)
-        WHERE worker_id = NEW.worker_id AND trade_id = NEW.trade_id;
-END""",
-    """CREATE TRIGGER worker_trades_copy_match_moved AFTER UPDATE OF worker_id ON worker_trades
-BEGIN
-    UPDATE worker_trades
-        SET (town_id, match_rank) = (SELECT town_id, match_rank FROM workers
-                                     WHERE id = NEW.worker_id)
-        WHERE worker_id = NEW.worker_id AND trade_id = NEW.trade_id;
-END""",
+    "CREATE TRIGGER worker_trades_copy_match AFTER INSERT ON worker_trades" + _COPY_MATCH,
+    "CREATE TRIGGER worker_trades_copy_match_moved AFTER UPDATE OF worker_id ON worker_trades"
+    + _COPY_MATCH,
     f"""CREATE TRIGGER workers_match_to_trades AFTER UPDATE OF {WATCHED} ON workers
     WHEN OLD.town_id IS NOT NEW.town_id OR OLD.match_rank IS NOT NEW.match_rank
 BEGIN
