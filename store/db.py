@@ -46,7 +46,10 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     # Recycling instead of a ping before every checkout: a round trip less per request.
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    # Up to 30 connections, opened as needed and kept: "overflow" connections beyond a
+    # smaller pool are closed on return, and under load each new one costs PostgreSQL a
+    # backend fork and Gigline a connect, more than the turns they served.
+    return create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
