@@ -41,19 +41,27 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def named_cpu(name: str, serving: str = "") -> float:
-    """CPU seconds of every process called `name` whose command line mentions `serving`
-    (PostgreSQL backends name their database there: others' databases are not ours)."""
-    total = 0.0
+def named_cpu(name: str, serving: str = "") -> dict[int, float]:
+    """CPU seconds of each process called `name` whose command line mentions `serving`
+    (PostgreSQL backends name their database there: others' databases are not ours), by
+    process id: a backend that ends inside a window must not take its earlier CPU with it."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip() == name and \
                         serving in (entry / "cmdline").read_text():
-                    total += process_cpu(int(entry.name))
+                    found[int(entry.name)] = process_cpu(int(entry.name))
             except OSError:
                 continue  # the process ended while we looked
-    return total
+    return found
+
+
+def grown(first: dict[int, float], last: dict[int, float]) -> float:
+    """CPU seconds the processes alive at `last` used since `first` (those begun since,
+    all of theirs). Those that ended in between are not counted: an undercount, never
+    a negative share."""
+    return sum(cpu - first.get(pid, 0.0) for pid, cpu in last.items())
 
 
 def machine_busy() -> tuple[float, float]:
@@ -69,7 +77,7 @@ class CpuSnapshot:
     at: float
     server: float
     generator: float
-    postgres: float
+    postgres: dict[int, float]
     machine_busy: float
     machine_total: float
 
@@ -97,7 +105,7 @@ class CpuMeter:
 
         parties = {"server": pct(first.server, last.server),
                    "generator": pct(first.generator, last.generator),
-                   "postgres": pct(first.postgres, last.postgres)}
+                   "postgres": pct(0.0, grown(first.postgres, last.postgres))}
         busy = pct(first.machine_busy, last.machine_busy)
         total = last.machine_total - first.machine_total
         return {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-CAPACITY_TARGET = 0.5  # Gigline's turns/s at least half the bare handler's
+CAPACITY_TARGET = 0.3  # Gigline's turns/s against the bare handler's, the same run
 # N processes: each CPU-second they use answers at least this share of the turns one
 # process answers with it, so N cores give at least 0.85·N times one process's turns.
 WORKERS_TARGET = 0.85
