@@ -3,17 +3,14 @@ database, with the local carrier beside it, and the agents' API calls the scenar
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import socket
-import sys
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
 
+from chaos.harness import serve, stop
 from gigline.runtime import Hotline, start_hotline
 from gigline.settings import Settings
 
@@ -59,33 +56,11 @@ def hotline_env(database_url: str, *, scheduler: bool, outbox_interval: float) -
 async def serving_hotline(env: dict[str, str], workers: int = 1) -> AsyncIterator[int]:
     """`gigline serve` (`--workers N` when asked) in its own process, as a carrier's
     webhooks find it: yields the process id once /healthz answers."""
-    args = ["--workers", str(workers)] if workers > 1 else []
-    with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe stalls a server
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gigline.cli", "serve", *args, env=os.environ | env,
-            stdout=log, stderr=log)
-        try:
-            await _healthy(process, env["GIGLINE_PUBLIC_URL"], log)
-            yield process.pid
-        finally:
-            if process.returncode is None:
-                process.terminate()
-            await process.wait()
-
-
-async def _healthy(process: asyncio.subprocess.Process, base_url: str, log) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            if process.returncode is not None:
-                log.seek(0)
-                raise RuntimeError("gigline serve exited: "
-                                   + log.read().decode(errors="replace")[-2000:])
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"{base_url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise RuntimeError("gigline serve did not answer /healthz within 60 s")
+    process = await serve(os.environ | env, *(["--workers", str(workers)] if workers > 1 else []))
+    try:
+        yield process.pid
+    finally:
+        await stop(process)
 
 
 @asynccontextmanager

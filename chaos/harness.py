@@ -145,16 +145,21 @@ def gigline_env(database_url: str, port: int, rest_base: str, **overrides: str) 
 async def start_gigline(database_url: str, port: int, rest_base: str,
                         **overrides: str) -> asyncio.subprocess.Process:
     """`gigline serve` in its own process; returns once /healthz answers."""
+    return await serve(gigline_env(database_url, port, rest_base, **overrides))
+
+
+async def serve(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    """`gigline serve ARGS` with the environment `env` (its whole environment); returns
+    once the process answers /healthz at GIGLINE_PORT."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gigline.cli", "serve",
-        env=gigline_env(database_url, port, rest_base, **overrides),
+        sys.executable, "-m", "gigline.cli", "serve", *args, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     async with aiohttp.ClientSession() as http:
         for _ in range(600):
             if process.returncode is not None:
                 raise RuntimeError(f"gigline serve exited with {process.returncode}")
             with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                async with http.get(f"http://127.0.0.1:{env['GIGLINE_PORT']}/healthz") as response:
                     if response.status == 200:
                         return process
             await asyncio.sleep(0.1)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import OptOut
-from store.repo import execute_keyed
 
 
 async def set_opt_out(
@@ -22,14 +21,6 @@ async def set_opt_out(
         session.add(row)
     row.opted_out, row.keyword, row.source, row.changed_at = opted_out, keyword, source, now
     await session.flush()
-
-
-async def is_opted_out(session: AsyncSession, phone: str) -> bool:
-    conn = await session.connection()  # Core: a flag by its key, no object to make
-    return bool((await execute_keyed(conn, _OPTED_OUT, {"phone": phone})).scalar())
-
-
-_OPTED_OUT = select(OptOut.opted_out).where(OptOut.phone == bindparam("phone"))
 
 
 async def opted_out_among(session: AsyncSession, phones: Iterable[str]) -> set[str]:

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from gigline.keys import SENDER, SESSIONS
 from hotline.sender import record_delivery_status
-from market.optouts import is_opted_out
 from market.outbox import enqueue_sms
 from store.models import OutboundSms
 from tests.outbox_fixtures import PHONE, add, outbox_hotline, real_time_clock, rows  # noqa: F401
@@ -78,7 +77,7 @@ async def test_a_recipient_who_texted_stop_to_the_carrier_is_marked_opted_out(ho
     [row] = await rows(hotline)
     assert row.error_code == 21610
     async with hotline.app[SESSIONS]() as session:
-        assert await is_opted_out(session, PHONE)
+        assert (await session.get(OptOut, PHONE)).opted_out
     await add(hotline, clock, "k2")
     [_, later] = await rows(hotline)
     assert later.status == "suppressed"
