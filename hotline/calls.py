@@ -44,6 +44,7 @@ from ivr_flows.inputs import CallStarted, Done, FlowInput, HiresFound, OffersFou
 from ivr_flows.listening import Listen
 from market import cases, hires, offers, wages, workers
 from market.outbox import queued_any
+from store.driver_statements import DriverStatement
 from store.models import (
     CallbackRequest,
     CallSession,
@@ -67,19 +68,21 @@ VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 KEYED_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration, FindOffers, RecordWageReport)
 MAX_EFFECT_ROUNDS = 4
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
-# its statements are built once (building one costs more than SQLite takes to run it).
+# its statements are built once and run on the driver (store.driver_statements).
 CALLS = CallSession.__table__
-_LOCK_CALL = (
+_LOCK_CALL = DriverStatement(
     select(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
            CALLS.c.state, CALLS.c.last_response, *workers.VIEW_COLUMNS)
     .select_from(workers.with_worker_by_phone(CALLS, CALLS.c.phone))
     .where(CALLS.c.call_sid == bindparam("sid")).order_by(workers.VIEW_ORDER)
     .with_for_update(of=CALLS))
-_UPDATE_CALL = update(CALLS).where(CALLS.c.call_sid == bindparam("sid"))  # SET: columns given
+_UPDATE_CALL = DriverStatement(  # SET: the columns given
+    update(CALLS).where(CALLS.c.call_sid == bindparam("sid")))
 _NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
-_WAGE_REPORT = insert(WageReport.__table__)
-_LIVE_CALL = select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
-    CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == CallStatus.IN_PROGRESS)
+_WAGE_REPORT = DriverStatement(insert(WageReport.__table__))
+_LIVE_CALL = DriverStatement(
+    select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
+        CALLS.c.call_sid == bindparam("sid"), CALLS.c.status == CallStatus.IN_PROGRESS))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from basics.clock import Clock
 from hotline.carrier import Carrier, CarrierError
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK
+from store.driver_statements import DriverStatement
 from store.models import OptOut, OutboundSms
 from store.repo import execute_keyed, keyed_transaction
 from store.statuses import Channel, OutboxStatus
@@ -422,11 +423,11 @@ _RANK = case(STATUS_RANK, value=OutboundSms.status, else_=0)
 _BY_SID = OutboundSms.carrier_sid == bindparam("sid")
 # A later status (by STATUS_RANK) replaces an earlier one; a late or repeated callback
 # changes nothing. An error code comes with the statuses that have one.
-_MOVE_ON = (update(OutboundSms).where(_BY_SID, bindparam("rank") > _RANK)
+_MOVE_ON = DriverStatement(update(OutboundSms).where(_BY_SID, bindparam("rank") > _RANK)
             .values(status=bindparam("status"), updated_at=bindparam("now"),
                     error_code=func.coalesce(bindparam("error_code", type_=Integer),
                                              OutboundSms.error_code))
             .execution_options(synchronize_session=False))
-_TOUCH = (update(OutboundSms).where(_BY_SID).values(updated_at=bindparam("now"))
+_TOUCH = DriverStatement(update(OutboundSms).where(_BY_SID).values(updated_at=bindparam("now"))
           .execution_options(synchronize_session=False))
-_KNOWN = select(OutboundSms.id).where(_BY_SID)
+_KNOWN = DriverStatement(select(OutboundSms.id).where(_BY_SID))

@@ -31,6 +31,7 @@ from market.matching import (
 from market.notices import line_facts
 from market.outbox import PRIORITY_REPLY, enqueue_sms
 from prompts.catalogue import Catalogue
+from store.driver_statements import DriverStatement
 from store.models import Area, Employer, Job, JobLine, Offer, Trade, Worker
 from store.repo import execute_keyed, insert_ignoring_duplicates
 from store.statuses import HOLDING_A_SLOT, JobStatus, OfferChannel, OfferStatus, Verification
@@ -60,7 +61,7 @@ def _open_lines(today: date, timezone: str):
 
 
 @cache
-def _offers_for_a_worker(limit: int) -> Select:
+def _offers_for_a_worker(limit: int) -> DriverStatement:
     """`find_offers`' statement, built once (building it costs more than running it): the
     worker as parameters (`for_a_worker`'s, with `now`, `town_id` and `district_id`)."""
     worker_id = bindparam("worker_id")
@@ -73,7 +74,7 @@ def _offers_for_a_worker(limit: int) -> Select:
         (Area.parent_id.is_not_distinct_from(bindparam("district_id", type_=Integer)), 1),
         else_=2,
     )
-    return (
+    return DriverStatement(
         eligible_pairs(JobLine.id, Job.code, Trade.name, JobLine.day_wage_fen, Job.days,
                        Area.name.label("place"), Job.start_at,
                        now=bindparam("now", type_=Job.start_at.type), **for_a_worker())
@@ -96,7 +97,7 @@ async def find_offers(
     if worker.town_id is None:
         return ()
     reach = await towns_within_reach(session, worker.town_id)
-    rows = await session.execute(_offers_for_a_worker(limit), {
+    rows = await execute_keyed(session, _offers_for_a_worker(limit), {
         "now": now, "town_id": worker.town_id, "district_id": worker.district_id,
         **for_worker_params(worker, reach, timezone)})
     zone = ZoneInfo(timezone)
@@ -228,7 +229,7 @@ def _line_refusals() -> Select:
 
 
 # Built once: building it costs more than running it.
-_LINE_REFUSALS = _line_refusals()
+_LINE_REFUSALS = DriverStatement(_line_refusals())
 
 
 async def _refusal(session: AsyncSession, worker: Worker, line_id: int, *, now: datetime,

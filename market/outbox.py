@@ -10,6 +10,7 @@ from sqlalchemy import Executable, and_, bindparam, case, exists, literal, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.optouts import opted_out_among
+from store.driver_statements import DriverStatement
 from store.models import OptOut, OutboundSms
 from store.repo import DIALECT_INSERTS, dialect_insert, execute_keyed
 from store.statuses import Channel, OutboxStatus
@@ -64,7 +65,8 @@ def _enqueue(insert) -> Executable:
 
 
 # Built once: building it costs more than running it.
-_ENQUEUE = {dialect: _enqueue(insert) for dialect, insert in DIALECT_INSERTS.items()}
+_ENQUEUE = {dialect: DriverStatement(_enqueue(insert))
+            for dialect, insert in DIALECT_INSERTS.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from market.offers import (
 )
 from market.workers import load_worker
 from prompts.catalogue import Catalogue
+from store.driver_statements import DriverStatement
 from store.models import Employer, Job, JobLine, Offer, Worker, WorkerTrade
 from store.repo import execute_keyed
 from store.statuses import (
@@ -124,7 +125,7 @@ _trade_line = (
     .where(JobLine.job_id == Job.id).order_by(JobLine.id).limit(1)
     .correlate(Worker, Job).scalar_subquery()
 )
-_ACCEPT_BY_CODE = (
+_ACCEPT_BY_CODE = DriverStatement(
     select(Worker.id, Worker.status, Worker.town_id, Worker.available_from,
            Job.id.label("job_id"), Job.code,
            # reserve_slot's open line: open, of a verified employer, not started before today
@@ -192,7 +193,7 @@ def _refusal_facts() -> Select:
 
 
 # Built once: building it costs more than running it.
-_REFUSAL_FACTS = _refusal_facts()
+_REFUSAL_FACTS = DriverStatement(_refusal_facts())
 
 
 async def _alerted_and_filled(session: AsyncSession, worker_id: int,

@@ -15,6 +15,7 @@ from basics.identity import protect_id_number
 from basics.market_views import WorkerView
 from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from prompts.catalogue import Catalogue
+from store.driver_statements import DriverStatement
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
 from store.repo import KeyedInsertIgnoringDuplicates, execute_keyed
 from store.statuses import Availability, WorkerStatus
@@ -65,14 +66,15 @@ _CALLER_NAMES = [c.name.removeprefix("worker_") for c in VIEW_COLUMNS[:-1]]
 VIEW_ORDER = _T.c.position
 # Consent comes in bursts (every new caller's first answer): its statements are built once.
 _NEW_WORKER = KeyedInsertIgnoringDuplicates(_W, ["phone"], returning=_W.c.id)
-_AUDIT = insert(AuditEntry.__table__)
+_AUDIT = DriverStatement(insert(AuditEntry.__table__))
 # A call's writes to its caller, keyed by the worker's id (SET: the columns given).
-_UPDATE_CALLER = update(_W).where(_W.c.id == bindparam("caller"))
-_MARKET_TRADES = (select(_T.c.id, _T.c.code)
-                  .where(_T.c.market_id == bindparam("market_id"),
-                         _T.c.code.in_(bindparam("codes", expanding=True)))
-                  .order_by(_T.c.position))
-_DROP_TRADES = delete(_WT).where(_WT.c.worker_id == bindparam("caller"))
+_UPDATE_CALLER = DriverStatement(update(_W).where(_W.c.id == bindparam("caller")))
+_MARKET_TRADES = DriverStatement(
+    select(_T.c.id, _T.c.code)
+    .where(_T.c.market_id == bindparam("market_id"),
+           _T.c.code.in_(bindparam("codes", expanding=True)))
+    .order_by(_T.c.position))
+_DROP_TRADES = DriverStatement(delete(_WT).where(_WT.c.worker_id == bindparam("caller")))
 _ADD_TRADES = insert(_WT)
 
 
@@ -87,8 +89,9 @@ def with_worker_by_phone(from_clause, phone_column):
     return with_worker_trades(from_clause.outerjoin(_W, _W.c.phone == phone_column))
 
 
-_CALLER_BY_PHONE = (select(*VIEW_COLUMNS).select_from(with_worker_trades(_W))
-                    .where(_W.c.phone == bindparam("phone")).order_by(VIEW_ORDER))
+_CALLER_BY_PHONE = DriverStatement(
+    select(*VIEW_COLUMNS).select_from(with_worker_trades(_W))
+    .where(_W.c.phone == bindparam("phone")).order_by(VIEW_ORDER))
 
 
 @dataclass

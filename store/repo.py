@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from store.db import READ_ONLY
+from store.driver_statements import DriverStatement
 from store.sqlite_driver import quick_statements
 
 DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -49,9 +50,13 @@ async def read_only(session: AsyncSession) -> AsyncConnection:
 # whole loop iteration). Callers say what a statement is, never how it is run.
 
 
-async def execute_keyed(executor: AsyncSession | AsyncConnection, statement: Executable,
-                        params: dict | None = None) -> Result:
-    """Runs a statement that touches rows by their keys only."""
+async def execute_keyed(executor: AsyncSession | AsyncConnection,
+                        statement: Executable | DriverStatement, params: dict | None = None
+                        ) -> Result:
+    """Runs a statement that touches rows by their keys only; one built once at import
+    as a `DriverStatement` runs on the driver itself (store.driver_statements)."""
+    if isinstance(statement, DriverStatement):
+        return await statement.run(executor, params)
     with quick_statements():
         return await executor.execute(statement, params)
 
@@ -73,9 +78,8 @@ class KeyedInsertIgnoringDuplicates:
         self._statements = {}
         for dialect, insert in DIALECT_INSERTS.items():
             statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
-            self._statements[dialect] = (
+            self._statements[dialect] = DriverStatement(
                 statement.returning(returning) if returning is not None else statement)
 
     async def run(self, session: AsyncSession, values: dict) -> Result:
-        return await execute_keyed(await session.connection(),
-                                   self._statements[session.bind.dialect.name], values)
+        return await self._statements[session.bind.dialect.name].run(session, values)

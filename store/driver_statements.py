@@ -1,0 +1,204 @@
+"""Statements of the hot paths, compiled once and run on the driver itself.
+
+A turn runs a handful of statements that each touch a row or two by their keys. Through
+SQLAlchemy's execution path (the session's bookkeeping, the execution context, the
+parameters and result set built afresh, a greenlet around the driver's await) each
+costs more CPU than the database takes to answer it. A `DriverStatement` is still
+written in SQLAlchemy Core; it is compiled by the connection's own dialect once per set
+of parameter names, and then runs as that SQL with that dialect's type processing on the
+DB-API connection SQLAlchemy checked out, inside the transaction SQLAlchemy began (so it
+commits, rolls back and fails as any other statement: errors are SQLAlchemy's).
+
+What needs SQLAlchemy's execution (a Python-side column default, a callable parameter)
+is sent to it unchanged."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Executable, exc
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from store.sqlite_driver import OneTripCursor, quick_statements
+
+
+class DriverStatement:
+    """A Core statement built once at import, run on the driver (`store.repo.execute_keyed`)."""
+
+    def __init__(self, statement: Executable):
+        self.statement = statement
+        # per dialect and parameters given (a list's by its length, as IN renders it)
+        self._compiled: dict[tuple, _Compiled | None] = {}
+
+    def __repr__(self) -> str:
+        return f"DriverStatement({self.statement})"
+
+    async def run(self, executor: AsyncSession | AsyncConnection, params: dict | None) -> Any:
+        sync = await _connection_of(executor)
+        params = params or {}
+        key = (sync.dialect.name, *((name, len(value) if isinstance(value, list | tuple) else -1)
+                                    for name, value in params.items()))
+        try:
+            compiled = self._compiled[key]
+        except KeyError:
+            compiled = self._compiled[key] = _compile(self.statement, sync.dialect, params)
+        if compiled is None:
+            return await AsyncConnection._retrieve_proxy_for_target(sync).execute(
+                self.statement, params)
+        return await compiled.run(sync, params)
+
+
+_HELD = "gigline_driver_connection"
+
+
+async def _connection_of(executor: AsyncSession | AsyncConnection) -> Connection:
+    """The connection of the executor's transaction, asked of the session once a
+    transaction (asking costs a greenlet each time)."""
+    if isinstance(executor, AsyncConnection):
+        return executor.sync_connection
+    transaction = executor.sync_session.get_transaction()
+    held = executor.info.get(_HELD)
+    if held is not None and held[0] is transaction and not held[1].invalidated:
+        return held[1]
+    sync = (await executor.connection()).sync_connection
+    executor.info[_HELD] = (executor.sync_session.get_transaction(), sync)
+    return sync
+
+
+@dataclass(frozen=True)
+class _Given:
+    """Stands for a parameter the caller gives (`index`: which item of a list)."""
+    name: str
+    index: int | None = None
+
+
+def _compile(statement: Executable, dialect: Dialect, params: dict) -> _Compiled | None:
+    compiled = statement.compile(dialect=dialect, column_keys=list(params))
+    if (compiled.positiontup is None or getattr(compiled, "insert_prefetch", None)
+            or getattr(compiled, "update_prefetch", None)
+            or any(bind.callable is not None for bind in compiled.binds.values())):
+        return None  # Python-side defaults, callables: SQLAlchemy's execution runs them
+    given = {name: [_Given(name, i) for i in range(len(value))]
+             if isinstance(value, list | tuple) else _Given(name)
+             for name, value in params.items()}
+    expanded = compiled.construct_expanded_state(given)  # IN lists rendered at their length
+    processors = {name: bind.type._cached_bind_processor(dialect)
+                  for name, bind in compiled.binds.items()} | expanded.processors
+    parameters = []
+    for name in expanded.positiontup:
+        value = expanded.parameters[name]
+        parameters.append((value if isinstance(value, _Given) else None,
+                           None if isinstance(value, _Given) else value,
+                           processors.get(name)))
+    # A SELECT's columns, or an INSERT's (UPDATE's, DELETE's) RETURNING: the primary key
+    # PostgreSQL returns of an INSERT unasked is not read.
+    columns = tuple(getattr(statement, "exported_columns", ()))
+    return _Compiled(expanded.statement, tuple(parameters), tuple(c.type for c in columns),
+                     namedtuple("Row", [c.key for c in columns], rename=True)
+                     if columns else None, _RUNNERS[dialect.driver])
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    parameters: tuple[tuple[_Given | None, Any, Callable | None], ...]  # given, or own value
+    types: tuple  # of the result's columns
+    row: type | None  # None: the statement returns no rows
+    runner: Callable
+    _processors: tuple | None = field(default=None)  # per column; from the first result
+
+    async def run(self, sync: Connection, params: dict) -> DriverResult:
+        values = []
+        for given, own, processor in self.parameters:
+            if given is None:
+                value = own
+            elif given.index is None:
+                value = params[given.name]
+            else:
+                value = params[given.name][given.index]
+            values.append(processor(value) if processor is not None else value)
+        fairy = sync.connection
+        dbapi = sync.dialect.loaded_dbapi
+        try:
+            rows, rowcount, coltypes = await self.runner(fairy, self.sql, values)
+        except dbapi.Error as error:
+            invalidated = sync.dialect.is_disconnect(error, fairy.dbapi_connection, None)
+            if invalidated:
+                sync.invalidate(error)
+            raise exc.DBAPIError.instance(
+                self.sql, values, error, dbapi.Error, connection_invalidated=invalidated,
+                dialect=sync.dialect) from error
+        if self.row is None:
+            return DriverResult([], rowcount)
+        if self._processors is None:
+            self._processors = tuple(
+                type_._cached_result_processor(sync.dialect, coltype)
+                for type_, coltype in zip(self.types, coltypes, strict=True))
+        make, processors = self.row._make, self._processors
+        if any(processors):
+            rows = [make(value if process is None else process(value)
+                         for process, value in zip(processors, row, strict=True))
+                    for row in rows]
+        else:
+            rows = [make(row) for row in rows]
+        return DriverResult(rows, rowcount)
+
+
+async def _run_on_sqlite(fairy, sql: str, values: list) -> tuple:
+    # The embedded driver (store.sqlite_driver): one trip, or none for a quick statement.
+    cursor = OneTripCursor(fairy.driver_connection)
+    with quick_statements():
+        await cursor.execute(sql, values)
+    rows = await cursor.fetchall()
+    coltypes = [None] * len(cursor.description or ())
+    return rows, cursor.rowcount, coltypes
+
+
+async def _run_on_asyncpg(fairy, sql: str, values: list) -> tuple:
+    # SQLAlchemy's asyncpg adapter, awaited directly: it begins the transaction if this is
+    # its first statement, keeps the prepared statement, and turns asyncpg's errors into
+    # its DB-API's, as it does under SQLAlchemy's own execution.
+    cursor = fairy.dbapi_connection.cursor()
+    await cursor._prepare_and_execute(sql, values)
+    coltypes = [column[1] for column in cursor.description or ()]
+    return list(cursor._rows), cursor.rowcount, coltypes
+
+
+_RUNNERS = {"aiosqlite": _run_on_sqlite, "asyncpg": _run_on_asyncpg}
+
+
+class DriverResult:
+    """The rows of a driver statement, read as SQLAlchemy's Result is read here."""
+
+    def __init__(self, rows: list, rowcount: int):
+        self._rows, self.rowcount = rows, rowcount
+
+    def __iter__(self) -> Iterator:
+        return iter(self._rows)
+
+    def all(self) -> list:
+        return self._rows
+
+    def first(self):
+        return self._rows[0] if self._rows else None
+
+    def one(self):
+        if len(self._rows) != 1:
+            raise exc.NoResultFound("no row") if not self._rows else exc.MultipleResultsFound(
+                "more than one row")
+        return self._rows[0]
+
+    def one_or_none(self):
+        if len(self._rows) > 1:
+            raise exc.MultipleResultsFound("more than one row")
+        return self.first()
+
+    def scalar(self):
+        return self._rows[0][0] if self._rows else None
+
+    def scalars(self) -> list:
+        return [row[0] for row in self._rows]
