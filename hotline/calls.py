@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from basics.clock import market_today
 from basics.market_views import HireView, OfferView, PayQuestionView
@@ -44,6 +44,7 @@ from ivr_flows.inputs import CallStarted, Done, FlowInput, HiresFound, OffersFou
 from ivr_flows.listening import Listen
 from market import cases, hires, offers, wages, workers
 from market.outbox import queued_any
+from store.db import connection_unit, joined_session
 from store.driver_statements import DriverStatement
 from store.models import (
     CallbackRequest,
@@ -93,31 +94,49 @@ class Turn:
 
 
 class _Effects:
-    """Carries out one turn's effects inside its transaction. The caller is read with the
-    call's row; the effects most turns bring (a profile answer, the offers, a wage
-    report) are keyed statements on it. The rarer ones that take a slot, answer a pay
-    check or check in work on the ORM's Worker, loaded when one of them needs it."""
+    """Carries out one turn's effects inside its transaction, on its connection. The
+    caller is read with the call's row; the effects most turns bring (a profile answer,
+    the offers) are keyed statements on it. The rarer ones that take a slot, answer a pay
+    check, check in or open a rights case work on the ORM (its Worker, loaded when one of
+    them needs it), in a session joined to the turn's transaction when first needed."""
 
-    def __init__(self, desk: CallDesk, session: AsyncSession, call: CallRow,
+    def __init__(self, desk: CallDesk, conn: AsyncConnection, call: CallRow,
                  caller: workers.Caller | None, now: datetime):
-        self.desk, self.session, self.call, self.now = desk, session, call, now
+        self.desk, self.conn, self.call, self.now = desk, conn, call, now
         self.caller = caller  # None: no worker yet, or to be read again
         self.view = caller.view() if caller is not None else None
         self.worker: Worker | None = None  # loaded when an effect needs it
         self.today = market_today(now, desk.timezone)
+        self._session: AsyncSession | None = None
+
+    def session(self) -> AsyncSession:
+        """The ORM's session on the turn's transaction: what it changes is flushed by
+        `finish`, and the turn's connection commits it."""
+        if self._session is None:
+            self._session = joined_session(self.conn)
+        return self._session
+
+    async def finish(self) -> None:
+        """Writes what the ORM's effects changed."""
+        if self._session is not None:
+            await self._session.flush()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def apply(self, effect: object) -> FlowInput | None:
-        desk, session = self.desk, self.session
+        desk, conn = self.desk, self.conn
         if isinstance(effect, RecordConsent):
             self.view = await workers.record_consent(
-                session, self.view, market_id=desk.market_id, phone=self.call.phone,
+                conn, self.view, market_id=desk.market_id, phone=self.call.phone,
                 call_sid=self.call.call_sid, now=self.now,
             )
             self.caller = self.worker = None  # read afresh if a later effect changes them
             return None
         if isinstance(effect, RequestCallback):
             await insert_ignoring_duplicates(
-                session, CallbackRequest.__table__,
+                conn, CallbackRequest.__table__,
                 {"phone": self.call.phone, "call_sid": self.call.call_sid,
                  "reason": effect.reason, "status": CallbackStatus.OPEN, "created_at": self.now},
                 ["call_sid"],
@@ -136,32 +155,32 @@ class _Effects:
             self.view = workers.worker_view(worker)  # what the effect changed
 
     async def _apply_keyed(self, effect: object, caller: workers.Caller) -> FlowInput | None:
-        desk, session = self.desk, self.session
+        desk, conn = self.desk, self.conn
         match effect:
             case SaveProfile(fields=fields):
                 await workers.save_caller_profile(
-                    session, caller, fields, market_id=desk.market_id, today=self.today)
+                    conn, caller, fields, market_id=desk.market_id, today=self.today)
             case StoreIdNumber(id_number=id_number):
-                await workers.store_caller_id_number(session, caller, id_number,
+                await workers.store_caller_id_number(conn, caller, id_number,
                                                      desk.id_hash_key)
             case CompleteRegistration():
                 await workers.complete_caller_registration(
-                    session, caller, self.call.phone, catalogue=desk.catalogue,
+                    conn, caller, self.call.phone, catalogue=desk.catalogue,
                     hotline=desk.market.hotline, now=self.now)
             case FindOffers():
                 return OffersFound(await offers.find_offers(
-                    session, caller, now=self.now, timezone=desk.timezone))
+                    conn, caller, now=self.now, timezone=desk.timezone))
             case RecordWageReport(amount_fen=amount):
-                await execute_keyed(session, _WAGE_REPORT, {
+                await execute_keyed(conn, _WAGE_REPORT, {
                     "worker_id": caller.id, "amount_fen": amount,
                     "call_sid": self.call.call_sid, "created_at": self.now})
                 await cases.report_by_worker(
-                    session, caller, amount_fen=amount, via="worker_call", now=self.now,
+                    self.session(), caller, amount_fen=amount, via="worker_call", now=self.now,
                     catalogue=desk.catalogue, hold_employer=desk.hold_employers)
         return None
 
     async def _apply(self, effect: object, worker: Worker) -> FlowInput | None:
-        desk, session = self.desk, self.session
+        desk, session = self.desk, self.session()
         self.caller = None  # the ORM's effects may change the worker: read again if needed
         match effect:
             case FindHires():
@@ -193,7 +212,7 @@ class _Effects:
 
     async def _worker(self) -> Worker:
         if self.worker is None:
-            self.worker = await workers.load_worker(self.session, self.call.phone)
+            self.worker = await workers.load_worker(self.session(), self.call.phone)
         if self.worker is None:
             raise RuntimeError("the flow asked to change a worker before consent")
         return self.worker
@@ -202,11 +221,11 @@ class _Effects:
         if self.worker is not None:
             # Keyed statements write past the ORM: its changes go first, and its Worker
             # is let go so that a later ORM effect reads what they wrote.
-            await self.session.flush()
-            self.session.expunge(self.worker)
+            await self._session.flush()
+            self._session.expunge(self.worker)
             self.worker = None
         if self.caller is None:
-            self.caller = await workers.load_caller(self.session, self.call.phone)
+            self.caller = await workers.load_caller(self.conn, self.call.phone)
         if self.caller is None:
             raise RuntimeError("the flow asked to change a worker before consent")
         return self.caller
@@ -223,41 +242,53 @@ async def take_turn(
 ) -> Turn:
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
-    async with desk.sessions() as session, session.begin():
-        call, calling = await _lock_call(session, call_sid)
+    async with connection_unit(desk.engine) as conn:
+        call, calling = await _lock_call(conn, call_sid)
         if call is None:  # the call's first webhook (or a simultaneous retry of it)
-            await _NEW_CALL.run(session, {
+            await _NEW_CALL.run(conn, {
                 "call_sid": call_sid, "phone": caller, "direction": direction,
                 "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0, "last_response": "",
                 "started_at": now, "updated_at": now})
-            call, calling = await _lock_call(session, call_sid)
+            call, calling = await _lock_call(conn, call_sid)
         if call.turn > 0 and (turn is None or turn < call.turn):
             return Turn(_stored_reply(call), False, taken=False)  # answered already
         if call.turn == 0 and not isinstance(event, CallStarted):
             event = CallStarted()  # a gather of a call we never saw: start afresh
-        effects = _Effects(desk, session, call, calling, now)
-        state = call_flow.CallState.from_dict(call.state)
-        listened_before = call_flow.listening(state, desk.market, desk.speech) is not None
-        voice: list = []
-        next_event: FlowInput | None = event
-        for _ in range(MAX_EFFECT_ROUNDS):
-            ctx = _context(desk, call.phone, effects)
-            state, commands = call_flow.step(state, next_event, ctx)
-            next_event = None
-            for command in commands:
-                if isinstance(command, VOICE_COMMANDS):
-                    voice.append(command)
-                else:
-                    next_event = await effects.apply(command) or next_event
-            if next_event is None:
-                break
+        effects = _Effects(desk, conn, call, calling, now)
+        try:
+            state, voice, listened_before = await _step(desk, call, event, effects)
+            await effects.finish()
+        finally:
+            await effects.close()
         reply = VoiceReply(tuple(voice), call.turn + 1, call_sid, listened_before)
-        await execute_keyed(session, _UPDATE_CALL, {
+        await execute_keyed(conn, _UPDATE_CALL, {
             "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
             "updated_at": now, "last_response": json.dumps(
                 {"voice": voice_to_json(voice), "listened_before": listened_before},
                 ensure_ascii=False)})
-        return Turn(reply, queued_any(session))
+        return Turn(reply, queued_any(conn))
+
+
+async def _step(desk: CallDesk, call: CallRow, event: FlowInput, effects: _Effects
+                ) -> tuple[call_flow.CallState, list, bool]:
+    """The flow's steps for this turn's event and the inputs its effects bring back:
+    the call's new state, what to say, and whether the turn before listened."""
+    state = call_flow.CallState.from_dict(call.state)
+    listened_before = call_flow.listening(state, desk.market, desk.speech) is not None
+    voice: list = []
+    next_event: FlowInput | None = event
+    for _ in range(MAX_EFFECT_ROUNDS):
+        ctx = _context(desk, call.phone, effects)
+        state, commands = call_flow.step(state, next_event, ctx)
+        next_event = None
+        for command in commands:
+            if isinstance(command, VOICE_COMMANDS):
+                voice.append(command)
+            else:
+                next_event = await effects.apply(command) or next_event
+        if next_event is None:
+            break
+    return state, voice, listened_before
 
 
 def _stored_reply(call: CallRow) -> VoiceReply:
@@ -276,13 +307,11 @@ class CallRow:
     last_response: str
 
 
-async def _lock_call(session: AsyncSession,
+async def _lock_call(conn: AsyncConnection,
                      call_sid: str) -> tuple[CallRow | None, workers.Caller | None]:
     """The call's row, locked until the turn commits, and its caller (workers.Caller):
-    one query (a turn's round trips are what queues at busy times), no ORM objects. As
-    the turn's first statement it begins the transaction on the loop, and the turn
-    commits there (store.repo.execute_keyed): no trip to the database thread."""
-    rows = (await execute_keyed(session, _LOCK_CALL, {"sid": call_sid})).all()
+    one query (a turn's round trips are what queues at busy times), no ORM objects."""
+    rows = (await execute_keyed(conn, _LOCK_CALL, {"sid": call_sid})).all()
     if not rows:
         return None, None
     return CallRow(*rows[0][:6]), workers.caller_of(rows)
@@ -364,8 +393,8 @@ async def end_call(desk: CallDesk, call_sid: str, status: CallStatus) -> bool:
     database thread would hold SQLite's one connection (and every turn waiting for it)
     for two iterations of a busy event loop."""
     now = desk.clock()
-    async with desk.sessions() as session, session.begin():
-        result = await execute_keyed(session, _UPDATE_CALL, {
+    async with connection_unit(desk.engine) as conn:
+        result = await execute_keyed(conn, _UPDATE_CALL, {
             "sid": call_sid, "status": status, "ended_at": now, "updated_at": now})
         return result.rowcount == 1
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, bindparam, case, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from basics.clock import Clock
@@ -342,14 +342,14 @@ class OutboxSender:
             if exc.opted_out:
                 await set_opt_out(session, row.phone, opted_out=True, keyword=str(exc.code),
                                   source="carrier", now=now)
-            await _update(session, row.id, now, status=OutboxStatus.FAILED, error_code=exc.code,
-                          error_message=str(exc))
+            await _update(await session.connection(), row.id, now, status=OutboxStatus.FAILED,
+                          error_code=exc.code, error_message=str(exc))
         self.wake()  # the recipient's next message may go now
         return SendReport(failed=1)
 
     async def _record(self, row_id: int, **values) -> None:
-        async with keyed_transaction(self.sessions) as session:
-            await _update(session, row_id, self.clock(), **values)
+        async with keyed_transaction(self.sessions) as conn:
+            await _update(conn, row_id, self.clock(), **values)
 
     async def check_statuses(self) -> int:
         """Asks the carrier for the status of messages whose callbacks never came (they
@@ -375,11 +375,9 @@ class OutboxSender:
         return changed
 
 
-async def _update(session: AsyncSession, row_id: int, now: datetime, **values) -> None:
+async def _update(conn: AsyncConnection, row_id: int, now: datetime, **values) -> None:
     await execute_keyed(
-        await session.connection(),
-        update(OutboundSms).where(OutboundSms.id == row_id).values(updated_at=now, **values)
-    )
+        conn, update(OutboundSms).where(OutboundSms.id == row_id).values(updated_at=now, **values))
 
 
 async def record_delivery_status(
@@ -410,8 +408,7 @@ async def _apply_delivery_status(
     # busy loop. Only a callback that moves nothing on reads the row.
     params = {"sid": carrier_sid, "status": status, "rank": STATUS_RANK[status],
               "error_code": error_code or None, "now": now}
-    async with keyed_transaction(sessions) as session:
-        conn = await session.connection()
+    async with keyed_transaction(sessions) as conn:
         if (await execute_keyed(conn, _MOVE_ON, params)).rowcount:
             return True
         if touch:

@@ -14,9 +14,10 @@ from ivr_flows.sms_flow import SmsDecision, SmsIntent, decide
 from market.hires import employer_answer, employer_note, waiting_requests
 from market.optouts import set_opt_out
 from market.outbox import OPT_OUT_ACK, PRIORITY_OPT_OUT_ACK, PRIORITY_REPLY, enqueue_sms
-from market.replies import take_job_by_sms
+from market.replies import take_job_by_code, take_job_by_sms
+from store.db import connection_unit
 from store.models import InboundSms
-from store.repo import insert_ignoring_duplicates
+from store.repo import Executor, insert_ignoring_duplicates, orm_session
 
 MAX_LISTED = 4  # waiting applications named in one SMS (it must fit one segment)
 # A worker's answers and reports, for hotline.answers.
@@ -29,9 +30,9 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str,
     """Returns the intent; a retried webhook (same MessageSid) changes nothing."""
     now = desk.clock()
     decision = decide(body, desk.catalogue, desk.market.hotline)
-    async with desk.sessions() as session, session.begin():
+    async with connection_unit(desk.engine) as conn:
         first_time = await insert_ignoring_duplicates(
-            session,
+            conn,
             InboundSms.__table__,
             {"message_sid": message_sid, "phone": phone, "to_number": to, "body": body,
              "intent": decision.intent, "received_at": now},
@@ -39,10 +40,10 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str,
         )
         if not first_time:
             return decision.intent
-        reply = await apply_sms(session, desk, phone, body, decision, now)
+        reply = await apply_sms(conn, desk, phone, body, decision, now)
         if reply:
             await enqueue_sms(
-                session,
+                conn,
                 dedupe_key=f"reply:{message_sid}",
                 phone=phone,
                 body=reply,
@@ -55,9 +56,22 @@ async def receive_sms(desk: CallDesk, *, message_sid: str, phone: str, to: str,
     return decision.intent
 
 
-async def apply_sms(session: AsyncSession, desk: CallDesk, phone: str, body: str,
+async def apply_sms(executor: Executor, desk: CallDesk, phone: str, body: str,
                     decision: SmsDecision, now: datetime) -> str | None:
-    """What the SMS changes; returns the answer to send (None: already queued)."""
+    """What the SMS changes; returns the answer to send (None: already queued). An
+    accept by job code (a crowd answering one alert) is keyed statements, the ORM only
+    for a slot that may be free; the rest works on the ORM."""
+    if (decision.intent == SmsIntent.ACCEPT and decision.job_code is not None
+            and decision.bare_hire is None):
+        return await take_job_by_code(
+            executor, phone=phone, job_code=decision.job_code, catalogue=desk.catalogue,
+            timezone=desk.timezone, hotline=desk.market.hotline, now=now)
+    async with orm_session(executor) as session:
+        return await _apply_on_orm(session, desk, phone, body, decision, now)
+
+
+async def _apply_on_orm(session: AsyncSession, desk: CallDesk, phone: str, body: str,
+                        decision: SmsDecision, now: datetime) -> str | None:
     if decision.bare_hire is not None and (waiting := await waiting_requests(session, phone)):
         if len(waiting) > 1:  # which one? asked as workers are asked
             return desk.catalogue.text(

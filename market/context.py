@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from basics.clock import Clock, utc_now
 from market.wages import WageRules
@@ -24,3 +24,8 @@ class MarketContext:
     wage_rules: WageRules = WageRules()
     wave_rules: WaveRules = WaveRules()  # the same quiet hours as wage_rules'
     hold_employers: bool = True  # an open rights case holds the employer's job alerts
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database the sessions are bound to (for a unit of work on a connection)."""
+        return self.sessions.kw["bind"]

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from store.models import Area, Employer, Job, JobLine, Offer, OptOut, Worker, WorkerTrade
+from store.repo import Executor
 from store.statuses import (
     HOLDING_A_SLOT,
     AreaKind,
@@ -103,23 +104,24 @@ _reach_known: WeakKeyDictionary[Engine, dict[tuple[int, float], dict[int, tuple[
     WeakKeyDictionary())
 
 
-async def towns_within_reach(session: AsyncSession, town_id: int,
+async def towns_within_reach(executor: Executor, town_id: int,
                              reach_km: float = REACH_KM) -> dict[int, tuple[float, bool]]:
     """town id -> (km from the job's town, same district) for towns within reach."""
-    bind = session.get_bind()
-    known = _reach_known.setdefault(getattr(bind, "engine", bind), {})
+    engine = (executor.get_bind() if isinstance(executor, AsyncSession)
+              else executor.sync_engine)
+    known = _reach_known.setdefault(getattr(engine, "engine", engine), {})
     reach = known.get((town_id, reach_km))
     if reach is None:
-        reach = known[town_id, reach_km] = await _measure_reach(session, town_id, reach_km)
+        reach = known[town_id, reach_km] = await _measure_reach(executor, town_id, reach_km)
     return dict(reach)  # the caller's own: the kept one stays as measured
 
 
-async def _measure_reach(session: AsyncSession, town_id: int,
+async def _measure_reach(executor: Executor, town_id: int,
                          reach_km: float) -> dict[int, tuple[float, bool]]:
-    place = await session.get(Area, town_id)
-    towns = await session.scalars(
-        select(Area).where(Area.market_id == place.market_id, Area.kind == AreaKind.TOWN)
-    )
+    areas = Area.__table__
+    place = (await executor.execute(select(areas).where(areas.c.id == town_id))).one()
+    towns = await executor.execute(select(areas).where(
+        areas.c.market_id == place.market_id, areas.c.kind == AreaKind.TOWN))
     reach = {}
     for town in towns:
         km = 0.0 if town.id == place.id else km_between(place, town)

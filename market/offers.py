@@ -33,7 +33,7 @@ from market.outbox import PRIORITY_REPLY, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.driver_statements import DriverStatement
 from store.models import Area, Employer, Job, JobLine, Offer, Trade, Worker
-from store.repo import execute_keyed, insert_ignoring_duplicates
+from store.repo import Executor, execute_keyed, insert_ignoring_duplicates
 from store.statuses import HOLDING_A_SLOT, JobStatus, OfferChannel, OfferStatus, Verification
 
 MAX_OFFERS_READ = 10
@@ -87,7 +87,7 @@ def _offers_for_a_worker(limit: int) -> DriverStatement:
 
 
 async def find_offers(
-    session: AsyncSession, worker, *, now: datetime, timezone: str,
+    executor: Executor, worker, *, now: datetime, timezone: str,
     limit: int = MAX_OFFERS_READ,
 ) -> tuple[OfferView, ...]:
     """The lines the alert matcher would offer the worker (the same `eligible_pairs`),
@@ -96,8 +96,8 @@ async def find_offers(
     `town_id`, `district_id` and `available_from` (a Worker, or a call's caller)."""
     if worker.town_id is None:
         return ()
-    reach = await towns_within_reach(session, worker.town_id)
-    rows = await execute_keyed(session, _offers_for_a_worker(limit), {
+    reach = await towns_within_reach(executor, worker.town_id)
+    rows = await execute_keyed(executor, _offers_for_a_worker(limit), {
         "now": now, "town_id": worker.town_id, "district_id": worker.district_id,
         **for_worker_params(worker, reach, timezone)})
     zone = ZoneInfo(timezone)

@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.optouts import opted_out_among
 from store.driver_statements import DriverStatement
 from store.models import OptOut, OutboundSms
-from store.repo import DIALECT_INSERTS, dialect_insert, execute_keyed
+from store.repo import (
+    DIALECT_INSERTS,
+    Executor,
+    dialect_insert,
+    dialect_name,
+    execute_keyed,
+    transaction_info,
+)
 from store.statuses import Channel, OutboxStatus
 
 PRIORITY_OPT_OUT_ACK = 0  # confirmed at once, not behind a fan-out of alerts
@@ -24,7 +31,7 @@ QUEUED = "outbox_queued"
 
 
 async def enqueue_sms(
-    session: AsyncSession,
+    executor: Executor,
     *,
     dedupe_key: str,
     phone: str,
@@ -38,11 +45,11 @@ async def enqueue_sms(
 
     A message for an opted-out number is kept, marked suppressed, and never sent (only
     the opt-out confirmation itself goes out)."""
-    status = (await execute_keyed(await session.connection(), _ENQUEUE[session.bind.dialect.name], {
+    status = (await execute_keyed(executor, _ENQUEUE[dialect_name(executor)], {
         "dedupe_key": dedupe_key, "channel": channel, "phone": phone, "body": body,
         "kind": kind, "priority": priority, "now": now})).scalar()
     if status == OutboxStatus.PENDING:
-        session.info[QUEUED] = True  # the caller wakes the sender once this commits
+        transaction_info(executor)[QUEUED] = True  # the caller wakes the sender once this commits
     return status is not None
 
 
@@ -105,7 +112,7 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[Sms], *, now: d
     queued = sum(status == OutboxStatus.PENDING
                  for status in await session.scalars(statement, rows))
     if queued:
-        session.info[QUEUED] = True  # the caller wakes the sender once this commits
+        transaction_info(session)[QUEUED] = True  # the caller wakes the sender once this commits
     return queued
 
 
@@ -118,7 +125,7 @@ def _row(message: Sms, suppressed: bool, now: datetime) -> dict:
             "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
 
 
-def queued_any(session: AsyncSession) -> bool:
+def queued_any(executor: Executor) -> bool:
     """Whether this database transaction queued a message to send: the caller then wakes
     the sender."""
-    return bool(session.info.get(QUEUED))
+    return bool(transaction_info(executor).get(QUEUED))

@@ -31,7 +31,7 @@ from market.workers import load_worker
 from prompts.catalogue import Catalogue
 from store.driver_statements import DriverStatement
 from store.models import Employer, Job, JobLine, Offer, Worker, WorkerTrade
-from store.repo import execute_keyed
+from store.repo import Executor, execute_keyed, orm_session
 from store.statuses import (
     HOLDING_A_SLOT,
     JobStatus,
@@ -70,7 +70,7 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
                           now: datetime) -> str | None:
     """Returns the SMS answer, or None when the reservation SMS itself is the answer."""
     if job_code is not None:
-        return await _take_job_by_code(session, phone=phone, job_code=job_code,
+        return await take_job_by_code(session, phone=phone, job_code=job_code,
                                        catalogue=catalogue, timezone=timezone,
                                        hotline=hotline, now=now)
     worker = await load_worker(session, phone)
@@ -143,15 +143,15 @@ _ACCEPT_BY_CODE = DriverStatement(
 )
 
 
-async def _take_job_by_code(session: AsyncSession, *, phone: str, job_code: str,
-                            catalogue: Catalogue, timezone: str, hotline: str,
-                            now: datetime) -> str | None:
-    """Refusals are answered from what is read here, with no lock taken and nothing
-    written: a crowd's losers cost two small queries each. Only a worker who may still
-    get a slot goes on to `reserve_slot`, which decides again under its locks."""
+async def take_job_by_code(executor: Executor, *, phone: str, job_code: str,
+                           catalogue: Catalogue, timezone: str, hotline: str,
+                           now: datetime) -> str | None:
+    """`take_job_by_sms` for a job named by its code. Refusals are answered from what is
+    read here, with no lock taken, nothing written and no ORM: a crowd's losers cost two
+    small queries each. Only a worker who may still get a slot goes on to `reserve_slot`,
+    which decides again under its locks."""
     start_of_today = datetime.combine(market_today(now, timezone), time(0), ZoneInfo(timezone))
-    conn = await session.connection()  # Core: the ORM has no objects to make here
-    row = (await execute_keyed(conn, _ACCEPT_BY_CODE, {
+    row = (await execute_keyed(executor, _ACCEPT_BY_CODE, {
         "phone": phone, "code": job_code, "start_of_today": start_of_today})).first()
     if row is None or row.status != WorkerStatus.ACTIVE:
         return catalogue.text("sms_unknown", hotline=hotline)
@@ -162,9 +162,9 @@ async def _take_job_by_code(session: AsyncSession, *, phone: str, job_code: str,
     if not row.open:
         return catalogue.text("sms_not_open", code=row.code, hotline=hotline)
     if row.offer_status not in HOLDING_A_SLOT:
-        could, overlap, next_code = (await execute_keyed(conn, _REFUSAL_FACTS, {
+        could, overlap, next_code = (await execute_keyed(executor, _REFUSAL_FACTS, {
             "job_id": row.job_id, "line_id": row.line_id, "now": now,
-            **for_worker_params(row, await towns_within_reach(session, row.town_id)
+            **for_worker_params(row, await towns_within_reach(executor, row.town_id)
                                 if row.town_id is not None else {}, timezone)})).one()
         if row.offer_status is None and not could:
             return catalogue.text("sms_not_open", code=row.code, hotline=hotline)
@@ -172,9 +172,10 @@ async def _take_job_by_code(session: AsyncSession, *, phone: str, job_code: str,
             return catalogue.text("sms_overlap", code=row.code)
         if row.full:
             return _full(catalogue, row.code, next_code)
-    worker = await load_worker(session, phone)
-    return await _reserve(session, worker, row.line_id, catalogue=catalogue,
-                          timezone=timezone, hotline=hotline, now=now)
+    async with orm_session(executor) as session:
+        worker = await load_worker(session, phone)
+        return await _reserve(session, worker, row.line_id, catalogue=catalogue,
+                              timezone=timezone, hotline=hotline, now=now)
 
 
 def _refusal_facts() -> Select:

@@ -17,7 +17,7 @@ from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.driver_statements import DriverStatement
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
-from store.repo import KeyedInsertIgnoringDuplicates, execute_keyed
+from store.repo import Executor, KeyedInsertIgnoringDuplicates, execute_keyed
 from store.statuses import Availability, WorkerStatus
 
 PROFILE_FIELDS = {
@@ -117,15 +117,15 @@ class Caller:
         return _view(self.columns.__getitem__, self.trades)
 
 
-async def load_caller(session: AsyncSession, phone: str) -> Caller | None:
+async def load_caller(executor: Executor, phone: str) -> Caller | None:
     """The worker of this phone as a Caller: one keyed query, no ORM objects."""
-    return caller_of((await execute_keyed(session, _CALLER_BY_PHONE, {"phone": phone})).all())
+    return caller_of((await execute_keyed(executor, _CALLER_BY_PHONE, {"phone": phone})).all())
 
 
-async def load_worker_view(session: AsyncSession, phone: str) -> WorkerView | None:
+async def load_worker_view(executor: Executor, phone: str) -> WorkerView | None:
     """What a call turn needs to know of the caller, in one query and without ORM
     objects: most turns only read it."""
-    caller = await load_caller(session, phone)
+    caller = await load_caller(executor, phone)
     return None if caller is None else caller.view()
 
 
@@ -145,7 +145,7 @@ def worker_view_of(rows) -> WorkerView | None:
 
 
 async def record_consent(
-    session: AsyncSession, view: WorkerView | None, *, market_id: int, phone: str,
+    executor: Executor, view: WorkerView | None, *, market_id: int, phone: str,
     call_sid: str, now: datetime,
 ) -> WorkerView:
     """The caller's worker row exists from now on, with when and on which call they
@@ -155,21 +155,21 @@ async def record_consent(
     if view is not None and view.consented:
         return view
     if view is None:
-        worker_id = (await _NEW_WORKER.run(session, {
+        worker_id = (await _NEW_WORKER.run(executor, {
             "market_id": market_id, "phone": phone, "created_at": now,
             "consent_at": now, "consent_call_sid": call_sid})).scalar()
         if worker_id is None:  # another call from this phone registered it just now
-            return await record_consent(session, await load_worker_view(session, phone),
+            return await record_consent(executor, await load_worker_view(executor, phone),
                                         market_id=market_id, phone=phone,
                                         call_sid=call_sid, now=now)
         view = WorkerView(number=f"{worker_id:06d}", status=WorkerStatus.REGISTERING)
     else:  # a worker row without consent (none is made that way today): consent it once
-        given = await session.scalar(
+        given = await executor.scalar(
             update(_W).where(_W.c.phone == phone, _W.c.consent_at.is_(None))
             .values(consent_at=now, consent_call_sid=call_sid).returning(_W.c.id))
         if given is None:
             return replace(view, consented=True)
-    await execute_keyed(session, _AUDIT, {"at": now, "actor": "caller",
+    await execute_keyed(executor, _AUDIT, {"at": now, "actor": "caller",
                                           "action": "consent_given", "subject": phone,
                                           "detail": {"call_sid": call_sid}})
     return replace(view, consented=True)
@@ -202,19 +202,19 @@ async def save_profile(
 
 
 async def save_caller_profile(
-    session: AsyncSession, caller: Caller, fields: dict, *, market_id: int, today
+    executor: Executor, caller: Caller, fields: dict, *, market_id: int, today
 ) -> None:
     """`save_profile` for a call's caller: keyed statements, no unit of work."""
     values = profile_values(fields, today)
     if values:
-        await execute_keyed(session, _UPDATE_CALLER, {"caller": caller.id, **values})
+        await execute_keyed(executor, _UPDATE_CALLER, {"caller": caller.id, **values})
         caller.columns.update(values)
     if "trades" in fields:
-        trades = (await execute_keyed(session, _MARKET_TRADES, {
+        trades = (await execute_keyed(executor, _MARKET_TRADES, {
             "market_id": market_id, "codes": list(fields["trades"])})).all()
-        await execute_keyed(session, _DROP_TRADES, {"caller": caller.id})
+        await execute_keyed(executor, _DROP_TRADES, {"caller": caller.id})
         if trades:
-            await session.execute(_ADD_TRADES, [
+            await executor.execute(_ADD_TRADES, [
                 {"worker_id": caller.id, "trade_id": trade.id} for trade in trades])
         caller.trades = tuple(trade.code for trade in trades)  # in the trades' order
 
@@ -229,10 +229,10 @@ def store_id_number(worker: Worker, id_number: str, key: str) -> None:
         setattr(worker, name, value)
 
 
-async def store_caller_id_number(session: AsyncSession, caller: Caller, id_number: str,
+async def store_caller_id_number(executor: Executor, caller: Caller, id_number: str,
                                  key: str) -> None:
     values = _id_number_columns(id_number, key)
-    await execute_keyed(session, _UPDATE_CALLER, {"caller": caller.id, **values})
+    await execute_keyed(executor, _UPDATE_CALLER, {"caller": caller.id, **values})
     caller.columns.update(values)
 
 
@@ -249,26 +249,26 @@ async def complete_registration(
 
 
 async def complete_caller_registration(
-    session: AsyncSession, caller: Caller, phone: str, *, catalogue: Catalogue, hotline: str,
+    executor: Executor, caller: Caller, phone: str, *, catalogue: Catalogue, hotline: str,
     now: datetime
 ) -> None:
     """`complete_registration` for a call's caller (of `phone`): keyed statements."""
     first_time = caller.columns["status"] != WorkerStatus.ACTIVE
     values = {"status": WorkerStatus.ACTIVE,
               "registered_at": caller.columns["registered_at"] or now}
-    await execute_keyed(session, _UPDATE_CALLER, {"caller": caller.id, **values})
+    await execute_keyed(executor, _UPDATE_CALLER, {"caller": caller.id, **values})
     caller.columns.update(values)
     if first_time:
-        await _welcome(session, caller.id, phone, catalogue=catalogue, hotline=hotline,
+        await _welcome(executor, caller.id, phone, catalogue=catalogue, hotline=hotline,
                        now=now)
 
 
-async def _welcome(session: AsyncSession, worker_id: int, phone: str, *,
+async def _welcome(executor: Executor, worker_id: int, phone: str, *,
                    catalogue: Catalogue, hotline: str, now: datetime) -> None:
     """A newly registered worker is told their number by SMS; the audit log keeps it."""
     number = f"{worker_id:06d}"
     await enqueue_sms(
-        session,
+        executor,
         dedupe_key=f"registered:{worker_id}",
         phone=phone,
         body=catalogue.text("sms_registered", number=number, hotline=hotline),
@@ -276,6 +276,6 @@ async def _welcome(session: AsyncSession, worker_id: int, phone: str, *,
         priority=PRIORITY_NOTICE,
         now=now,
     )
-    await execute_keyed(session, _AUDIT, {"at": now, "actor": "caller",
+    await execute_keyed(executor, _AUDIT, {"at": now, "actor": "caller",
                                           "action": "registered", "subject": phone,
                                           "detail": {"worker": number}})

@@ -4,25 +4,71 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Transaction
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from store.db import READ_ONLY
+from store.db import READ_ONLY, connection_unit, joined_session
 from store.driver_statements import DriverStatement
 from store.sqlite_driver import quick_statements
 
 DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
+# What a unit of work's statements run on: its session, or its connection
+# (store.db.connection_unit) where the path is written in Core.
+Executor = AsyncSession | AsyncConnection
 
-def dialect_insert(session: AsyncSession, table: Table):
+
+def dialect_name(executor: Executor) -> str:
+    bind = executor.bind if isinstance(executor, AsyncSession) else executor
+    return bind.dialect.name
+
+
+def dialect_insert(executor: Executor, table: Table):
     """INSERT with the database's own ON CONFLICT clause (PostgreSQL's or SQLite's)."""
-    return DIALECT_INSERTS[session.bind.dialect.name](table)
+    return DIALECT_INSERTS[dialect_name(executor)](table)
+
+
+_TRANSACTION_INFO: WeakKeyDictionary[Transaction, dict] = WeakKeyDictionary()
+
+
+def transaction_info(executor: Executor) -> dict:
+    """A dict that lives as long as the executor's transaction: what its work noted for
+    after the commit (an SMS queued). A connection's own `info` outlives it in the pool;
+    a session joined to a connection's unit shares the unit's."""
+    if isinstance(executor, AsyncSession):
+        if not isinstance(executor.bind, AsyncConnection):
+            return executor.info  # a session of its own is one unit of work
+        executor = executor.bind
+    transaction = executor.sync_connection.get_transaction()
+    if transaction is None:
+        raise RuntimeError("transaction_info outside a transaction")
+    info = _TRANSACTION_INFO.get(transaction)
+    if info is None:
+        info = _TRANSACTION_INFO[transaction] = {}
+    return info
+
+
+@asynccontextmanager
+async def orm_session(executor: Executor) -> AsyncIterator[AsyncSession]:
+    """The ORM's session for a step of the executor's unit: the session itself, or one
+    joined to the connection's transaction, flushed when the step is done."""
+    if isinstance(executor, AsyncSession):
+        yield executor
+        return
+    session = joined_session(executor)
+    try:
+        yield session
+        await session.flush()
+    finally:
+        await session.close()
 
 
 async def insert_ignoring_duplicates(
-    session: AsyncSession, table: Table, values: dict, conflict_columns: list[str] | None = None
+    executor: Executor, table: Table, values: dict, conflict_columns: list[str] | None = None
 ) -> bool:
     """INSERT that does nothing when the unique key exists (any unique key if none is
     named); True if a row was added. Run as a keyed statement on the session's connection:
@@ -32,7 +78,7 @@ async def insert_ignoring_duplicates(
     insert = _INSERTS_IGNORING.get(key)
     if insert is None:
         insert = _INSERTS_IGNORING[key] = KeyedInsertIgnoringDuplicates(table, conflict_columns)
-    return (await insert.run(session, values)).rowcount == 1
+    return (await insert.run(executor, values)).rowcount == 1
 
 
 _INSERTS_IGNORING: dict[tuple[Table, tuple[str, ...]], KeyedInsertIgnoringDuplicates] = {}
@@ -50,7 +96,7 @@ async def read_only(session: AsyncSession) -> AsyncConnection:
 # whole loop iteration). Callers say what a statement is, never how it is run.
 
 
-async def execute_keyed(executor: AsyncSession | AsyncConnection,
+async def execute_keyed(executor: Executor,
                         statement: Executable | DriverStatement, params: dict | None = None
                         ) -> Result:
     """Runs a statement that touches rows by their keys only; one built once at import
@@ -62,12 +108,12 @@ async def execute_keyed(executor: AsyncSession | AsyncConnection,
 
 
 @asynccontextmanager
-async def keyed_transaction(sessions: async_sessionmaker) -> AsyncIterator[AsyncSession]:
-    """A transaction whose every statement touches rows by their keys only (the ORM's
-    flush at commit included); committed on leaving."""
+async def keyed_transaction(sessions: async_sessionmaker) -> AsyncIterator[AsyncConnection]:
+    """A transaction whose every statement touches rows by their keys only, on a
+    connection of its own (store.db.connection_unit); committed on leaving."""
     with quick_statements():
-        async with sessions() as session, session.begin():
-            yield session
+        async with connection_unit(sessions.kw["bind"]) as conn:
+            yield conn
 
 
 class KeyedInsertIgnoringDuplicates:
@@ -81,5 +127,5 @@ class KeyedInsertIgnoringDuplicates:
             self._statements[dialect] = DriverStatement(
                 statement.returning(returning) if returning is not None else statement)
 
-    async def run(self, session: AsyncSession, values: dict) -> Result:
-        return await self._statements[session.bind.dialect.name].run(session, values)
+    async def run(self, executor: Executor, values: dict) -> Result:
+        return await self._statements[dialect_name(executor)].run(executor, values)

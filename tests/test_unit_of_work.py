@@ -1,15 +1,22 @@
-"""A unit of work holds one session: opening a second inside it fails at once, instead of
-waiting for ever for the embedded default's one pooled connection."""
+"""A unit of work holds one session, or one connection (store.db.connection_unit):
+opening a second inside it fails at once, instead of waiting for ever for the embedded
+default's one pooled connection. A connection's unit commits what its statements and an
+ORM session joined to it wrote, or nothing at all."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from store.db import NestedSession, make_engine, make_sessionmaker
+from market.outbox import enqueue_sms, queued_any
+from store.db import NestedSession, connection_unit, make_engine, make_sessionmaker
+from store.models import AuditEntry, OutboundSms
+
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -17,6 +24,72 @@ async def sessions(database_url):
     engine = make_engine(database_url)
     yield make_sessionmaker(engine)
     await engine.dispose()
+
+
+async def _write_both_ways(sessions, conn, key: str) -> None:
+    """An SMS queued by a keyed statement on the connection, an audit entry by the ORM."""
+    assert await enqueue_sms(conn, dedupe_key=key, phone="+8613800000001", body="hi",
+                             kind="test", now=NOW)
+    joined = sessions(bind=conn, join_transaction_mode="rollback_only")
+    joined.add(AuditEntry(at=NOW, actor="caller", action=key, subject="+8613800000001",
+                          detail={}))
+    await joined.flush()
+    await joined.close()
+
+
+async def _counts(sessions) -> tuple[int, int]:
+    async with sessions() as session:
+        return (await session.scalar(select(func.count()).select_from(OutboundSms)),
+                await session.scalar(select(func.count()).select_from(AuditEntry)))
+
+
+async def test_a_connection_unit_commits_its_statements_and_its_joined_session(sessions):
+    async with connection_unit(sessions.kw["bind"]) as conn:
+        await _write_both_ways(sessions, conn, "kept")
+        assert queued_any(conn)
+    assert await _counts(sessions) == (1, 1)
+
+
+async def test_a_connection_unit_that_fails_leaves_nothing(sessions):
+    with pytest.raises(LookupError):
+        async with connection_unit(sessions.kw["bind"]) as conn:
+            await _write_both_ways(sessions, conn, "lost")
+            raise LookupError("the turn failed after writing")
+    assert await _counts(sessions) == (0, 0)
+    async with connection_unit(sessions.kw["bind"]) as conn:  # the connection is usable
+        await _write_both_ways(sessions, conn, "after")
+    assert await _counts(sessions) == (1, 1)
+
+
+async def test_what_a_unit_noted_ends_with_its_transaction(sessions):
+    """The SQLite default has one pooled connection: the next unit gets the same one,
+    and must not think it queued a message the first did."""
+    engine = sessions.kw["bind"]
+    async with connection_unit(engine) as conn:
+        await enqueue_sms(conn, dedupe_key="once", phone="+8613800000001", body="hi",
+                          kind="test", now=NOW)
+        assert queued_any(conn)
+    async with connection_unit(engine) as conn:
+        assert not queued_any(conn)
+
+
+async def test_a_unit_inside_another_fails_at_once(sessions):
+    engine = sessions.kw["bind"]
+    started = time.monotonic()
+    async with connection_unit(engine) as conn:
+        with pytest.raises(NestedSession):
+            async with sessions():
+                pass
+        with pytest.raises(NestedSession):
+            async with connection_unit(engine):
+                pass
+        assert await conn.scalar(text("SELECT 1")) == 1
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))
+        with pytest.raises(NestedSession):
+            async with connection_unit(engine):
+                pass
+    assert time.monotonic() - started < 1
 
 
 async def test_a_session_opened_inside_another_fails_at_once(sessions):
