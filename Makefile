@@ -55,6 +55,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/lint-imports
 
 bench: $(TEST_STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/ivr_turns.py
 
 clean:

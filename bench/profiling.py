@@ -1,5 +1,5 @@
 """Optional: sample the Gigline server with py-spy during a measured window
-(`--profile`; py-spy is not a project dependency: `pip install py-spy` into the venv)."""
+(`--profile`; py-spy is the `bench` extra: `pip install -e '.[bench]'`)."""
 
 from __future__ import annotations
 
