@@ -96,9 +96,10 @@ class Turn:
 class _Effects:
     """Carries out one turn's effects inside its transaction, on its connection. The
     caller is read with the call's row; the effects most turns bring (a profile answer,
-    the offers) are keyed statements on it. The rarer ones that take a slot, answer a pay
-    check, check in or open a rights case work on the ORM (its Worker, loaded when one of
-    them needs it), in a session joined to the turn's transaction when first needed."""
+    the offers, a wage report and its rights case) are keyed statements on it. The rarer
+    ones that take a slot, answer a pay check or check in work on the ORM (its Worker,
+    loaded when one of them needs it), in a session joined to the turn's transaction when
+    first needed."""
 
     def __init__(self, desk: CallDesk, conn: AsyncConnection, call: CallRow,
                  caller: workers.Caller | None, now: datetime):
@@ -142,17 +143,18 @@ class _Effects:
                 ["call_sid"],
             )
             return None
+        # The view is read again only after the effect succeeded: a failed one has
+        # rolled the turn back, and reading its objects would hide the database's error
+        # (the outage handler answers by it) behind the session's own.
         if isinstance(effect, KEYED_EFFECTS):
             caller = await self._caller()
-            try:
-                return await self._apply_keyed(effect, caller)
-            finally:
-                self.view = caller.view()  # what the effect changed
+            following = await self._apply_keyed(effect, caller)
+            self.view = caller.view()  # what the effect changed
+            return following
         worker = await self._worker()
-        try:
-            return await self._apply(effect, worker)
-        finally:
-            self.view = workers.worker_view(worker)  # what the effect changed
+        following = await self._apply(effect, worker)
+        self.view = workers.worker_view(worker)  # what the effect changed
+        return following
 
     async def _apply_keyed(self, effect: object, caller: workers.Caller) -> FlowInput | None:
         desk, conn = self.desk, self.conn
@@ -175,7 +177,7 @@ class _Effects:
                     "worker_id": caller.id, "amount_fen": amount,
                     "call_sid": self.call.call_sid, "created_at": self.now})
                 await cases.report_by_worker(
-                    self.session(), caller, amount_fen=amount, via="worker_call", now=self.now,
+                    conn, caller, amount_fen=amount, via="worker_call", now=self.now,
                     catalogue=desk.catalogue, hold_employer=desk.hold_employers)
         return None
 

@@ -4,15 +4,17 @@ work them and the worker hears of every step."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.jobs import Conflict, MarketError, NotFound
 from market.outbox import PRIORITY_REPLY, enqueue_sms
 from prompts.catalogue import Catalogue
+from store.driver_statements import DriverStatement
 from store.models import (
     CaseEvent,
     CaseWorker,
@@ -23,6 +25,7 @@ from store.models import (
     RightsCase,
     Worker,
 )
+from store.repo import Executor, execute_keyed, insert_ignoring_duplicates
 from store.statuses import CASE_OPEN, NOT_PAID_IN_FULL, CaseStatus, HireStatus
 
 
@@ -46,41 +49,70 @@ ACTIONS = {CaseAction.ASSIGN: CaseStatus.ASSIGNED, CaseAction.CONTACT: CaseStatu
 REFERRALS = ("arbitration", "platform")  # 劳动仲裁, 根治欠薪 platform
 
 
-async def open_or_join(session: AsyncSession, *, worker, hire: Hire | None,
-                       owed_fen: int, opened_by: str, now: datetime, catalogue: Catalogue,
-                       hold_employer: bool) -> RightsCase:
+@dataclass(frozen=True)
+class CaseJoined:
+    """The case a worker's unpaid wages were put in."""
+
+    id: int
+    employer_id: int | None
+
+
+async def open_or_join(executor: Executor, *, worker, hire, owed_fen: int, opened_by: str,
+                       now: datetime, catalogue: Catalogue, hold_employer: bool) -> CaseJoined:
     """The employer's open case on that job gets this worker (anything with a worker's
-    `id` and `phone`: a Worker, or a call's caller); else a new case."""
-    job = await session.get(Job, hire.job_id) if hire else None
-    case = None
-    if job is not None:
-        case = await session.scalar(
-            select(RightsCase).where(RightsCase.employer_id == job.employer_id,
-                                     RightsCase.job_id == job.id,
-                                     RightsCase.status.in_(CASE_OPEN))
-            .with_for_update())
+    `id` and `phone`: a Worker, or a call's caller; `hire`: anything with a hire's `id`
+    and `job_id`, or None); else a new case. Keyed statements, no ORM objects: a worker
+    reports from a call's turn, on its connection."""
+    employer_id = (await execute_keyed(executor, _EMPLOYER_OF_JOB, {"job_id": hire.job_id})
+                   ).scalar() if hire else None
+    found = None
+    if hire is not None:
+        found = (await execute_keyed(executor, _OPEN_CASE, {
+            "employer_id": employer_id, "job_id": hire.job_id, "open": list(CASE_OPEN),
+        })).scalar()
+    case = CaseJoined(found, employer_id) if found is not None else None
     if case is None:
-        case = RightsCase(employer_id=job.employer_id if job else None,
-                          job_id=job.id if job else None, opened_by=opened_by, opened_at=now)
-        session.add(case)
-        await session.flush()
-        session.add(CaseEvent(case_id=case.id, at=now, actor=opened_by, kind="opened"))
-    member = await session.get(CaseWorker, (case.id, worker.id))
-    if member is None:
-        session.add(CaseWorker(case_id=case.id, worker_id=worker.id,
-                               hire_id=hire.id if hire else None, owed_fen=owed_fen))
-        case.owed_fen += owed_fen
-        session.add(CaseEvent(case_id=case.id, at=now, actor=opened_by, kind="worker_added",
-                              note=f"worker:{worker.id}", amount_fen=owed_fen))
-        await _tell(session, worker, case, "sms_case_opened", now, catalogue)
+        case = CaseJoined((await execute_keyed(executor, _NEW_CASE, {
+            "employer_id": employer_id, "job_id": hire.job_id if hire else None,
+            "status": CaseStatus.OPEN, "opened_by": opened_by, "owed_fen": 0,
+            "recovered_fen": 0, "opened_at": now})).scalar(), employer_id)
+        await _event(executor, case.id, now, opened_by, "opened")
+    if await insert_ignoring_duplicates(executor, CaseWorker.__table__, {
+            "case_id": case.id, "worker_id": worker.id, "hire_id": hire.id if hire else None,
+            "owed_fen": owed_fen, "recovered_fen": 0}):
+        await execute_keyed(executor, _ADD_OWED, {"case": case.id, "amount": owed_fen})
+        await _event(executor, case.id, now, opened_by, "worker_added",
+                     note=f"worker:{worker.id}", amount_fen=owed_fen)
+        await _tell(executor, worker, case.id, "sms_case_opened", now, catalogue)
     if hold_employer and case.employer_id is not None:
-        await session.execute(update(Employer).where(Employer.id == case.employer_id)
-                              .values(alerts_held=True))
+        await execute_keyed(executor, _HOLD_ALERTS, {"employer": case.employer_id})
     return case
 
 
+_EMPLOYER_OF_JOB = DriverStatement(select(Job.employer_id).where(Job.id == bindparam("job_id")))
+_OPEN_CASE = DriverStatement(
+    select(RightsCase.id).where(RightsCase.employer_id == bindparam("employer_id"),
+                                RightsCase.job_id == bindparam("job_id"),
+                                RightsCase.status.in_(bindparam("open", expanding=True)))
+    .order_by(RightsCase.id).limit(1).with_for_update())
+_NEW_CASE = DriverStatement(insert(RightsCase).returning(RightsCase.id))
+_ADD_OWED = DriverStatement(
+    update(RightsCase).where(RightsCase.id == bindparam("case"))
+    .values(owed_fen=RightsCase.owed_fen + bindparam("amount")))
+_HOLD_ALERTS = DriverStatement(
+    update(Employer).where(Employer.id == bindparam("employer")).values(alerts_held=True))
+_NEW_EVENT = DriverStatement(insert(CaseEvent))
+
+
+async def _event(executor: Executor, case_id: int, at: datetime, actor: str, kind: str, *,
+                 note: str = "", amount_fen: int | None = None) -> None:
+    await execute_keyed(executor, _NEW_EVENT, {
+        "case_id": case_id, "at": at, "actor": actor, "kind": kind, "note": note,
+        "amount_fen": amount_fen})
+
+
 async def unpaid_past_grace(session: AsyncSession, check: PayCheck, *, now: datetime,
-                            catalogue: Catalogue, hold_employer: bool) -> RightsCase | None:
+                            catalogue: Catalogue, hold_employer: bool) -> CaseJoined | None:
     """The case_check reminder: still unpaid after the grace period -> a case."""
     if check.status not in NOT_PAID_IN_FULL:
         return None
@@ -92,20 +124,26 @@ async def unpaid_past_grace(session: AsyncSession, check: PayCheck, *, now: date
                               hold_employer=hold_employer)
 
 
-async def report_by_worker(session: AsyncSession, worker, *, amount_fen: int | None,
+async def report_by_worker(executor: Executor, worker, *, amount_fen: int | None,
                            via: str, now: datetime, catalogue: Catalogue,
-                           hold_employer: bool) -> RightsCase:
+                           hold_employer: bool) -> CaseJoined:
     """A worker reports unpaid wages: the case is about their latest unpaid hire, or
     their latest hire at all; with none, an agent finds out who the employer is. `worker`:
     anything with a worker's `id` and `phone` (as `open_or_join`)."""
-    hire = await session.scalar(
-        select(Hire).where(Hire.worker_id == worker.id, Hire.status != HireStatus.CANCELLED)
-        .order_by((Hire.status == HireStatus.UNPAID).desc(), Hire.created_at.desc()).limit(1))
+    hire = (await execute_keyed(executor, _LATEST_HIRE, {"worker_id": worker.id})).first()
     owed = amount_fen if amount_fen is not None else (
         (hire.owed_fen or 0) - hire.paid_fen if hire else 0)
-    return await open_or_join(session, worker=worker, hire=hire, owed_fen=owed,
+    return await open_or_join(executor, worker=worker, hire=hire, owed_fen=owed,
                               opened_by=via, now=now, catalogue=catalogue,
                               hold_employer=hold_employer)
+
+
+# The hire a worker's report is about: their latest unpaid one, else their latest.
+_LATEST_HIRE = DriverStatement(
+    select(Hire.id, Hire.job_id, Hire.owed_fen, Hire.paid_fen)
+    .where(Hire.worker_id == bindparam("worker_id"), Hire.status != HireStatus.CANCELLED)
+    .order_by((Hire.status == HireStatus.UNPAID).desc(), Hire.created_at.desc(), Hire.id.desc())
+    .limit(1))
 
 
 async def act(session: AsyncSession, case_id: int, *, action: CaseAction, agent: str, note: str,
@@ -141,7 +179,7 @@ async def act(session: AsyncSession, case_id: int, *, action: CaseAction, agent:
         amounts = shares(amount_fen or 0, [member.owed_fen for _, member in members])
         for (worker, member), amount in zip(members, amounts, strict=True):
             member.recovered_fen += amount
-            await _tell(session, worker, case, f"sms_case_{action}", now, catalogue,
+            await _tell(session, worker, case.id, f"sms_case_{action}", now, catalogue,
                         amount=catalogue.yuan(amount), event=now.timestamp())
     return case
 
@@ -162,8 +200,8 @@ def shares(total_fen: int, owed_fen: list[int]) -> list[int]:
     return amounts
 
 
-async def _tell(session: AsyncSession, worker, case: RightsCase, prompt_id: str,
+async def _tell(executor: Executor, worker, case_id: int, prompt_id: str,
                 now: datetime, catalogue: Catalogue, event: float = 0, **params) -> None:
-    await enqueue_sms(session, dedupe_key=f"{prompt_id}:{case.id}:{worker.id}:{event}",
-                      phone=worker.phone, body=catalogue.text(prompt_id, case=case.id, **params),
+    await enqueue_sms(executor, dedupe_key=f"{prompt_id}:{case_id}:{worker.id}:{event}",
+                      phone=worker.phone, body=catalogue.text(prompt_id, case=case_id, **params),
                       kind="case", priority=PRIORITY_REPLY, now=now)

@@ -147,7 +147,7 @@ async def take_job_by_code(executor: Executor, *, phone: str, job_code: str,
                            catalogue: Catalogue, timezone: str, hotline: str,
                            now: datetime) -> str | None:
     """`take_job_by_sms` for a job named by its code. Refusals are answered from what is
-    read here, with no lock taken, nothing written and no ORM: a crowd's losers cost two
+    read here, with no row locked, nothing written and no ORM: a crowd's losers cost two
     small queries each. Only a worker who may still get a slot goes on to `reserve_slot`,
     which decides again under its locks."""
     start_of_today = datetime.combine(market_today(now, timezone), time(0), ZoneInfo(timezone))

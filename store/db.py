@@ -86,13 +86,18 @@ def _sqlite_begin(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class UnitEnded(RuntimeError):
+    """A connection unit's transaction was rolled back before the unit's end."""
+
+
 class NestedSession(RuntimeError):
     """A task opened a session while one of its own was still open. On the embedded
     default (one pooled connection) the inner one would wait for the outer for ever."""
 
 
-# The session each task has open, per engine: a unit of work holds one connection.
-_open_sessions: WeakKeyDictionary[asyncio.Task, dict[AsyncEngine, AsyncSession]] = (
+# The unit of work (a session, or a connection_unit) each task has open, per engine: a
+# unit holds one connection.
+_open_sessions: WeakKeyDictionary[asyncio.Task, dict[AsyncEngine, object]] = (
     WeakKeyDictionary())
 
 
@@ -102,8 +107,9 @@ def _hold(bind, unit: object) -> None:
         held = _open_sessions.setdefault(task, {})
         if bind in held:
             raise NestedSession(
-                f"{task.get_name()} opened a session inside another: finish the first "
-                "(or pass it down) before starting the next")
+                f"{task.get_name()} opened a unit of work (a session or a connection "
+                "unit) inside another: finish the first (or pass it down) before starting "
+                "the next")
         held[bind] = unit
 
 
@@ -138,19 +144,26 @@ async def connection_unit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
     _hold(engine, unit)
     try:
         sync = await greenlet_spawn(_connect_and_begin, engine.sync_engine)
+        begun = sync.get_transaction()
         try:
             yield AsyncConnection(engine, sync)
         except BaseException:
             await greenlet_spawn(_end, sync, False)
             raise
-        await greenlet_spawn(_end, sync, True)
+        intact = sync.get_transaction() is begun and begun.is_active
+        await greenlet_spawn(_end, sync, intact)
+        if not intact:
+            raise UnitEnded("a statement failed inside the unit and its transaction was rolled "
+                            "back: nothing it wrote is kept")
     finally:
         _let_go(engine, unit)
 
 
 def joined_session(conn: AsyncConnection) -> AsyncSession:
     """An ORM session on a unit's connection and in its transaction, for a step that
-    needs the ORM: flush what it changed, and the unit commits it (or rolls it back)."""
+    needs the ORM: flush what it changed, and the unit commits it (or rolls it back).
+    A flush that fails rolls the whole unit back: the unit then fails (UnitEnded) even
+    if the failure was caught, rather than commit what came after it on its own."""
     return AsyncSession(bind=conn, join_transaction_mode="rollback_only",
                         expire_on_commit=False)
 

@@ -41,7 +41,8 @@ def transaction_info(executor: Executor) -> dict:
     a session joined to a connection's unit shares the unit's."""
     if isinstance(executor, AsyncSession):
         if not isinstance(executor.bind, AsyncConnection):
-            return executor.info  # a session of its own is one unit of work
+            # A session of its own is one unit of work: the app's commit once, and close.
+            return executor.info
         executor = executor.bind
     transaction = executor.sync_connection.get_transaction()
     if transaction is None:
@@ -71,9 +72,9 @@ async def insert_ignoring_duplicates(
     executor: Executor, table: Table, values: dict, conflict_columns: list[str] | None = None
 ) -> bool:
     """INSERT that does nothing when the unique key exists (any unique key if none is
-    named); True if a row was added. Run as a keyed statement on the session's connection:
-    no ORM object is made, and none pending needs flushing first (the session's own are
-    flushed when it commits, after this row exists)."""
+    named); True if a row was added. Run as a keyed statement on the unit's connection:
+    no ORM object is made, and no pending one is flushed first (an ORM session's are
+    flushed at its commit, or by the unit it joined, after this row exists)."""
     key = (table, tuple(conflict_columns or ()))
     insert = _INSERTS_IGNORING.get(key)
     if insert is None:

@@ -11,9 +11,17 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from market.outbox import enqueue_sms, queued_any
-from store.db import NestedSession, connection_unit, make_engine, make_sessionmaker
+from store.db import (
+    NestedSession,
+    UnitEnded,
+    connection_unit,
+    joined_session,
+    make_engine,
+    make_sessionmaker,
+)
 from store.models import AuditEntry, OutboundSms
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -55,6 +63,25 @@ async def test_a_connection_unit_that_fails_leaves_nothing(sessions):
         async with connection_unit(sessions.kw["bind"]) as conn:
             await _write_both_ways(sessions, conn, "lost")
             raise LookupError("the turn failed after writing")
+    assert await _counts(sessions) == (0, 0)
+    async with connection_unit(sessions.kw["bind"]) as conn:  # the connection is usable
+        await _write_both_ways(sessions, conn, "after")
+    assert await _counts(sessions) == (1, 1)
+
+
+async def test_a_unit_whose_joined_flush_failed_fails_even_if_that_was_caught(sessions):
+    """A failed flush rolls the unit's transaction back: the unit must not end as if
+    all went well (what came before the failure is gone)."""
+    with pytest.raises(UnitEnded):
+        async with connection_unit(sessions.kw["bind"]) as conn:
+            await _write_both_ways(sessions, conn, "first")
+            joined = joined_session(conn)
+            joined.add(OutboundSms(dedupe_key="first", channel="sms", phone="+8613800000001",
+                                   body="again", kind="test", status="pending", priority=5,
+                                   next_attempt_at=NOW, created_at=NOW, updated_at=NOW))
+            with pytest.raises(IntegrityError):
+                await joined.flush()  # the same dedupe key: refused
+            await joined.close()
     assert await _counts(sessions) == (0, 0)
     async with connection_unit(sessions.kw["bind"]) as conn:  # the connection is usable
         await _write_both_ways(sessions, conn, "after")

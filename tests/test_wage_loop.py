@@ -12,7 +12,9 @@ from market import cases
 from market.optouts import set_opt_out
 from market.reminders import run_reminders
 from market.wages import WageRules, delivery_time
+from store.db import connection_unit
 from store.models import (
+    CaseEvent,
     CaseWorker,
     Employer,
     Hire,
@@ -219,6 +221,48 @@ async def test_a_recovered_sum_tells_each_worker_their_own_share(market):
             select(CaseWorker.worker_id, CaseWorker.recovered_fen)
             .where(CaseWorker.case_id == case.id).order_by(CaseWorker.worker_id))).all())
     assert list(recorded.values()) == [16000 + 4000, 24000 + 6000], "each share kept, summed"
+
+
+async def test_workers_reporting_one_job_share_its_case_and_a_repeat_changes_nothing(market):
+    employer = await market.employer()
+    phones = (WORKER, "+8613800000002")
+    for phone in phones:
+        await market.worker(phone, ["welder"], "北城街道")
+    job = await market.job(employer, [("welder", 2, 300)], days=1,
+                           start_in=local(24, 7) - market.clock())
+    await market.waves()
+    for phone in phones:
+        assert await market.reply(phone, job.code) is None
+    for offer in await market.offers(job.id):
+        assert "已录用" in await market.reply(EMPLOYER_PHONE, f"Y{offer.id}")
+    async with market.sessions() as session:
+        workers = list(await session.scalars(
+            select(Worker).where(Worker.phone.in_(phones)).order_by(Worker.phone)))
+    # As a call's turn reports (on its own connection, with the amount said), twice for
+    # the first worker: the second report finds them in the case already.
+    for worker, amount in ((workers[0], 20000), (workers[1], 30000), (workers[0], 99900)):
+        async with connection_unit(market.sessions.kw["bind"]) as conn:
+            await cases.report_by_worker(conn, worker, amount_fen=amount, via="worker_call",
+                                         now=market.clock(), catalogue=CATALOGUE,
+                                         hold_employer=True)
+    async with market.sessions() as session:
+        [case] = list(await session.scalars(select(RightsCase)))
+        members = list(await session.execute(
+            select(CaseWorker.worker_id, CaseWorker.owed_fen, CaseWorker.hire_id)
+            .order_by(CaseWorker.worker_id)))
+        hires = dict((await session.execute(select(Hire.worker_id, Hire.id))).all())
+        events = list(await session.scalars(select(CaseEvent.kind).order_by(CaseEvent.id)))
+        held = await session.scalar(select(Employer.alerts_held).where(
+            Employer.id == case.employer_id))
+    assert (case.job_id, case.opened_by, case.status) == (job.id, "worker_call", "open")
+    assert case.owed_fen == 50000, "each worker's amount once"
+    assert [(m.worker_id, m.owed_fen, m.hire_id) for m in members] == [
+        (w.id, owed, hires[w.id]) for w, owed in zip(workers, (20000, 30000), strict=True)]
+    assert events == ["opened", "worker_added", "worker_added"]
+    assert held, "no new alerts for the employer until an agent clears it"
+    for phone in phones:
+        told = [t for t in await market.texts(phone) if f"C{case.id}" in t]
+        assert len(told) == 1 and "已立案" in told[0]
 
 
 def test_shares_add_up_to_the_fen():
