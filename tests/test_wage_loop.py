@@ -186,7 +186,8 @@ async def test_an_unpaid_job_escalates_and_is_recovered_with_the_worker_told_eac
     assert case.status == "closed" and case.recovered_fen == 30000
 
 
-async def test_a_recovered_sum_tells_each_worker_their_own_share(market):
+async def two_hired(market):
+    """Two welders hired on one job starting 2026-11-24 07:00: their phones, the job."""
     employer = await market.employer()
     phones = (WORKER, "+8613800000002")
     for phone in phones:
@@ -198,6 +199,11 @@ async def test_a_recovered_sum_tells_each_worker_their_own_share(market):
         assert await market.reply(phone, job.code) is None
     for offer in await market.offers(job.id):
         assert "已录用" in await market.reply(EMPLOYER_PHONE, f"Y{offer.id}")
+    return phones, job
+
+
+async def test_a_recovered_sum_tells_each_worker_their_own_share(market):
+    phones, job = await two_hired(market)
     async with market.sessions() as session, session.begin():
         for phone, owed in zip(phones, (20000, 30000), strict=True):
             worker = await session.scalar(select(Worker).where(Worker.phone == phone))
@@ -224,17 +230,7 @@ async def test_a_recovered_sum_tells_each_worker_their_own_share(market):
 
 
 async def test_workers_reporting_one_job_share_its_case_and_a_repeat_changes_nothing(market):
-    employer = await market.employer()
-    phones = (WORKER, "+8613800000002")
-    for phone in phones:
-        await market.worker(phone, ["welder"], "北城街道")
-    job = await market.job(employer, [("welder", 2, 300)], days=1,
-                           start_in=local(24, 7) - market.clock())
-    await market.waves()
-    for phone in phones:
-        assert await market.reply(phone, job.code) is None
-    for offer in await market.offers(job.id):
-        assert "已录用" in await market.reply(EMPLOYER_PHONE, f"Y{offer.id}")
+    phones, job = await two_hired(market)
     async with market.sessions() as session:
         workers = list(await session.scalars(
             select(Worker).where(Worker.phone.in_(phones)).order_by(Worker.phone)))
