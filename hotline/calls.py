@@ -129,11 +129,12 @@ class _Effects:
     async def apply(self, effect: object) -> FlowInput | None:
         desk, conn = self.desk, self.conn
         if isinstance(effect, RecordConsent):
+            await self._let_go_of_worker()
             self.view = await workers.record_consent(
                 conn, self.view, market_id=desk.market_id, phone=self.call.phone,
                 call_sid=self.call.call_sid, now=self.now,
             )
-            self.caller = self.worker = None  # read afresh if a later effect changes them
+            self.caller = None  # read afresh if a later effect changes the worker
             return None
         if isinstance(effect, RequestCallback):
             await insert_ignoring_duplicates(
@@ -219,13 +220,16 @@ class _Effects:
             raise RuntimeError("the flow asked to change a worker before consent")
         return self.worker
 
-    async def _caller(self) -> workers.Caller:
+    async def _let_go_of_worker(self) -> None:
+        """Keyed statements write past the ORM: its changes go first, and its Worker is
+        let go so that a later ORM effect reads what they wrote."""
         if self.worker is not None:
-            # Keyed statements write past the ORM: its changes go first, and its Worker
-            # is let go so that a later ORM effect reads what they wrote.
             await self._session.flush()
             self._session.expunge(self.worker)
             self.worker = None
+
+    async def _caller(self) -> workers.Caller:
+        await self._let_go_of_worker()
         if self.caller is None:
             self.caller = await workers.load_caller(self.conn, self.call.phone)
         if self.caller is None:
