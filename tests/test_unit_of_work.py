@@ -38,7 +38,7 @@ async def _write_both_ways(sessions, conn, key: str) -> None:
     """An SMS queued by a keyed statement on the connection, an audit entry by the ORM."""
     assert await enqueue_sms(conn, dedupe_key=key, phone="+8613800000001", body="hi",
                              kind="test", now=NOW)
-    joined = sessions(bind=conn, join_transaction_mode="rollback_only")
+    joined = joined_session(conn)
     joined.add(AuditEntry(at=NOW, actor="caller", action=key, subject="+8613800000001",
                           detail={}))
     await joined.flush()
