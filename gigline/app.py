@@ -264,6 +264,10 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         # then stop: shutting down first would cancel them.
         if scheduler.running:
             scheduler.pause()
+            # A run handed to the executor just before the pause starts on the loop's
+            # next turn: let it start, so that finish() waits for it instead of
+            # shutdown() cancelling it halfway.
+            await asyncio.sleep(0)
         for sweep in (market, outbox, statistics, statuses):
             await sweep.finish()
         await sender.finish()
