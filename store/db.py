@@ -79,11 +79,13 @@ def _sqlite_pragmas_for_migrations(dbapi_conn, record) -> None:
 READ_ONLY = "gigline_read_only"
 
 
-def _sqlite_begin(conn) -> None:
+def _sqlite_begin(conn: Connection) -> None:
     """Writers queue for SQLite's one write lock up front, so a read-then-write
-    (take a slot, claim a row) is never interleaved with another's."""
+    (take a slot, claim a row) is never interleaved with another's. The driver sends the
+    BEGIN with the first statement (executing it through SQLAlchemy would only hand it
+    the same)."""
     if not conn.get_execution_options().get(READ_ONLY):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.connection.driver_connection.defer_begin("BEGIN IMMEDIATE")
 
 
 class UnitEnded(RuntimeError):

@@ -77,11 +77,24 @@ class Connection(aiosqlite.Connection):
     _write_locked = False  # the open transaction began IMMEDIATE (or EXCLUSIVE)
     _begun_on_loop = False  # ... and on the event loop: it commits there too
     _busy_timeout_ms = 5000
+    # The wait for a lock in force on the connection: none on the loop, the engine's on
+    # the thread. Set only when it changes: a hot path of quick statements sets it once.
+    _waiting_ms: int | None = None
     _commits = 0
     _begin_sent = False  # a BEGIN went to the thread: only the thread knows if it ran
 
     def cursor(self) -> OneTripCursor:  # SQLAlchemy enters it: `async with` is a no-op
         return OneTripCursor(self)
+
+    def defer_begin(self, begin: str) -> None:
+        """Sends `begin` with the transaction's first statement: what executing it does,
+        without a statement's cost."""
+        self._pending_begin = begin
+
+    def _wait_for_locks(self, ms: int) -> None:
+        if self._waiting_ms != ms:
+            self._conn.execute(f"PRAGMA busy_timeout={ms}").close()
+            self._waiting_ms = ms
 
     async def commit(self) -> None:
         if self._in_transaction():
@@ -131,7 +144,7 @@ class Connection(aiosqlite.Connection):
         if begin is None and self._in_transaction():
             return False
         # BEGIN IMMEDIATE, or a read in autocommit: tried once without waiting.
-        self._conn.execute("PRAGMA busy_timeout=0").close()
+        self._wait_for_locks(0)
         try:
             run()
             return True
@@ -139,8 +152,6 @@ class Connection(aiosqlite.Connection):
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # SQLITE_BUSY_RECOVERY too
                 raise
             return False  # another connection holds the lock: wait on the thread
-        finally:
-            self._conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}").close()
 
     def _holds_write_lock(self) -> bool:
         return self._write_locked and self._in_transaction()
@@ -174,7 +185,7 @@ class OneTripCursor:
 
     async def execute(self, sql: str, parameters=()) -> OneTripCursor:
         if sql.upper().startswith("BEGIN"):
-            self._connection._pending_begin = sql
+            self._connection.defer_begin(sql)
             return self
         connection = self._connection
         if _quick.get() and connection._on_loop(
@@ -193,6 +204,8 @@ class OneTripCursor:
     def _run(self, method: str, sql: str, parameters, on_loop: bool = False) -> None:
         """On the database thread (or the loop, for quick statements)."""
         connection = self._connection
+        if not on_loop:
+            connection._wait_for_locks(connection._busy_timeout_ms)
         if connection._pending_begin is not None:
             connection._begin(on_loop)
         cursor = connection._conn.cursor()

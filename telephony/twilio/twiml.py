@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
@@ -126,6 +126,7 @@ def _rendered(renderer: VoiceRenderer, commands: tuple, turn: int, call_sid: str
     return renderer._render(commands, turn, call_sid, listened_before)
 
 
+@cache
 def empty_messaging_response() -> str:
     """SMS replies go through the outbox, so the webhook answers with nothing to send."""
     return str(MessagingResponse())
