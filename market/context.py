@@ -11,6 +11,7 @@ from basics.clock import Clock, utc_now
 from market.wages import WageRules
 from market.waves import WaveRules
 from prompts.catalogue import Catalogue
+from store.db import sessions_engine
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,4 +29,4 @@ class MarketContext:
     @property
     def engine(self) -> AsyncEngine:
         """The database the sessions are bound to (for a unit of work on a connection)."""
-        return self.sessions.kw["bind"]
+        return sessions_engine(self.sessions)

@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from store.models import Area, Employer, Job, JobLine, Offer, OptOut, Worker, WorkerTrade
-from store.repo import Executor
+from store.repo import Executor, engine_of
 from store.statuses import (
     HOLDING_A_SLOT,
     AreaKind,
@@ -107,9 +107,7 @@ _reach_known: WeakKeyDictionary[Engine, dict[tuple[int, float], dict[int, tuple[
 async def towns_within_reach(executor: Executor, town_id: int,
                              reach_km: float = REACH_KM) -> dict[int, tuple[float, bool]]:
     """town id -> (km from the job's town, same district) for towns within reach."""
-    engine = (executor.get_bind() if isinstance(executor, AsyncSession)
-              else executor.sync_engine)
-    known = _reach_known.setdefault(getattr(engine, "engine", engine), {})
+    known = _reach_known.setdefault(engine_of(executor), {})
     reach = known.get((town_id, reach_km))
     if reach is None:
         reach = known[town_id, reach_km] = await _measure_reach(executor, town_id, reach_km)

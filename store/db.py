@@ -216,6 +216,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, class_=UnitOfWork, expire_on_commit=False)
 
 
+def sessions_engine(sessions: async_sessionmaker) -> AsyncEngine:
+    """The engine `make_sessionmaker` bound the sessions to: where a connection unit of
+    the same database is opened."""
+    return sessions.kw["bind"]
+
+
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -8,10 +8,10 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Transaction
+from sqlalchemy.engine import Engine, Transaction
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from store.db import READ_ONLY, connection_unit, joined_session
+from store.db import READ_ONLY, connection_unit, joined_session, sessions_engine
 from store.driver_statements import DriverStatement
 from store.sqlite_driver import quick_statements
 
@@ -20,6 +20,12 @@ DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # What a unit of work's statements run on: its session, or its connection
 # (store.db.connection_unit) where the path is written in Core.
 Executor = AsyncSession | AsyncConnection
+
+
+def engine_of(executor: Executor) -> Engine:
+    """The (sync) engine the executor's statements run on, whichever kind it is."""
+    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor.sync_engine
+    return getattr(bind, "engine", bind)  # a session bound to a connection: its engine
 
 
 def dialect_name(executor: Executor) -> str:
@@ -113,7 +119,7 @@ async def keyed_transaction(sessions: async_sessionmaker) -> AsyncIterator[Async
     """A transaction whose every statement touches rows by their keys only, on a
     connection of its own (store.db.connection_unit); committed on leaving."""
     with quick_statements():
-        async with connection_unit(sessions.kw["bind"]) as conn:
+        async with connection_unit(sessions_engine(sessions)) as conn:
             yield conn
 
 

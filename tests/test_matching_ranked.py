@@ -13,6 +13,7 @@ from sqlalchemy import event, insert, or_, select, update
 
 from market.matching import _score_parts, day_number, match_line, towns_within_reach
 from market.optouts import set_opt_out
+from store.db import sessions_engine
 from store.models import Area, Job, JobLine, Offer, Trade, Worker, WorkerTrade
 from tests.market_world import TZ
 
@@ -86,7 +87,7 @@ async def both_ways(market, limit: int) -> list[tuple[list, list, int]]:
     now = market.clock()
     today = now.astimezone(ZoneInfo(TZ)).date()
     statements: list[str] = []
-    engine = market.sessions.kw["bind"].sync_engine
+    engine = sessions_engine(market.sessions).sync_engine
 
     def keep(_conn, _cursor, statement, *_):
         statements.append(statement)

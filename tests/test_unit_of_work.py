@@ -21,6 +21,7 @@ from store.db import (
     joined_session,
     make_engine,
     make_sessionmaker,
+    sessions_engine,
 )
 from store.models import AuditEntry, OutboundSms
 
@@ -52,7 +53,7 @@ async def _counts(sessions) -> tuple[int, int]:
 
 
 async def test_a_connection_unit_commits_its_statements_and_its_joined_session(sessions):
-    async with connection_unit(sessions.kw["bind"]) as conn:
+    async with connection_unit(sessions_engine(sessions)) as conn:
         await _write_both_ways(sessions, conn, "kept")
         assert queued_any(conn)
     assert await _counts(sessions) == (1, 1)
@@ -60,11 +61,11 @@ async def test_a_connection_unit_commits_its_statements_and_its_joined_session(s
 
 async def test_a_connection_unit_that_fails_leaves_nothing(sessions):
     with pytest.raises(LookupError):
-        async with connection_unit(sessions.kw["bind"]) as conn:
+        async with connection_unit(sessions_engine(sessions)) as conn:
             await _write_both_ways(sessions, conn, "lost")
             raise LookupError("the turn failed after writing")
     assert await _counts(sessions) == (0, 0)
-    async with connection_unit(sessions.kw["bind"]) as conn:  # the connection is usable
+    async with connection_unit(sessions_engine(sessions)) as conn:  # the connection is usable
         await _write_both_ways(sessions, conn, "after")
     assert await _counts(sessions) == (1, 1)
 
@@ -73,7 +74,7 @@ async def test_a_unit_whose_joined_flush_failed_fails_even_if_that_was_caught(se
     """A failed flush rolls the unit's transaction back: the unit must not end as if
     all went well (what came before the failure is gone)."""
     with pytest.raises(UnitEnded):
-        async with connection_unit(sessions.kw["bind"]) as conn:
+        async with connection_unit(sessions_engine(sessions)) as conn:
             await _write_both_ways(sessions, conn, "first")
             joined = joined_session(conn)
             joined.add(OutboundSms(dedupe_key="first", channel="sms", phone="+8613800000001",
@@ -83,7 +84,7 @@ async def test_a_unit_whose_joined_flush_failed_fails_even_if_that_was_caught(se
                 await joined.flush()  # the same dedupe key: refused
             await joined.close()
     assert await _counts(sessions) == (0, 0)
-    async with connection_unit(sessions.kw["bind"]) as conn:  # the connection is usable
+    async with connection_unit(sessions_engine(sessions)) as conn:  # the connection is usable
         await _write_both_ways(sessions, conn, "after")
     assert await _counts(sessions) == (1, 1)
 
@@ -91,7 +92,7 @@ async def test_a_unit_whose_joined_flush_failed_fails_even_if_that_was_caught(se
 async def test_what_a_unit_noted_ends_with_its_transaction(sessions):
     """The SQLite default has one pooled connection: the next unit gets the same one,
     and must not think it queued a message the first did."""
-    engine = sessions.kw["bind"]
+    engine = sessions_engine(sessions)
     async with connection_unit(engine) as conn:
         await enqueue_sms(conn, dedupe_key="once", phone="+8613800000001", body="hi",
                           kind="test", now=NOW)
@@ -101,7 +102,7 @@ async def test_what_a_unit_noted_ends_with_its_transaction(sessions):
 
 
 async def test_a_unit_inside_another_fails_at_once(sessions):
-    engine = sessions.kw["bind"]
+    engine = sessions_engine(sessions)
     started = time.monotonic()
     async with connection_unit(engine) as conn:
         with pytest.raises(NestedSession):

@@ -12,7 +12,7 @@ from market import cases
 from market.optouts import set_opt_out
 from market.reminders import run_reminders
 from market.wages import WageRules, delivery_time
-from store.db import connection_unit
+from store.db import connection_unit, sessions_engine
 from store.models import (
     CaseEvent,
     CaseWorker,
@@ -237,7 +237,7 @@ async def test_workers_reporting_one_job_share_its_case_and_a_repeat_changes_not
     # As a call's turn reports (on its own connection, with the amount said), twice for
     # the first worker: the second report finds them in the case already.
     for worker, amount in ((workers[0], 20000), (workers[1], 30000), (workers[0], 99900)):
-        async with connection_unit(market.sessions.kw["bind"]) as conn:
+        async with connection_unit(sessions_engine(market.sessions)) as conn:
             await cases.report_by_worker(conn, worker, amount_fen=amount, via="worker_call",
                                          now=market.clock(), catalogue=CATALOGUE,
                                          hold_employer=True)
