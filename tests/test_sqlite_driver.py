@@ -119,6 +119,22 @@ async def test_quick_statements_run_on_the_loop_from_begin_to_commit(engine, tri
     assert sorted(tuple(row) for row in rows) == [("a", 3), ("b", 3)]
 
 
+async def test_back_to_back_quick_transactions_send_sqlite_only_their_own_sql(engine):
+    sent: list[str] = []
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection._conn
+        for size in (1, 2, 3):
+            if size == 2:  # the first settled the connection's wait for a lock
+                raw.set_trace_callback(sent.append)
+            with sqlite_driver.quick_statements():
+                await conn.execute(update(THINGS).values(size=size))
+            await conn.commit()
+        raw.set_trace_callback(None)
+        busy_ms = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+    assert [sql.split()[0] for sql in sent] == ["BEGIN", "UPDATE", "COMMIT"] * 2
+    assert busy_ms == 30_000, "a statement on the thread waits for a lock as before"
+
+
 async def test_quick_statements_wait_for_another_writer_on_the_thread(engine, tmp_path,
                                                                      trips):
     async def write() -> None:
