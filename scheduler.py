@@ -55,6 +55,21 @@ class Sweep:
             scheduler.modify_job(self.job_id, next_run_time=datetime.now(UTC))
 
 
+async def stop(scheduler: AsyncIOScheduler, sweeps: list[Sweep]) -> None:
+    """Stops new runs, lets the ones in flight finish (a send is never cut in half), then
+    shuts the scheduler down: shutting down first would cancel them."""
+    if scheduler.running:
+        scheduler.pause()
+        # A run handed to the executor just before the pause starts on the loop's next
+        # turn: let it start, so that finish() waits for it instead of shutdown()
+        # cancelling it halfway.
+        await asyncio.sleep(0)
+    for sweep in sweeps:
+        await sweep.finish()
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+
+
 def build_scheduler(sweeps: dict[Sweep, float]) -> AsyncIOScheduler:
     """One interval job per sweep (seconds between runs); each runs once at start-up too,
     so whatever fell due while Gigline was down goes out now."""

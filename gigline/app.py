@@ -260,19 +260,8 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        # Stop new runs, let the ones in flight finish (a send is never cut in half),
-        # then stop: shutting down first would cancel them.
-        if scheduler.running:
-            scheduler.pause()
-            # A run handed to the executor just before the pause starts on the loop's
-            # next turn: let it start, so that finish() waits for it instead of
-            # shutdown() cancelling it halfway.
-            await asyncio.sleep(0)
-        for sweep in (market, outbox, statistics, statuses):
-            await sweep.finish()
+        await market_clock.stop(scheduler, [market, outbox, statistics, statuses])
         await sender.finish()
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
         await watch.close()
 
 
