@@ -63,15 +63,16 @@ async def open_or_join(executor: Executor, *, worker, hire, owed_fen: int, opene
     `id` and `phone`: a Worker, or a call's caller; `hire`: anything with a hire's `id`
     and `job_id`, or None); else a new case. Keyed statements, no ORM objects: a worker
     reports from a call's turn, on its connection."""
-    employer_id = (await execute_keyed(executor, _EMPLOYER_OF_JOB, {"job_id": hire.job_id})
-                   ).scalar() if hire else None
-    found = None
+    employer_id = found = None
     if hire is not None:
+        employer_id = (await execute_keyed(executor, _EMPLOYER_OF_JOB, {"job_id": hire.job_id})
+                       ).scalar()
         found = (await execute_keyed(executor, _OPEN_CASE, {
             "employer_id": employer_id, "job_id": hire.job_id, "open": list(CASE_OPEN),
         })).scalar()
-    case = CaseJoined(found, employer_id) if found is not None else None
-    if case is None:
+    if found is not None:
+        case = CaseJoined(found, employer_id)
+    else:
         case = CaseJoined((await execute_keyed(executor, _NEW_CASE, {
             "employer_id": employer_id, "job_id": hire.job_id if hire else None,
             "status": CaseStatus.OPEN, "opened_by": opened_by, "owed_fen": 0,
