@@ -45,6 +45,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from store.listed import InListed
 from store.models import Area, Employer, Job, JobLine, Offer, OptOut, Worker, WorkerTrade
 from store.repo import Executor, engine_of
 from store.statuses import (
@@ -236,7 +237,7 @@ def for_a_worker() -> dict[str, ColumnElement[bool]]:
     (`for_worker_params`)."""
     midnight = bindparam("available_from", type_=Job.start_at.type)
     return {"reach": and_(Worker.id == bindparam("worker_id"),
-                          Job.town_id.in_(bindparam("towns", expanding=True))),
+                          InListed(Job.town_id, "towns")),
             # A worker available any day leaves the parameter empty.
             "available": Job.start_at >= func.coalesce(midnight, Job.start_at)}
 

@@ -83,7 +83,8 @@ def _compile(statement: Executable, dialect: Dialect, params: dict) -> _Compiled
             or any(bind.callable is not None for bind in compiled.binds.values())):
         return None  # Python-side defaults, callables: SQLAlchemy's execution runs them
     given = {name: [_Given(name, i) for i in range(len(value))]
-             if isinstance(value, list | tuple) else _Given(name)
+             if isinstance(value, list | tuple) and _expanding(compiled, name)
+             else _Given(name)  # a list too, where it is one array (store.listed)
              for name, value in params.items()}
     expanded = compiled.construct_expanded_state(given)  # IN lists rendered at their length
     processors = {name: bind.type._cached_bind_processor(dialect)
@@ -100,6 +101,11 @@ def _compile(statement: Executable, dialect: Dialect, params: dict) -> _Compiled
     return _Compiled(expanded.statement, tuple(parameters), tuple(c.type for c in columns),
                      namedtuple("Row", [c.key for c in columns], rename=True)
                      if columns else None, _RUNNERS[dialect.driver])
+
+
+def _expanding(compiled, name: str) -> bool:
+    bind = compiled.binds.get(name)
+    return bind is not None and bind.expanding
 
 
 @dataclass

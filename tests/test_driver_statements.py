@@ -21,12 +21,14 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from store.db import database_unreachable, make_engine, make_sessionmaker
 from store.driver_statements import DriverStatement
+from store.listed import InListed
 from store.repo import KeyedInsertIgnoringDuplicates, execute_keyed
 from store.types import UtcDateTime
 
@@ -61,6 +63,8 @@ ADD = DriverStatement(insert(THINGS).returning(THINGS.c.id))
 SET_BY_NAME = DriverStatement(update(THINGS).where(THINGS.c.name == bindparam("key")))
 DROP = DriverStatement(delete(THINGS).where(THINGS.c.name == bindparam("name")))
 COUNT = DriverStatement(select(func.count()).select_from(THINGS))
+IDS_LISTED = DriverStatement(select(THINGS.c.name).where(InListed(THINGS.c.id, "ids"))
+                             .order_by(THINGS.c.name))
 
 
 @pytest.fixture
@@ -139,3 +143,20 @@ async def test_a_python_side_default_is_left_to_sqlalchemy(sessions):
         await execute_keyed(session, ADD, values)
         assert await session.scalar(
             select(THINGS.c.stamp).where(THINGS.c.name == "defaulted")) == 7
+
+
+async def test_a_listed_parameter_reads_as_in_and_is_one_statement_on_postgresql(sessions):
+    async with sessions() as session, session.begin():
+        ids = {name: (await execute_keyed(session, ADD, thing(name))).scalar()
+               for name in ("a", "b", "c")}
+    async with sessions() as session:
+        for listed in ([ids["a"], ids["c"]], [ids["b"]], [*ids.values(), -1], []):
+            ours = (await execute_keyed(session, IDS_LISTED, {"ids": listed})).scalars()
+            theirs = (await session.execute(IDS_LISTED.statement, {"ids": listed})).scalars()
+            assert ours == list(theirs) == sorted(n for n, i in ids.items() if i in listed)
+        if session.bind.dialect.name == "postgresql":
+            # What the server holds prepared on this connection: one for every length.
+            prepared = await session.scalars(text(
+                "SELECT statement FROM pg_prepared_statements "
+                "WHERE statement LIKE 'SELECT driver_things.name%'"))
+            assert len(prepared.all()) == 1
