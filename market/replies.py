@@ -91,21 +91,29 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
 
 
 async def _reserve(session: AsyncSession, worker: Worker, line_id: int, *,
-                   catalogue: Catalogue, timezone: str, hotline: str,
-                   now: datetime) -> str | None:
+                   catalogue: Catalogue, timezone: str, hotline: str, now: datetime,
+                   read: tuple[str, str | None] | None = None) -> str | None:
+    """`read`: the job's code and the next job alerted to the worker with a slot, read
+    in this transaction just before: a refusal is then answered with no more reads (a
+    crowd's late takers, refused under the line's lock, are many)."""
     outcome = await reserve_slot(
         session, worker, line_id, channel=OfferChannel.SMS, now=now,
         today=market_today(now, timezone), timezone=timezone, catalogue=catalogue)
     if outcome == RESERVED:
         return None
-    facts = await line_facts(session, line_id, timezone=timezone, catalogue=catalogue)
+    if read is None:
+        code = (await line_facts(session, line_id, timezone=timezone, catalogue=catalogue)).code
+    else:
+        code, next_code = read
     if outcome == NOT_OPEN:
-        return catalogue.text("sms_not_open", code=facts.code, hotline=hotline)
+        return catalogue.text("sms_not_open", code=code, hotline=hotline)
     if outcome == OVERLAP:
-        return catalogue.text("sms_overlap", code=facts.code)
-    others = [code for other, code in await open_offers(session, worker.id, now)
-              if other != line_id]
-    return _full(catalogue, facts.code, others[0] if others else None)
+        return catalogue.text("sms_overlap", code=code)
+    if read is None:
+        others = [other_code for other, other_code in await open_offers(session, worker.id, now)
+                  if other != line_id]
+        next_code = others[0] if others else None
+    return _full(catalogue, code, next_code)
 
 
 def _full(catalogue: Catalogue, code: str, next_code: str | None) -> str:
@@ -161,6 +169,7 @@ async def take_job_by_code(executor: Executor, *, phone: str, job_code: str,
     # days taken, full.
     if not row.open:
         return catalogue.text("sms_not_open", code=row.code, hotline=hotline)
+    read = None  # the code and next job, when read
     if row.offer_status not in HOLDING_A_SLOT:
         could, overlap, next_code = (await execute_keyed(executor, _REFUSAL_FACTS, {
             "job_id": row.job_id, "line_id": row.line_id, "now": now,
@@ -172,10 +181,11 @@ async def take_job_by_code(executor: Executor, *, phone: str, job_code: str,
             return catalogue.text("sms_overlap", code=row.code)
         if row.full:
             return _full(catalogue, row.code, next_code)
+        read = (row.code, next_code)
     async with orm_session(executor) as session:
         worker = await load_worker(session, phone)
         return await _reserve(session, worker, row.line_id, catalogue=catalogue,
-                              timezone=timezone, hotline=hotline, now=now)
+                              timezone=timezone, hotline=hotline, now=now, read=read)
 
 
 def _refusal_facts() -> Select:
