@@ -119,17 +119,22 @@ async def reserve_slot(
     today: date,
     timezone: str,
     catalogue: Catalogue,
+    refusals_read: bool = False,
 ) -> SlotOutcome:
     """Takes one slot of the line for the worker. Returns RESERVED, or why not: NOT_OPEN
     (closed, of an unverified employer, or a line the worker was never offered and could
     not be), OVERLAP (they hold work on some of those days) or FULL.
 
     Atomic on any database: the slot is counted by a conditional UPDATE, so with 10 slots
-    and a crowd of accepts exactly 10 succeed. The employer is then asked to confirm."""
-    refused = await _refusal(session, worker, job_line_id, now=now, today=today,
-                             timezone=timezone)
-    if refused is not None:
-        return refused
+    and a crowd of accepts exactly 10 succeed. The employer is then asked to confirm.
+    `refusals_read`: the caller has just read, in this transaction and with no lock as
+    `_refusal` does, that none of its refusals holds (`market.replies` for an SMS by job
+    code): only the locked steps are left."""
+    if not refusals_read:
+        refused = await _refusal(session, worker, job_line_id, now=now, today=today,
+                                 timezone=timezone)
+        if refused is not None:
+            return refused
     row = (await session.execute(
         _open_lines(today, timezone).where(JobLine.id == job_line_id)
     )).first()

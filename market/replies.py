@@ -94,11 +94,13 @@ async def _reserve(session: AsyncSession, worker: Worker, line_id: int, *,
                    catalogue: Catalogue, timezone: str, hotline: str, now: datetime,
                    read: tuple[str, str | None] | None = None) -> str | None:
     """`read`: the job's code and the next job alerted to the worker with a slot, read
-    in this transaction just before: a refusal is then answered with no more reads (a
+    in this transaction just before with every refusal `reserve_slot` reads first: it
+    then reads none of them again, and a refusal is answered with no more reads (a
     crowd's late takers, refused under the line's lock, are many)."""
     outcome = await reserve_slot(
         session, worker, line_id, channel=OfferChannel.SMS, now=now,
-        today=market_today(now, timezone), timezone=timezone, catalogue=catalogue)
+        today=market_today(now, timezone), timezone=timezone, catalogue=catalogue,
+        refusals_read=read is not None)
     if outcome == RESERVED:
         return None
     if read is None:
