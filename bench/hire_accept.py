@@ -10,10 +10,13 @@ in the crowd would wait."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import tempfile
 import time as clock
 from collections import Counter
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -22,10 +25,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from twilio.request_validator import RequestValidator
 
 from basics.clock import market_today
-from bench.hire_hotline import hotline_env, serving_hotline
+from bench.hire_hotline import free_port, hotline_env, serving_hotline
 from bench.hire_population import Market
 from bench.hire_stats import summary_ms
 from bench.procstat import tree_cpu
+from bench.servers import ServerProcess
 from gigline.settings import Settings
 from market import jobs
 from market.matching import eligible_pairs, for_line, towns_within_reach
@@ -118,31 +122,38 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
     own process(es), as a carrier's would reach it; this process only sends them. Two
     crowds, each on a job of its own: the first the server sees after it starts (its
     database connections opened and PostgreSQL's plans made for it), then a second, as a
-    hotline that has been answering meets the next one."""
+    hotline that has been answering meets the next one. First of all the same crowd goes
+    to a bare aiohttp handler (`bench/servers.py bare`: Gigline's empty answer, nothing
+    read), the yardstick of what one process on this host answers at best in this run."""
     env = hotline_env(database_url, scheduler=False, outbox_interval=2)
     settings = Settings.from_env(env)
     url = f"{settings.public_url}/twilio/sms"
-    async with serving_hotline(env, serve_workers) as server, aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0), trace_configs=[_sending_times()]) as http:
-        return {name: await _sms_crowd(http, url, settings, server, sessions, market, now,
-                                       crowd, serve_workers=serve_workers)
-                for name in CROWDS}
+    races = {}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                     trace_configs=[_sending_times()]) as http:
+        races["bare"] = await _bare_crowd(http, settings, market, crowd)
+        async with serving_hotline(env, serve_workers) as server:
+            for name in CROWDS:
+                races[name] = await _sms_crowd(http, url, settings, server, sessions, market,
+                                               now, crowd, serve_workers=serve_workers)
+    return races
 
 
-async def _sms_crowd(http: aiohttp.ClientSession, url: str, settings: Settings, server: int,
-                     sessions: async_sessionmaker, market: Market, now: datetime, crowd: int,
-                     *, serve_workers: int) -> dict:
-    job = await crowd_job(sessions, market, now)
-    phones = await crowd_phones(sessions, market, crowd)
+def _signed_forms(url: str, settings: Settings, phones: list[str], body: str) -> list:
     validator = RequestValidator(settings.auth_token)
     forms = []
     for phone in phones:
         params = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": settings.account_sid,
-                  "From": phone, "To": settings.sms_from_number, "Body": job.code,
+                  "From": phone, "To": settings.sms_from_number, "Body": body,
                   "NumSegments": "1", "ApiVersion": "2010-04-01"}
         forms.append((params, {"X-Twilio-Signature": validator.compute_signature(url, params)}))
-    async with sessions() as session:
-        before = await session.scalar(select(func.max(OutboundSms.id))) or 0
+    return forms
+
+
+async def _send_crowd(http: aiohttp.ClientSession, url: str, forms: list,
+                      server: int) -> tuple[list, dict]:
+    """Posts every form at once: each answer's (status, seconds from its request's send,
+    its send from the common start), and the timings of the whole crowd."""
     start, cpu, server_cpu = clock.perf_counter(), clock.process_time(), tree_cpu(server)
 
     async def text_in(params: dict, headers: dict) -> tuple[int, float, float]:
@@ -159,18 +170,8 @@ async def _sms_crowd(http: aiohttp.ClientSession, url: str, settings: Settings, 
     done = [r for r in results if not isinstance(r, BaseException)]
     statuses = Counter(str(status) for status, _, _ in done)
     statuses.update(type(r).__name__ for r in results if isinstance(r, BaseException))
-    filled, held = await _outcome(sessions, job.id)
-    answers = await _answers(sessions, phones, job, now, market.timezone,
-                             after_id=before)
-    return {
-        "crowd": len(phones), "slots": SLOTS, "http_statuses": dict(statuses),
-        "line_filled": filled, "offers_held": held, "answers": answers,
-        # Exact fill, and every caller answered once with the truth: 10 held places, "full"
-        # for the other workers the line was open to, "not open" for the rest.
-        "exactly_10": filled == held == answers["reserved"] == SLOTS
-        and answers["full"] == answers["eligible"] - SLOTS
-        and answers["not_open"] == len(phones) - answers["eligible"]
-        and answers["phones_answered_once"] and answers["winners_eligible"],
+    return done, {
+        "http_statuses": dict(statuses),
         # From each webhook's request on the wire to its answer read: what a worker waits
         # once the carrier posts their SMS. The sender is one Python process: it prepares,
         # connects and sends 1,000 requests over a few hundred ms, a wait a carrier's many
@@ -180,10 +181,54 @@ async def _sms_crowd(http: aiohttp.ClientSession, url: str, settings: Settings, 
             sent + waited for status, waited, sent in done if status == 200),
         "sent_ms": summary_ms(sent for _, _, sent in done),
         "total_s": round(total, 2),
-        "server_processes": serve_workers,
         "server_cpu_s": round(server_cpu, 2),
-        "cpu_ms_per_accept": round(server_cpu * 1000 / max(len(phones), 1), 2),
+        "cpu_ms_per_accept": round(server_cpu * 1000 / max(len(forms), 1), 2),
         "client_cpu_s": round(cpu, 2),  # the carrier's side: this process sending them
+    }
+
+
+async def _bare_crowd(http: aiohttp.ClientSession, settings: Settings, market: Market,
+                      crowd: int) -> dict:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    phones = [f"+86139{n:08d}" for n in range(crowd)]
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = ServerProcess("bare", ["bare", str(port)], dict(os.environ),
+                             f"http://127.0.0.1:{port}", Path(tmp) / "bare.log")
+        await bare.start()
+        try:
+            done, timings = await _send_crowd(
+                http, url, _signed_forms(url, settings, phones, "J1"), bare.pid)
+        finally:
+            bare.stop()
+    return {"crowd": crowd, "server_processes": 1, **timings,
+            "all_answered": len(done) == crowd and timings["http_statuses"] == {"200": crowd}}
+
+
+async def _sms_crowd(http: aiohttp.ClientSession, url: str, settings: Settings, server: int,
+                     sessions: async_sessionmaker, market: Market, now: datetime, crowd: int,
+                     *, serve_workers: int) -> dict:
+    job = await crowd_job(sessions, market, now)
+    phones = await crowd_phones(sessions, market, crowd)
+    forms = _signed_forms(url, settings, phones, job.code)
+    async with sessions() as session:
+        before = await session.scalar(select(func.max(OutboundSms.id))) or 0
+    _, timings = await _send_crowd(http, url, forms, server)
+    filled, held = await _outcome(sessions, job.id)
+    answers = await _answers(sessions, phones, job, now, market.timezone,
+                             after_id=before)
+    return {
+        "crowd": len(phones), "slots": SLOTS, "line_filled": filled, "offers_held": held,
+        "answers": answers,
+        # Exact fill, and every caller answered once with the truth: 10 held places, "full"
+        # for the other workers the line was open to, "not open" for the rest.
+        "exactly_10": filled == held == answers["reserved"] == SLOTS
+        and answers["full"] == answers["eligible"] - SLOTS
+        and answers["not_open"] == len(phones) - answers["eligible"]
+        and answers["phones_answered_once"] and answers["winners_eligible"]
+        and timings["http_statuses"] == {"200": len(phones)},
+        "server_processes": serve_workers,
+        **timings,
     }
 
 

@@ -2,7 +2,7 @@
 
     python bench/servers.py gigline        # Gigline from GIGLINE_* settings in the environment
     python bench/servers.py gigline-workers N  # the same as `gigline serve --workers N`
-    python bench/servers.py bare PORT      # the baseline: constant TwiML, nothing else
+    python bench/servers.py bare PORT      # the baseline: constant answers, nothing else
 
 With BENCH_GC_PAUSES=<file> set, the Gigline process records its collector pauses there.
 
@@ -105,13 +105,19 @@ def bare_twiml(public_url: str) -> str:
 
 
 async def serve_bare(port: int) -> None:
+    from telephony.twilio.twiml import empty_messaging_response
+
     twiml = bare_twiml(f"http://127.0.0.1:{port}")
+    empty = empty_messaging_response()  # Gigline's answer to an SMS webhook
 
     async def turn(request: web.Request) -> web.Response:
         return web.Response(text=twiml, content_type="text/xml")
 
     async def status(request: web.Request) -> web.Response:
         return web.Response(status=204)
+
+    async def sms(request: web.Request) -> web.Response:
+        return web.Response(text=empty, content_type="text/xml")
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -120,6 +126,7 @@ async def serve_bare(port: int) -> None:
     for path in ("/twilio/voice", "/twilio/voice/gather", "/twilio/voice/record"):
         app.router.add_post(path, turn)
     app.router.add_post("/twilio/status", status)
+    app.router.add_post("/twilio/sms", sms)
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
