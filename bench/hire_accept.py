@@ -124,14 +124,14 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
     database connections opened and PostgreSQL's plans made for it), then a second, as a
     hotline that has been answering meets the next one. First of all the same crowd goes
     to a bare aiohttp handler (`bench/servers.py bare`: Gigline's empty answer, nothing
-    read), the yardstick of what one process on this host answers at best in this run."""
+    read): the baseline for how fast this host serves the crowd while Gigline is measured."""
     env = hotline_env(database_url, scheduler=False, outbox_interval=2)
     settings = Settings.from_env(env)
     url = f"{settings.public_url}/twilio/sms"
     races = {}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                      trace_configs=[_sending_times()]) as http:
-        races["bare"] = await _bare_crowd(http, settings, market, crowd)
+        races["bare"] = await _bare_crowd(http, settings, crowd)
         async with serving_hotline(env, serve_workers) as server:
             for name in CROWDS:
                 races[name] = await _sms_crowd(http, url, settings, server, sessions, market,
@@ -187,8 +187,7 @@ async def _send_crowd(http: aiohttp.ClientSession, url: str, forms: list,
     }
 
 
-async def _bare_crowd(http: aiohttp.ClientSession, settings: Settings, market: Market,
-                      crowd: int) -> dict:
+async def _bare_crowd(http: aiohttp.ClientSession, settings: Settings, crowd: int) -> dict:
     port = free_port()
     url = f"http://127.0.0.1:{port}/twilio/sms"
     phones = [f"+86139{n:08d}" for n in range(crowd)]

@@ -169,7 +169,7 @@ def summary_rows(result: dict) -> list[list[str]]:
             rows.append([db, f"POST /api/jobs -> first alert SMS, {timed['headcount']} slots, "
                          f"{timed['offers_per_wave_mean']} offers a wave", *_latency_cells(alert),
                          f"p50 < {target_ms} ms", "met" if met else "MISSED"])
-    if "accept_http_bare" in result:  # the yardstick: what this host answers at best
+    if "accept_http_bare" in result:  # the baseline: a handler doing no work
         bare = result["accept_http_bare"]
         rows.append([db, f"{bare['crowd']} SMS webhooks to a bare aiohttp handler (nothing read, "
                      f"Gigline's empty answer): all done in {bare['total_s']}s, server CPU "

@@ -52,4 +52,3 @@ class _ArrayText(TypeDecorator):
 def _any_of_array(element: InListed, compiler, **kw) -> str:
     listed = cast(bindparam(element.name, type_=_ArrayText()), ARRAY(Integer))
     return compiler.process(element.column == any_(listed), **kw)
-
