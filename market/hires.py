@@ -14,7 +14,7 @@ from basics.market_views import HireView
 from basics.phones import spoken_number
 from market.matching import day_number
 from market.notices import LineFacts, line_facts, worker_label
-from market.outbox import PRIORITY_REPLY, enqueue_sms
+from market.outbox import PRIORITY_REPLY, Sms, enqueue_sms
 from market.wages import WageRules, correct_owed, plan_hire
 from prompts.catalogue import Catalogue
 from store.models import Area, Employer, Hire, Job, JobLine, Offer, Trade, Worker
@@ -23,22 +23,22 @@ from store.statuses import UNDER_WAY, Channel, HireStatus, JobStatus, OfferStatu
 INSURANCE_OVER_DAYS = 3  # Yuncheng's rule: longer jobs need short-term accident insurance
 
 
-async def ask_employer(session: AsyncSession, offer: Offer, worker: Worker, *,
-                       catalogue: Catalogue, timezone: str, now: datetime) -> None:
-    facts = await line_facts(session, offer.job_line_id, timezone=timezone, catalogue=catalogue)
+def employer_request(offer_id: int, worker: Worker, facts: LineFacts, *,
+                     catalogue: Catalogue, now: datetime) -> list[Sms]:
+    """The SMS asking the employer to confirm the worker who took a slot of the line of
+    `facts` (offer `offer_id`): who they are, and for a long job the insurance it needs."""
     record = (catalogue.text("worker_record", jobs=worker.jobs_completed)
               if worker.jobs_completed else catalogue.text("worker_record_new"))
     if worker.rating_avg is not None:
         record += catalogue.text("worker_rating", stars=f"{worker.rating_avg:.1f}")
     bodies = [catalogue.text("sms_employer_confirm", worker=worker_label(worker),
-                             code=facts.code, trade=facts.trade, record=record, offer=offer.id)]
+                             code=facts.code, trade=facts.trade, record=record, offer=offer_id)]
     if facts.days > INSURANCE_OVER_DAYS:  # its own SMS: each message fits one segment
-        bodies.append(catalogue.text("sms_employer_insurance", code=facts.code, offer=offer.id))
-    for kind, body in zip(("employer_confirm", "employer_insurance"), bodies, strict=False):
-        await enqueue_sms(session, dedupe_key=f"{kind}:{offer.id}:{now.timestamp()}",
-                          phone=facts.employer_phone, body=body, kind=kind,
-                          priority=PRIORITY_REPLY, now=now)
-    offer.employer_asked_at, offer.employer_reminded_at = now, None
+        bodies.append(catalogue.text("sms_employer_insurance", code=facts.code, offer=offer_id))
+    return [Sms(f"{kind}:{offer_id}:{now.timestamp()}", facts.employer_phone, body, kind,
+                PRIORITY_REPLY)
+            for kind, body in zip(("employer_confirm", "employer_insurance"), bodies,
+                                  strict=False)]
 
 
 async def waiting_requests(session: AsyncSession, phone: str) -> list[int]:

@@ -3,12 +3,12 @@ job and rendered from the catalogue."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.outbox import PRIORITY_ALERT, PRIORITY_NOTICE, Sms, enqueue_sms
@@ -48,7 +48,7 @@ async def line_facts(session: AsyncSession, line_id: int, *, timezone: str,
     key = (line_id, timezone, catalogue.language)
     if key not in cache:
         row = (await session.execute(_FACTS.where(JobLine.id == line_id))).one()
-        cache[key] = _facts(*row, timezone=timezone, catalogue=catalogue)
+        cache[key] = facts_of(row, timezone=timezone, catalogue=catalogue)
     return cache[key]
 
 
@@ -60,24 +60,33 @@ async def lines_facts(session: AsyncSession, line_ids: Iterable[int], *, timezon
     wanted = set(line_ids)
     missing = [n for n in wanted if (n, timezone, catalogue.language) not in cache]
     if missing:
-        for row in await session.execute(_FACTS.where(JobLine.id.in_(missing))):
-            cache[(row[0].id, timezone, catalogue.language)] = _facts(
-                *row, timezone=timezone, catalogue=catalogue)
+        for row in await session.execute(_FACTS_BY_ID.where(JobLine.id.in_(missing))):
+            cache[(row.id, timezone, catalogue.language)] = facts_of(
+                row[1:], timezone=timezone, catalogue=catalogue)
     return {n: cache[(n, timezone, catalogue.language)] for n in wanted}
 
 
-_FACTS = (select(JobLine, Job, Trade.name, Area.name, Employer)
-          .join(Job, Job.id == JobLine.job_id)
-          .join(Trade, Trade.id == JobLine.trade_id)
-          .join(Area, Area.id == Job.town_id)
-          .join(Employer, Employer.id == Job.employer_id))
+def facts_read(*columns) -> Select:
+    """`columns`, then a line's facts (as `facts_of` takes them), from the line joined to
+    its job, trade, town and employer."""
+    return (select(*columns, Job.code, Trade.name.label("trade"), JobLine.day_wage_fen,
+                   Job.days, Area.name.label("town"), Job.address, Job.start_at, Job.daily_pay,
+                   Employer.name.label("employer"), Employer.phone.label("employer_phone"))
+            .select_from(JobLine)
+            .join(Job, Job.id == JobLine.job_id)
+            .join(Trade, Trade.id == JobLine.trade_id)
+            .join(Area, Area.id == Job.town_id)
+            .join(Employer, Employer.id == Job.employer_id))
 
 
-def _facts(line: JobLine, job: Job, trade: str, town: str, employer: Employer, *,
-           timezone: str, catalogue: Catalogue) -> LineFacts:
-    return LineFacts(job.code, trade, line.day_wage_fen, job.days, town, job.address,
-                     start_text(job.start_at, timezone, catalogue), job.daily_pay,
-                     employer.name, employer.phone)
+_FACTS, _FACTS_BY_ID = facts_read(), facts_read(JobLine.id)
+
+
+def facts_of(values: Sequence, *, timezone: str, catalogue: Catalogue) -> LineFacts:
+    """The facts of `facts_read`'s columns."""
+    code, trade, wage_fen, days, town, address, start_at, daily_pay, employer, phone = values
+    return LineFacts(code, trade, wage_fen, days, town, address,
+                     start_text(start_at, timezone, catalogue), daily_pay, employer, phone)
 
 
 async def enqueue_alert(session: AsyncSession, offer: Offer, phone: str, *,

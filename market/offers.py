@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Executable,
     Integer,
     Select,
     and_,
@@ -21,19 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from basics.market_views import OfferView, SlotOutcome
-from market.hires import ask_employer
+from market.hires import employer_request
 from market.matching import (
     eligible_pairs,
     for_a_worker,
     for_worker_params,
     towns_within_reach,
 )
-from market.notices import line_facts
-from market.outbox import PRIORITY_REPLY, enqueue_sms
+from market.notices import facts_of, facts_read
+from market.optouts import is_opted_out
+from market.outbox import PRIORITY_REPLY, Sms, enqueue_many
 from prompts.catalogue import Catalogue
 from store.driver_statements import DriverStatement
 from store.models import Area, Employer, Job, JobLine, Offer, Trade, Worker
-from store.repo import Executor, execute_keyed, insert_ignoring_duplicates
+from store.repo import DIALECT_INSERTS, Executor, dialect_name, execute_keyed
 from store.statuses import HOLDING_A_SLOT, JobStatus, OfferChannel, OfferStatus, Verification
 
 MAX_OFFERS_READ = 10
@@ -42,22 +44,62 @@ RESERVED, FULL, OVERLAP, NOT_OPEN = (SlotOutcome.RESERVED, SlotOutcome.FULL, Slo
                                      SlotOutcome.NOT_OPEN)
 
 
-def _open_lines(today: date, timezone: str):
-    """Lines a worker already offered may still take: open, of a verified employer, not
-    started before today. Whether a slot is free is the reservation's own question."""
-    start_of_today = datetime.combine(today, time(0), ZoneInfo(timezone))
-    return (
-        select(JobLine, Job, Trade.name, Area)
-        .join(Job, Job.id == JobLine.job_id)
-        .join(Employer, Employer.id == Job.employer_id)
-        .join(Trade, Trade.id == JobLine.trade_id)
-        .join(Area, Area.id == Job.town_id)
-        .where(
-            Job.status == JobStatus.OPEN,
-            Employer.verification == Verification.VERIFIED,
-            Job.start_at >= start_of_today,
-        )
-    )
+def _open_line_and_worker() -> Select:
+    """A line a worker already offered may still take (open, of a verified employer, not
+    started before today; whether a slot is free is the reservation's own question): its
+    job's id, whether the worker and the employer opted out of SMS, and the line's facts
+    (`market.notices.facts_of`). The worker's row is locked by it: one accept at a time
+    per worker, so two overlapping jobs cannot both be taken."""
+    return (facts_read(Job.id.label("job_id"),
+                       is_opted_out(Worker.phone).label("worker_opted_out"),
+                       is_opted_out(Employer.phone).label("employer_opted_out"))
+            .join(Worker, Worker.id == bindparam("worker_id"))
+            .where(JobLine.id == bindparam("line_id"), Job.status == JobStatus.OPEN,
+                   Employer.verification == Verification.VERIFIED,
+                   Job.start_at >= bindparam("start_of_today", type_=Job.start_at.type))
+            .with_for_update(of=Worker))
+
+
+def _held_and_overlapping() -> Select:
+    """The worker's offer of the job, and whether they hold a slot on some of its days:
+    read by a statement after the worker's lock is held (PostgreSQL reads a statement's
+    other rows in the snapshot the statement began with)."""
+    job = aliased(Job)
+    own = select(Offer.status).where(Offer.job_id == job.id,
+                                     Offer.worker_id == bindparam("worker_id")).scalar_subquery()
+    return select(own, holds_overlapping_days(job)).where(job.id == bindparam("job_id"))
+
+
+_TAKE_SLOT = DriverStatement(
+    update(JobLine.__table__)
+    .where(JobLine.id == bindparam("line_id"), JobLine.filled < JobLine.headcount)
+    .values(filled=JobLine.filled + 1))
+_GIVE_SLOT_BACK = DriverStatement(
+    update(JobLine.__table__).where(JobLine.id == bindparam("line_id"))
+    .values(filled=JobLine.filled - 1))
+
+
+def _accept_offer(insert) -> Executable:
+    """The worker's offer of the job accepted on the line, whether it was alerted (a row
+    to update) or not (a row to add), and the employer asked: one statement, returning
+    the offer's id; none if the offer holds a slot already."""
+    table = Offer.__table__
+    statement = insert(table).values({
+        column: bindparam(column) for column in (
+            "job_id", "job_line_id", "worker_id", "status", "channel", "wave", "score",
+            "created_at", "accepted_at", "employer_asked_at")})
+    taken = ("status", "job_line_id", "channel", "accepted_at", "employer_asked_at")
+    return statement.on_conflict_do_update(
+        index_elements=["job_id", "worker_id"],
+        set_={**{name: statement.excluded[name] for name in taken},
+              "employer_reminded_at": None},
+        where=table.c.status.not_in(HOLDING_A_SLOT),
+    ).returning(table.c.id)
+
+
+@cache
+def _accept_offer_on(dialect: str) -> DriverStatement:
+    return DriverStatement(_accept_offer(DIALECT_INSERTS[dialect]))
 
 
 @cache
@@ -110,7 +152,7 @@ async def find_offers(
 
 
 async def reserve_slot(
-    session: AsyncSession,
+    executor: Executor,
     worker: Worker,
     job_line_id: int,
     *,
@@ -121,77 +163,57 @@ async def reserve_slot(
     catalogue: Catalogue,
     refusals_read: bool = False,
 ) -> SlotOutcome:
-    """Takes one slot of the line for the worker. Returns RESERVED, or why not: NOT_OPEN
-    (closed, of an unverified employer, or a line the worker was never offered and could
-    not be), OVERLAP (they hold work on some of those days) or FULL.
+    """Takes one slot of the line for the worker (a Worker, or a row of its columns).
+    Returns RESERVED, or why not: NOT_OPEN (closed, of an unverified employer, or a line
+    the worker was never offered and could not be), OVERLAP (they hold work on some of
+    those days) or FULL.
 
     Atomic on any database: the slot is counted by a conditional UPDATE, so with 10 slots
     and a crowd of accepts exactly 10 succeed. The employer is then asked to confirm.
-    `refusals_read`: the caller has just read, in this transaction and with no lock as
-    `_refusal` does, that none of its refusals holds (`market.replies` for an SMS by job
-    code): only the locked steps are left."""
+    `refusals_read`: the caller has just read, with no lock as `_refusal` does, that none
+    of its refusals holds (`market.replies` for an SMS by job code): only the locked
+    steps are left."""
     if not refusals_read:
-        refused = await _refusal(session, worker, job_line_id, now=now, today=today,
+        refused = await _refusal(executor, worker, job_line_id, now=now, today=today,
                                  timezone=timezone)
         if refused is not None:
             return refused
-    row = (await session.execute(
-        _open_lines(today, timezone).where(JobLine.id == job_line_id)
-    )).first()
-    if row is None:  # closed since
+    start_of_today = datetime.combine(today, time(0), ZoneInfo(timezone))
+    line = (await execute_keyed(executor, _OPEN_LINE_AND_WORKER, {
+        "line_id": job_line_id, "worker_id": worker.id,
+        "start_of_today": start_of_today})).first()
+    if line is None:  # closed since
         return NOT_OPEN
-    line, job, _, _ = row
-    # One accept at a time per worker, so two overlapping jobs cannot both be taken.
-    await session.execute(select(Worker.id).where(Worker.id == worker.id).with_for_update())
-    status = await session.scalar(
-        select(Offer.status).where(Offer.job_id == job.id, Offer.worker_id == worker.id)
-    )
+    facts = facts_of(line[3:], timezone=timezone, catalogue=catalogue)
+    status, overlap = (await execute_keyed(executor, _HELD_AND_OVERLAPPING, {
+        "worker_id": worker.id, "job_id": line.job_id})).one()
     if status in HOLDING_A_SLOT:
         return RESERVED
-    if await _holds_overlapping(session, worker.id, job):
+    if overlap:
         return OVERLAP
-    took = await session.execute(
-        update(JobLine)
-        .where(JobLine.id == job_line_id, JobLine.filled < JobLine.headcount)
-        .values(filled=JobLine.filled + 1)
-    )
+    opted_out = {phone for phone, out in ((worker.phone, line.worker_opted_out),
+                                          (facts.employer_phone, line.employer_opted_out))
+                 if out}
+    # The line's row is locked from the slot's UPDATE to the commit, and every other
+    # taker of the line waits for it: everything else is read before, and two
+    # statements are left after it.
+    took = await execute_keyed(executor, _TAKE_SLOT, {"line_id": job_line_id})
     if took.rowcount != 1:
         return FULL
-    values = {
-        "job_id": job.id, "job_line_id": job_line_id, "worker_id": worker.id,
+    offer_id = (await execute_keyed(executor, _accept_offer_on(dialect_name(executor)), {
+        "job_id": line.job_id, "job_line_id": job_line_id, "worker_id": worker.id,
         "status": OfferStatus.ACCEPTED, "channel": channel, "wave": 0, "score": {},
-        "created_at": now, "accepted_at": now,
-    }
-    if not await insert_ignoring_duplicates(session, Offer.__table__, values):
-        claimed = await session.execute(
-            update(Offer)
-            .where(Offer.job_id == job.id, Offer.worker_id == worker.id,
-                   Offer.status.not_in(HOLDING_A_SLOT))
-            .values(status=OfferStatus.ACCEPTED, job_line_id=job_line_id, channel=channel,
-                    accepted_at=now)
-        )
-        if claimed.rowcount != 1:  # a simultaneous accept by this worker got there first
-            await session.execute(
-                update(JobLine).where(JobLine.id == job_line_id)
-                .values(filled=JobLine.filled - 1)
-            )
-            return RESERVED
-    offer = await session.scalar(
-        select(Offer).where(Offer.job_id == job.id, Offer.worker_id == worker.id)
-    )
-    await ask_employer(session, offer, worker, catalogue=catalogue, timezone=timezone,
-                       now=now)
-    facts = await line_facts(session, job_line_id, timezone=timezone, catalogue=catalogue)
-    await enqueue_sms(
-        session,
-        dedupe_key=f"reserved:{offer.id}:{now.timestamp()}",
-        phone=worker.phone,
-        body=catalogue.text("sms_offer_reserved", trade=facts.trade, place=facts.place,
-                            start=facts.start, wage=catalogue.yuan(facts.wage_fen)),
-        kind="offer_reserved",
-        priority=PRIORITY_REPLY,
-        now=now,
-    )
+        "created_at": now, "accepted_at": now, "employer_asked_at": now})).scalar()
+    if offer_id is None:  # a simultaneous accept by this worker got there first
+        await execute_keyed(executor, _GIVE_SLOT_BACK, {"line_id": job_line_id})
+        return RESERVED
+    reserved = Sms(f"reserved:{offer_id}:{now.timestamp()}", worker.phone,
+                   catalogue.text("sms_offer_reserved", trade=facts.trade, place=facts.place,
+                                  start=facts.start, wage=catalogue.yuan(facts.wage_fen)),
+                   "offer_reserved", PRIORITY_REPLY)
+    await enqueue_many(executor, [
+        *employer_request(offer_id, worker, facts, catalogue=catalogue, now=now), reserved],
+        now=now, opted_out=opted_out)
     return RESERVED
 
 
@@ -204,13 +226,20 @@ def could_be_offered(line_id) -> ColumnElement[bool]:
                   .where(JobLine.id == line_id))
 
 
-def holds_overlapping_days(job) -> ColumnElement[bool]:
-    """Whether the worker `worker_id` holds a slot of another job on some of `job`'s days
-    (`job` an alias of Job in the enclosing statement)."""
+def holds_overlapping_days(job, worker_id=None) -> ColumnElement[bool]:
+    """Whether the worker holds a slot of another job on some of `job`'s days (`job` an
+    alias of Job in the enclosing statement; `worker_id` a column of it, else the
+    parameter `worker_id`)."""
+    worker_id = bindparam("worker_id") if worker_id is None else worker_id
     return exists(
         select(Offer.id).join(Job, Job.id == Offer.job_id)
-        .where(Offer.worker_id == bindparam("worker_id"), Offer.status.in_(HOLDING_A_SLOT),
+        .where(Offer.worker_id == worker_id, Offer.status.in_(HOLDING_A_SLOT),
                Job.id != job.id, Job.start_at < job.end_at, Job.end_at > job.start_at))
+
+
+# Built once: building them costs more than running them.
+_OPEN_LINE_AND_WORKER = DriverStatement(_open_line_and_worker())
+_HELD_AND_OVERLAPPING = DriverStatement(_held_and_overlapping())
 
 
 def _line_refusals() -> Select:
@@ -237,13 +266,13 @@ def _line_refusals() -> Select:
 _LINE_REFUSALS = DriverStatement(_line_refusals())
 
 
-async def _refusal(session: AsyncSession, worker: Worker, line_id: int, *, now: datetime,
+async def _refusal(executor: Executor, worker: Worker, line_id: int, *, now: datetime,
                    today: date, timezone: str) -> SlotOutcome | None:
     """The answer for a worker who cannot take the line (or holds it already), read with
     no lock taken: a crowd's losers cost one statement each. None: try for the slot."""
-    reach = await towns_within_reach(session, worker.town_id) if worker.town_id else {}
+    reach = await towns_within_reach(executor, worker.town_id) if worker.town_id else {}
     start_of_today = datetime.combine(today, time(0), ZoneInfo(timezone))
-    row = (await execute_keyed(session, _LINE_REFUSALS, {
+    row = (await execute_keyed(executor, _LINE_REFUSALS, {
         "line_id": line_id, "now": now, "start_of_today": start_of_today,
         **for_worker_params(worker, reach, timezone)})).first()
     if row is None or not row.open:
@@ -257,16 +286,6 @@ async def _refusal(session: AsyncSession, worker: Worker, line_id: int, *, now: 
     if row.full:
         return FULL
     return None
-
-
-async def _holds_overlapping(session: AsyncSession, worker_id: int, job: Job) -> bool:
-    """No worker is hired twice for the same days."""
-    return bool(await session.scalar(
-        select(Offer.id).join(Job, Job.id == Offer.job_id)
-        .where(Offer.worker_id == worker_id, Offer.status.in_(HOLDING_A_SLOT), Job.id != job.id,
-               Job.start_at < job.end_at, Job.end_at > job.start_at)
-        .limit(1)
-    ))
 
 
 async def offer_view(session: AsyncSession, offer_id: int, phone: str, *,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import OptOut
+from store.repo import Executor
 
 
 async def set_opt_out(
@@ -23,10 +24,15 @@ async def set_opt_out(
     await session.flush()
 
 
-async def opted_out_among(session: AsyncSession, phones: Iterable[str]) -> set[str]:
+async def opted_out_among(session: Executor, phones: Iterable[str]) -> set[str]:
     """Those of `phones` that are opted out, in one query."""
     wanted = set(phones)
     if not wanted:
         return set()
     return set(await session.scalars(
         select(OptOut.phone).where(OptOut.phone.in_(wanted), OptOut.opted_out.is_(True))))
+
+
+def is_opted_out(phone) -> ColumnElement[bool]:
+    """Whether the number (a column, or a parameter) is opted out, as an SQL expression."""
+    return exists().where(OptOut.phone == phone, OptOut.opted_out.is_(True))

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Executable, and_, bindparam, case, exists, literal, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import CTE, Executable, and_, bindparam, case, exists, literal, select, true
 
-from market.optouts import opted_out_among
+from market.optouts import is_opted_out, opted_out_among
 from store.driver_statements import DriverStatement
-from store.models import OptOut, OutboundSms
+from store.models import OutboundSms
 from store.repo import (
     DIALECT_INSERTS,
     Executor,
@@ -53,11 +52,13 @@ async def enqueue_sms(
     return status is not None
 
 
-def _enqueue(insert) -> Executable:
+def enqueue_statement(insert, *, after: CTE | None = None) -> Executable:
     """One message's row, suppressed if its number opted out, in one statement: the
-    opt-out is looked up by the INSERT itself. Returns the status of a row added."""
+    opt-out is looked up by the INSERT itself. Returns the status of a row added.
+    `after`: a statement of the same INSERT (a WITH) that returns a row only when the
+    message is to be queued, such as an inbound SMS stored for the first time."""
     table = OutboundSms.__table__
-    opted_out = exists().where(OptOut.phone == bindparam("phone"), OptOut.opted_out.is_(True))
+    opted_out = is_opted_out(bindparam("phone"))
     status = case((and_(bindparam("kind") != OPT_OUT_ACK, opted_out), OutboxStatus.SUPPRESSED),
                   else_=OutboxStatus.PENDING)
     given = ("dedupe_key", "channel", "phone", "body", "kind", "priority")
@@ -66,13 +67,14 @@ def _enqueue(insert) -> Executable:
                  *(bindparam("now", type_=table.c[name].type) for name in at_now),
                  literal(0).label("attempts"), status.label("status"))
     # SQLite reads ON CONFLICT after an INSERT's SELECT only behind a WHERE clause.
-    return (insert(table).from_select([*given, *at_now, "attempts", "status"], row.where(true()))
+    row = row.where(true() if after is None else exists(select(after)))
+    return (insert(table).from_select([*given, *at_now, "attempts", "status"], row)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(table.c.status))
 
 
 # Built once: building it costs more than running it.
-_ENQUEUE = {dialect: DriverStatement(_enqueue(insert))
+_ENQUEUE = {dialect: DriverStatement(enqueue_statement(insert))
             for dialect, insert in DIALECT_INSERTS.items()}
 
 
@@ -88,14 +90,18 @@ class Sms:
     channel: Channel = Channel.SMS
 
 
-async def enqueue_many(session: AsyncSession, messages: Sequence[Sms], *, now: datetime) -> int:
+async def enqueue_many(session: Executor, messages: Sequence[Sms], *, now: datetime,
+                       opted_out: set[str] | None = None) -> int:
     """`enqueue_sms` for many messages at once: one query for opt-outs and one INSERT
     statement, the rows in the order given (the sender takes equal priorities in that
     order). A key already queued, or given twice, is queued once. Returns how many were
-    newly queued to send."""
+    newly queued to send. `opted_out`: the messages' opted-out numbers, read in this
+    transaction already (`opted_out_among`): the INSERT alone is left."""
     keys: set[str] = set()
     rows = []
-    opted_out = await opted_out_among(session, {m.phone for m in messages if m.kind != OPT_OUT_ACK})
+    if opted_out is None:
+        opted_out = await opted_out_among(
+            session, {m.phone for m in messages if m.kind != OPT_OUT_ACK})
     for message in messages:
         if message.dedupe_key in keys:
             continue

@@ -5,7 +5,9 @@ not open to this worker."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, bindparam, func, select
@@ -31,7 +33,7 @@ from market.workers import load_worker
 from prompts.catalogue import Catalogue
 from store.driver_statements import DriverStatement
 from store.models import Employer, Job, JobLine, Offer, Worker, WorkerTrade
-from store.repo import Executor, execute_keyed, orm_session
+from store.repo import Executor, execute_keyed
 from store.statuses import (
     HOLDING_A_SLOT,
     JobStatus,
@@ -90,21 +92,22 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
                           timezone=timezone, hotline=hotline, now=now)
 
 
-async def _reserve(session: AsyncSession, worker: Worker, line_id: int, *,
-                   catalogue: Catalogue, timezone: str, hotline: str, now: datetime,
+async def _reserve(executor: Executor, worker, line_id: int, *, catalogue: Catalogue,
+                   timezone: str, hotline: str, now: datetime,
                    read: tuple[str, str | None] | None = None) -> str | None:
     """`read`: the job's code and the next job alerted to the worker with a slot, read
-    in this transaction just before with every refusal `reserve_slot` reads first: it
-    then reads none of them again, and a refusal is answered with no more reads (a
-    crowd's late takers, refused under the line's lock, are many)."""
+    just before with every refusal `reserve_slot` reads first: it then reads none of them
+    again, and a refusal is answered with no more reads (a crowd's late takers, refused
+    under the line's lock, are many). Without it `executor` is an ORM session."""
     outcome = await reserve_slot(
-        session, worker, line_id, channel=OfferChannel.SMS, now=now,
+        executor, worker, line_id, channel=OfferChannel.SMS, now=now,
         today=market_today(now, timezone), timezone=timezone, catalogue=catalogue,
         refusals_read=read is not None)
     if outcome == RESERVED:
         return None
     if read is None:
-        code = (await line_facts(session, line_id, timezone=timezone, catalogue=catalogue)).code
+        code = (await line_facts(executor, line_id, timezone=timezone,
+                                 catalogue=catalogue)).code
     else:
         code, next_code = read
     if outcome == NOT_OPEN:
@@ -112,7 +115,7 @@ async def _reserve(session: AsyncSession, worker: Worker, line_id: int, *,
     if outcome == OVERLAP:
         return catalogue.text("sms_overlap", code=code)
     if read is None:
-        others = [other_code for other, other_code in await open_offers(session, worker.id, now)
+        others = [other_code for other, other_code in await open_offers(executor, worker.id, now)
                   if other != line_id]
         next_code = others[0] if others else None
     return _full(catalogue, code, next_code)
@@ -125,88 +128,112 @@ def _full(catalogue: Catalogue, code: str, next_code: str | None) -> str:
 
 
 # An accept by job code, read in one statement: the worker; the job; the line they would
-# take (the one offered to them, else the job's first of their trades); their own offer.
-_o = aliased(Offer)
-_line = aliased(JobLine)
+# take (the one offered to them, else the job's first of their trades); their own offer;
+# whether they hold a slot on some of its days; the newest other job alerted to them that
+# still has a slot. A crowd answering an alert is refused from this alone.
+_this, _o, _line = aliased(Job), aliased(Offer), aliased(JobLine)
 _trade_line = (
     select(JobLine.id)
     .join(WorkerTrade, and_(WorkerTrade.trade_id == JobLine.trade_id,
                             WorkerTrade.worker_id == Worker.id))
-    .where(JobLine.job_id == Job.id).order_by(JobLine.id).limit(1)
-    .correlate(Worker, Job).scalar_subquery()
+    .where(JobLine.job_id == _this.id).order_by(JobLine.id).limit(1)
+    .correlate(Worker, _this).scalar_subquery()
+)
+_next_code = (
+    _open_offer_codes(Worker.id, bindparam("now", type_=Job.start_at.type))
+    .where(Offer.job_line_id != _line.id).with_only_columns(Job.code).limit(1)
+    .correlate(Worker, _line).scalar_subquery()
 )
 _ACCEPT_BY_CODE = DriverStatement(
-    select(Worker.id, Worker.status, Worker.town_id, Worker.available_from,
-           Job.id.label("job_id"), Job.code,
+    # The worker's columns reserve_slot reads, under their own names.
+    select(Worker.id, Worker.status, Worker.phone, Worker.name, Worker.town_id,
+           Worker.available_from, Worker.jobs_completed, Worker.rating_avg,
+           _this.id.label("job_id"), _this.code,
            # reserve_slot's open line: open, of a verified employer, not started before today
-           and_(Job.status == JobStatus.OPEN, Employer.verification == Verification.VERIFIED,
-                Job.start_at >= bindparam("start_of_today", type_=Job.start_at.type))
+           and_(_this.status == JobStatus.OPEN, Employer.verification == Verification.VERIFIED,
+                _this.start_at >= bindparam("start_of_today", type_=Job.start_at.type))
            .label("open"),
            _o.status.label("offer_status"), _line.id.label("line_id"),
-           (_line.filled >= _line.headcount).label("full"))
+           holds_overlapping_days(_this, Worker.id).label("overlap"),
+           (_line.filled >= _line.headcount).label("full"), _next_code.label("next_code"))
     .select_from(Worker)
-    .outerjoin(Job, Job.code == bindparam("code"))
-    .outerjoin(Employer, Employer.id == Job.employer_id)
-    .outerjoin(_o, and_(_o.job_id == Job.id, _o.worker_id == Worker.id))
+    .outerjoin(_this, _this.code == bindparam("code"))
+    .outerjoin(Employer, Employer.id == _this.employer_id)
+    .outerjoin(_o, and_(_o.job_id == _this.id, _o.worker_id == Worker.id))
     .outerjoin(_line, _line.id == func.coalesce(_o.job_line_id, _trade_line))
     .where(Worker.phone == bindparam("phone"))
 )
+# Whether a line never offered to the worker could have been (`for_a_worker`'s parameters).
+_COULD_BE_OFFERED = DriverStatement(select(could_be_offered(bindparam("line_id"))))
+
+
+@dataclass(frozen=True)
+class AcceptRead:
+    """What an accept by job code comes to, read before anything is written: the answer
+    of a refusal, or the slot to try for (`take_read_job`); neither for a worker who
+    holds it already (their reservation SMS said it all)."""
+
+    answer: str | None = None
+    worker: Any = None  # the worker's row, with the columns reserve_slot reads
+    line_id: int | None = None
+    read: tuple[str, str | None] | None = None  # `_reserve`'s: the code and next job's
+
+    @property
+    def to_take(self) -> bool:
+        return self.line_id is not None
+
+
+async def read_accept_by_code(executor: Executor, *, phone: str, job_code: str,
+                              catalogue: Catalogue, timezone: str, hotline: str,
+                              now: datetime) -> AcceptRead:
+    """Whether an accept by code is refused, read with no row locked, nothing written and
+    no ORM: a crowd's losers cost one query each (two if they were never alerted to the
+    job), and need no transaction. Only a worker who may still get a slot is left to try
+    for it."""
+    start_of_today = datetime.combine(market_today(now, timezone), time(0), ZoneInfo(timezone))
+    row = (await execute_keyed(executor, _ACCEPT_BY_CODE, {
+        "phone": phone, "code": job_code, "start_of_today": start_of_today, "now": now})).first()
+    if row is None or row.status != WorkerStatus.ACTIVE:
+        return AcceptRead(catalogue.text("sms_unknown", hotline=hotline))
+    if row.line_id is None:  # no such job, or none of its lines is of their trades
+        return AcceptRead(catalogue.text("sms_not_open", code=job_code, hotline=hotline))
+    # The order of reserve_slot's answers: closed, already theirs, not theirs to take,
+    # days taken, full.
+    if not row.open:
+        return AcceptRead(catalogue.text("sms_not_open", code=row.code, hotline=hotline))
+    if row.offer_status in HOLDING_A_SLOT:
+        return AcceptRead()
+    if row.offer_status is None and not (await execute_keyed(executor, _COULD_BE_OFFERED, {
+            "line_id": row.line_id, "now": now,
+            **for_worker_params(row, await towns_within_reach(executor, row.town_id)
+                                if row.town_id is not None else {}, timezone)})).scalar():
+        return AcceptRead(catalogue.text("sms_not_open", code=row.code, hotline=hotline))
+    if row.overlap:
+        return AcceptRead(catalogue.text("sms_overlap", code=row.code))
+    if row.full:
+        return AcceptRead(_full(catalogue, row.code, row.next_code))
+    return AcceptRead(worker=row, line_id=row.line_id, read=(row.code, row.next_code))
+
+
+async def take_read_job(executor: Executor, read: AcceptRead, *, catalogue: Catalogue,
+                        timezone: str, hotline: str, now: datetime) -> str | None:
+    """Tries for the slot `read_accept_by_code` left to try for, in the caller's
+    transaction; returns the SMS answer, or None when the reservation SMS is the answer."""
+    return await _reserve(executor, read.worker, read.line_id, catalogue=catalogue,
+                          timezone=timezone, hotline=hotline, now=now, read=read.read)
 
 
 async def take_job_by_code(executor: Executor, *, phone: str, job_code: str,
                            catalogue: Catalogue, timezone: str, hotline: str,
                            now: datetime) -> str | None:
-    """`take_job_by_sms` for a job named by its code. Refusals are answered from what is
-    read here, with no row locked, nothing written and no ORM: a crowd's losers cost two
-    small queries each. Only a worker who may still get a slot goes on to `reserve_slot`,
-    which decides again under its locks."""
-    start_of_today = datetime.combine(market_today(now, timezone), time(0), ZoneInfo(timezone))
-    row = (await execute_keyed(executor, _ACCEPT_BY_CODE, {
-        "phone": phone, "code": job_code, "start_of_today": start_of_today})).first()
-    if row is None or row.status != WorkerStatus.ACTIVE:
-        return catalogue.text("sms_unknown", hotline=hotline)
-    if row.line_id is None:  # no such job, or none of its lines is of their trades
-        return catalogue.text("sms_not_open", code=job_code, hotline=hotline)
-    # The order of reserve_slot's answers: closed, already theirs, not theirs to take,
-    # days taken, full.
-    if not row.open:
-        return catalogue.text("sms_not_open", code=row.code, hotline=hotline)
-    read = None  # the code and next job, when read
-    if row.offer_status not in HOLDING_A_SLOT:
-        could, overlap, next_code = (await execute_keyed(executor, _REFUSAL_FACTS, {
-            "job_id": row.job_id, "line_id": row.line_id, "now": now,
-            **for_worker_params(row, await towns_within_reach(executor, row.town_id)
-                                if row.town_id is not None else {}, timezone)})).one()
-        if row.offer_status is None and not could:
-            return catalogue.text("sms_not_open", code=row.code, hotline=hotline)
-        if overlap:
-            return catalogue.text("sms_overlap", code=row.code)
-        if row.full:
-            return _full(catalogue, row.code, next_code)
-        read = (row.code, next_code)
-    async with orm_session(executor) as session:
-        worker = await load_worker(session, phone)
-        return await _reserve(session, worker, row.line_id, catalogue=catalogue,
-                              timezone=timezone, hotline=hotline, now=now, read=read)
-
-
-def _refusal_facts() -> Select:
-    """Whether the line could be offered to the worker (as `reserve_slot` asks of a line
-    never offered to them), whether they hold a slot on overlapping days, and the code of
-    the newest other job alerted to them that still has a slot."""
-    now = bindparam("now", type_=Job.start_at.type)
-    line_id = bindparam("line_id")
-    this = aliased(Job)
-    could, overlap = could_be_offered(line_id), holds_overlapping_days(this)
-    next_code = (_open_offer_codes(bindparam("worker_id"), now)
-                 .where(Offer.job_line_id != line_id)
-                 .with_only_columns(Job.code).limit(1).scalar_subquery())
-    return (select(could, overlap, next_code).select_from(this)
-            .where(this.id == bindparam("job_id")))
-
-
-# Built once: building it costs more than running it.
-_REFUSAL_FACTS = DriverStatement(_refusal_facts())
+    """`take_job_by_sms` for a job named by its code, in the caller's transaction."""
+    read = await read_accept_by_code(executor, phone=phone, job_code=job_code,
+                                     catalogue=catalogue, timezone=timezone,
+                                     hotline=hotline, now=now)
+    if not read.to_take:
+        return read.answer
+    return await take_read_job(executor, read, catalogue=catalogue, timezone=timezone,
+                               hotline=hotline, now=now)
 
 
 async def _alerted_and_filled(session: AsyncSession, worker_id: int,

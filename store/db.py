@@ -161,6 +161,24 @@ async def connection_unit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
         _let_go(engine, unit)
 
 
+@asynccontextmanager
+async def autocommit_unit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements each stand alone, committed as they run: reads that
+    lock nothing and cost no BEGIN or COMMIT (PostgreSQL is sent neither; SQLite queues
+    for no write lock), and a write that is one statement. For deciding, before any
+    transaction, whether one is needed at all."""
+    unit = object()
+    _hold(engine, unit)
+    try:
+        options = {READ_ONLY: True}
+        if engine.dialect.name == "postgresql":
+            options["isolation_level"] = "AUTOCOMMIT"
+        async with engine.connect() as conn:
+            yield await conn.execution_options(**options)
+    finally:
+        _let_go(engine, unit)
+
+
 def joined_session(conn: AsyncConnection) -> AsyncSession:
     """An ORM session on a unit's connection and in its transaction, for a step that
     needs the ORM: flush what it changed, and the unit commits it (or rolls it back).

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from basics.clock import market_today
 from market.offers import FULL, NOT_OPEN, OVERLAP, RESERVED, find_offers, reserve_slot
+from market.optouts import set_opt_out
 from market.workers import load_worker
 from prompts.catalogue import load_catalogue
 from store.db import make_engine, make_sessionmaker
@@ -103,6 +104,28 @@ async def test_a_crowd_of_accepts_fills_exactly_the_headcount(sessions, market, 
         kinds = list(await session.scalars(select(OutboundSms.kind)))
     assert accepted == 10
     assert sorted(kinds) == ["employer_confirm"] * 10 + ["offer_reserved"] * 10
+
+
+async def test_a_reservation_asks_the_employer_unless_they_opted_out(sessions, market, clock):
+    now = clock()
+    worker = await add_worker(sessions, market, "+8613800000001", ["porter"], "东郭镇", now)
+    line = await add_job(sessions, market, code="J451", trade="porter", town="东郭镇",
+                         headcount=2, wage_yuan=200, start=tomorrow(now))
+    async with sessions() as session, session.begin():  # the job's employer sent TD
+        await set_opt_out(session, "+8613900000002", opted_out=True, keyword="TD",
+                          source="sms", now=now)
+    assert await reserve(sessions, worker.phone, line, clock) == RESERVED
+    async with sessions() as session:
+        offer = await session.scalar(select(Offer).where(Offer.job_line_id == line))
+        queued = {row.kind: row for row in await session.scalars(select(OutboundSms))}
+    assert offer.status == "accepted" and offer.worker_id == worker.id
+    assert offer.accepted_at == offer.employer_asked_at == now
+    assert queued["employer_confirm"].status == "suppressed"  # kept, never sent
+    assert queued["employer_confirm"].phone == "+8613900000002"
+    assert f"Y{offer.id}" in queued["employer_confirm"].body
+    assert "employer_insurance" not in queued  # a 3-day job needs none
+    assert queued["offer_reserved"].status == "pending"
+    assert queued["offer_reserved"].phone == worker.phone
 
 
 async def test_one_worker_accepting_twice_at_once_holds_one_slot(sessions, market, clock):

@@ -247,6 +247,30 @@ async def test_stop_opts_out_once_even_when_twilio_retries(client):
     assert "已退订" in replies[0].body
 
 
+async def test_an_accept_by_code_retried_is_stored_and_answered_once(client):
+    # Not a registered worker: refused before anything is written, then stored with
+    # its answer.
+    for _ in range(2):
+        response = await post(client, "/twilio/sms", sms("SM2", "J101"))
+        assert response.status == 200
+    async with client.app[SESSIONS]() as session:
+        stored = list(await session.scalars(select(InboundSms)))
+        replies = list(await session.scalars(select(OutboundSms)))
+    assert [(m.message_sid, m.body, m.intent) for m in stored] == [("SM2", "J101", "accept")]
+    assert [(r.kind, r.status, r.phone) for r in replies] == [
+        ("reply", "pending", "+8613800000001")]
+    assert "看不懂" in replies[0].body
+
+
+async def test_an_opted_out_number_refused_by_code_is_answered_by_no_sms(client):
+    await post(client, "/twilio/sms", sms("SM1", "退订"))
+    await post(client, "/twilio/sms", sms("SM2", "J101"))
+    async with client.app[SESSIONS]() as session:
+        replies = list(await session.scalars(select(OutboundSms).order_by(OutboundSms.id)))
+    assert [(r.kind, r.status) for r in replies] == [
+        ("opt_out_ack", "pending"), ("reply", "suppressed")]
+
+
 @pytest.mark.parametrize("body, intent_text", [
     ("td", "已退订"), ("ＳＴＯＰ", "已退订"), ("T", "已退订"), ("订阅", "已恢复"),
     ("help", "请拨打"), ("帮助", "请拨打"), ("我想找活", "看不懂"), ("", "看不懂"),
