@@ -20,7 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from twilio.request_validator import RequestValidator
 
@@ -28,7 +28,7 @@ from basics.clock import market_today
 from bench.hire_hotline import free_port, hotline_env, serving_hotline
 from bench.hire_population import Market
 from bench.hire_stats import summary_ms
-from bench.procstat import tree_cpu
+from bench.procstat import grown, named_cpu, tree_cpu
 from bench.servers import ServerProcess
 from gigline.settings import Settings
 from market import jobs
@@ -151,9 +151,12 @@ def _signed_forms(url: str, settings: Settings, phones: list[str], body: str) ->
 
 
 async def _send_crowd(http: aiohttp.ClientSession, url: str, forms: list,
-                      server: int) -> tuple[list, dict]:
+                      server: int, database: str | None = None) -> tuple[list, dict]:
     """Posts every form at once: each answer's (status, seconds from its request's send,
-    its send from the common start), and the timings of the whole crowd."""
+    its send from the common start), and the timings of the whole crowd. `database`:
+    PostgreSQL's database name, whose backends' CPU is counted too (they share the
+    cores)."""
+    backends = named_cpu("postgres", f" {database} ") if database else {}
     start, cpu, server_cpu = clock.perf_counter(), clock.process_time(), tree_cpu(server)
 
     async def text_in(params: dict, headers: dict) -> tuple[int, float, float]:
@@ -167,6 +170,7 @@ async def _send_crowd(http: aiohttp.ClientSession, url: str, forms: list,
     results = await asyncio.gather(*(text_in(*form) for form in forms), return_exceptions=True)
     total, cpu = clock.perf_counter() - start, clock.process_time() - cpu
     server_cpu = tree_cpu(server) - server_cpu
+    database_cpu = grown(backends, named_cpu("postgres", f" {database} ")) if database else None
     done = [r for r in results if not isinstance(r, BaseException)]
     statuses = Counter(str(status) for status, _, _ in done)
     statuses.update(type(r).__name__ for r in results if isinstance(r, BaseException))
@@ -184,6 +188,7 @@ async def _send_crowd(http: aiohttp.ClientSession, url: str, forms: list,
         "server_cpu_s": round(server_cpu, 2),
         "cpu_ms_per_accept": round(server_cpu * 1000 / max(len(forms), 1), 2),
         "client_cpu_s": round(cpu, 2),  # the carrier's side: this process sending them
+        **({"database_cpu_s": round(database_cpu, 2)} if database else {}),
     }
 
 
@@ -212,7 +217,9 @@ async def _sms_crowd(http: aiohttp.ClientSession, url: str, settings: Settings, 
     forms = _signed_forms(url, settings, phones, job.code)
     async with sessions() as session:
         before = await session.scalar(select(func.max(OutboundSms.id))) or 0
-    _, timings = await _send_crowd(http, url, forms, server)
+    url_of_db = make_url(settings.database_url)
+    database = url_of_db.database if url_of_db.get_backend_name() == "postgresql" else None
+    _, timings = await _send_crowd(http, url, forms, server, database)
     filled, held = await _outcome(sessions, job.id)
     answers = await _answers(sessions, phones, job, now, market.timezone,
                              after_id=before)

@@ -188,8 +188,10 @@ def summary_rows(result: dict) -> list[list[str]]:
                 met = met and race["latency"].get("p99_ms", float("inf")) < ACCEPT_P99_TARGET_MS
             cpu = f"CPU {race['cpu_ms_per_accept']} ms an accept"
             if key != "accept_direct":  # the server's own; the sender's is another process
-                cpu = (f"server {cpu}, sender CPU {race['client_cpu_s']} s; timed from each "
-                       f"request's send (all sent {race['sent_ms']['p50_ms']:.0f}-"
+                database = (f", PostgreSQL's backends {race['database_cpu_s']} s"
+                            if "database_cpu_s" in race else "")
+                cpu = (f"server {cpu}, sender CPU {race['client_cpu_s']} s{database}; timed "
+                       f"from each request's send (all sent {race['sent_ms']['p50_ms']:.0f}-"
                        f"{race['sent_ms']['max_ms']:.0f} ms after the start; p99 from the "
                        f"start {race['from_common_start']['p99_ms']:.0f} ms)")
             rows.append([db, f"{race['crowd']} accepts ({label}): {won} won, all done in "
