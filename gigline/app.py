@@ -119,7 +119,7 @@ async def _name_process(request: web.Request, response: web.StreamResponse) -> N
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     try:
         if settings.embedded:
             await upgrade(engine)  # the embedded default looks after itself

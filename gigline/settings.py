@@ -28,6 +28,7 @@ from pydantic_core import ErrorDetails
 from basics.clock import QuietHours
 from basics.phones import InvalidPhoneNumber, to_e164
 from market.wages import WageRules
+from store.db import POOL_SIZE
 from telephony.webhooks import websocket_url
 
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -114,6 +115,9 @@ class Settings(BaseModel):
         default_factory=lambda given: f"sqlite+aiosqlite:///{given['data_dir'] / 'gigline.db'}",
         alias="GIGLINE_DATABASE_URL",
         description="SQLAlchemy URL (postgresql:// uses asyncpg); unset: the embedded default")
+    database_pool_size: int = Field(
+        POOL_SIZE, ge=1, alias="GIGLINE_DATABASE_POOL_SIZE",
+        description="PostgreSQL connections each process keeps open (SQLite: one)")
     twilio_account_sid: OptionalStr = Field(
         None, alias="TWILIO_ACCOUNT_SID", description="Twilio account; unset: the local carrier")
     twilio_auth_token: OptionalStr = Field(

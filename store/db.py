@@ -33,7 +33,14 @@ class DatabaseNotMigrated(RuntimeError):
     pass
 
 
-def make_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
+# PostgreSQL connections a process keeps: about what the database runs at once on a small
+# host. More only queue inside PostgreSQL, and each plans every hot statement afresh for
+# its first runs on it, 1-2 ms a plan (docs/instant_hire_benchmarks.md: 30 against 12).
+POOL_SIZE = 12
+
+
+def make_engine(url: str, *, foreign_keys: bool = True,
+                pool_size: int = POOL_SIZE) -> AsyncEngine:
     if url.startswith("sqlite"):
         database = make_url(url).database or ":memory:"
         if database != ":memory:" and not database.startswith("file:"):
@@ -50,10 +57,10 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     # Recycling instead of a ping before every checkout: a round trip less per request.
-    # Up to 30 connections, opened as needed and kept: "overflow" connections beyond a
-    # smaller pool are closed on return, and under load each new one costs PostgreSQL a
-    # backend fork and Gigline a connect, more than the turns they served.
-    return create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800)
+    # The pool's connections are opened as needed and kept: "overflow" connections beyond
+    # it are closed on return, and under load each new one costs PostgreSQL a backend fork
+    # and Gigline a connect, more than the turns they served.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

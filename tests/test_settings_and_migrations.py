@@ -13,7 +13,7 @@ from aiohttp import web
 
 from gigline.app import create_app
 from gigline.cli import main
-from gigline.keys import DESK
+from gigline.keys import DESK, ENGINE
 from gigline.settings import LOCAL_ACCOUNT_SID, Settings, SettingsError
 from store.db import DatabaseNotMigrated
 from tests.conftest import TEST_DATABASE_URL, free_port, make_settings
@@ -58,6 +58,7 @@ def test_twilio_credentials_switch_off_the_local_carrier():
     ({"GIGLINE_PUBLIC_URL": "ftp://x"}, "GIGLINE_PUBLIC_URL"),
     ({"GIGLINE_LANGUAGE": "fr"}, "GIGLINE_LANGUAGE"),
     ({"GIGLINE_SPEECH_THREADS": "0"}, "GIGLINE_SPEECH_THREADS"),
+    ({"GIGLINE_DATABASE_POOL_SIZE": "0"}, "GIGLINE_DATABASE_POOL_SIZE"),
     ({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "TWILIO_PHONE_NUMBER": "+1",
       "GIGLINE_ID_HASH_KEY": "k" * 32, "GIGLINE_PUBLIC_URL": "http://hotline.example.cn",
       "VOSK_MODEL_PATH": "/opt/vosk/model"}, "https GIGLINE_PUBLIC_URL"),
@@ -72,6 +73,7 @@ EVERY_VARIABLE = {
     "GIGLINE_DATABASE_URL": ("postgres://db.example/gigline", "database_url",
                              "postgresql+asyncpg://db.example/gigline"),
     "GIGLINE_DATA_DIR": ("/srv/gigline", "data_dir", Path("/srv/gigline")),
+    "GIGLINE_DATABASE_POOL_SIZE": ("20", "database_pool_size", 20),
     "GIGLINE_PUBLIC_URL": ("https://hotline.example.cn/", "public_url",
                            "https://hotline.example.cn"),
     "GIGLINE_HOST": ("0.0.0.0", "listen_host", "0.0.0.0"),
@@ -444,3 +446,11 @@ async def test_two_instances_starting_at_once_on_a_new_database_both_start(datab
     finally:
         for hotline in hotlines:
             await hotline.close()
+
+
+async def test_a_process_keeps_the_database_connections_it_is_given(
+        aiohttp_client, database_url, clock):
+    settings = make_settings(database_url, 8080).model_copy(update={"database_pool_size": 3})
+    client = await aiohttp_client(create_app(settings, clock=clock))
+    # SQLite has one writer, and one connection whatever the setting.
+    assert client.app[ENGINE].pool.size() == (3 if database_url.startswith("postgres") else 1)
