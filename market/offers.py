@@ -97,9 +97,8 @@ def _accept_offer(insert) -> Executable:
     ).returning(table.c.id)
 
 
-@cache
-def _accept_offer_on(dialect: str) -> DriverStatement:
-    return DriverStatement(_accept_offer(DIALECT_INSERTS[dialect]))
+_ACCEPT_OFFER = {dialect: DriverStatement(_accept_offer(insert))
+                 for dialect, insert in DIALECT_INSERTS.items()}
 
 
 @cache
@@ -200,7 +199,7 @@ async def reserve_slot(
     took = await execute_keyed(executor, _TAKE_SLOT, {"line_id": job_line_id})
     if took.rowcount != 1:
         return FULL
-    offer_id = (await execute_keyed(executor, _accept_offer_on(dialect_name(executor)), {
+    offer_id = (await execute_keyed(executor, _ACCEPT_OFFER[dialect_name(executor)], {
         "job_id": line.job_id, "job_line_id": job_line_id, "worker_id": worker.id,
         "status": OfferStatus.ACCEPTED, "channel": channel, "wave": 0, "score": {},
         "created_at": now, "accepted_at": now, "employer_asked_at": now})).scalar()
