@@ -207,16 +207,19 @@ class ServerProcess:
 
 
 def main(argv: list[str]) -> None:
+    # Gigline's event loop for both servers: the bare handler is held to the same rules.
+    from gigline.runtime import run
+
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if argv[:1] == ["gigline"]:
-        asyncio.run(serve_gigline())
+        run(serve_gigline())
     elif argv[:1] == ["gigline-workers"] and len(argv) == 2:
         from gigline.cli import main as gigline_main
 
         sys.exit(gigline_main(["serve", "--workers", argv[1]]))
     elif argv[:1] == ["bare"] and len(argv) == 2:
-        asyncio.run(serve_bare(int(argv[1])))
+        run(serve_bare(int(argv[1])))
     else:
         sys.exit(__doc__)
 

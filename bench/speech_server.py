@@ -256,7 +256,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     instrument_speech()
-    asyncio.run(serve())
+    from gigline.runtime import run  # Gigline's event loop, as `gigline serve` runs
+
+    run(serve())
 
 
 if __name__ == "__main__":

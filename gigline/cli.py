@@ -22,6 +22,7 @@ from gigline.runtime import (
     CannotListen,
     LocalCarrierRefused,
     RunningHotlineUnusable,
+    run,
     running_hotline,
     start_hotline,
 )
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         runner = {"serve": _serve, "migrate": _migrate, "call": _call,
                   "agents": _agents}[args.command]
-        return asyncio.run(runner(settings, args))
+        return run(runner(settings, args))
     except (SettingsError, DatabaseNotMigrated, CannotListen, LocalCarrierRefused,
             RunningHotlineUnusable) as exc:
         print(f"gigline: {exc}", file=sys.stderr)

@@ -24,7 +24,7 @@ from multiprocessing.context import ForkServerContext, ForkServerProcess
 from multiprocessing.synchronize import Event
 
 from gigline.logs import configure_logging
-from gigline.runtime import listen, start_hotline, start_local_carrier
+from gigline.runtime import listen, run, start_hotline, start_local_carrier
 from gigline.settings import Settings, SettingsError
 from store.db import ensure_migrated, make_engine
 
@@ -165,7 +165,7 @@ class WorkerGroup:
 def run_worker(settings: Settings, listener: socket.socket, ready: Event) -> None:
     """One worker process: Gigline on `listener` until SIGTERM or SIGINT."""
     configure_logging(logging.INFO)
-    asyncio.run(_serve_one(settings, listener, ready))
+    run(_serve_one(settings, listener, ready))
 
 
 async def _serve_one(settings: Settings, listener: socket.socket, ready: Event) -> None:
