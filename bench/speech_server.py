@@ -105,9 +105,9 @@ def instrument_speech() -> None:
         return heard
 
     service.Speech.hear = timed_hear
-    _time_coroutine("telephony.twilio.stream_socket", "_Listener", "_answer", "answer_s")
+    _time_coroutine("telephony.stream_socket", "_Listener", "_answer", "answer_s")
     _time_coroutine("telephony.twilio.rest", "TwilioCarrier", "redirect_call", "redirect_s")
-    _time_coroutine("market", "calls", "take_turn", "turn_s")
+    _time_coroutine("hotline", "calls", "take_turn", "turn_s")
     _note_redirects_issued()
     _count_statements()
 
