@@ -122,9 +122,9 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
     own process(es), as a carrier's would reach it; this process only sends them. Two
     crowds, each on a job of its own: the first the server sees after it starts (its
     database connections opened and PostgreSQL's plans made for it), then a second, as a
-    hotline that has been answering meets the next one. First of all the same crowd goes
-    to a bare aiohttp handler (`bench/servers.py bare`: Gigline's empty answer, nothing
-    read): the baseline for how fast this host serves the crowd while Gigline is measured."""
+    hotline in service meets the next one. The same crowd also goes, first, to a bare
+    aiohttp handler (`bench/servers.py bare`: Gigline's empty answer, nothing read): the
+    yardstick of this host's speed in the same run."""
     env = hotline_env(database_url, scheduler=False, outbox_interval=2)
     settings = Settings.from_env(env)
     url = f"{settings.public_url}/twilio/sms"
