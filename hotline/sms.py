@@ -82,10 +82,11 @@ async def _accept_by_code(desk: CallDesk, inbound: dict, job_code: str,
                           now: datetime) -> None:
     """PostgreSQL: an accept by job code, most often one of a crowd answering the same
     alert, most of them too late. Whether it is refused is read before any transaction
-    begins, and a refusal is stored with its answer by one statement: 3 round trips
-    instead of 6. A worker who may get a slot tries for it in a transaction. (SQLite's
-    statements are calls into this process, not round trips: there one unit does it all,
-    without a second wait for its one connection.)"""
+    begins, and a refusal is stored with its answer by one statement: 2 round trips
+    instead of 6 (3 for a worker never alerted to the job). A worker who may get a slot
+    tries for it in a transaction. (SQLite's statements are calls into this process, not
+    round trips: there one unit does it all, without a second wait for its one
+    connection.)"""
     phone, message_sid = inbound["phone"], inbound["message_sid"]
     terms = {"catalogue": desk.catalogue, "timezone": desk.timezone,
              "hotline": desk.market.hotline, "now": now}
