@@ -22,9 +22,11 @@ shares neither the GIL nor the CPU accounting with anything else. The callers ar
   `--settle`: instead of Vosk's endpoint, Gigline's own end-of-utterance rule
   (`speech.recognizer.GrammarRecognizer` fed μ-law in the chunks its `Chunker` makes:
   the line quiet for 300 ms after the voice, timed to the frame, then 240 ms of silence
-  pushed through and `Result()`), each caller's decoding stopped once heard as Gigline
-  stops it; reports when each was heard after the end of its audio: Gigline's latency
-  without sockets, JSON, database, REST or a Twilio stand-in on the cores."""
+  pushed through and `Result()`) on Gigline's pool (`speech.decoding_pool`: the chunk
+  that ends an answer is decoded before those of callers still speaking), each caller's
+  decoding stopped once heard as Gigline stops it; reports when each was heard after
+  the end of its audio and of its voice: Gigline's latency without sockets, JSON,
+  database, REST or a Twilio stand-in on the cores."""
 
 from __future__ import annotations
 
@@ -228,8 +230,19 @@ def paced(threads: int, streams: int, spread_ms: float, said: list[Caller],
         model, new_recognizer_for = load_model(), new_recognizer
     pieces = [paced_pieces(model, caller, settle) for caller in said]
     rss_idle = rss_mib()
-    pool = ThreadPoolExecutor(threads)
+    if settle:  # Gigline's pool: the chunk that ends an answer before the others
+        from speech.decoding_pool import DecodingPool
+
+        pool = DecodingPool(threads, "raw")
+    else:
+        pool = ThreadPoolExecutor(threads)
     lock = threading.Condition()  # notified as a caller runs out of audio to decode
+
+    def submit(caller: PacedStream, k: int, chunk: bytes, due: float) -> None:
+        if settle:  # a caller's pieces stop at the chunk that ends the answer
+            pool.submit(decode, caller, k, chunk, due, urgent=k == len(caller.pieces) - 1)
+        else:
+            pool.submit(decode, caller, k, chunk, due)
     t0 = time.perf_counter() + 0.5
     callers = [PacedStream(new_recognizer_for(model), t0 + spread_ms / 1000 * i / streams,
                            pieces[i % len(said)], said[i % len(said)]) for i in range(streams)]
@@ -245,7 +258,7 @@ def paced(threads: int, streams: int, spread_ms: float, said: list[Caller],
         finally:  # a failed decode must not leave the run waiting for this caller
             with lock:
                 if caller.backlog:
-                    pool.submit(decode, caller, *caller.backlog.popleft())
+                    submit(caller, *caller.backlog.popleft())
                 else:
                     caller.busy = False
                     lock.notify_all()
@@ -262,7 +275,7 @@ def paced(threads: int, streams: int, spread_ms: float, said: list[Caller],
                 caller.backlog.append((k, chunk, due))
             else:
                 caller.busy = True
-                pool.submit(decode, caller, k, chunk, due)
+                submit(caller, k, chunk, due)
         if k == len(caller.pieces) // 2:
             rss_active.append(rss_mib())
     with lock:  # the pool's threads hand on each caller's backlog: not after a shutdown

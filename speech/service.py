@@ -1,5 +1,6 @@
 """Speech for one process: the model (loaded once), a thread pool to decode in (Vosk
-releases the GIL; the event loop never decodes) and a count of the recognisers alive."""
+releases the GIL; the event loop never decodes; the chunk a caller waits on goes first:
+speech.decoding_pool) and a count of the recognisers alive."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from prompts.speech_words import SpeechWords, UnknownSpeechPack, load_speech_words
+from speech.decoding_pool import DecodingPool
 from speech.recognizer import GrammarRecognizer, Heard, SpeechModel, SpeechUnavailable
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 class Speech:
     def __init__(self, model: SpeechModel, words: SpeechWords, threads: int):
         self.model, self.words = model, words
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="vosk")
+        self._pool = DecodingPool(threads, "vosk")
         self._made = 0  # counted on the event loop
         self._freed = 0  # counted on the decoding threads
         self._freed_lock = threading.Lock()
@@ -29,9 +30,8 @@ class Speech:
         return self._made - self._freed
 
     async def recognizer(self, grammar: list[str], settled_ms: float) -> GrammarRecognizer:
-        loop = asyncio.get_running_loop()
-        recognizer = await loop.run_in_executor(self._pool, GrammarRecognizer, self.model,
-                                                grammar, settled_ms)
+        recognizer = await asyncio.wrap_future(
+            self._pool.submit(GrammarRecognizer, self.model, grammar, settled_ms))
         self._made += 1
         return recognizer
 
@@ -52,9 +52,11 @@ class Speech:
                 self._freed += 1
 
     async def hear(self, recognizer: GrammarRecognizer, mulaw: bytes) -> Heard | None:
-        """Decode a chunk of the caller's μ-law audio; what was said once they stop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, recognizer.accept, mulaw)
+        """Decode a chunk of the caller's μ-law audio; what was said once they stop. A
+        chunk that ends the utterance is decoded before those of callers still speaking."""
+        urgent = recognizer.would_end_utterance(mulaw)
+        return await asyncio.wrap_future(self._pool.submit(recognizer.accept, mulaw,
+                                                           urgent=urgent))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -214,3 +214,41 @@ async def test_a_recogniser_released_after_shutdown_is_freed_at_once(model):
     speech.close()
     speech.release(recognizer)  # a socket's cleanup after the pool has gone
     assert speech.open_recognizers == 0
+
+
+async def test_a_callers_last_chunk_is_decoded_before_chunks_of_callers_still_speaking(model):
+    """Callers who stop together wait on their last chunk: with the decoding thread busy,
+    the chunk that ends one caller's answer goes before another's mid-word chunk handed
+    over first."""
+    speech = Speech(model, load_speech_words("ko"), threads=1)
+    try:
+        stopping = await speech.recognizer(YES_NO, SETTLED_MS)
+        speaking = await speech.recognizer(YES_NO, SETTLED_MS)
+        word, last = spoken("예"), None
+        for _, chunk in Chunker(stopping).chunks(word):  # the word, and quiet until the last
+            if stopping.would_end_utterance(chunk):
+                last = chunk
+                break
+            assert await speech.hear(stopping, chunk) is None
+        assert last is not None
+        finished: list[str] = []
+        busy, go_on = threading.Event(), threading.Event()
+        blocker = asyncio.ensure_future(asyncio.wrap_future(speech._pool.submit(
+            lambda: (busy.set(), go_on.wait(5)))))
+        await asyncio.get_running_loop().run_in_executor(None, busy.wait, 5)
+
+        async def hear(who: str, recognizer, chunk: bytes):
+            heard = await speech.hear(recognizer, chunk)
+            finished.append(who)
+            return heard
+
+        mid_word = asyncio.ensure_future(hear("speaking", speaking, word[:800]))
+        await asyncio.sleep(0.05)
+        answer = asyncio.ensure_future(hear("stopped", stopping, last))
+        await asyncio.sleep(0.05)
+        go_on.set()
+        heard, _, _ = await asyncio.gather(answer, mid_word, blocker)
+        assert heard is not None and heard.text == "예"
+        assert finished == ["stopped", "speaking"]
+    finally:
+        speech.close()
