@@ -38,7 +38,7 @@ VOICED_ABOVE = 500  # |sample| of 16-bit PCM above which the utterance is still 
 MANIFEST = "callers.json"
 # Vosk dithers its input (Kaldi's features add a little noise): a word on the edge is
 # heard one way or the other from run to run. Only words heard as said every time are kept.
-CHECKS = 5
+CHECKS = 10
 TRADES_MENU = "请选您会的工种"  # where a yes at the consent prompt leads
 
 
