@@ -3,6 +3,7 @@ hostile input answered with a clear 4xx."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import xml.etree.ElementTree as ET
@@ -113,6 +114,22 @@ async def test_a_retried_gather_is_applied_once(client):
     async with client.app[SESSIONS]() as session:
         call = await session.get(CallSession, "CA1")
     assert call.turn == 2 and call.state["step"] == "trades"
+
+
+async def test_the_same_turn_answered_twice_at_once_moves_the_call_on_once(client):
+    """Two answers to one prompt can arrive together (a key and a retry, keys and speech,
+    on two processes): one takes the turn, the other is answered with what it said."""
+    await post(client, "/twilio/voice", voice_params("CA1"))
+    await post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="1"))
+    for turn in (2, 3):  # the trades menu, then the next
+        first, second = await asyncio.gather(
+            post(client, f"/twilio/voice/gather?t={turn}", voice_params("CA1", Digits="1")),
+            post(client, f"/twilio/voice/gather?t={turn}", voice_params("CA1", Digits="2")))
+        assert first.status == second.status == 200
+        assert await first.text() == await second.text()
+    async with client.app[SESSIONS]() as session:
+        call = await session.get(CallSession, "CA1")
+    assert call.turn == 4
 
 
 async def test_a_retried_incoming_call_webhook_is_answered_the_same(client):
