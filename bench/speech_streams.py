@@ -58,7 +58,10 @@ the audio's end to Gigline sending its redirect request (without the time the re
 spends reaching this process's Twilio stand-in, busy on the same cores); RSS: the
 server's peak, MiB.
 
-Results: a table on stdout and JSON under bench/results/ (see docs/speech_benchmarks.md)."""
+Results: a table on stdout and JSON under bench/results/ (see docs/speech_benchmarks.md).
+The run fails (exit 1, saying why) if it did not measure what it claims: a rung where no
+call was moved on, recognisers left open, errors in the server's log, the model loaded
+more than once, raw Vosk answering no one."""
 
 from __future__ import annotations
 
@@ -721,7 +724,32 @@ async def main(argv: list[str]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     print(f"\nresults: {out}")
-    return 0
+    failed = self_check(result)
+    for reason in failed:
+        print(f"BENCHMARK FAILED: {reason}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def self_check(result: dict) -> list[str]:
+    """Why the run did not measure what it claims, if it did not: callers nobody
+    answered, recognisers left open, the server's errors, raw Vosk hearing no one."""
+    gigline, failed = result["gigline"], []
+    for row in gigline["rounds"]:
+        if row["moved"] == 0:
+            failed.append(f"{row['calls']} callers: no call was moved on")
+        if row["recognizers_left_open"]:
+            failed.append(f"{row['calls']} callers: {row['recognizers_left_open']} "
+                          "recognisers left open after the calls ended")
+    errors = {line: n for line, n in gigline.get("server_problems", {}).items()
+              if "ERROR" in line or line.startswith("Traceback")}
+    if errors:
+        failed.append(f"the server logged errors: {errors}")
+    if gigline.get("model_loads") != 1:
+        failed.append(f"the model was loaded {gigline.get('model_loads')} times")
+    for raw in (result.get("raw") or {}).get("settled", []):
+        if raw["endpointed"] == 0:
+            failed.append(f"raw Vosk answered none of {raw['streams']} callers")
+    return failed
 
 
 if __name__ == "__main__":
