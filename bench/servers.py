@@ -208,10 +208,12 @@ class ServerProcess:
 
 def main(argv: list[str]) -> None:
     # Gigline's event loop for both servers: the bare handler is held to the same rules.
+    from gigline.logs import configure_logging
     from gigline.runtime import run
 
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Gigline logs as `gigline serve` does (INFO, phone numbers masked): its cost is
+    # part of a turn's.
+    configure_logging(logging.INFO if argv[:1] != ["bare"] else logging.WARNING)
     if argv[:1] == ["gigline"]:
         run(serve_gigline())
     elif argv[:1] == ["gigline-workers"] and len(argv) == 2:

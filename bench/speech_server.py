@@ -253,8 +253,9 @@ async def serve() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from gigline.logs import configure_logging
+
+    configure_logging(logging.INFO)  # as `gigline serve` logs: its cost is part of a turn's
     instrument_speech()
     from gigline.runtime import run  # Gigline's event loop, as `gigline serve` runs
 

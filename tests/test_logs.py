@@ -3,13 +3,14 @@ which log every request it makes (a reconciliation lists a recipient's messages)
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 
 import pytest
 
 from gigline.keys import SENDER
-from gigline.logs import MaskPhoneNumbers, mask_phone_numbers
+from gigline.logs import MaskPhoneNumbers, configure_logging, mask_phone_numbers
 from tests.outbox_fixtures import PHONE, add, outbox_hotline, real_time_clock  # noqa: F401
 
 
@@ -57,3 +58,51 @@ async def test_a_reconciliation_logs_no_number_in_clear(database_url, clock, log
     logged = log_lines.getvalue()
     assert "Messages.json?To=%2B86138****0001" in logged, "twilio's request line, masked"
     assert PHONE not in logged and PHONE.replace("+", "%2B") not in logged
+
+
+@pytest.fixture
+def chatty_loggers():
+    loggers = [logging.getLogger(name) for name in ("twilio", "apscheduler.executors")]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
+async def test_twilio_and_the_scheduler_log_their_warnings_not_every_request_and_run(
+        caplog, chatty_loggers):
+    """twilio-python's ten INFO lines a REST request (message bodies, a redirect's TwiML)
+    cost the event loop 136 µs a request, and APScheduler writes two for every sweep's
+    run: a serving Gigline keeps their warnings and errors, and its own INFO lines."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+
+    configure_logging(logging.INFO)
+    client = AsyncTwilioHttpClient(pool_connections=False)
+    ran, failed = asyncio.Event(), asyncio.Event()
+
+    def sweep():
+        ran.set()
+
+    def broken_sweep():
+        failed.set()
+        raise RuntimeError("the sweep broke")
+
+    scheduler = AsyncIOScheduler()
+    with caplog.at_level(logging.INFO):
+        client.log_request({"method": "POST", "url": "https://api.twilio.com/x.json",
+                            "params": None, "headers": {"Accept": "application/json"}})
+        logging.getLogger("twilio.http_client").warning("retrying")
+        logging.getLogger("gigline").info("a line of Gigline's own")
+        scheduler.add_job(sweep)
+        scheduler.add_job(broken_sweep)
+        scheduler.start()
+        await asyncio.wait_for(asyncio.gather(ran.wait(), failed.wait()), 5)
+        await asyncio.sleep(0.05)
+        scheduler.shutdown(wait=False)
+    logged = [(r.name, r.levelno) for r in caplog.records]
+    assert ("twilio.http_client", logging.WARNING) in logged
+    assert ("gigline", logging.INFO) in logged
+    assert ("apscheduler.executors.default", logging.ERROR) in logged, "a sweep that raised"
+    assert not [r.getMessage() for r in caplog.records if r.levelno < logging.WARNING
+                and r.name.startswith(("twilio", "apscheduler.executors"))]
