@@ -294,7 +294,8 @@ def _load() -> str:
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_before = _load()
-    # The app logs every sweep at INFO; only problems matter here.
+    # The hotline runs in this process, which prints the results: its log keeps to
+    # problems (the INFO lines gigline serve adds are rare: gigline.logs).
     logging.basicConfig(level=logging.WARNING)
     started = clock.perf_counter()
     kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
