@@ -37,8 +37,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     # (its parameters: message bodies, a redirect's TwiML), 136 µs of the event loop's CPU
     # a request and 1.4 s for a fan-out of 10,000 alerts; APScheduler two for every run of
     # every sweep (~30 a second in the IVR benchmark: each message queued wakes the
-    # outbox's). The outbox keeps what was sent, Gigline logs what failed,
-    # and their warnings and errors (a sweep that raised, a run missed) still come through.
+    # outbox's). The outbox keeps what was sent, Gigline logs what failed, and their
+    # warnings and errors (a sweep that raised, a run missed) still come through.
     for chatty in ("twilio", "apscheduler.executors"):
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
 
