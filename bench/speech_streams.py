@@ -16,13 +16,14 @@ How it runs:
 
 0. The callers (`bench/speech_callers.py`): the consent prompt's words, yes and no, said
    in espeak-ng's Korean voices at several speeds and pitches, each kept if the grammar
-   hears it as said; caller i says the i-th (cycling), so neighbours say different words
-   and voices end at every phase of the server's 100 ms chunks. Gigline and raw Vosk
-   hear the same callers.
+   hears it as said ten times out of ten; caller i says the i-th (cycling), so
+   neighbours say different words and voices end at every phase of the server's 100 ms
+   chunks. Gigline and raw Vosk hear the same callers.
 1. Raw Vosk first (`bench/speech_raw.py`, a subprocess of its own, as many decoding
    threads as Gigline): the yardstick is the same callers as each rung of the ladder
    speaking at once in real time, heard by Gigline's own end-of-speech rule (its
-   recogniser and chunking, without sockets, JSON, database, REST or a Twilio stand-in),
+   recogniser, chunking and decoding pool's order, without sockets, JSON, database, REST
+   or a Twilio stand-in),
    judged as Gigline is (`--raw-settle`). Beside it: 100 ms chunks of each caller's word
    + 2.5 s of silence decoded as fast as they go (audio seconds per wall second = the
    real-time streams raw Vosk sustains flat out), and, optionally, paced callers heard by
