@@ -120,11 +120,11 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
                     now: datetime, crowd: int, *, serve_workers: int = 1) -> dict[str, dict]:
     """The same crowd through the front door: signed SMS webhooks to `gigline serve` in its
     own process(es), as a carrier's would reach it; this process only sends them. Two
-    crowds, each on a job of its own: the first the server sees after it starts (its
-    database connections opened and PostgreSQL's plans made for it), then a second, as a
-    hotline in service meets the next one. The same crowd also goes, first, to a bare
-    aiohttp handler (`bench/servers.py bare`: Gigline's empty answer, nothing read): the
-    yardstick of this host's speed in the same run."""
+    crowds, each on a job of its own: one that meets a server just started (its database
+    connections opened and PostgreSQL's plans made for it), and one that meets it in
+    service. The same crowd also goes to a bare aiohttp handler (`bench/servers.py bare`:
+    Gigline's empty answer, nothing read), which measures this host's speed in the same
+    run."""
     env = hotline_env(database_url, scheduler=False, outbox_interval=2)
     settings = Settings.from_env(env)
     url = f"{settings.public_url}/twilio/sms"
