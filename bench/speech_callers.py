@@ -17,9 +17,10 @@ in the order callers take them: neighbouring callers say different words."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import subprocess
 import sys
+import tempfile
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from speech.mulaw import mulaw_to_pcm16  # noqa: E402
+from tests.espeak import Voice, say_in  # noqa: E402
 
 SAMPLE_RATE = 8000
 YES, NO = ("예", "일"), ("아니요", "이")  # the Korean pack's words at a yes/no prompt
@@ -77,14 +79,13 @@ def make(folder: Path, lead_seconds: float = 0.0) -> list[Caller]:
     model = SpeechModel(model_path())
     quiet = bytes([0xFF]) * int(SAMPLE_RATE * lead_seconds)
     kept: dict[str, list[tuple[str, Caller]]] = {word: [] for word in (*YES, *NO)}
-    for variant in VARIANTS:
-        for speed in SPEEDS:
-            for pitch in PITCHES:
-                for word in kept:
-                    mulaw = _say(word, variant, speed, pitch, folder)
-                    if all(_heard(model, quiet + mulaw) == word for _ in range(CHECKS)):
-                        kept[word].append((f"{word}-{variant}-s{speed}-p{pitch}",
-                                           Caller(word, mulaw, voiced_seconds(mulaw))))
+    with tempfile.TemporaryDirectory(prefix="said-") as scratch:  # espeak-ng's, sox's files
+        for variant, speed, pitch in itertools.product(VARIANTS, SPEEDS, PITCHES):
+            for word in kept:
+                mulaw = say_in(Voice(variant, speed, pitch, 0.0), word, Path(scratch))
+                if all(_heard(model, quiet + mulaw) == word for _ in range(CHECKS)):
+                    kept[word].append((f"{word}-{variant}-s{speed}-p{pitch}",
+                                       Caller(word, mulaw, voiced_seconds(mulaw))))
     callers, listed = [], []
     for turn in range(max(len(said) for said in kept.values())):
         for said in kept.values():
@@ -108,18 +109,6 @@ def _heard(model, mulaw: bytes) -> str | None:
                   if (h := rec.accept(chunk))), None)
     rec.close()
     return heard.text if heard else None
-
-
-def _say(word: str, variant: str, speed: int, pitch: int, folder: Path) -> bytes:
-    wav, raw = folder / "said.wav", folder / "said.ulaw"
-    subprocess.run(["espeak-ng", "-v", variant, "-s", str(speed), "-p", str(pitch),
-                    "-w", str(wav), word], check=True)
-    subprocess.run(["sox", str(wav), "-r", str(SAMPLE_RATE), "-c", "1", "-e", "mu-law",
-                    "-t", "raw", str(raw)], check=True)
-    mulaw = raw.read_bytes()
-    wav.unlink()
-    raw.unlink()
-    return mulaw
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from gigline.keys import CLOCK, SESSIONS
 from store.models import Area, Trade, Worker
-from tests.speech_fixtures import SPEECH_TOOLS_MISSING, Voice, no_recognizer_left, say_in
+from tests.espeak import SPEECH_TOOLS_MISSING, Voice, say_in
+from tests.speech_fixtures import no_recognizer_left
 
 # espeak-ng's Korean voices as this model hears them: some say 예 ("yes") so that it is
 # heard as 이 ("2", here "no") with full confidence; 아니요 is heard right by all.
