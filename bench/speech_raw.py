@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.speech_callers import Caller, load  # noqa: E402
+from speech.decoding_pool import DecodingPool  # noqa: E402
 
 SAMPLE_RATE = 8000
 CHUNK_BYTES = 1600  # 100 ms of 16-bit PCM at 8 kHz (800 μ-law bytes, as Gigline decodes)
@@ -230,19 +231,14 @@ def paced(threads: int, streams: int, spread_ms: float, said: list[Caller],
         model, new_recognizer_for = load_model(), new_recognizer
     pieces = [paced_pieces(model, caller, settle) for caller in said]
     rss_idle = rss_mib()
-    if settle:  # Gigline's pool: the chunk that ends an answer before the others
-        from speech.decoding_pool import DecodingPool
-
-        pool = DecodingPool(threads, "raw")
-    else:
-        pool = ThreadPoolExecutor(threads)
+    # Gigline's pool: with its rule, the chunk that ends an answer before the others.
+    pool = DecodingPool(threads, "raw")
     lock = threading.Condition()  # notified as a caller runs out of audio to decode
 
     def submit(caller: PacedStream, k: int, chunk: bytes, due: float) -> None:
-        if settle:  # a caller's pieces stop at the chunk that ends the answer
-            pool.submit(decode, caller, k, chunk, due, urgent=k == len(caller.pieces) - 1)
-        else:
-            pool.submit(decode, caller, k, chunk, due)
+        # With the rule a caller's pieces stop at the chunk that ends the answer.
+        pool.submit(decode, caller, k, chunk, due,
+                    urgent=settle and k == len(caller.pieces) - 1)
     t0 = time.perf_counter() + 0.5
     callers = [PacedStream(new_recognizer_for(model), t0 + spread_ms / 1000 * i / streams,
                            pieces[i % len(said)], said[i % len(said)]) for i in range(streams)]
