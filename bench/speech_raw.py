@@ -320,12 +320,6 @@ def percentiles(samples: list[float]) -> dict:
     return {"p50": at(0.5), "p95": at(0.95), "max": at(1.0)}
 
 
-def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", choices=["throughput", "paced"])
