@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Executable, bindparam, func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hotline import answers
@@ -19,7 +18,7 @@ from market.outbox import (
     PRIORITY_OPT_OUT_ACK,
     PRIORITY_REPLY,
     enqueue_sms,
-    enqueue_statement,
+    store_inbound_and_answer,
 )
 from market.replies import (
     read_accept_by_code,
@@ -28,15 +27,12 @@ from market.replies import (
     take_read_job,
 )
 from store.db import autocommit_unit, connection_unit
-from store.driver_statements import DriverStatement
 from store.models import InboundSms
 from store.repo import (
     Executor,
-    execute_keyed,
     insert_ignoring_duplicates,
     orm_session,
 )
-from store.statuses import Channel
 
 MAX_LISTED = 4  # waiting applications named in one SMS (it must fit one segment)
 # A worker's answers and reports, for hotline.answers.
@@ -111,26 +107,9 @@ async def _store_answered(conn: AsyncConnection, inbound: dict, reply: str | Non
     if reply is None:
         await insert_ignoring_duplicates(conn, InboundSms.__table__, inbound, ["message_sid"])
         return
-    message = _reply(inbound["message_sid"], inbound["phone"], reply, SmsIntent.ACCEPT, now)
-    await execute_keyed(conn, _STORED_AND_ANSWERED, {
-        **message, "channel": Channel.SMS, "message_sid": inbound["message_sid"],
-        "to_number": inbound["to_number"], "inbound_body": inbound["body"],
-        "intent": inbound["intent"]})
-
-
-def _stored_and_answered() -> Executable:
-    inbox = InboundSms.__table__
-    stored = (postgresql.insert(inbox).values(
-        message_sid=bindparam("message_sid"), phone=bindparam("phone"),
-        to_number=bindparam("to_number"), body=bindparam("inbound_body"),
-        intent=bindparam("intent"), received_at=bindparam("now", type_=inbox.c.received_at.type))
-        .on_conflict_do_nothing(index_elements=["message_sid"])
-        .returning(inbox.c.message_sid).cte("stored"))
-    return enqueue_statement(postgresql.insert, after=stored)
-
-
-# Built once: building it costs more than running it.
-_STORED_AND_ANSWERED = DriverStatement(_stored_and_answered())
+    await store_inbound_and_answer(
+        conn, inbound, _reply(inbound["message_sid"], inbound["phone"], reply,
+                              SmsIntent.ACCEPT, now))
 
 
 async def apply_sms(executor: Executor, desk: CallDesk, phone: str, body: str,

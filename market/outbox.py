@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import CTE, Executable, and_, bindparam, case, exists, literal, select, true
+from sqlalchemy.dialects import postgresql
 
 from market.optouts import is_opted_out, opted_out_among
 from store.driver_statements import DriverStatement
-from store.models import OutboundSms
+from store.models import InboundSms, OutboundSms
 from store.repo import (
     DIALECT_INSERTS,
     Executor,
@@ -76,6 +77,31 @@ def enqueue_statement(insert, *, after: CTE | None = None) -> Executable:
 # Built once: building it costs more than running it.
 _ENQUEUE = {dialect: DriverStatement(enqueue_statement(insert))
             for dialect, insert in DIALECT_INSERTS.items()}
+
+
+def _inbound_stored_then_enqueued() -> Executable:
+    inbox = InboundSms.__table__
+    stored = (postgresql.insert(inbox).values(
+        message_sid=bindparam("message_sid"), phone=bindparam("phone"),
+        to_number=bindparam("to_number"), body=bindparam("inbound_body"),
+        intent=bindparam("intent"), received_at=bindparam("now", type_=inbox.c.received_at.type))
+        .on_conflict_do_nothing(index_elements=["message_sid"])
+        .returning(inbox.c.message_sid).cte("stored"))
+    return enqueue_statement(postgresql.insert, after=stored)
+
+
+_INBOUND_STORED_THEN_ENQUEUED = DriverStatement(_inbound_stored_then_enqueued())
+
+
+async def store_inbound_and_answer(executor: Executor, inbound: Mapping,
+                                   answer: Mapping) -> None:
+    """PostgreSQL: an inbound SMS (its `InboundSms` columns) stored unless its MessageSid
+    is already, and `answer` (`enqueue_sms`'s arguments) queued only if it was not, in
+    one statement: a webhook retried is answered once."""
+    await execute_keyed(executor, _INBOUND_STORED_THEN_ENQUEUED, {
+        "channel": Channel.SMS, **answer, "message_sid": inbound["message_sid"],
+        "to_number": inbound["to_number"], "inbound_body": inbound["body"],
+        "intent": inbound["intent"]})
 
 
 @dataclass(frozen=True, slots=True)

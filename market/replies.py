@@ -20,7 +20,6 @@ from market.matching import (
     has_free_slot,
     towns_within_reach,
 )
-from market.notices import line_facts
 from market.offers import (
     NOT_OPEN,
     OVERLAP,
@@ -88,36 +87,30 @@ async def take_job_by_sms(session: AsyncSession, *, phone: str, job_code: str | 
         listed = [code for _, code in offers[:MAX_LISTED]]
         return catalogue.text("sms_which_offer", offers=catalogue.join(listed),
                               example=listed[0])
-    return await _reserve(session, worker, offers[0][0], catalogue=catalogue,
-                          timezone=timezone, hotline=hotline, now=now)
+    # Their one open offer: no other job to name if it is full.
+    (line_id, code), = offers
+    return await _reserve(session, worker, line_id, codes=(code, None), refusals_read=False,
+                          catalogue=catalogue, timezone=timezone, hotline=hotline, now=now)
 
 
-async def _reserve(executor: Executor, worker, line_id: int, *, catalogue: Catalogue,
-                   timezone: str, hotline: str, now: datetime,
-                   read: tuple[str, str | None] | None = None) -> str | None:
-    """`read`: the job's code and the next job alerted to the worker with a slot, read
-    just before with every refusal `reserve_slot` reads first: it then reads none of them
-    again, and a refusal is answered with no more reads (a crowd's late takers, refused
-    under the line's lock, are many). Without it `executor` is an ORM session."""
+async def _reserve(executor: Executor, worker, line_id: int, *, codes: tuple[str, str | None],
+                   refusals_read: bool, catalogue: Catalogue, timezone: str, hotline: str,
+                   now: datetime) -> str | None:
+    """`codes`: the job's code and the next job alerted to the worker with a slot, what a
+    refusal names. `refusals_read`: every refusal `reserve_slot` reads first was read
+    just before, and it reads none of them again (a crowd's late takers, refused under
+    the line's lock, are many)."""
     outcome = await reserve_slot(
         executor, worker, line_id, channel=OfferChannel.SMS, now=now,
         today=market_today(now, timezone), timezone=timezone, catalogue=catalogue,
-        refusals_read=read is not None)
+        refusals_read=refusals_read)
     if outcome == RESERVED:
         return None
-    if read is None:
-        code = (await line_facts(executor, line_id, timezone=timezone,
-                                 catalogue=catalogue)).code
-    else:
-        code, next_code = read
+    code, next_code = codes
     if outcome == NOT_OPEN:
         return catalogue.text("sms_not_open", code=code, hotline=hotline)
     if outcome == OVERLAP:
         return catalogue.text("sms_overlap", code=code)
-    if read is None:
-        others = [other_code for other, other_code in await open_offers(executor, worker.id, now)
-                  if other != line_id]
-        next_code = others[0] if others else None
     return _full(catalogue, code, next_code)
 
 
@@ -219,8 +212,9 @@ async def take_read_job(executor: Executor, read: AcceptRead, *, catalogue: Cata
                         timezone: str, hotline: str, now: datetime) -> str | None:
     """Tries for the slot `read_accept_by_code` left to try for, in the caller's
     transaction; returns the SMS answer, or None when the reservation SMS is the answer."""
-    return await _reserve(executor, read.worker, read.line_id, catalogue=catalogue,
-                          timezone=timezone, hotline=hotline, now=now, read=read.read)
+    return await _reserve(executor, read.worker, read.line_id, codes=read.read,
+                          refusals_read=True, catalogue=catalogue, timezone=timezone,
+                          hotline=hotline, now=now)
 
 
 async def take_job_by_code(executor: Executor, *, phone: str, job_code: str,
