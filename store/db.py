@@ -173,15 +173,16 @@ async def autocommit_unit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
     """A connection whose statements each stand alone, committed as they run: reads that
     lock nothing and cost no BEGIN or COMMIT (PostgreSQL is sent neither; SQLite queues
     for no write lock), and a write that is one statement. For deciding, before any
-    transaction, whether one is needed at all."""
+    transaction, whether one is needed at all. Its checkout with its options, and its
+    return to the pool, are one greenlet each."""
     unit = object()
     _hold(engine, unit)
     try:
-        options = {READ_ONLY: True}
-        if engine.dialect.name == "postgresql":
-            options["isolation_level"] = "AUTOCOMMIT"
-        async with engine.connect() as conn:
-            yield await conn.execution_options(**options)
+        sync = await greenlet_spawn(_connect_autocommitting, engine.sync_engine)
+        try:
+            yield AsyncConnection(engine, sync)
+        finally:
+            await greenlet_spawn(sync.close)
     finally:
         _let_go(engine, unit)
 
@@ -203,6 +204,18 @@ def _connect_and_begin(engine) -> Connection:
         conn.close()
         raise
     return conn
+
+
+def _connect_autocommitting(engine) -> Connection:
+    options = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    conn = engine.connect()
+    try:
+        return conn.execution_options(**options)
+    except BaseException:
+        conn.close()
+        raise
 
 
 def _end(conn: Connection, commit: bool) -> None:

@@ -10,13 +10,14 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from market.outbox import enqueue_sms, queued_any
 from store.db import (
     NestedSession,
     UnitEnded,
+    autocommit_unit,
     connection_unit,
     joined_session,
     make_engine,
@@ -118,6 +119,32 @@ async def test_a_unit_inside_another_fails_at_once(sessions):
             async with connection_unit(engine):
                 pass
     assert time.monotonic() - started < 1
+
+
+async def test_an_autocommit_units_statements_are_kept_as_they_run(sessions, database_url):
+    """Each statement commits on its own: another connection sees a write before the unit
+    ends, and a statement that fails later takes nothing back with it."""
+    engine, elsewhere = sessions_engine(sessions), make_engine(database_url)
+
+    async def entries_seen_elsewhere() -> int:
+        async with elsewhere.connect() as other:
+            return await other.scalar(select(func.count()).select_from(AuditEntry))
+
+    entry = {"at": NOW, "actor": "caller", "subject": "+8613800000001", "detail": {}}
+    try:
+        with pytest.raises(IntegrityError):
+            async with autocommit_unit(engine) as conn:
+                await conn.execute(insert(AuditEntry), [{**entry, "action": "first"}])
+                assert await asyncio.create_task(entries_seen_elsewhere()) == 1
+                await conn.execute(insert(AuditEntry), [{**entry, "action": None}])
+        assert await entries_seen_elsewhere() == 1
+    finally:
+        await elsewhere.dispose()
+    async with autocommit_unit(engine) as conn:  # its connection went back to the pool
+        with pytest.raises(NestedSession):
+            async with connection_unit(engine):
+                pass
+        assert await conn.scalar(select(func.count()).select_from(AuditEntry)) == 1
 
 
 async def test_a_session_opened_inside_another_fails_at_once(sessions):
