@@ -88,9 +88,13 @@ async def started(env, cwd) -> asyncio.subprocess.Process:
     """`gigline serve` once it listens (it names the public URL), logging to serve.log."""
     with (cwd / "serve.log").open("wb") as log:
         server = await gigline(env, cwd, "serve", log=log)
-    async with asyncio.timeout(60):
-        first = (await server.stdout.readline()).decode()
-    assert f"listening on {env['GIGLINE_PUBLIC_URL']}" in first, first
+    try:
+        async with asyncio.timeout(60):
+            first = (await server.stdout.readline()).decode()
+        assert f"listening on {env['GIGLINE_PUBLIC_URL']}" in first, first
+    except BaseException:
+        await stopped(server)  # never left running past the test
+        raise
     return server
 
 
