@@ -123,7 +123,7 @@ async def http_race(database_url: str, sessions: async_sessionmaker, market: Mar
     crowds, each on a job of its own: one that meets a server just started (its database
     connections opened and PostgreSQL's plans made for it), and one that meets it in
     service. The same crowd also goes to a bare aiohttp handler (`bench/servers.py bare`:
-    Gigline's empty answer, nothing read), which measures this host's speed in the same
+    Gigline's empty answer, nothing read), which measures the host's speed in the same
     run."""
     env = hotline_env(database_url, scheduler=False, outbox_interval=2)
     settings = Settings.from_env(env)
