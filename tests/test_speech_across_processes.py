@@ -22,7 +22,7 @@ from store.models import Worker
 from tests.conftest import free_port
 from tests.hotline_settings import make_settings
 from tests.speech_fixtures import KOREAN_MODEL_PATH, no_recognizer_left, utterance
-from tests.test_serve_workers import ON_POSTGRES, gigline, workers_env
+from tests.test_serve_workers import ON_POSTGRES, serving, workers_env
 
 CALLER = "+8613800000019"
 QUIET_AFTER = b"\xff" * 8000 * 2  # two seconds of the line after the word
@@ -84,27 +84,6 @@ class SplittingProxy:
         await self._http.close()
 
 
-async def started(env, cwd) -> asyncio.subprocess.Process:
-    """`gigline serve` once it listens (it names the public URL), logging to serve.log."""
-    with (cwd / "serve.log").open("wb") as log:
-        server = await gigline(env, cwd, "serve", log=log)
-    try:
-        async with asyncio.timeout(60):
-            first = (await server.stdout.readline()).decode()
-        assert f"listening on {env['GIGLINE_PUBLIC_URL']}" in first, first
-    except BaseException:
-        await stopped(server)  # never left running past the test
-        raise
-    return server
-
-
-async def stopped(server: asyncio.subprocess.Process) -> None:
-    if server.returncode is None:
-        server.terminate()
-    async with asyncio.timeout(60):
-        await server.wait()
-
-
 async def say(http: aiohttp.ClientSession, line: RemoteLine, carrier: str, sid: str,
               word: str, now_hearing: str) -> None:
     """Speaks `word` into the call's microphone (the carrier's phone route) once the
@@ -144,9 +123,8 @@ async def test_what_one_process_hears_moves_on_a_call_the_other_answers(
         # The turns in `gigline serve`, which runs the local carrier; the streams in this
         # test's process, a hotline on a socket of its own that leaves the carrier to the
         # other, as each of `gigline serve --workers N`'s processes does.
-        turns = await started(workers_env(tmp_path, database_url) | shared | {
-            "GIGLINE_PORT": str(turns_port)}, tmp_path)
-        try:
+        async with serving(workers_env(tmp_path, database_url) | shared | {
+                "GIGLINE_PORT": str(turns_port)}, tmp_path, workers=1):
             streams = await start_hotline(
                 make_settings(database_url, streams_port, GIGLINE_LOCAL_CARRIER_TOKEN="tok",
                               GIGLINE_DEMO="0", GIGLINE_SCHEDULER="1", **shared),
@@ -167,8 +145,6 @@ async def test_what_one_process_hears_moves_on_a_call_the_other_answers(
                 await no_recognizer_left(streams)
             finally:
                 await streams.close()
-        finally:
-            await stopped(turns)
     assert proxy.served["stream"] >= 2, proxy.served  # one per listening prompt
     assert proxy.audio_bytes > 0
     engine = make_engine(database_url)
