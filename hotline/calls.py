@@ -1,6 +1,13 @@
 """Runs one turn of a call: load the call's state, step the flow, carry out its effects,
 save the state with the voice commands answered. A retried webhook gets those commands
-again; the channel renders them in the carrier's language after the transaction."""
+again; the channel renders them in the carrier's language after the transaction.
+
+The call's row is read without a lock and written only if it is still at the turn read
+(`_MOVE_CALL_ON`): a turn that only moves the call on is those two statements, with no
+transaction around them, and one whose effects write runs them in a transaction that
+the write ends. Two answers to one prompt (keys and speech, a retry) may both step the
+flow; the first write takes the turn, and the other's effects are rolled back and it is
+answered as the first was."""
 
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ from ivr_flows.inputs import CallStarted, Done, FlowInput, HiresFound, OffersFou
 from ivr_flows.listening import Listen
 from market import cases, hires, offers, wages, workers
 from market.outbox import queued_any
-from store.db import connection_unit, joined_session
+from store.db import connection_unit, database_unreachable, joined_session
 from store.driver_statements import DriverStatement
 from store.models import (
     CallbackRequest,
@@ -71,14 +78,15 @@ MAX_EFFECT_ROUNDS = 4
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
 # its statements are built once and run on the driver (store.driver_statements).
 CALLS = CallSession.__table__
-_LOCK_CALL = DriverStatement(
+_READ_CALL = DriverStatement(
     select(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
            CALLS.c.state, CALLS.c.last_response, *workers.VIEW_COLUMNS)
     .select_from(workers.with_worker_by_phone(CALLS, CALLS.c.phone))
-    .where(CALLS.c.call_sid == bindparam("sid")).order_by(workers.VIEW_ORDER)
-    .with_for_update(of=CALLS))
+    .where(CALLS.c.call_sid == bindparam("sid")).order_by(workers.VIEW_ORDER))
 _UPDATE_CALL = DriverStatement(  # SET: the columns given
     update(CALLS).where(CALLS.c.call_sid == bindparam("sid")))
+_MOVE_CALL_ON = DriverStatement(  # SET: the columns given, if the call is still at turn `at`
+    update(CALLS).where(CALLS.c.call_sid == bindparam("sid"), CALLS.c.turn == bindparam("at")))
 _NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
 _WAGE_REPORT = DriverStatement(insert(WageReport.__table__))
 _LIVE_CALL = DriverStatement(
@@ -248,31 +256,63 @@ async def take_turn(
 ) -> Turn:
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
+    read: CallRow | None = None
+    try:
+        async with connection_unit(desk.engine) as conn:
+            read, calling = await _read_call(conn, call_sid)
+            if read is None:  # the call's first webhook (or a simultaneous retry of it)
+                await _NEW_CALL.run(conn, {
+                    "call_sid": call_sid, "phone": caller, "direction": direction,
+                    "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0,
+                    "last_response": "", "started_at": now, "updated_at": now},
+                    standalone=True)
+                read, calling = await _read_call(conn, call_sid)
+            if read.turn > 0 and (turn is None or turn < read.turn):
+                return Turn(_stored_reply(read), False, taken=False)  # answered already
+            if read.turn == 0 and not isinstance(event, CallStarted):
+                event = CallStarted()  # a gather of a call we never saw: start afresh
+            return await _move_on(desk, conn, read, calling, event, now)
+    except Exception as error:
+        # Our effects ran unlocked: if another answer took this turn meanwhile, what they
+        # met (or that they were too late) is rolled back, and we answer as it did.
+        if read is None or database_unreachable(error):
+            raise
+        answered = await _answered_since(desk, read)
+        if answered is None:
+            raise
+        return answered
+
+
+class _TurnTaken(RuntimeError):
+    """Another answer to the prompt moved the call on while this one ran."""
+
+
+async def _move_on(desk: CallDesk, conn: AsyncConnection, call: CallRow,
+                   calling: workers.Caller | None, event: FlowInput, now: datetime) -> Turn:
+    effects = _Effects(desk, conn, call, calling, now)
+    try:
+        state, voice, listened_before = await _step(desk, call, event, effects)
+        await effects.finish()
+    finally:
+        await effects.close()
+    reply = VoiceReply(tuple(voice), call.turn + 1, call.call_sid, listened_before)
+    moved = await execute_keyed(conn, _MOVE_CALL_ON, {
+        "sid": call.call_sid, "at": call.turn, "turn": call.turn + 1,
+        "state": state.to_dict(), "updated_at": now, "last_response": json.dumps(
+            {"voice": voice_to_json(voice), "listened_before": listened_before},
+            ensure_ascii=False)}, standalone=True)
+    if moved.rowcount != 1:
+        raise _TurnTaken(f"call {call.call_sid} turn {call.turn} was taken meanwhile")
+    return Turn(reply, queued_any(conn))
+
+
+async def _answered_since(desk: CallDesk, read: CallRow) -> Turn | None:
+    """The reply saved for the call's turn if another answer took it after `read`."""
     async with connection_unit(desk.engine) as conn:
-        call, calling = await _lock_call(conn, call_sid)
-        if call is None:  # the call's first webhook (or a simultaneous retry of it)
-            await _NEW_CALL.run(conn, {
-                "call_sid": call_sid, "phone": caller, "direction": direction,
-                "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0, "last_response": "",
-                "started_at": now, "updated_at": now})
-            call, calling = await _lock_call(conn, call_sid)
-        if call.turn > 0 and (turn is None or turn < call.turn):
-            return Turn(_stored_reply(call), False, taken=False)  # answered already
-        if call.turn == 0 and not isinstance(event, CallStarted):
-            event = CallStarted()  # a gather of a call we never saw: start afresh
-        effects = _Effects(desk, conn, call, calling, now)
-        try:
-            state, voice, listened_before = await _step(desk, call, event, effects)
-            await effects.finish()
-        finally:
-            await effects.close()
-        reply = VoiceReply(tuple(voice), call.turn + 1, call_sid, listened_before)
-        await execute_keyed(conn, _UPDATE_CALL, {
-            "sid": call_sid, "turn": call.turn + 1, "state": state.to_dict(),
-            "updated_at": now, "last_response": json.dumps(
-                {"voice": voice_to_json(voice), "listened_before": listened_before},
-                ensure_ascii=False)})
-        return Turn(reply, queued_any(conn))
+        call, _ = await _read_call(conn, read.call_sid)
+    if call is None or call.turn <= read.turn:
+        return None
+    return Turn(_stored_reply(call), False, taken=False)
 
 
 async def _step(desk: CallDesk, call: CallRow, event: FlowInput, effects: _Effects
@@ -313,11 +353,11 @@ class CallRow:
     last_response: str
 
 
-async def _lock_call(conn: AsyncConnection,
+async def _read_call(conn: AsyncConnection,
                      call_sid: str) -> tuple[CallRow | None, workers.Caller | None]:
-    """The call's row, locked until the turn commits, and its caller (workers.Caller):
+    """The call's row and its caller (workers.Caller), read before anything is written:
     one query (a turn's round trips are what queues at busy times), no ORM objects."""
-    rows = (await execute_keyed(conn, _LOCK_CALL, {"sid": call_sid})).all()
+    rows = (await execute_keyed(conn, _READ_CALL, {"sid": call_sid}, standalone=True)).all()
     if not rows:
         return None, None
     return CallRow(*rows[0][:6]), workers.caller_of(rows)
@@ -401,7 +441,8 @@ async def end_call(desk: CallDesk, call_sid: str, status: CallStatus) -> bool:
     now = desk.clock()
     async with connection_unit(desk.engine) as conn:
         result = await execute_keyed(conn, _UPDATE_CALL, {
-            "sid": call_sid, "status": status, "ended_at": now, "updated_at": now})
+            "sid": call_sid, "status": status, "ended_at": now, "updated_at": now},
+            standalone=True)
         return result.rowcount == 1
 
 

@@ -138,9 +138,10 @@ async def find_offers(
     if worker.town_id is None:
         return ()
     reach = await towns_within_reach(executor, worker.town_id)
+    # A read that locks nothing: a turn that only lists offers begins no transaction.
     rows = await execute_keyed(executor, _offers_for_a_worker(limit), {
         "now": now, "town_id": worker.town_id, "district_id": worker.district_id,
-        **for_worker_params(worker, reach, timezone)})
+        **for_worker_params(worker, reach, timezone)}, standalone=True)
     zone = ZoneInfo(timezone)
     return tuple(
         OfferView(job_line_id=row.id, job_code=row.code, trade=row.name,

@@ -9,6 +9,12 @@ of parameter names, and then runs as that SQL with that dialect's type processin
 DB-API connection SQLAlchemy checked out, inside the transaction SQLAlchemy began (so it
 commits, rolls back and fails as any other statement: errors are SQLAlchemy's).
 
+A statement run `standalone` before anything has begun the transaction at the database
+runs on its own and commits as it runs: on PostgreSQL no BEGIN or COMMIT is sent for it
+(each is a round trip, and a turn that only moves the call on needs no more than its
+read and its write). SQLite begins its write lock with a unit's first statement,
+whichever it is.
+
 What needs SQLAlchemy's execution (a Python-side column default, a callable parameter)
 is sent to it unchanged."""
 
@@ -37,7 +43,8 @@ class DriverStatement:
     def __repr__(self) -> str:
         return f"DriverStatement({self.statement})"
 
-    async def run(self, executor: AsyncSession | AsyncConnection, params: dict | None) -> Any:
+    async def run(self, executor: AsyncSession | AsyncConnection, params: dict | None,
+                  *, standalone: bool = False) -> Any:
         sync = await _connection_of(executor)
         params = params or {}
         key = (sync.dialect.name, *((name, len(value) if isinstance(value, list | tuple) else -1)
@@ -49,7 +56,7 @@ class DriverStatement:
         if compiled is None:
             return await AsyncConnection._retrieve_proxy_for_target(sync).execute(
                 self.statement, params)
-        return await compiled.run(sync, params)
+        return await compiled.run(sync, params, standalone)
 
 
 _HELD = "gigline_driver_connection"
@@ -117,7 +124,8 @@ class _Compiled:
     runner: Callable
     _processors: tuple | None = field(default=None)  # per column; from the first result
 
-    async def run(self, sync: Connection, params: dict) -> DriverResult:
+    async def run(self, sync: Connection, params: dict, standalone: bool = False
+                  ) -> DriverResult:
         values = []
         for given, own, processor in self.parameters:
             if given is None:
@@ -130,7 +138,7 @@ class _Compiled:
         fairy = sync.connection
         dbapi = sync.dialect.loaded_dbapi
         try:
-            rows, rowcount, coltypes = await self.runner(fairy, self.sql, values)
+            rows, rowcount, coltypes = await self.runner(fairy, self.sql, values, standalone)
         except dbapi.Error as error:
             invalidated = sync.dialect.is_disconnect(error, fairy.dbapi_connection, None)
             if invalidated:
@@ -154,8 +162,9 @@ class _Compiled:
         return DriverResult(rows, rowcount)
 
 
-async def _run_on_sqlite(fairy, sql: str, values: list) -> tuple:
+async def _run_on_sqlite(fairy, sql: str, values: list, _standalone: bool) -> tuple:
     # The embedded driver (store.sqlite_driver): one trip, or none for a quick statement.
+    # Standalone or not, the unit's first statement takes the write lock.
     cursor = OneTripCursor(fairy.driver_connection)
     with quick_statements():
         await cursor.execute(sql, values)
@@ -164,11 +173,24 @@ async def _run_on_sqlite(fairy, sql: str, values: list) -> tuple:
     return rows, cursor.rowcount, coltypes
 
 
-async def _run_on_asyncpg(fairy, sql: str, values: list) -> tuple:
+async def _run_on_asyncpg(fairy, sql: str, values: list, standalone: bool) -> tuple:
     # SQLAlchemy's asyncpg adapter, awaited directly: it begins the transaction if this is
     # its first statement, keeps the prepared statement, and turns asyncpg's errors into
-    # its DB-API's, as it does under SQLAlchemy's own execution.
-    cursor = fairy.dbapi_connection.cursor()
+    # its DB-API's, as it does under SQLAlchemy's own execution. Standalone before its
+    # transaction began (the adapter begins one at a statement, never before), the
+    # statement runs in autocommit, and the next one begins the transaction.
+    adapted = fairy.dbapi_connection
+    if standalone and adapted._transaction is None and not adapted.autocommit:
+        adapted.autocommit = True
+        try:
+            return await _execute_on_asyncpg(adapted, sql, values)
+        finally:
+            adapted.autocommit = False
+    return await _execute_on_asyncpg(adapted, sql, values)
+
+
+async def _execute_on_asyncpg(adapted, sql: str, values: list) -> tuple:
+    cursor = adapted.cursor()
     await cursor._prepare_and_execute(sql, values)
     coltypes = [column[1] for column in cursor.description or ()]
     return list(cursor._rows), cursor.rowcount, coltypes

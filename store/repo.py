@@ -104,12 +104,15 @@ async def read_only(session: AsyncSession) -> AsyncConnection:
 
 
 async def execute_keyed(executor: Executor,
-                        statement: Executable | DriverStatement, params: dict | None = None
-                        ) -> Result:
+                        statement: Executable | DriverStatement, params: dict | None = None,
+                        *, standalone: bool = False) -> Result:
     """Runs a statement that touches rows by their keys only; one built once at import
-    as a `DriverStatement` runs on the driver itself (store.driver_statements)."""
+    as a `DriverStatement` runs on the driver itself (store.driver_statements).
+    `standalone`: if nothing has begun the unit's transaction at the database yet, this
+    statement commits as it runs, and the next one begins the transaction (a read that
+    decides whether anything is to be written; a unit's one write)."""
     if isinstance(statement, DriverStatement):
-        return await statement.run(executor, params)
+        return await statement.run(executor, params, standalone=standalone)
     with quick_statements():
         return await executor.execute(statement, params)
 
@@ -134,5 +137,7 @@ class KeyedInsertIgnoringDuplicates:
             self._statements[dialect] = DriverStatement(
                 statement.returning(returning) if returning is not None else statement)
 
-    async def run(self, executor: Executor, values: dict) -> Result:
-        return await self._statements[dialect_name(executor)].run(executor, values)
+    async def run(self, executor: Executor, values: dict, *, standalone: bool = False
+                  ) -> Result:
+        return await self._statements[dialect_name(executor)].run(
+            executor, values, standalone=standalone)

@@ -1,0 +1,133 @@
+"""Two answers to one prompt on PostgreSQL, where a turn's effects run while another
+answer may take the turn (hotline.calls): the first to move the call on keeps its turn,
+the other's writes are rolled back and it is answered as the first was, even when its
+effects failed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text
+
+from gigline.app import create_app
+from gigline.keys import DESK, SESSIONS
+from hotline import calls
+from ivr_flows.inputs import Answer
+from store.db import make_engine
+from store.models import CallSession, Worker, WorkerTrade
+from tests.conftest import TEST_DATABASE_URL, make_settings
+from tests.test_webhooks import post
+from tests.twilio_signing import voice_params
+
+pytestmark = pytest.mark.skipif(not TEST_DATABASE_URL.startswith("postgresql"),
+                                reason="answers that run side by side: PostgreSQL only")
+
+CALLER = "+8613800000001"
+
+
+@pytest.fixture
+async def client(aiohttp_client, database_url, clock):
+    app = create_app(make_settings(database_url, 8080), clock=clock)
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+async def other_connection(database_url):
+    """A connection of the test's own, as an agent's console or another process has."""
+    engine = make_engine(database_url)
+    async with engine.connect() as conn:
+        yield conn
+    await engine.dispose()
+
+
+async def at_the_trades_menu(client) -> None:
+    await post(client, "/twilio/voice", voice_params("CA1"))
+    await post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="1"))
+
+
+async def holding_the_worker(conn) -> None:
+    """Locks the caller's row, as an agent saving their profile does until it commits."""
+    await conn.begin()
+    await conn.execute(text("SELECT id FROM workers WHERE phone = :phone FOR UPDATE"),
+                       {"phone": CALLER})
+
+
+async def refusing_picked_trades(conn) -> None:
+    """The database refuses a trade the caller picks, once the pick has waited for the
+    worker's row (the foreign key's check, which waits, comes before triggers named
+    after it)."""
+    await conn.execute(text(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused'; END $$"))
+    await conn.execute(text(
+        "CREATE TRIGGER zz_refuse AFTER INSERT ON worker_trades "
+        "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+    await conn.commit()
+
+
+async def until_waiting_for_a_lock(conn) -> None:
+    for _ in range(500):
+        waiting = await conn.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"))
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the first answer never waited for the lock")
+
+
+async def the_call(client) -> tuple[CallSession, list]:
+    async with client.app[SESSIONS]() as session:
+        call = await session.get(CallSession, "CA1")
+        trades = list(await session.scalars(
+            select(WorkerTrade.trade_id).join(Worker).where(Worker.phone == CALLER)))
+    return call, trades
+
+
+async def test_an_answer_whose_effects_wait_loses_its_turn_to_a_quicker_one(
+        client, other_connection):
+    """"1" picks a trade (a write that waits for the worker's row); "4" pages the menu
+    meanwhile and moves the call on. The pick is rolled back and answered as "4" was."""
+    await at_the_trades_menu(client)
+    await holding_the_worker(other_connection)
+    picking = asyncio.create_task(
+        post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="1")))
+    await until_waiting_for_a_lock(other_connection)
+    paging = await post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="4"))
+    await other_connection.rollback()
+    picked = await picking
+    assert paging.status == picked.status == 200
+    assert await picked.text() == await paging.text()
+    call, trades = await the_call(client)
+    assert (call.turn, call.state["step"], call.state["page"]) == (3, "trades", 1)
+    assert trades == [], "the trade picked too late was not kept"
+
+
+async def test_an_answer_whose_effects_fail_after_another_took_the_turn_is_answered_alike(
+        client, other_connection):
+    await at_the_trades_menu(client)
+    await refusing_picked_trades(other_connection)
+    await holding_the_worker(other_connection)
+    picking = asyncio.create_task(
+        post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="1")))
+    await until_waiting_for_a_lock(other_connection)
+    paging = await post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="4"))
+    await other_connection.rollback()
+    picked = await picking
+    assert paging.status == picked.status == 200
+    assert await picked.text() == await paging.text()
+    call, trades = await the_call(client)
+    assert (call.turn, call.state["page"], trades) == (3, 1, [])
+
+
+async def test_an_answer_whose_effects_fail_with_nobody_else_answering_fails(
+        client, other_connection):
+    """The failure is not hidden when the turn is still the caller's: nothing moved on."""
+    await at_the_trades_menu(client)
+    await refusing_picked_trades(other_connection)
+    with pytest.raises(Exception, match="refused"):
+        await calls.take_turn(client.app[DESK], call_sid="CA1", caller=CALLER, turn=2,
+                              event=Answer("1"))
+    call, trades = await the_call(client)
+    assert (call.turn, call.state["step"], trades) == (2, "trades", [])
