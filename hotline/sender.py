@@ -408,12 +408,15 @@ async def _apply_delivery_status(
     # busy loop. Only a callback that moves nothing on reads the row.
     params = {"sid": carrier_sid, "status": status, "rank": STATUS_RANK[status],
               "error_code": error_code or None, "now": now}
+    # Each statement stands alone: on PostgreSQL no BEGIN or COMMIT trips.
     async with keyed_transaction(sessions) as conn:
-        if (await execute_keyed(conn, _MOVE_ON, params)).rowcount:
+        if (await execute_keyed(conn, _MOVE_ON, params, standalone=True)).rowcount:
             return True
         if touch:
-            return False if (await execute_keyed(conn, _TOUCH, params)).rowcount else None
-        return False if (await execute_keyed(conn, _KNOWN, params)).first() else None
+            return False if (await execute_keyed(conn, _TOUCH, params, standalone=True)
+                             ).rowcount else None
+        return False if (await execute_keyed(conn, _KNOWN, params, standalone=True)
+                         ).first() else None
 
 
 _RANK = case(STATUS_RANK, value=OutboundSms.status, else_=0)

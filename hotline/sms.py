@@ -26,7 +26,7 @@ from market.replies import (
     take_job_by_sms,
     take_read_job,
 )
-from store.db import autocommit_unit, connection_unit
+from store.db import connection_unit
 from store.models import InboundSms
 from store.repo import (
     Executor,
@@ -78,20 +78,19 @@ async def _accept_by_code(desk: CallDesk, inbound: dict, job_code: str,
                           now: datetime) -> None:
     """PostgreSQL: an accept by job code, most often one of a crowd answering the same
     alert, most of them too late. Whether it is refused is read before any transaction
-    begins, and a refusal is stored with its answer by one statement: 2 round trips
-    instead of 6 (3 for a worker never alerted to the job). A worker who may get a slot
-    tries for it in a transaction. (SQLite's statements are calls into this process, not
-    round trips: there one unit does it all, without a second wait for its one
-    connection.)"""
+    begins, and a refusal is stored with its answer by one statement, each committed as
+    it runs: 2 round trips instead of 6 (3 for a worker never alerted to the job). A
+    worker who may get a slot tries for it in a transaction, on the same connection.
+    (SQLite's statements are calls into this process, not round trips: there one
+    transaction does it all.)"""
     phone, message_sid = inbound["phone"], inbound["message_sid"]
     terms = {"catalogue": desk.catalogue, "timezone": desk.timezone,
              "hotline": desk.market.hotline, "now": now}
-    async with autocommit_unit(desk.engine) as conn:
+    async with connection_unit(desk.engine) as conn:
         read = await read_accept_by_code(conn, phone=phone, job_code=job_code, **terms)
         if not read.to_take:
             await _store_answered(conn, inbound, read.answer, now)
             return
-    async with connection_unit(desk.engine) as conn:
         if not await insert_ignoring_duplicates(conn, InboundSms.__table__, inbound,
                                                 ["message_sid"]):
             return
@@ -105,7 +104,8 @@ async def _store_answered(conn: AsyncConnection, inbound: dict, reply: str | Non
     """The inbound SMS stored, and its answer queued if it is new, as one statement
     committed on its own."""
     if reply is None:
-        await insert_ignoring_duplicates(conn, InboundSms.__table__, inbound, ["message_sid"])
+        await insert_ignoring_duplicates(conn, InboundSms.__table__, inbound, ["message_sid"],
+                                         standalone=True)
         return
     await store_inbound_and_answer(
         conn, inbound, _reply(inbound["message_sid"], inbound["phone"], reply,

@@ -97,11 +97,12 @@ async def store_inbound_and_answer(executor: Executor, inbound: Mapping,
                                    answer: Mapping) -> None:
     """PostgreSQL: an inbound SMS (its `InboundSms` columns) stored unless its MessageSid
     is already, and `answer` (`enqueue_sms`'s arguments) queued only if it was not, in
-    one statement: a webhook retried is answered once."""
+    one statement (committed as it runs, if nothing began the unit's transaction): a
+    webhook retried is answered once."""
     await execute_keyed(executor, _INBOUND_STORED_THEN_ENQUEUED, {
         "channel": Channel.SMS, **answer, "message_sid": inbound["message_sid"],
         "to_number": inbound["to_number"], "inbound_body": inbound["body"],
-        "intent": inbound["intent"]})
+        "intent": inbound["intent"]}, standalone=True)
 
 
 @dataclass(frozen=True, slots=True)

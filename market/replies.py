@@ -181,11 +181,12 @@ async def read_accept_by_code(executor: Executor, *, phone: str, job_code: str,
                               now: datetime) -> AcceptRead:
     """Whether an accept by code is refused, read with no row locked, nothing written and
     no ORM: a crowd's losers cost one query each (two if they were never alerted to the
-    job), and need no transaction. Only a worker who may still get a slot is left to try
-    for it."""
+    job), and begin no transaction (standalone). Only a worker who may still get a slot
+    is left to try for it."""
     start_of_today = datetime.combine(market_today(now, timezone), time(0), ZoneInfo(timezone))
     row = (await execute_keyed(executor, _ACCEPT_BY_CODE, {
-        "phone": phone, "code": job_code, "start_of_today": start_of_today, "now": now})).first()
+        "phone": phone, "code": job_code, "start_of_today": start_of_today, "now": now},
+        standalone=True)).first()
     if row is None or row.status != WorkerStatus.ACTIVE:
         return AcceptRead(catalogue.text("sms_unknown", hotline=hotline))
     if row.line_id is None:  # no such job, or none of its lines is of their trades
@@ -199,7 +200,8 @@ async def read_accept_by_code(executor: Executor, *, phone: str, job_code: str,
     if row.offer_status is None and not (await execute_keyed(executor, _COULD_BE_OFFERED, {
             "line_id": row.line_id, "now": now,
             **for_worker_params(row, await towns_within_reach(executor, row.town_id)
-                                if row.town_id is not None else {}, timezone)})).scalar():
+                                if row.town_id is not None else {}, timezone)},
+            standalone=True)).scalar():
         return AcceptRead(catalogue.text("sms_not_open", code=row.code, hotline=hotline))
     if row.overlap:
         return AcceptRead(catalogue.text("sms_overlap", code=row.code))

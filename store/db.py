@@ -168,25 +168,6 @@ async def connection_unit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]
         _let_go(engine, unit)
 
 
-@asynccontextmanager
-async def autocommit_unit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection whose statements each stand alone, committed as they run: reads that
-    lock nothing and cost no BEGIN or COMMIT (PostgreSQL is sent neither; SQLite queues
-    for no write lock), and a write that is one statement. For deciding, before any
-    transaction, whether one is needed at all. Its checkout with its options, and its
-    return to the pool, are one greenlet each."""
-    unit = object()
-    _hold(engine, unit)
-    try:
-        sync = await greenlet_spawn(_connect_autocommitting, engine.sync_engine)
-        try:
-            yield AsyncConnection(engine, sync)
-        finally:
-            await greenlet_spawn(sync.close)
-    finally:
-        _let_go(engine, unit)
-
-
 def joined_session(conn: AsyncConnection) -> AsyncSession:
     """An ORM session on a unit's connection and in its transaction, for a step that
     needs the ORM: flush what it changed, and the unit commits it (or rolls it back).
@@ -204,18 +185,6 @@ def _connect_and_begin(engine) -> Connection:
         conn.close()
         raise
     return conn
-
-
-def _connect_autocommitting(engine) -> Connection:
-    options = {READ_ONLY: True}
-    if engine.dialect.name == "postgresql":
-        options["isolation_level"] = "AUTOCOMMIT"
-    conn = engine.connect()
-    try:
-        return conn.execution_options(**options)
-    except BaseException:
-        conn.close()
-        raise
 
 
 def _end(conn: Connection, commit: bool) -> None:

@@ -75,7 +75,8 @@ async def orm_session(executor: Executor) -> AsyncIterator[AsyncSession]:
 
 
 async def insert_ignoring_duplicates(
-    executor: Executor, table: Table, values: dict, conflict_columns: list[str] | None = None
+    executor: Executor, table: Table, values: dict, conflict_columns: list[str] | None = None,
+    *, standalone: bool = False,
 ) -> bool:
     """INSERT that does nothing when the unique key exists (any unique key if none is
     named); True if a row was added. Run as a keyed statement on the unit's connection:
@@ -85,7 +86,7 @@ async def insert_ignoring_duplicates(
     insert = _INSERTS_IGNORING.get(key)
     if insert is None:
         insert = _INSERTS_IGNORING[key] = KeyedInsertIgnoringDuplicates(table, conflict_columns)
-    return (await insert.run(executor, values)).rowcount == 1
+    return (await insert.run(executor, values, standalone=standalone)).rowcount == 1
 
 
 _INSERTS_IGNORING: dict[tuple[Table, tuple[str, ...]], KeyedInsertIgnoringDuplicates] = {}

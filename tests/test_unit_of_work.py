@@ -17,14 +17,15 @@ from market.outbox import enqueue_sms, queued_any
 from store.db import (
     NestedSession,
     UnitEnded,
-    autocommit_unit,
     connection_unit,
     joined_session,
     make_engine,
     make_sessionmaker,
     sessions_engine,
 )
+from store.driver_statements import DriverStatement
 from store.models import AuditEntry, OutboundSms
+from store.repo import execute_keyed, read_only
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
@@ -121,30 +122,44 @@ async def test_a_unit_inside_another_fails_at_once(sessions):
     assert time.monotonic() - started < 1
 
 
-async def test_an_autocommit_units_statements_are_kept_as_they_run(sessions, database_url):
-    """Each statement commits on its own: another connection sees a write before the unit
-    ends, and a statement that fails later takes nothing back with it."""
+_ADD_ENTRY = DriverStatement(insert(AuditEntry.__table__))
+
+
+async def test_standalone_statements_commit_as_they_run_until_the_transaction_begins(
+        sessions, database_url):
+    """On PostgreSQL a standalone statement that nothing in the unit has written before
+    commits as it runs: another connection sees it before the unit ends, and a failure
+    later takes it not back. The next statement begins the unit's transaction, and a
+    standalone one after that is part of it. On SQLite the unit is one transaction from
+    its first statement, whichever it is."""
     engine, elsewhere = sessions_engine(sessions), make_engine(database_url)
 
-    async def entries_seen_elsewhere() -> int:
-        async with elsewhere.connect() as other:
-            return await other.scalar(select(func.count()).select_from(AuditEntry))
+    async def entries_seen_elsewhere() -> list[str]:
+        async with make_sessionmaker(elsewhere)() as session:
+            other = await read_only(session)  # takes no write lock: SQLite's is held
+            return list(await other.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
 
     entry = {"at": NOW, "actor": "caller", "subject": "+8613800000001", "detail": {}}
     try:
         with pytest.raises(IntegrityError):
-            async with autocommit_unit(engine) as conn:
-                await conn.execute(insert(AuditEntry), [{**entry, "action": "first"}])
-                assert await asyncio.create_task(entries_seen_elsewhere()) == 1
-                await conn.execute(insert(AuditEntry), [{**entry, "action": None}])
-        assert await entries_seen_elsewhere() == 1
+            async with connection_unit(engine) as conn:
+                await execute_keyed(conn, _ADD_ENTRY, {**entry, "action": "alone"},
+                                    standalone=True)
+                seen = await asyncio.create_task(entries_seen_elsewhere())
+                await execute_keyed(conn, _ADD_ENTRY, {**entry, "action": "begins"})
+                await execute_keyed(conn, _ADD_ENTRY, {**entry, "action": "inside"},
+                                    standalone=True)
+                await execute_keyed(conn, _ADD_ENTRY, {**entry, "action": None})
+        kept = await entries_seen_elsewhere()
     finally:
         await elsewhere.dispose()
-    async with autocommit_unit(engine) as conn:  # its connection went back to the pool
-        with pytest.raises(NestedSession):
-            async with connection_unit(engine):
-                pass
-        assert await conn.scalar(select(func.count()).select_from(AuditEntry)) == 1
+    alone = ["alone"] if engine.dialect.name == "postgresql" else []
+    assert seen == kept == alone
+    async with connection_unit(engine) as conn:  # its connection went back to the pool
+        await execute_keyed(conn, _ADD_ENTRY, {**entry, "action": "later"})
+    async with sessions() as session:
+        assert list(await session.scalars(
+            select(AuditEntry.action).order_by(AuditEntry.id))) == [*alone, "later"]
 
 
 async def test_a_session_opened_inside_another_fails_at_once(sessions):
