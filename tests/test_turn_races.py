@@ -85,11 +85,15 @@ async def the_call(client) -> tuple[CallSession, list]:
     return call, trades
 
 
+@pytest.mark.parametrize("pick_fails", [False, True], ids=["pick-kept-back", "pick-fails"])
 async def test_an_answer_whose_effects_wait_loses_its_turn_to_a_quicker_one(
-        client, other_connection):
+        client, other_connection, pick_fails):
     """"1" picks a trade (a write that waits for the worker's row); "4" pages the menu
-    meanwhile and moves the call on. The pick is rolled back and answered as "4" was."""
+    meanwhile and moves the call on. The pick is rolled back and answered as "4" was,
+    also when the database then refuses it."""
     await at_the_trades_menu(client)
+    if pick_fails:
+        await refusing_picked_trades(other_connection)
     await holding_the_worker(other_connection)
     picking = asyncio.create_task(
         post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="1")))
@@ -102,23 +106,6 @@ async def test_an_answer_whose_effects_wait_loses_its_turn_to_a_quicker_one(
     call, trades = await the_call(client)
     assert (call.turn, call.state["step"], call.state["page"]) == (3, "trades", 1)
     assert trades == [], "the trade picked too late was not kept"
-
-
-async def test_an_answer_whose_effects_fail_after_another_took_the_turn_is_answered_alike(
-        client, other_connection):
-    await at_the_trades_menu(client)
-    await refusing_picked_trades(other_connection)
-    await holding_the_worker(other_connection)
-    picking = asyncio.create_task(
-        post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="1")))
-    await until_waiting_for_a_lock(other_connection)
-    paging = await post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="4"))
-    await other_connection.rollback()
-    picked = await picking
-    assert paging.status == picked.status == 200
-    assert await picked.text() == await paging.text()
-    call, trades = await the_call(client)
-    assert (call.turn, call.state["page"], trades) == (3, 1, [])
 
 
 async def test_an_answer_whose_effects_fail_with_nobody_else_answering_fails(
