@@ -111,7 +111,9 @@ async def execute_keyed(executor: Executor,
     as a `DriverStatement` runs on the driver itself (store.driver_statements).
     `standalone`: if nothing has begun the unit's transaction at the database yet, this
     statement commits as it runs, and the next one begins the transaction (a read that
-    decides whether anything is to be written; a unit's one write)."""
+    decides whether anything is to be written; a unit's one write). A statement that
+    SQLAlchemy executes itself (not a `DriverStatement`, or one with Python-side
+    defaults) runs inside the transaction all the same: correct, one round trip dearer."""
     if isinstance(statement, DriverStatement):
         return await statement.run(executor, params, standalone=standalone)
     with quick_statements():
