@@ -5,9 +5,11 @@ again; the channel renders them in the carrier's language after the transaction.
 The call's row is read without a lock and written only if it is still at the turn read
 (`_MOVE_CALL_ON`): a turn that only moves the call on is those two statements, with no
 transaction around them, and one whose effects write runs them in a transaction that
-the write ends. Two answers to one prompt (keys and speech, a retry) may both step the
-flow; the first write takes the turn, and the other's effects are rolled back and it is
-answered as the first was."""
+the write ends. The caller's answers to profile questions (a wage, a town, an ID number)
+are written by the move-on's own statement on PostgreSQL, so such a turn too is two
+statements and no transaction. Two answers to one prompt (keys and speech, a retry) may
+both step the flow; the first write takes the turn, and the other's effects are rolled
+back and it is answered as the first was."""
 
 from __future__ import annotations
 
@@ -74,6 +76,9 @@ log = logging.getLogger(__name__)
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 KEYED_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration, FindOffers, RecordWageReport)
+# Effects that change the caller's columns and read nothing of the caller's rows: what
+# they change is written with the call's move-on (workers.Caller.unsaved).
+CALLER_COLUMN_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration)
 MAX_EFFECT_ROUNDS = 4
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
 # its statements are built once and run on the driver (store.driver_statements).
@@ -87,6 +92,14 @@ _UPDATE_CALL = DriverStatement(  # SET: the columns given
     update(CALLS).where(CALLS.c.call_sid == bindparam("sid")))
 _MOVE_CALL_ON = DriverStatement(  # SET: the columns given, if the call is still at turn `at`
     update(CALLS).where(CALLS.c.call_sid == bindparam("sid"), CALLS.c.turn == bindparam("at")))
+# The same move-on with the caller's columns the turn changed, in one statement
+# (PostgreSQL): the caller is written only if the call moved on.
+_MOVE_CALL_ON_WRITING_CALLER = workers.CallerWriteAlong(
+    update(CALLS).where(CALLS.c.call_sid == bindparam("moving_sid"),
+                        CALLS.c.turn == bindparam("moving_at"))
+    .values({name: bindparam(f"moving_{name}", type_=CALLS.c[name].type)
+             for name in ("turn", "state", "updated_at", "last_response")})
+    .returning(CALLS.c.call_sid).cte("moved"))
 _NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
 _WAGE_REPORT = DriverStatement(insert(WageReport.__table__))
 _LIVE_CALL = DriverStatement(
@@ -107,7 +120,8 @@ class _Effects:
     the offers, a wage report and its rights case) are keyed statements on it. The rarer
     ones that take a slot, answer a pay check or check in work on the ORM (its Worker,
     loaded when one of them needs it), in a session joined to the turn's transaction when
-    first needed."""
+    first needed. The caller's changed columns are held (`workers.Caller.unsaved`) for
+    the move-on to write, and written first if another effect follows."""
 
     def __init__(self, desk: CallDesk, conn: AsyncConnection, call: CallRow,
                  caller: workers.Caller | None, now: datetime):
@@ -136,6 +150,8 @@ class _Effects:
 
     async def apply(self, effect: object) -> FlowInput | None:
         desk, conn = self.desk, self.conn
+        if self.caller is not None and not isinstance(effect, CALLER_COLUMN_EFFECTS):
+            await workers.save_caller(conn, self.caller)  # what follows may read the row
         if isinstance(effect, RecordConsent):
             await self._let_go_of_worker()
             self.view = await workers.record_consent(
@@ -172,8 +188,7 @@ class _Effects:
                 await workers.save_caller_profile(
                     conn, caller, fields, market_id=desk.market_id, today=self.today)
             case StoreIdNumber(id_number=id_number):
-                await workers.store_caller_id_number(conn, caller, id_number,
-                                                     desk.id_hash_key)
+                workers.store_caller_id_number(caller, id_number, desk.id_hash_key)
             case CompleteRegistration():
                 await workers.complete_caller_registration(
                     conn, caller, self.call.phone, catalogue=desk.catalogue,
@@ -296,14 +311,33 @@ async def _move_on(desk: CallDesk, conn: AsyncConnection, call: CallRow,
     finally:
         await effects.close()
     reply = VoiceReply(tuple(voice), call.turn + 1, call.call_sid, listened_before)
-    moved = await execute_keyed(conn, _MOVE_CALL_ON, {
-        "sid": call.call_sid, "at": call.turn, "turn": call.turn + 1,
-        "state": state.to_dict(), "updated_at": now, "last_response": json.dumps(
-            {"voice": voice_to_json(voice), "listened_before": listened_before},
-            ensure_ascii=False)}, standalone=True)
-    if moved.rowcount != 1:
+    moving = {"turn": call.turn + 1, "state": state.to_dict(), "updated_at": now,
+              "last_response": json.dumps({"voice": voice_to_json(voice),
+                                           "listened_before": listened_before},
+                                          ensure_ascii=False)}
+    if not await _move_call_on(conn, call, effects.caller, moving):
         raise _TurnTaken(f"call {call.call_sid} turn {call.turn} was taken meanwhile")
     return Turn(reply, queued_any(conn))
+
+
+async def _move_call_on(conn: AsyncConnection, call: CallRow,
+                        caller: workers.Caller | None, moving: dict) -> bool:
+    """Writes the call's next turn (`moving`: its columns) and the caller's unsaved
+    columns, if the call is still at the turn read; False if it is not."""
+    if caller is not None and caller.unsaved and conn.dialect.name == "postgresql":
+        # One statement: a turn that writes only the caller's answers sends no BEGIN or
+        # COMMIT either.
+        statement, params = _MOVE_CALL_ON_WRITING_CALLER.statement(caller)
+        moved = await execute_keyed(conn, statement, {
+            **params, "moving_sid": call.call_sid, "moving_at": call.turn,
+            **{f"moving_{name}": value for name, value in moving.items()}}, standalone=True)
+        caller.unsaved.clear()
+    else:
+        if caller is not None:
+            await workers.save_caller(conn, caller)
+        moved = await execute_keyed(conn, _MOVE_CALL_ON, {
+            "sid": call.call_sid, "at": call.turn, **moving}, standalone=True)
+    return moved.rowcount == 1
 
 
 async def _answered_since(desk: CallDesk, read: CallRow) -> Turn | None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import CTE, bindparam, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -98,14 +98,20 @@ _CALLER_BY_PHONE = DriverStatement(
 class Caller:
     """A call's worker as its turn knows them: their columns (VIEW_COLUMNS' names) and
     trades, read with the call's row and kept up to date by the turn's own writes, so
-    a turn reads its caller once."""
+    a turn reads its caller once. Columns a turn changes are `unsaved` until
+    `save_caller` writes them, or the call's move-on does (`CallerWriteAlong`)."""
 
     columns: dict[str, Any]
     trades: tuple[str, ...]
+    unsaved: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> int:
         return self.columns["id"]
+
+    def change(self, values: dict) -> None:
+        self.columns.update(values)
+        self.unsaved.update(values)
 
     def __getattr__(self, name: str) -> Any:  # town_id, available_from, ... as a Worker's
         try:
@@ -201,15 +207,47 @@ async def save_profile(
     await session.flush()
 
 
+async def save_caller(executor: Executor, caller: Caller) -> None:
+    """Writes the caller's unsaved columns."""
+    if caller.unsaved:
+        await execute_keyed(executor, _UPDATE_CALLER, {"caller": caller.id, **caller.unsaved})
+        caller.unsaved.clear()
+
+
+class CallerWriteAlong:
+    """The caller's unsaved columns written by the statement of another write, `gate` (a
+    data-modifying CTE returning what it wrote; PostgreSQL): the caller is written only
+    if the gate wrote a row, and the two are one round trip with no transaction around
+    them. One statement per set of columns, built when first needed."""
+
+    def __init__(self, gate: CTE):
+        self._gate = exists(select(*gate.c))
+        self._statements: dict[tuple[str, ...], DriverStatement] = {}
+
+    def statement(self, caller: Caller) -> tuple[DriverStatement, dict]:
+        """The statement and the caller's parameters (the gate's are the caller's to add).
+        The columns are bound by names of their own: a column's name among the parameters
+        would also be set in the gate's UPDATE."""
+        names = tuple(sorted(caller.unsaved))
+        statement = self._statements.get(names)
+        if statement is None:
+            statement = self._statements[names] = DriverStatement(
+                update(_W).where(_W.c.id == bindparam("caller"), self._gate)
+                .values({name: bindparam(f"new_{name}", type_=_W.c[name].type)
+                         for name in names}))
+        return statement, {"caller": caller.id, **{f"new_{name}": caller.unsaved[name]
+                                                    for name in names}}
+
+
 async def save_caller_profile(
     executor: Executor, caller: Caller, fields: dict, *, market_id: int, today
 ) -> None:
-    """`save_profile` for a call's caller: keyed statements, no unit of work."""
-    values = profile_values(fields, today)
-    if values:
-        await execute_keyed(executor, _UPDATE_CALLER, {"caller": caller.id, **values})
-        caller.columns.update(values)
+    """`save_profile` for a call's caller: keyed statements, no unit of work. The
+    columns stay unsaved (the call's move-on writes them); new trades are written at
+    once, after the columns (the trades' rows copy the worker's town when inserted)."""
+    caller.change(profile_values(fields, today))
     if "trades" in fields:
+        await save_caller(executor, caller)
         trades = (await execute_keyed(executor, _MARKET_TRADES, {
             "market_id": market_id, "codes": list(fields["trades"])})).all()
         await execute_keyed(executor, _DROP_TRADES, {"caller": caller.id})
@@ -229,11 +267,8 @@ def store_id_number(worker: Worker, id_number: str, key: str) -> None:
         setattr(worker, name, value)
 
 
-async def store_caller_id_number(executor: Executor, caller: Caller, id_number: str,
-                                 key: str) -> None:
-    values = _id_number_columns(id_number, key)
-    await execute_keyed(executor, _UPDATE_CALLER, {"caller": caller.id, **values})
-    caller.columns.update(values)
+def store_caller_id_number(caller: Caller, id_number: str, key: str) -> None:
+    caller.change(_id_number_columns(id_number, key))  # unsaved: see save_caller
 
 
 async def complete_registration(
@@ -254,10 +289,8 @@ async def complete_caller_registration(
 ) -> None:
     """`complete_registration` for a call's caller (of `phone`): keyed statements."""
     first_time = caller.columns["status"] != WorkerStatus.ACTIVE
-    values = {"status": WorkerStatus.ACTIVE,
-              "registered_at": caller.columns["registered_at"] or now}
-    await execute_keyed(executor, _UPDATE_CALLER, {"caller": caller.id, **values})
-    caller.columns.update(values)
+    caller.change({"status": WorkerStatus.ACTIVE,  # unsaved: see save_caller
+                   "registered_at": caller.columns["registered_at"] or now})
     if first_time:
         await _welcome(executor, caller.id, phone, catalogue=catalogue, hotline=hotline,
                        now=now)

@@ -66,15 +66,17 @@ async def refusing_picked_trades(conn) -> None:
     await conn.commit()
 
 
-async def until_waiting_for_a_lock(conn) -> None:
+async def until_waiting_for_locks(conn, count: int = 1) -> None:
+    """Until `count` of the app's statements wait for a lock. Asked of `conn` in its
+    transaction: the activity it reads is read afresh each time."""
     for _ in range(500):
         waiting = await conn.scalar(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'"))
-        if waiting:
+            "SELECT count(*) FROM pg_stat_activity, pg_stat_clear_snapshot() "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+        if waiting >= count:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("the first answer never waited for the lock")
+    raise AssertionError(f"{count} answers never waited for a lock")
 
 
 async def the_call(client) -> tuple[CallSession, list]:
@@ -97,7 +99,7 @@ async def test_an_answer_whose_effects_wait_loses_its_turn_to_a_quicker_one(
     await holding_the_worker(other_connection)
     picking = asyncio.create_task(
         post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="1")))
-    await until_waiting_for_a_lock(other_connection)
+    await until_waiting_for_locks(other_connection)
     paging = await post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="4"))
     await other_connection.rollback()
     picked = await picking
@@ -118,3 +120,35 @@ async def test_an_answer_whose_effects_fail_with_nobody_else_answering_fails(
                               event=Answer("1"))
     call, trades = await the_call(client)
     assert (call.turn, call.state["step"], trades) == (2, "trades", [])
+
+
+async def holding_the_call(conn) -> None:
+    """Locks the call's row, as a turn moving it on does until it commits."""
+    await conn.begin()
+    await conn.execute(text("SELECT turn FROM call_sessions WHERE call_sid = 'CA1' FOR UPDATE"))
+
+
+async def test_of_two_wages_keyed_at_once_the_caller_keeps_the_one_the_call_took(
+        client, other_connection):
+    """A wage is written with the call's move-on, in one statement: the answer that
+    loses the turn writes nothing, so the caller keeps the wage of the answer that
+    moved the call on, which both were answered by."""
+    await at_the_trades_menu(client)
+    for turn, keys in enumerate(["3", "2", "1", "2"], start=2):  # 钢筋工, done, district, town
+        await post(client, f"/twilio/voice/gather?t={turn}", voice_params("CA1", Digits=keys))
+    await holding_the_call(other_connection)
+    answers = []
+    for waiting, wage in enumerate(["350", "280"], start=1):
+        answers.append(asyncio.create_task(
+            post(client, "/twilio/voice/gather?t=6", voice_params("CA1", Digits=wage))))
+        await until_waiting_for_locks(other_connection, waiting)
+    await other_connection.rollback()
+    first, second = [await answer for answer in answers]
+    assert first.status == second.status == 200
+    assert await first.text() == await second.text()
+    call, _ = await the_call(client)
+    async with client.app[SESSIONS]() as session:
+        worker = await session.scalar(select(Worker).where(Worker.phone == CALLER))
+    assert call.turn == 7
+    assert call.state["draft"]["day_wage_fen"] in (35000, 28000)
+    assert worker.day_wage_fen == call.state["draft"]["day_wage_fen"]
