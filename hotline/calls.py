@@ -5,9 +5,9 @@ again; the channel renders them in the carrier's language after the transaction.
 The call's row is read without a lock and written only if it is still at the turn read
 (`_MOVE_CALL_ON`): a turn that only moves the call on is those two statements, with no
 transaction around them, and one whose effects write runs them in a transaction that
-the write ends. The caller's answers to profile questions (a wage, a town, an ID number)
-are written by the move-on's own statement on PostgreSQL, so such a turn too is two
-statements and no transaction. Two answers to one prompt (keys and speech, a retry) may
+the write ends. The caller's answers to profile questions (trades, a town, a wage, an
+ID number) are written by the move-on's own statement on PostgreSQL, so such a turn too
+is two statements and no transaction. Two answers to one prompt (keys and speech, a retry) may
 both step the flow; the first write takes the turn, and the other's effects are rolled
 back and it is answered as the first was."""
 
@@ -76,8 +76,8 @@ log = logging.getLogger(__name__)
 
 VOICE_COMMANDS = (Say, Ask, RecordName, ConnectAgent, HangUp)
 KEYED_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration, FindOffers, RecordWageReport)
-# Effects that change the caller's columns and read nothing of the caller's rows: what
-# they change is written with the call's move-on (workers.Caller.unsaved).
+# Effects that change the caller's profile and read nothing of the caller's rows: what
+# they change is held for the call's move-on to write (workers.Caller).
 CALLER_COLUMN_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration)
 MAX_EFFECT_ROUNDS = 4
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
@@ -92,9 +92,9 @@ _UPDATE_CALL = DriverStatement(  # SET: the columns given
     update(CALLS).where(CALLS.c.call_sid == bindparam("sid")))
 _MOVE_CALL_ON = DriverStatement(  # SET: the columns given, if the call is still at turn `at`
     update(CALLS).where(CALLS.c.call_sid == bindparam("sid"), CALLS.c.turn == bindparam("at")))
-# The same move-on with the caller's columns the turn changed, in one statement
+# The same move-on with what the turn changed of the caller, in one statement
 # (PostgreSQL): the caller is written only if the call moved on.
-_MOVE_CALL_ON_WRITING_CALLER = workers.CallerWriteAlong(
+_MOVE_CALL_ON_WRITING_CALLER = workers.CallerWritesAlong(
     update(CALLS).where(CALLS.c.call_sid == bindparam("moving_sid"),
                         CALLS.c.turn == bindparam("moving_at"))
     .values({name: bindparam(f"moving_{name}", type_=CALLS.c[name].type)
@@ -120,8 +120,8 @@ class _Effects:
     the offers, a wage report and its rights case) are keyed statements on it. The rarer
     ones that take a slot, answer a pay check or check in work on the ORM (its Worker,
     loaded when one of them needs it), in a session joined to the turn's transaction when
-    first needed. The caller's changed columns are held (`workers.Caller.unsaved`) for
-    the move-on to write, and written first if another effect follows."""
+    first needed. What they change of the caller's profile is held (`workers.Caller`)
+    for the move-on to write, and written first if another effect follows."""
 
     def __init__(self, desk: CallDesk, conn: AsyncConnection, call: CallRow,
                  caller: workers.Caller | None, now: datetime):
@@ -185,8 +185,8 @@ class _Effects:
         desk, conn = self.desk, self.conn
         match effect:
             case SaveProfile(fields=fields):
-                await workers.save_caller_profile(
-                    conn, caller, fields, market_id=desk.market_id, today=self.today)
+                workers.save_caller_profile(caller, fields, market_id=desk.market_id,
+                                            today=self.today)
             case StoreIdNumber(id_number=id_number):
                 workers.store_caller_id_number(caller, id_number, desk.id_hash_key)
             case CompleteRegistration():
@@ -322,21 +322,19 @@ async def _move_on(desk: CallDesk, conn: AsyncConnection, call: CallRow,
 
 async def _move_call_on(conn: AsyncConnection, call: CallRow,
                         caller: workers.Caller | None, moving: dict) -> bool:
-    """Writes the call's next turn (`moving`: its columns) and the caller's unsaved
-    columns, if the call is still at the turn read; False if it is not."""
-    if caller is not None and caller.unsaved and conn.dialect.name == "postgresql":
+    """Writes the call's next turn (`moving`: its columns) and what the turn changed of
+    the caller, if the call is still at the turn read; False if it is not."""
+    if (caller is not None and conn.dialect.name == "postgresql"
+            and _MOVE_CALL_ON_WRITING_CALLER.can_write(caller)):
         # One statement: a turn that writes only the caller's answers sends no BEGIN or
         # COMMIT either.
-        statement, params = _MOVE_CALL_ON_WRITING_CALLER.statement(caller)
-        moved = await execute_keyed(conn, statement, {
-            **params, "moving_sid": call.call_sid, "moving_at": call.turn,
-            **{f"moving_{name}": value for name, value in moving.items()}}, standalone=True)
-        caller.unsaved.clear()
-    else:
-        if caller is not None:
-            await workers.save_caller(conn, caller)
-        moved = await execute_keyed(conn, _MOVE_CALL_ON, {
-            "sid": call.call_sid, "at": call.turn, **moving}, standalone=True)
+        return await _MOVE_CALL_ON_WRITING_CALLER.write(conn, caller, {
+            "moving_sid": call.call_sid, "moving_at": call.turn,
+            **{f"moving_{name}": value for name, value in moving.items()}})
+    if caller is not None:
+        await workers.save_caller(conn, caller)
+    moved = await execute_keyed(conn, _MOVE_CALL_ON, {
+        "sid": call.call_sid, "at": call.turn, **moving}, standalone=True)
     return moved.rowcount == 1
 
 

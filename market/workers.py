@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, bindparam, delete, exists, insert, select, update
+from sqlalchemy import CTE, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -17,7 +17,12 @@ from market.outbox import PRIORITY_NOTICE, enqueue_sms
 from prompts.catalogue import Catalogue
 from store.driver_statements import DriverStatement
 from store.models import AuditEntry, Trade, Worker, WorkerTrade
-from store.repo import Executor, KeyedInsertIgnoringDuplicates, execute_keyed
+from store.repo import (
+    DIALECT_INSERTS,
+    Executor,
+    KeyedInsertIgnoringDuplicates,
+    execute_keyed,
+)
 from store.statuses import Availability, WorkerStatus
 
 PROFILE_FIELDS = {
@@ -94,16 +99,26 @@ _CALLER_BY_PHONE = DriverStatement(
     .where(_W.c.phone == bindparam("phone")).order_by(VIEW_ORDER))
 
 
+@dataclass(frozen=True)
+class PickedTrades:
+    """The trades a caller picked, by code, not yet written."""
+
+    market_id: int
+    codes: tuple[str, ...]
+
+
 @dataclass
 class Caller:
     """A call's worker as its turn knows them: their columns (VIEW_COLUMNS' names) and
     trades, read with the call's row and kept up to date by the turn's own writes, so
-    a turn reads its caller once. Columns a turn changes are `unsaved` until
-    `save_caller` writes them, or the call's move-on does (`CallerWriteAlong`)."""
+    a turn reads its caller once. What a turn changes is held (`unsaved`,
+    `unsaved_trades`) until `save_caller` writes it, or the call's move-on does
+    (`CallerWritesAlong`)."""
 
     columns: dict[str, Any]
     trades: tuple[str, ...]
     unsaved: dict[str, Any] = field(default_factory=dict)
+    unsaved_trades: PickedTrades | None = None
 
     @property
     def id(self) -> int:
@@ -208,53 +223,88 @@ async def save_profile(
 
 
 async def save_caller(executor: Executor, caller: Caller) -> None:
-    """Writes the caller's unsaved columns."""
+    """Writes what the turn changed of the caller: columns first, as the trades' rows
+    copy the worker's town when inserted."""
     if caller.unsaved:
         await execute_keyed(executor, _UPDATE_CALLER, {"caller": caller.id, **caller.unsaved})
         caller.unsaved.clear()
+    if (picked := caller.unsaved_trades) is not None:
+        trades = (await execute_keyed(executor, _MARKET_TRADES, {
+            "market_id": picked.market_id, "codes": list(picked.codes)})).all()
+        await execute_keyed(executor, _DROP_TRADES, {"caller": caller.id})
+        if trades:
+            await executor.execute(_ADD_TRADES, [
+                {"worker_id": caller.id, "trade_id": trade.id} for trade in trades])
+        caller.trades = tuple(trade.code for trade in trades)  # in the trades' order
+        caller.unsaved_trades = None
 
 
-class CallerWriteAlong:
-    """The caller's unsaved columns written by the statement of another write, `gate` (a
-    data-modifying CTE returning what it wrote; PostgreSQL): the caller is written only
-    if the gate wrote a row, and the two are one round trip with no transaction around
-    them. One statement per set of columns, built when first needed."""
+class CallerWritesAlong:
+    """What a turn changed of the caller (its columns, or its trades) written by the
+    statement of another write, `gate` (a data-modifying CTE returning what it wrote;
+    PostgreSQL): the caller is written only if the gate wrote a row, and the two are one
+    round trip with no transaction around them. The caller's values are bound by names
+    of their own: a column's name among the parameters would be set in the gate too."""
 
     def __init__(self, gate: CTE):
-        self._gate = exists(select(*gate.c))
-        self._statements: dict[tuple[str, ...], DriverStatement] = {}
+        self._moved = exists(select(*gate.c))
+        self._columns: dict[tuple[str, ...], DriverStatement] = {}  # built when first met
+        wanted = (select(_T.c.id, _T.c.code, _T.c.position)
+                  .where(_T.c.market_id == bindparam("new_market_id"),
+                         _T.c.code.in_(bindparam("new_codes", expanding=True)), self._moved)
+                  .cte("wanted"))
+        caller = bindparam("caller", type_=_WT.c.worker_id.type)
+        dropped = delete(_WT).where(_WT.c.worker_id == caller, self._moved,
+                                    _WT.c.trade_id.not_in(select(wanted.c.id)))
+        added = (DIALECT_INSERTS["postgresql"](_WT)
+                 .from_select(["worker_id", "trade_id"], select(caller, wanted.c.id))
+                 .on_conflict_do_nothing())
+        self._trades = DriverStatement(
+            select(select(func.count()).select_from(gate).scalar_subquery().label("moved"),
+                   func.array(select(wanted.c.code).order_by(wanted.c.position)
+                              .scalar_subquery()).label("trades"))
+            .add_cte(dropped.cte("dropped")).add_cte(added.cte("added")))
 
-    def statement(self, caller: Caller) -> tuple[DriverStatement, dict]:
-        """The statement and the caller's parameters (the gate's are the caller's to add).
-        The columns are bound by names of their own: a column's name among the parameters
-        would also be set in the gate's UPDATE."""
+    @staticmethod
+    def can_write(caller: Caller) -> bool:
+        """One kind of change held, not both (the trades' rows follow the worker's town
+        by trigger: one statement is not to change both)."""
+        return bool(caller.unsaved) != (caller.unsaved_trades is not None)
+
+    async def write(self, executor: Executor, caller: Caller, gate_params: dict) -> bool:
+        """Runs the gate with the caller's held change, standalone (the unit's last
+        write); whether the gate wrote."""
+        if (picked := caller.unsaved_trades) is None:
+            statement, params = self._columns_statement(caller)
+            result = await execute_keyed(executor, statement, {**params, **gate_params},
+                                         standalone=True)
+            caller.unsaved.clear()
+            return result.rowcount == 1
+        row = (await execute_keyed(executor, self._trades, {
+            "caller": caller.id, "new_market_id": picked.market_id,
+            "new_codes": list(picked.codes), **gate_params}, standalone=True)).one()
+        caller.trades, caller.unsaved_trades = tuple(row.trades), None
+        return row.moved == 1
+
+    def _columns_statement(self, caller: Caller) -> tuple[DriverStatement, dict]:
         names = tuple(sorted(caller.unsaved))
-        statement = self._statements.get(names)
+        statement = self._columns.get(names)
         if statement is None:
-            statement = self._statements[names] = DriverStatement(
-                update(_W).where(_W.c.id == bindparam("caller"), self._gate)
+            statement = self._columns[names] = DriverStatement(
+                update(_W).where(_W.c.id == bindparam("caller"), self._moved)
                 .values({name: bindparam(f"new_{name}", type_=_W.c[name].type)
                          for name in names}))
         return statement, {"caller": caller.id, **{f"new_{name}": caller.unsaved[name]
                                                     for name in names}}
 
 
-async def save_caller_profile(
-    executor: Executor, caller: Caller, fields: dict, *, market_id: int, today
-) -> None:
-    """`save_profile` for a call's caller: keyed statements, no unit of work. The
-    columns stay unsaved (the call's move-on writes them); new trades are written at
-    once, after the columns (the trades' rows copy the worker's town when inserted)."""
+def save_caller_profile(caller: Caller, fields: dict, *, market_id: int, today) -> None:
+    """`save_profile` for a call's caller, held for the call's move-on to write (or
+    `save_caller`); its trades as picked until written."""
     caller.change(profile_values(fields, today))
     if "trades" in fields:
-        await save_caller(executor, caller)
-        trades = (await execute_keyed(executor, _MARKET_TRADES, {
-            "market_id": market_id, "codes": list(fields["trades"])})).all()
-        await execute_keyed(executor, _DROP_TRADES, {"caller": caller.id})
-        if trades:
-            await executor.execute(_ADD_TRADES, [
-                {"worker_id": caller.id, "trade_id": trade.id} for trade in trades])
-        caller.trades = tuple(trade.code for trade in trades)  # in the trades' order
+        caller.unsaved_trades = PickedTrades(market_id, tuple(fields["trades"]))
+        caller.trades = caller.unsaved_trades.codes
 
 
 def _id_number_columns(id_number: str, key: str) -> dict:

@@ -1,7 +1,8 @@
 """Two answers to one prompt on PostgreSQL, where a turn's effects run while another
-answer may take the turn (hotline.calls): the first to move the call on keeps its turn,
-the other's writes are rolled back and it is answered as the first was, even when its
-effects failed."""
+answer may take the turn (hotline.calls): the first to write the call's row keeps its
+turn, the other's writes are rolled back and it is answered as the first was, even when
+its effects failed. A turn's effects in a transaction write the call last; an answer to
+a profile question writes it first, in the statement that writes the answer."""
 
 from __future__ import annotations
 
@@ -53,17 +54,27 @@ async def holding_the_worker(conn) -> None:
                        {"phone": CALLER})
 
 
-async def refusing_picked_trades(conn) -> None:
-    """The database refuses a trade the caller picks, once the pick has waited for the
-    worker's row (the foreign key's check, which waits, comes before triggers named
-    after it)."""
+async def refusing(conn, table: str, when: str = "true") -> None:
+    """The database refuses the rows the app inserts into `table` (`when`: which), once
+    the insert has waited for what it waits for (the foreign key's check, which waits,
+    comes before triggers named after it)."""
     await conn.execute(text(
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'refused'; END $$"))
     await conn.execute(text(
-        "CREATE TRIGGER zz_refuse AFTER INSERT ON worker_trades "
-        "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+        f"CREATE TRIGGER zz_refuse AFTER INSERT ON {table} "
+        f"FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION refuse()"))
     await conn.commit()
+
+
+async def registering_the_callers_phone(conn) -> None:
+    """Inserts a worker with the caller's phone and holds it uncommitted, as an agent's
+    console registering them does until it commits: a consent waits for it."""
+    await conn.begin()
+    await conn.execute(text(
+        "INSERT INTO workers (market_id, phone, status, created_at, demo, priority_group, "
+        "jobs_completed, no_shows) SELECT id, :phone, 'registering', now(), false, false, 0, 0 "
+        "FROM markets LIMIT 1"), {"phone": CALLER})
 
 
 async def until_waiting_for_locks(conn, count: int = 1) -> None:
@@ -87,34 +98,61 @@ async def the_call(client) -> tuple[CallSession, list]:
     return call, trades
 
 
-@pytest.mark.parametrize("pick_fails", [False, True], ids=["pick-kept-back", "pick-fails"])
+@pytest.mark.parametrize("consent_fails", [False, True],
+                         ids=["consent-kept-back", "consent-fails"])
 async def test_an_answer_whose_effects_wait_loses_its_turn_to_a_quicker_one(
-        client, other_connection, pick_fails):
-    """"1" picks a trade (a write that waits for the worker's row); "4" pages the menu
-    meanwhile and moves the call on. The pick is rolled back and answered as "4" was,
-    also when the database then refuses it."""
+        client, other_connection, consent_fails):
+    """"1" consents (a worker's row to insert, which waits for an agent registering the
+    same phone); "2" declines meanwhile and moves the call on. The consent is rolled
+    back and answered as "2" was, also when the database then refuses it."""
+    await post(client, "/twilio/voice", voice_params("CA1"))
+    if consent_fails:
+        await refusing(other_connection, "workers", "NEW.consent_at IS NOT NULL")
+    await registering_the_callers_phone(other_connection)
+    consenting = asyncio.create_task(
+        post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="1")))
+    await until_waiting_for_locks(other_connection)
+    declining = await post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="2"))
+    await other_connection.rollback()
+    consented = await consenting
+    assert declining.status == consented.status == 200
+    assert await consented.text() == await declining.text()
+    assert "<Hangup" in await declining.text()
+    call, _ = await the_call(client)
+    async with client.app[SESSIONS]() as session:
+        worker = await session.scalar(select(Worker).where(Worker.phone == CALLER))
+    assert call.turn == 2
+    assert worker is None, "the consent given too late was not kept"
+
+
+async def test_an_answer_that_writes_the_call_first_keeps_its_turn_while_it_waits(
+        client, other_connection):
+    """"1" picks a trade: the call's row and the pick are one statement, which waits for
+    the worker's row held by an agent. "4", paging the menu meanwhile, waits for the
+    call's row, and is answered as the pick was once it is made."""
     await at_the_trades_menu(client)
-    if pick_fails:
-        await refusing_picked_trades(other_connection)
     await holding_the_worker(other_connection)
     picking = asyncio.create_task(
         post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="1")))
     await until_waiting_for_locks(other_connection)
-    paging = await post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="4"))
+    paging = asyncio.create_task(
+        post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits="4")))
+    await until_waiting_for_locks(other_connection, 2)
     await other_connection.rollback()
-    picked = await picking
-    assert paging.status == picked.status == 200
-    assert await picked.text() == await paging.text()
+    picked, paged = await picking, await paging
+    assert picked.status == paged.status == 200
+    assert await paged.text() == await picked.text()
     call, trades = await the_call(client)
-    assert (call.turn, call.state["step"], call.state["page"]) == (3, "trades", 1)
-    assert trades == [], "the trade picked too late was not kept"
+    assert (call.turn, call.state["step"], call.state["draft"]["trades"]) == (
+        3, "trades_more", ["welder"])
+    assert len(trades) == 1
 
 
 async def test_an_answer_whose_effects_fail_with_nobody_else_answering_fails(
         client, other_connection):
     """The failure is not hidden when the turn is still the caller's: nothing moved on."""
     await at_the_trades_menu(client)
-    await refusing_picked_trades(other_connection)
+    await refusing(other_connection, "worker_trades")
     with pytest.raises(Exception, match="refused"):
         await calls.take_turn(client.app[DESK], call_sid="CA1", caller=CALLER, turn=2,
                               event=Answer("1"))
@@ -152,3 +190,21 @@ async def test_of_two_wages_keyed_at_once_the_caller_keeps_the_one_the_call_took
     assert call.turn == 7
     assert call.state["draft"]["day_wage_fen"] in (35000, 28000)
     assert worker.day_wage_fen == call.state["draft"]["day_wage_fen"]
+
+
+async def test_a_trade_picked_after_the_menu_was_paged_is_not_kept(client, other_connection):
+    """"4" pages the menu and "1" picks a trade, in that order, both waiting for the
+    call's row: the pick, which would write with the move-on, writes nothing."""
+    await at_the_trades_menu(client)
+    await holding_the_call(other_connection)
+    answers = []
+    for waiting, keys in enumerate(["4", "1"], start=1):
+        answers.append(asyncio.create_task(
+            post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits=keys))))
+        await until_waiting_for_locks(other_connection, waiting)
+    await other_connection.rollback()
+    paged, picked = [await answer for answer in answers]
+    assert await picked.text() == await paged.text()
+    call, trades = await the_call(client)
+    assert (call.turn, call.state["step"], call.state["page"]) == (3, "trades", 1)
+    assert trades == [], "the trade picked too late was not kept"
