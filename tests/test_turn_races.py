@@ -160,10 +160,19 @@ async def test_an_answer_whose_effects_fail_with_nobody_else_answering_fails(
     assert (call.turn, call.state["step"], trades) == (2, "trades", [])
 
 
-async def holding_the_call(conn) -> None:
-    """Locks the call's row, as a turn moving it on does until it commits."""
+async def answered_in_order(client, conn, turn: int, keys: list[str]) -> list:
+    """The responses to `keys` answering one prompt, each sent once the one before waits
+    for the call's row, held by `conn` (as a turn moving the call on holds it) until
+    all wait: they take it in that order."""
     await conn.begin()
     await conn.execute(text("SELECT turn FROM call_sessions WHERE call_sid = 'CA1' FOR UPDATE"))
+    answers = []
+    for waiting, digits in enumerate(keys, start=1):
+        answers.append(asyncio.create_task(
+            post(client, f"/twilio/voice/gather?t={turn}", voice_params("CA1", Digits=digits))))
+        await until_waiting_for_locks(conn, waiting)
+    await conn.rollback()
+    return [await answer for answer in answers]
 
 
 async def test_of_two_wages_keyed_at_once_the_caller_keeps_the_one_the_call_took(
@@ -174,14 +183,7 @@ async def test_of_two_wages_keyed_at_once_the_caller_keeps_the_one_the_call_took
     await at_the_trades_menu(client)
     for turn, keys in enumerate(["3", "2", "1", "2"], start=2):  # 钢筋工, done, district, town
         await post(client, f"/twilio/voice/gather?t={turn}", voice_params("CA1", Digits=keys))
-    await holding_the_call(other_connection)
-    answers = []
-    for waiting, wage in enumerate(["350", "280"], start=1):
-        answers.append(asyncio.create_task(
-            post(client, "/twilio/voice/gather?t=6", voice_params("CA1", Digits=wage))))
-        await until_waiting_for_locks(other_connection, waiting)
-    await other_connection.rollback()
-    first, second = [await answer for answer in answers]
+    first, second = await answered_in_order(client, other_connection, 6, ["350", "280"])
     assert first.status == second.status == 200
     assert await first.text() == await second.text()
     call, _ = await the_call(client)
@@ -196,14 +198,7 @@ async def test_a_trade_picked_after_the_menu_was_paged_is_not_kept(client, other
     """"4" pages the menu and "1" picks a trade, in that order, both waiting for the
     call's row: the pick, which would write with the move-on, writes nothing."""
     await at_the_trades_menu(client)
-    await holding_the_call(other_connection)
-    answers = []
-    for waiting, keys in enumerate(["4", "1"], start=1):
-        answers.append(asyncio.create_task(
-            post(client, "/twilio/voice/gather?t=2", voice_params("CA1", Digits=keys))))
-        await until_waiting_for_locks(other_connection, waiting)
-    await other_connection.rollback()
-    paged, picked = [await answer for answer in answers]
+    paged, picked = await answered_in_order(client, other_connection, 2, ["4", "1"])
     assert await picked.text() == await paged.text()
     call, trades = await the_call(client)
     assert (call.turn, call.state["step"], call.state["page"]) == (3, "trades", 1)
