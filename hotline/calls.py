@@ -17,6 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import count
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -53,7 +54,12 @@ from ivr_flows.inputs import CallStarted, Done, FlowInput, HiresFound, OffersFou
 from ivr_flows.listening import Listen
 from market import cases, hires, offers, wages, workers
 from market.outbox import queued_any
-from store.db import connection_unit, database_unreachable, joined_session
+from store.db import (
+    connection_unit,
+    database_unreachable,
+    joined_session,
+    lost_to_another_transaction,
+)
 from store.driver_statements import DriverStatement
 from store.models import (
     CallbackRequest,
@@ -80,6 +86,7 @@ KEYED_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration, FindOffers, R
 # they change is held for the call's move-on to write (workers.Caller).
 CALLER_COLUMN_EFFECTS = (SaveProfile, StoreIdNumber, CompleteRegistration)
 MAX_EFFECT_ROUNDS = 4
+TURN_ATTEMPTS = 2  # a turn ended by a deadlock is taken once more
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
 # its statements are built once and run on the driver (store.driver_statements).
 CALLS = CallSession.__table__
@@ -271,31 +278,38 @@ async def take_turn(
 ) -> Turn:
     """`turn` is the turn the webhook answers (from its action URL); None for a new call."""
     now = desk.clock()
-    read: CallRow | None = None
-    try:
-        async with connection_unit(desk.engine) as conn:
-            read, calling = await _read_call(conn, call_sid)
-            if read is None:  # the call's first webhook (or a simultaneous retry of it)
-                await _NEW_CALL.run(conn, {
-                    "call_sid": call_sid, "phone": caller, "direction": direction,
-                    "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0,
-                    "last_response": "", "started_at": now, "updated_at": now},
-                    standalone=True)
+    for attempt in count(1):
+        read: CallRow | None = None
+        try:
+            async with connection_unit(desk.engine) as conn:
                 read, calling = await _read_call(conn, call_sid)
-            if read.turn > 0 and (turn is None or turn < read.turn):
-                return Turn(_stored_reply(read), False, taken=False)  # answered already
-            if read.turn == 0 and not isinstance(event, CallStarted):
-                event = CallStarted()  # a gather of a call we never saw: start afresh
-            return await _move_on(desk, conn, read, calling, event, now)
-    except Exception as error:
-        # Our effects ran unlocked: if another answer took this turn meanwhile, what they
-        # met (or that they were too late) is rolled back, and we answer as it did.
-        if read is None or database_unreachable(error):
-            raise
-        answered = await _answered_since(desk, read)
-        if answered is None:
-            raise
-        return answered
+                if read is None:  # the call's first webhook (or a simultaneous retry of it)
+                    await _NEW_CALL.run(conn, {
+                        "call_sid": call_sid, "phone": caller, "direction": direction,
+                        "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0,
+                        "last_response": "", "started_at": now, "updated_at": now},
+                        standalone=True)
+                    read, calling = await _read_call(conn, call_sid)
+                if read.turn > 0 and (turn is None or turn < read.turn):
+                    return Turn(_stored_reply(read), False, taken=False)  # answered already
+                if read.turn == 0 and not isinstance(event, CallStarted):
+                    event = CallStarted()  # a gather of a call we never saw: start afresh
+                return await _move_on(desk, conn, read, calling, event, now)
+        except Exception as error:
+            # Our effects ran unlocked: if another answer took this turn meanwhile, what
+            # they met (or that they were too late) is rolled back, and we answer as it did.
+            if read is None or database_unreachable(error):
+                raise
+            answered = await _answered_since(desk, read)
+            if answered is not None:
+                return answered
+            # PostgreSQL ended this turn to break a deadlock with another answer to the
+            # prompt (which locks the call and the worker in the other order) before that
+            # one moved the call on: nothing of it was written, so it is taken again.
+            if not lost_to_another_transaction(error) or attempt == TURN_ATTEMPTS:
+                raise
+            log.warning("call %s turn %s ended in a deadlock: taking it again",
+                        call_sid, read.turn)
 
 
 class _TurnTaken(RuntimeError):

@@ -203,3 +203,30 @@ async def test_a_trade_picked_after_the_menu_was_paged_is_not_kept(client, other
     call, trades = await the_call(client)
     assert (call.turn, call.state["step"], call.state["page"]) == (3, "trades", 1)
     assert trades == [], "the trade picked too late was not kept"
+
+
+async def test_an_answer_ended_by_a_deadlock_is_taken_again(client, other_connection):
+    """PostgreSQL ends a profile answer's statement to break a deadlock (as with another
+    answer locking the worker, then the call): nothing was written, and the caller
+    hears the next question with the wage kept, not an error."""
+    await at_the_trades_menu(client)
+    for turn, keys in enumerate(["3", "2", "1", "2"], start=2):  # 钢筋工, done, district, town
+        await post(client, f"/twilio/voice/gather?t={turn}", voice_params("CA1", Digits=keys))
+    await other_connection.execute(text("CREATE SEQUENCE deadlocks"))
+    await other_connection.execute(text(
+        "CREATE FUNCTION deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF nextval('deadlocks') = 1 THEN "
+        "RAISE EXCEPTION 'deadlock' USING ERRCODE = 'deadlock_detected'; END IF; "
+        "RETURN NEW; END $$"))
+    await other_connection.execute(text(
+        "CREATE TRIGGER zz_deadlock BEFORE UPDATE ON workers "
+        "FOR EACH ROW EXECUTE FUNCTION deadlock_once()"))
+    await other_connection.commit()
+    answered = await post(client, "/twilio/voice/gather?t=6", voice_params("CA1", Digits="350"))
+    assert answered.status == 200
+    assert "gather?t=7" in await answered.text()
+    call, _ = await the_call(client)
+    async with client.app[SESSIONS]() as session:
+        worker = await session.scalar(select(Worker).where(Worker.phone == CALLER))
+    assert (call.turn, worker.day_wage_fen) == (7, 35000)
+    assert await other_connection.scalar(text("SELECT last_value FROM deadlocks")) == 2
