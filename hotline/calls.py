@@ -7,9 +7,9 @@ The call's row is read without a lock and written only if it is still at the tur
 transaction around them, and one whose effects write runs them in a transaction that
 the write ends. The caller's answers to profile questions (trades, a town, a wage, an
 ID number) are written by the move-on's own statement on PostgreSQL, so such a turn too
-is two statements and no transaction. Two answers to one prompt (keys and speech, a retry) may
-both step the flow; the first write takes the turn, and the other's effects are rolled
-back and it is answered as the first was."""
+is two statements and no transaction. Two answers to one prompt (keys and speech, a
+retry) may both step the flow; the first write takes the turn, and the other's effects
+are rolled back and it is answered as the first was."""
 
 from __future__ import annotations
 
@@ -282,14 +282,8 @@ async def take_turn(
         read: CallRow | None = None
         try:
             async with connection_unit(desk.engine) as conn:
-                read, calling = await _read_call(conn, call_sid)
-                if read is None:  # the call's first webhook (or a simultaneous retry of it)
-                    await _NEW_CALL.run(conn, {
-                        "call_sid": call_sid, "phone": caller, "direction": direction,
-                        "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0,
-                        "last_response": "", "started_at": now, "updated_at": now},
-                        standalone=True)
-                    read, calling = await _read_call(conn, call_sid)
+                read, calling = await _read_or_open_call(conn, call_sid, caller, direction,
+                                                         now)
                 if read.turn > 0 and (turn is None or turn < read.turn):
                     return Turn(_stored_reply(read), False, taken=False)  # answered already
                 if read.turn == 0 and not isinstance(event, CallStarted):
@@ -310,6 +304,19 @@ async def take_turn(
                 raise
             log.warning("call %s turn %s ended in a deadlock: taking it again",
                         call_sid, read.turn)
+
+
+async def _read_or_open_call(conn: AsyncConnection, call_sid: str, caller: str,
+                             direction: str, now: datetime
+                             ) -> tuple[CallRow, workers.Caller | None]:
+    read, calling = await _read_call(conn, call_sid)
+    if read is None:  # the call's first webhook (or a simultaneous retry of it)
+        await _NEW_CALL.run(conn, {
+            "call_sid": call_sid, "phone": caller, "direction": direction,
+            "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0,
+            "last_response": "", "started_at": now, "updated_at": now}, standalone=True)
+        read, calling = await _read_call(conn, call_sid)
+    return read, calling
 
 
 class _TurnTaken(RuntimeError):
@@ -338,8 +345,7 @@ async def _move_call_on(conn: AsyncConnection, call: CallRow,
                         caller: workers.Caller | None, moving: dict) -> bool:
     """Writes the call's next turn (`moving`: its columns) and what the turn changed of
     the caller, if the call is still at the turn read; False if it is not."""
-    if (caller is not None and conn.dialect.name == "postgresql"
-            and _MOVE_CALL_ON_WRITING_CALLER.can_write(caller)):
+    if caller is not None and _MOVE_CALL_ON_WRITING_CALLER.can_write(conn, caller):
         # One statement: a turn that writes only the caller's answers sends no BEGIN or
         # COMMIT either.
         return await _MOVE_CALL_ON_WRITING_CALLER.write(conn, caller, {

@@ -21,6 +21,7 @@ from store.repo import (
     DIALECT_INSERTS,
     Executor,
     KeyedInsertIgnoringDuplicates,
+    dialect_name,
     execute_keyed,
 )
 from store.statuses import Availability, WorkerStatus
@@ -266,10 +267,11 @@ class CallerWritesAlong:
             .add_cte(dropped.cte("dropped")).add_cte(added.cte("added")))
 
     @staticmethod
-    def can_write(caller: Caller) -> bool:
-        """One kind of change held, not both (the trades' rows follow the worker's town
-        by trigger: one statement is not to change both)."""
-        return bool(caller.unsaved) != (caller.unsaved_trades is not None)
+    def can_write(executor: Executor, caller: Caller) -> bool:
+        """On PostgreSQL, with one kind of change held, not both (the trades' rows follow
+        the worker's town by trigger: one statement is not to change both)."""
+        return (dialect_name(executor) == "postgresql"
+                and bool(caller.unsaved) != (caller.unsaved_trades is not None))
 
     async def write(self, executor: Executor, caller: Caller, gate_params: dict) -> bool:
         """Runs the gate with the caller's held change, standalone (the unit's last
@@ -337,7 +339,8 @@ async def complete_caller_registration(
     executor: Executor, caller: Caller, phone: str, *, catalogue: Catalogue, hotline: str,
     now: datetime
 ) -> None:
-    """`complete_registration` for a call's caller (of `phone`): keyed statements."""
+    """`complete_registration` for a call's caller (of `phone`): the columns held for
+    the call's move-on, the welcome SMS queued by keyed statements."""
     first_time = caller.columns["status"] != WorkerStatus.ACTIVE
     caller.change({"status": WorkerStatus.ACTIVE,  # unsaved: see save_caller
                    "registered_at": caller.columns["registered_at"] or now})
