@@ -261,6 +261,32 @@ async def test_workers_reporting_one_job_share_its_case_and_a_repeat_changes_not
         assert len(told) == 1 and "已立案" in told[0]
 
 
+async def test_a_report_with_no_hire_opens_a_case_for_agents_to_find_the_employer(market):
+    worker_id = await market.worker(WORKER, ["welder"], "北城街道")
+    async with market.sessions() as session:
+        worker = await session.get(Worker, worker_id)
+    async with connection_unit(sessions_engine(market.sessions)) as conn:  # a call's turn
+        case = await cases.report_by_worker(conn, worker, amount_fen=64000, via="worker_call",
+                                            now=market.clock(), catalogue=CATALOGUE,
+                                            hold_employer=True)
+    async with market.sessions() as session:
+        stored = await session.get(RightsCase, case.id)
+        members = list(await session.execute(
+            select(CaseWorker.worker_id, CaseWorker.hire_id, CaseWorker.owed_fen,
+                   CaseWorker.recovered_fen).where(CaseWorker.case_id == case.id)))
+        events = list(await session.execute(
+            select(CaseEvent.kind, CaseEvent.actor, CaseEvent.note, CaseEvent.amount_fen)
+            .where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+    assert (stored.employer_id, stored.job_id, stored.status, stored.opened_by) == (
+        None, None, "open", "worker_call")
+    assert (stored.owed_fen, stored.recovered_fen) == (64000, 0)
+    assert [tuple(m) for m in members] == [(worker_id, None, 64000, 0)]
+    assert [tuple(e) for e in events] == [
+        ("opened", "worker_call", "", None),
+        ("worker_added", "worker_call", f"worker:{worker_id}", 64000)]
+    assert f"C{case.id}" in await last_text(market, WORKER)
+
+
 def test_shares_add_up_to_the_fen():
     assert cases.shares(100, [1, 1, 1]) == [34, 33, 33]
     assert cases.shares(10001, [0, 0]) == [5001, 5000]
