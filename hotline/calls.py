@@ -71,7 +71,9 @@ from store.models import (
     Worker,
 )
 from store.repo import (
+    DIALECT_INSERTS,
     KeyedInsertIgnoringDuplicates,
+    dialect_name,
     execute_keyed,
     insert_ignoring_duplicates,
     read_only,
@@ -107,7 +109,28 @@ _MOVE_CALL_ON_WRITING_CALLER = workers.CallerWritesAlong(
     .values({name: bindparam(f"moving_{name}", type_=CALLS.c[name].type)
              for name in ("turn", "state", "updated_at", "last_response")})
     .returning(CALLS.c.call_sid).cte("moved"))
-_NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
+_NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])  # SQLite's; read back after
+_CALL_COLUMNS = ("call_sid", "phone", "direction", "status", "state", "turn",
+                 "last_response", "started_at", "updated_at")
+
+
+def _open_call_statement() -> DriverStatement:
+    """A call's first webhook on PostgreSQL: the row inserted and read back with its
+    caller, as _READ_CALL reads it, in one statement; no row if a simultaneous retry of
+    the webhook inserted it first."""
+    opened = (DIALECT_INSERTS["postgresql"](CALLS)
+              .values({name: bindparam(name, type_=CALLS.c[name].type)
+                       for name in _CALL_COLUMNS})
+              .on_conflict_do_nothing(index_elements=["call_sid"])
+              .returning(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
+                         CALLS.c.state, CALLS.c.last_response).cte("opened"))
+    return DriverStatement(
+        select(*opened.c, *workers.VIEW_COLUMNS)
+        .select_from(workers.with_worker_by_phone(opened, opened.c.phone))
+        .order_by(workers.VIEW_ORDER))
+
+
+_OPEN_CALL = _open_call_statement()
 _WAGE_REPORT = DriverStatement(insert(WageReport.__table__))
 _LIVE_CALL = DriverStatement(
     select(CALLS.c.phone, CALLS.c.direction, CALLS.c.turn, CALLS.c.state).where(
@@ -310,13 +333,19 @@ async def _read_or_open_call(conn: AsyncConnection, call_sid: str, caller: str,
                              direction: str, now: datetime
                              ) -> tuple[CallRow, workers.Caller | None]:
     read, calling = await _read_call(conn, call_sid)
-    if read is None:  # the call's first webhook (or a simultaneous retry of it)
-        await _NEW_CALL.run(conn, {
-            "call_sid": call_sid, "phone": caller, "direction": direction,
-            "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0,
-            "last_response": "", "started_at": now, "updated_at": now}, standalone=True)
-        read, calling = await _read_call(conn, call_sid)
-    return read, calling
+    if read is not None:
+        return read, calling
+    # the call's first webhook (or a simultaneous retry of it)
+    opened = {"call_sid": call_sid, "phone": caller, "direction": direction,
+              "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0,
+              "last_response": "", "started_at": now, "updated_at": now}
+    if dialect_name(conn) == "postgresql":
+        rows = (await execute_keyed(conn, _OPEN_CALL, opened, standalone=True)).all()
+        if rows:
+            return _call_read(rows)
+    else:
+        await _NEW_CALL.run(conn, opened, standalone=True)
+    return await _read_call(conn, call_sid)
 
 
 class _TurnTaken(RuntimeError):
@@ -412,6 +441,10 @@ async def _read_call(conn: AsyncConnection,
     rows = (await execute_keyed(conn, _READ_CALL, {"sid": call_sid}, standalone=True)).all()
     if not rows:
         return None, None
+    return _call_read(rows)
+
+
+def _call_read(rows) -> tuple[CallRow, workers.Caller | None]:
     return CallRow(*rows[0][:6]), workers.caller_of(rows)
 
 

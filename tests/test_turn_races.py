@@ -230,3 +230,24 @@ async def test_an_answer_ended_by_a_deadlock_is_taken_again(client, other_connec
         worker = await session.scalar(select(Worker).where(Worker.phone == CALLER))
     assert (call.turn, worker.day_wage_fen) == (7, 35000)
     assert await other_connection.scalar(text("SELECT last_value FROM deadlocks")) == 2
+
+
+async def test_a_first_webhook_whose_call_another_process_opens_meanwhile_is_answered(
+        client, other_connection):
+    """A call's first webhook and its retry, at two processes: both find no row; the one
+    whose insert comes second (waiting for the first's) reads the row it found inserted
+    and answers from it."""
+    fresh = await (await post(client, "/twilio/voice", voice_params("CA0"))).text()
+    await other_connection.begin()
+    await other_connection.execute(text(
+        "INSERT INTO call_sessions (call_sid, phone, direction, status, state, turn, "
+        "last_response, started_at, updated_at) VALUES ('CA1', :phone, 'inbound', "
+        "'in-progress', '{}', 0, '', now(), now())"), {"phone": CALLER})
+    opening = asyncio.create_task(post(client, "/twilio/voice", voice_params("CA1")))
+    await until_waiting_for_locks(other_connection)
+    await other_connection.commit()
+    answer = await opening
+    assert answer.status == 200
+    assert (await answer.text()).replace("CA1", "CA0") == fresh, "greeted as any new call"
+    call, _ = await the_call(client)
+    assert call.turn == 1
