@@ -82,7 +82,7 @@ async def open_or_join(executor: Executor, *, worker, hire, owed_fen: int, opene
     and `job_id`, or None); else a new case. Keyed statements, no ORM objects: a worker
     reports from a call's turn, on its connection."""
     employer_id = found = None
-    if hire is not None:
+    if hire is not None and hire.job_id is not None:
         employer_id, found = (await execute_keyed(executor, _CASE_OF_JOB, {
             "job_id": hire.job_id, "open": list(CASE_OPEN)})).one()
     return await _put_in_case(
@@ -279,7 +279,7 @@ def _latest_hire() -> DriverStatement:
     return DriverStatement(
         select(*latest.c, Job.employer_id,
                _open_case_of(latest.c.job_id, Job.employer_id).label("open_case"))
-        .select_from(latest.join(Job, Job.id == latest.c.job_id)))
+        .select_from(latest.outerjoin(Job, Job.id == latest.c.job_id)))
 
 
 _LATEST_HIRE = _latest_hire()

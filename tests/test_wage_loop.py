@@ -287,6 +287,25 @@ async def test_a_report_with_no_hire_opens_a_case_for_agents_to_find_the_employe
     assert f"C{case.id}" in await last_text(market, WORKER)
 
 
+async def test_a_report_on_a_hire_with_no_job_recorded_is_about_that_hire(market):
+    hire = await hired(market, days=1)
+    async with market.sessions() as session, session.begin():
+        (await session.get(Hire, hire.id)).job_id = None  # the column allows it
+    assert await market.reply(WORKER, "欠薪") is None
+    async with market.sessions() as session:
+        member = await session.scalar(select(CaseWorker))
+        case = await session.get(RightsCase, member.case_id)
+    assert (member.hire_id, case.employer_id, case.job_id) == (hire.id, None, None)
+    assert "已立案" in await last_text(market, WORKER)
+    # As the sweep opens one for the same hire past its grace: no employer to look up.
+    async with market.sessions() as session, session.begin():
+        worker = await session.get(Worker, member.worker_id)
+        swept = await cases.open_or_join(
+            session, worker=worker, hire=await session.get(Hire, hire.id), owed_fen=100,
+            opened_by="auto", now=market.clock(), catalogue=CATALOGUE, hold_employer=True)
+    assert swept.employer_id is None and swept.id != case.id
+
+
 def test_shares_add_up_to_the_fen():
     assert cases.shares(100, [1, 1, 1]) == [34, 33, 33]
     assert cases.shares(10001, [0, 0]) == [5001, 5000]
