@@ -109,7 +109,8 @@ _MOVE_CALL_ON_WRITING_CALLER = workers.CallerWritesAlong(
     .values({name: bindparam(f"moving_{name}", type_=CALLS.c[name].type)
              for name in ("turn", "state", "updated_at", "last_response")})
     .returning(CALLS.c.call_sid).cte("moved"))
-_NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])  # SQLite's; read back after
+# SQLite inserts a new call, and _READ_CALL reads it.
+_NEW_CALL = KeyedInsertIgnoringDuplicates(CALLS, ["call_sid"])
 _CALL_COLUMNS = ("call_sid", "phone", "direction", "status", "state", "turn",
                  "last_response", "started_at", "updated_at")
 
