@@ -92,9 +92,11 @@ TURN_ATTEMPTS = 2  # a turn ended by a deadlock is taken once more
 # The hot path speaks to the table itself: no ORM compile or unit of work per turn, and
 # its statements are built once and run on the driver (store.driver_statements).
 CALLS = CallSession.__table__
+# The call's columns a turn reads (CallRow's), then its caller's (workers.VIEW_COLUMNS).
+_CALL_ROW = (CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
+             CALLS.c.state, CALLS.c.last_response)
 _READ_CALL = DriverStatement(
-    select(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
-           CALLS.c.state, CALLS.c.last_response, *workers.VIEW_COLUMNS)
+    select(*_CALL_ROW, *workers.VIEW_COLUMNS)
     .select_from(workers.with_worker_by_phone(CALLS, CALLS.c.phone))
     .where(CALLS.c.call_sid == bindparam("sid")).order_by(workers.VIEW_ORDER))
 _UPDATE_CALL = DriverStatement(  # SET: the columns given
@@ -123,8 +125,7 @@ def _open_call_statement() -> DriverStatement:
               .values({name: bindparam(name, type_=CALLS.c[name].type)
                        for name in _CALL_COLUMNS})
               .on_conflict_do_nothing(index_elements=["call_sid"])
-              .returning(CALLS.c.call_sid, CALLS.c.phone, CALLS.c.direction, CALLS.c.turn,
-                         CALLS.c.state, CALLS.c.last_response).cte("opened"))
+              .returning(*_CALL_ROW).cte("opened"))
     return DriverStatement(
         select(*opened.c, *workers.VIEW_COLUMNS)
         .select_from(workers.with_worker_by_phone(opened, opened.c.phone))
@@ -343,7 +344,7 @@ async def _read_or_open_call(conn: AsyncConnection, call_sid: str, caller: str,
     if dialect_name(conn) == "postgresql":
         rows = (await execute_keyed(conn, _OPEN_CALL, opened, standalone=True)).all()
         if rows:
-            return _call_read(rows)
+            return _call_and_caller(rows)
     else:
         await _NEW_CALL.run(conn, opened, standalone=True)
     return await _read_call(conn, call_sid)
@@ -442,11 +443,12 @@ async def _read_call(conn: AsyncConnection,
     rows = (await execute_keyed(conn, _READ_CALL, {"sid": call_sid}, standalone=True)).all()
     if not rows:
         return None, None
-    return _call_read(rows)
+    return _call_and_caller(rows)
 
 
-def _call_read(rows) -> tuple[CallRow, workers.Caller | None]:
-    return CallRow(*rows[0][:6]), workers.caller_of(rows)
+def _call_and_caller(rows) -> tuple[CallRow, workers.Caller | None]:
+    """The call's row and its caller from rows of _READ_CALL's columns."""
+    return CallRow(*rows[0][:len(_CALL_ROW)]), workers.caller_of(rows)
 
 
 def _context(desk: CallDesk, phone: str, effects: _Effects) -> CallContext:
