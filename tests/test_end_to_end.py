@@ -9,7 +9,17 @@ from sqlalchemy import select
 
 from gigline.keys import SENDER, SESSIONS
 from gigline.runtime import start_hotline
-from store.models import CallbackRequest, CallSession, JobLine, Offer, OutboundSms, Worker
+from store.models import (
+    CallbackRequest,
+    CallSession,
+    CaseWorker,
+    JobLine,
+    Offer,
+    OutboundSms,
+    RightsCase,
+    WageReport,
+    Worker,
+)
 from tests.conftest import CARRIERS, free_port, make_settings, start_over
 
 CALLER = "+8613800000001"
@@ -105,6 +115,25 @@ async def test_a_registered_worker_hears_an_offer_and_takes_a_slot(hotline):
         line = await session.get(JobLine, offer_row.job_line_id)
     assert offer_row.status == "accepted" and offer_row.channel == "call_in"
     assert line.filled == 1
+
+
+async def test_a_worker_reports_unpaid_wages_by_keypad_and_a_case_is_opened(hotline):
+    first = await register_by_keypad(hotline)
+    await first.hang_up()
+    call = await hotline.carrier.place_call(CALLER)
+    await call.press("3")
+    await call.press("6400#")
+    assert any("已经记下了" in p for p in call.new_prompts())
+    await call.hang_up()
+    sms = await hotline.carrier.wait_for_sms(CALLER, predicate=lambda m: "已立案" in m.body)
+    worker = await worker_row(hotline)
+    async with hotline.app[SESSIONS]() as session:
+        report = await session.scalar(select(WageReport).where(WageReport.worker_id == worker.id))
+        member = await session.scalar(select(CaseWorker).where(CaseWorker.worker_id == worker.id))
+        case = await session.get(RightsCase, member.case_id)
+    assert (report.amount_fen, report.call_sid) == (640000, call.sid)
+    assert (member.owed_fen, case.owed_fen, case.opened_by) == (640000, 640000, "worker_call")
+    assert f"C{case.id}" in sms.body
 
 
 async def test_the_help_sms_names_the_number_set_for_workers_to_call(database_url):
