@@ -11,10 +11,11 @@ event loop add to each unit.
 
 SQLite: a WAL file; the floor is sqlite3 running BEGIN IMMEDIATE, the SELECT, the UPDATE
 and COMMIT. PostgreSQL (a scratch database, dropped afterwards): the unit's statements
-standalone, as a turn's read and move-on run; the floor is asyncpg on one connection, the
-same statements prepared and run back to back, and that SELECT again after two greenlet
-switches (what a unit's checkout and return take) to show what they cost the round trip
-after them. On uvloop, as the servers run."""
+standalone, as a turn's read and move-on run, in a connection unit and in a lazy unit
+(which runs them on a spare connection: store/spare_connections.py); the floor is
+asyncpg on one connection, the same statements prepared and run back to back, and that
+SELECT again after two greenlet switches (what a unit's checkout and return take) to
+show what they cost the round trip after them. On uvloop, as the servers run."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from sqlalchemy.util.concurrency import greenlet_spawn
 
 from bench.databases import DEFAULT_PG_ADMIN
 from store.db import connection_unit, make_engine
-from store.driver_statements import DriverStatement
+from store.driver_statements import DriverStatement, lazy_unit
 from store.repo import execute_keyed
 
 ROWS = 1000
@@ -68,11 +69,27 @@ async def unit_costs(url: str, units: int) -> dict[str, float]:
                                         standalone=True)
         return 1e6 * (time.process_time() - began) / units
 
+    async def run_lazily(statements: int) -> float:
+        began = time.process_time()
+        for n in range(units):
+            key = n % ROWS + 1
+            async with lazy_unit(engine) as unit:
+                (await execute_keyed(unit, READ, {"id": key}, standalone=True)).one()
+                if statements >= 2:
+                    await execute_keyed(unit, WRITE, {"thing": key, "size": n},
+                                        standalone=True)
+        return 1e6 * (time.process_time() - began) / units
+
     costs = {}
     for label, statements in (("unit, no statement", 0), ("unit, SELECT", 1),
                               ("unit, SELECT and UPDATE", 2)):
         await run(statements)  # warm: statements compiled, pages cached
         costs[label] = await run(statements)
+    if engine.dialect.name == "postgresql":  # on SQLite a lazy unit is a connection unit
+        for label, statements in (("lazy unit, SELECT (spare)", 1),
+                                  ("lazy unit, SELECT and UPDATE (spare)", 2)):
+            await run_lazily(statements)
+            costs[label] = await run_lazily(statements)
     await engine.dispose()
     return costs
 

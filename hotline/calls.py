@@ -55,12 +55,11 @@ from ivr_flows.listening import Listen
 from market import cases, hires, offers, wages, workers
 from market.outbox import queued_any
 from store.db import (
-    connection_unit,
     database_unreachable,
     joined_session,
     lost_to_another_transaction,
 )
-from store.driver_statements import DriverStatement
+from store.driver_statements import DriverStatement, LazyUnit, lazy_unit
 from store.models import (
     CallbackRequest,
     CallSession,
@@ -155,20 +154,25 @@ class _Effects:
     first needed. What they change of the caller's profile is held (`workers.Caller`)
     for the move-on to write, and written first if another effect follows."""
 
-    def __init__(self, desk: CallDesk, conn: AsyncConnection, call: CallRow,
+    def __init__(self, desk: CallDesk, unit: LazyUnit, call: CallRow,
                  caller: workers.Caller | None, now: datetime):
-        self.desk, self.conn, self.call, self.now = desk, conn, call, now
+        self.desk, self.unit, self.call, self.now = desk, unit, call, now
         self.caller = caller  # None: no worker yet, or to be read again
         self.view = caller.view() if caller is not None else None
         self.worker: Worker | None = None  # loaded when an effect needs it
         self.today = market_today(now, desk.timezone)
         self._session: AsyncSession | None = None
 
-    def session(self) -> AsyncSession:
+    async def transaction(self) -> AsyncConnection:
+        """The turn's connection and transaction, opened by the first effect that needs
+        them: one that only holds a profile answer or lists offers does not."""
+        return await self.unit.connection()
+
+    async def session(self) -> AsyncSession:
         """The ORM's session on the turn's transaction: what it changes is flushed by
         `finish`, and the turn's connection commits it."""
         if self._session is None:
-            self._session = joined_session(self.conn)
+            self._session = joined_session(await self.transaction())
         return self._session
 
     async def finish(self) -> None:
@@ -181,20 +185,22 @@ class _Effects:
             await self._session.close()
 
     async def apply(self, effect: object) -> FlowInput | None:
-        desk, conn = self.desk, self.conn
-        if self.caller is not None and not isinstance(effect, CALLER_COLUMN_EFFECTS):
-            await workers.save_caller(conn, self.caller)  # what follows may read the row
+        desk = self.desk
+        if (self.caller is not None and self.caller.held
+                and not isinstance(effect, CALLER_COLUMN_EFFECTS)):
+            # what follows may read the row
+            await workers.save_caller(await self.transaction(), self.caller)
         if isinstance(effect, RecordConsent):
             await self._let_go_of_worker()
             self.view = await workers.record_consent(
-                conn, self.view, market_id=desk.market_id, phone=self.call.phone,
-                call_sid=self.call.call_sid, now=self.now,
+                await self.transaction(), self.view, market_id=desk.market_id,
+                phone=self.call.phone, call_sid=self.call.call_sid, now=self.now,
             )
             self.caller = None  # read afresh if a later effect changes the worker
             return None
         if isinstance(effect, RequestCallback):
             await insert_ignoring_duplicates(
-                conn, CallbackRequest.__table__,
+                await self.transaction(), CallbackRequest.__table__,
                 {"phone": self.call.phone, "call_sid": self.call.call_sid,
                  "reason": effect.reason, "status": CallbackStatus.OPEN, "created_at": self.now},
                 ["call_sid"],
@@ -214,7 +220,7 @@ class _Effects:
         return following
 
     async def _apply_keyed(self, effect: object, caller: workers.Caller) -> FlowInput | None:
-        desk, conn = self.desk, self.conn
+        desk = self.desk
         match effect:
             case SaveProfile(fields=fields):
                 workers.save_caller_profile(caller, fields, market_id=desk.market_id,
@@ -223,12 +229,13 @@ class _Effects:
                 workers.store_caller_id_number(caller, id_number, desk.id_hash_key)
             case CompleteRegistration():
                 await workers.complete_caller_registration(
-                    conn, caller, self.call.phone, catalogue=desk.catalogue,
+                    await self.transaction(), caller, self.call.phone, catalogue=desk.catalogue,
                     hotline=desk.market.hotline, now=self.now)
             case FindOffers():
-                return OffersFound(await offers.find_offers(
-                    conn, caller, now=self.now, timezone=desk.timezone))
+                return OffersFound(await offers.find_offers(  # a read: no transaction
+                    self.unit, caller, now=self.now, timezone=desk.timezone))
             case RecordWageReport(amount_fen=amount):
+                conn = await self.transaction()
                 await execute_keyed(conn, _WAGE_REPORT, {
                     "worker_id": caller.id, "amount_fen": amount,
                     "call_sid": self.call.call_sid, "created_at": self.now})
@@ -238,7 +245,7 @@ class _Effects:
         return None
 
     async def _apply(self, effect: object, worker: Worker) -> FlowInput | None:
-        desk, session = self.desk, self.session()
+        desk, session = self.desk, await self.session()
         self.caller = None  # the ORM's effects may change the worker: read again if needed
         match effect:
             case FindHires():
@@ -270,7 +277,7 @@ class _Effects:
 
     async def _worker(self) -> Worker:
         if self.worker is None:
-            self.worker = await workers.load_worker(self.session(), self.call.phone)
+            self.worker = await workers.load_worker(await self.session(), self.call.phone)
         if self.worker is None:
             raise RuntimeError("the flow asked to change a worker before consent")
         return self.worker
@@ -286,7 +293,7 @@ class _Effects:
     async def _caller(self) -> workers.Caller:
         await self._let_go_of_worker()
         if self.caller is None:
-            self.caller = await workers.load_caller(self.conn, self.call.phone)
+            self.caller = await workers.load_caller(self.unit, self.call.phone)
         if self.caller is None:
             raise RuntimeError("the flow asked to change a worker before consent")
         return self.caller
@@ -306,14 +313,14 @@ async def take_turn(
     for attempt in count(1):
         read: CallRow | None = None
         try:
-            async with connection_unit(desk.engine) as conn:
-                read, calling = await _read_or_open_call(conn, call_sid, caller, direction,
+            async with lazy_unit(desk.engine) as unit:
+                read, calling = await _read_or_open_call(unit, call_sid, caller, direction,
                                                          now)
                 if read.turn > 0 and (turn is None or turn < read.turn):
                     return Turn(_stored_reply(read), False, taken=False)  # answered already
                 if read.turn == 0 and not isinstance(event, CallStarted):
                     event = CallStarted()  # a gather of a call we never saw: start afresh
-                return await _move_on(desk, conn, read, calling, event, now)
+                return await _move_on(desk, unit, read, calling, event, now)
         except Exception as error:
             # Our effects ran unlocked: if another answer took this turn meanwhile, what
             # they met (or that they were too late) is rolled back, and we answer as it did.
@@ -331,32 +338,32 @@ async def take_turn(
                         call_sid, read.turn)
 
 
-async def _read_or_open_call(conn: AsyncConnection, call_sid: str, caller: str,
+async def _read_or_open_call(unit: LazyUnit, call_sid: str, caller: str,
                              direction: str, now: datetime
                              ) -> tuple[CallRow, workers.Caller | None]:
-    read, calling = await _read_call(conn, call_sid)
+    read, calling = await _read_call(unit, call_sid)
     if read is not None:
         return read, calling
     # the call's first webhook (or a simultaneous retry of it)
     opened = {"call_sid": call_sid, "phone": caller, "direction": direction,
               "status": CallStatus.IN_PROGRESS, "state": {}, "turn": 0,
               "last_response": "", "started_at": now, "updated_at": now}
-    if dialect_name(conn) == "postgresql":
-        rows = (await execute_keyed(conn, _OPEN_CALL, opened, standalone=True)).all()
+    if dialect_name(unit) == "postgresql":
+        rows = (await execute_keyed(unit, _OPEN_CALL, opened, standalone=True)).all()
         if rows:
             return _call_and_caller(rows)
     else:
-        await _NEW_CALL.run(conn, opened, standalone=True)
-    return await _read_call(conn, call_sid)
+        await _NEW_CALL.run(unit, opened, standalone=True)
+    return await _read_call(unit, call_sid)
 
 
 class _TurnTaken(RuntimeError):
     """Another answer to the prompt moved the call on while this one ran."""
 
 
-async def _move_on(desk: CallDesk, conn: AsyncConnection, call: CallRow,
+async def _move_on(desk: CallDesk, unit: LazyUnit, call: CallRow,
                    calling: workers.Caller | None, event: FlowInput, now: datetime) -> Turn:
-    effects = _Effects(desk, conn, call, calling, now)
+    effects = _Effects(desk, unit, call, calling, now)
     try:
         state, voice, listened_before = await _step(desk, call, event, effects)
         await effects.finish()
@@ -367,32 +374,32 @@ async def _move_on(desk: CallDesk, conn: AsyncConnection, call: CallRow,
               "last_response": json.dumps({"voice": voice_to_json(voice),
                                            "listened_before": listened_before},
                                           ensure_ascii=False)}
-    if not await _move_call_on(conn, call, effects.caller, moving):
+    if not await _move_call_on(unit, call, effects.caller, moving):
         raise _TurnTaken(f"call {call.call_sid} turn {call.turn} was taken meanwhile")
-    return Turn(reply, queued_any(conn))
+    return Turn(reply, unit.opened is not None and queued_any(unit.opened))
 
 
-async def _move_call_on(conn: AsyncConnection, call: CallRow,
+async def _move_call_on(unit: LazyUnit, call: CallRow,
                         caller: workers.Caller | None, moving: dict) -> bool:
     """Writes the call's next turn (`moving`: its columns) and what the turn changed of
     the caller, if the call is still at the turn read; False if it is not."""
-    if caller is not None and _MOVE_CALL_ON_WRITING_CALLER.can_write(conn, caller):
+    if caller is not None and _MOVE_CALL_ON_WRITING_CALLER.can_write(unit, caller):
         # One statement: a turn that writes only the caller's answers sends no BEGIN or
         # COMMIT either.
-        return await _MOVE_CALL_ON_WRITING_CALLER.write(conn, caller, {
+        return await _MOVE_CALL_ON_WRITING_CALLER.write(unit, caller, {
             "moving_sid": call.call_sid, "moving_at": call.turn,
             **{f"moving_{name}": value for name, value in moving.items()}})
-    if caller is not None:
-        await workers.save_caller(conn, caller)
-    moved = await execute_keyed(conn, _MOVE_CALL_ON, {
+    if caller is not None and caller.held:
+        await workers.save_caller(await unit.connection(), caller)
+    moved = await execute_keyed(unit, _MOVE_CALL_ON, {
         "sid": call.call_sid, "at": call.turn, **moving}, standalone=True)
     return moved.rowcount == 1
 
 
 async def _answered_since(desk: CallDesk, read: CallRow) -> Turn | None:
     """The reply saved for the call's turn if another answer took it after `read`."""
-    async with connection_unit(desk.engine) as conn:
-        call, _ = await _read_call(conn, read.call_sid)
+    async with lazy_unit(desk.engine) as unit:
+        call, _ = await _read_call(unit, read.call_sid)
     if call is None or call.turn <= read.turn:
         return None
     return Turn(_stored_reply(call), False, taken=False)
@@ -436,11 +443,11 @@ class CallRow:
     last_response: str
 
 
-async def _read_call(conn: AsyncConnection,
+async def _read_call(unit: LazyUnit,
                      call_sid: str) -> tuple[CallRow | None, workers.Caller | None]:
     """The call's row and its caller (workers.Caller), read before anything is written:
     one query (a turn's round trips are what queues at busy times), no ORM objects."""
-    rows = (await execute_keyed(conn, _READ_CALL, {"sid": call_sid}, standalone=True)).all()
+    rows = (await execute_keyed(unit, _READ_CALL, {"sid": call_sid}, standalone=True)).all()
     if not rows:
         return None, None
     return _call_and_caller(rows)
@@ -527,8 +534,8 @@ async def end_call(desk: CallDesk, call_sid: str, status: CallStatus) -> bool:
     database thread would hold SQLite's one connection (and every turn waiting for it)
     for two iterations of a busy event loop."""
     now = desk.clock()
-    async with connection_unit(desk.engine) as conn:
-        result = await execute_keyed(conn, _UPDATE_CALL, {
+    async with lazy_unit(desk.engine) as unit:
+        result = await execute_keyed(unit, _UPDATE_CALL, {
             "sid": call_sid, "status": status, "ended_at": now, "updated_at": now},
             standalone=True)
         return result.rowcount == 1

@@ -129,6 +129,11 @@ class Caller:
         self.columns.update(values)
         self.unsaved.update(values)
 
+    @property
+    def held(self) -> bool:
+        """Whether the turn changed anything of the caller not yet written."""
+        return bool(self.unsaved) or self.unsaved_trades is not None
+
     def __getattr__(self, name: str) -> Any:  # town_id, available_from, ... as a Worker's
         try:
             return self.__dict__["columns"][name]

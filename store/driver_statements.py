@@ -12,8 +12,9 @@ commits, rolls back and fails as any other statement: errors are SQLAlchemy's).
 A statement run `standalone` before anything has begun the transaction at the database
 runs on its own and commits as it runs: on PostgreSQL no BEGIN or COMMIT is sent for it
 (each is a round trip, and a turn that only moves the call on needs no more than its
-read and its write). SQLite begins its write lock with a unit's first statement,
-whichever it is.
+read and its write). A `LazyUnit` runs such a statement on a spare connection of its
+own (store.spare_connections) until something needs the unit's transaction. SQLite
+begins its write lock with a unit's first statement, whichever it is.
 
 What needs SQLAlchemy's execution (a Python-side column default, a callable parameter)
 is sent to it unchanged."""
@@ -21,14 +22,17 @@ is sent to it unchanged."""
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Executable, exc
+from sqlalchemy import Executable, Result, exc
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from store.db import connection_unit
+from store.spare_connections import spare_connections
 from store.sqlite_driver import OneTripCursor, quick_statements
 
 
@@ -43,20 +47,78 @@ class DriverStatement:
     def __repr__(self) -> str:
         return f"DriverStatement({self.statement})"
 
-    async def run(self, executor: AsyncSession | AsyncConnection, params: dict | None,
+    async def run(self, executor: AsyncSession | AsyncConnection | LazyUnit, params: dict | None,
                   *, standalone: bool = False) -> Any:
-        sync = await _connection_of(executor)
         params = params or {}
-        key = (sync.dialect.name, *((name, len(value) if isinstance(value, list | tuple) else -1)
-                                    for name, value in params.items()))
-        try:
-            compiled = self._compiled[key]
-        except KeyError:
-            compiled = self._compiled[key] = _compile(self.statement, sync.dialect, params)
+        if isinstance(executor, LazyUnit):
+            return await executor.run(self, params, standalone)
+        sync = await _connection_of(executor)
+        compiled = self.compiled(sync.dialect, params)
         if compiled is None:
             return await AsyncConnection._retrieve_proxy_for_target(sync).execute(
                 self.statement, params)
-        return await compiled.run(sync, params, standalone)
+        try:
+            return await compiled.run(sync.dialect, sync.connection.dbapi_connection, params,
+                                      standalone)
+        except exc.DBAPIError as error:
+            if error.connection_invalidated:
+                sync.invalidate(error.orig)
+            raise
+
+    def compiled(self, dialect: Dialect, params: dict) -> _Compiled | None:
+        """The statement for these parameters as the driver runs it; None where
+        SQLAlchemy's execution must run it."""
+        key = (dialect.name, *((name, len(value) if isinstance(value, list | tuple) else -1)
+                               for name, value in params.items()))
+        try:
+            return self._compiled[key]
+        except KeyError:
+            compiled = self._compiled[key] = _compile(self.statement, dialect, params)
+            return compiled
+
+
+class LazyUnit:
+    """A unit of work whose connection unit (store.db.connection_unit) opens at the first
+    statement that needs it: one in its transaction, or SQLAlchemy's execution. On
+    PostgreSQL a statement run standalone before then takes one of the engine's spare
+    connections for its round trip (store.spare_connections), with no SQLAlchemy
+    connection, transaction or greenlet: a turn that reads the call and moves it on is
+    two such statements. On SQLite the unit opens at the first statement (its
+    connection is the one writer's)."""
+
+    def __init__(self, engine: AsyncEngine):
+        self.engine, self.sync_engine, self.dialect = engine, engine.sync_engine, engine.dialect
+        self._spares = spare_connections(engine)
+        self._stack = AsyncExitStack()
+        self.opened: AsyncConnection | None = None  # the connection unit, once opened
+
+    async def connection(self) -> AsyncConnection:
+        """The unit's connection, opened if it was not."""
+        if self.opened is None:
+            self.opened = await self._stack.enter_async_context(connection_unit(self.engine))
+        return self.opened
+
+    async def execute(self, statement: Executable, params: dict | None = None) -> Result:
+        """SQLAlchemy's execution of `statement`, in the unit's transaction."""
+        return await (await self.connection()).execute(statement, params)
+
+    async def run(self, statement: DriverStatement, params: dict, standalone: bool
+                  ) -> DriverResult:
+        if standalone and self.opened is None and self._spares is not None:
+            compiled = statement.compiled(self.dialect, params)
+            if compiled is not None:
+                async with self._spares.lend() as adapted:
+                    return await compiled.run(self.dialect, adapted, params)
+        return await statement.run(await self.connection(), params, standalone=standalone)
+
+
+@asynccontextmanager
+async def lazy_unit(engine: AsyncEngine) -> AsyncIterator[LazyUnit]:
+    """A LazyUnit; its connection unit, if it opened one, commits on leaving and rolls
+    back on an error."""
+    unit = LazyUnit(engine)
+    async with unit._stack:
+        yield unit
 
 
 _HELD = "gigline_driver_connection"
@@ -124,8 +186,11 @@ class _Compiled:
     runner: Callable
     _processors: tuple | None = field(default=None)  # per column; from the first result
 
-    async def run(self, sync: Connection, params: dict, standalone: bool = False
+    async def run(self, dialect: Dialect, adapted, params: dict, standalone: bool = False
                   ) -> DriverResult:
+        """Runs on `adapted`, SQLAlchemy's adapter of a driver connection; a failure is
+        raised as SQLAlchemy's DBAPIError, `connection_invalidated` if the connection is
+        lost (for its holder to drop)."""
         values = []
         for given, own, processor in self.parameters:
             if given is None:
@@ -135,22 +200,19 @@ class _Compiled:
             else:
                 value = params[given.name][given.index]
             values.append(processor(value) if processor is not None else value)
-        fairy = sync.connection
-        dbapi = sync.dialect.loaded_dbapi
+        dbapi = dialect.loaded_dbapi
         try:
-            rows, rowcount, coltypes = await self.runner(fairy, self.sql, values, standalone)
+            rows, rowcount, coltypes = await self.runner(adapted, self.sql, values, standalone)
         except dbapi.Error as error:
-            invalidated = sync.dialect.is_disconnect(error, fairy.dbapi_connection, None)
-            if invalidated:
-                sync.invalidate(error)
             raise exc.DBAPIError.instance(
-                self.sql, values, error, dbapi.Error, connection_invalidated=invalidated,
-                dialect=sync.dialect) from error
+                self.sql, values, error, dbapi.Error,
+                connection_invalidated=dialect.is_disconnect(error, adapted, None),
+                dialect=dialect) from error
         if self.row is None:
             return DriverResult([], rowcount)
         if self._processors is None:
             self._processors = tuple(
-                type_._cached_result_processor(sync.dialect, coltype)
+                type_._cached_result_processor(dialect, coltype)
                 for type_, coltype in zip(self.types, coltypes, strict=True))
         make, processors = self.row._make, self._processors
         if any(processors):
@@ -162,10 +224,10 @@ class _Compiled:
         return DriverResult(rows, rowcount)
 
 
-async def _run_on_sqlite(fairy, sql: str, values: list, _standalone: bool) -> tuple:
+async def _run_on_sqlite(adapted, sql: str, values: list, _standalone: bool) -> tuple:
     # The embedded driver (store.sqlite_driver): one trip, or none for a quick statement.
     # Standalone or not, the unit's first statement takes the write lock.
-    cursor = OneTripCursor(fairy.driver_connection)
+    cursor = OneTripCursor(adapted.driver_connection)
     with quick_statements():
         await cursor.execute(sql, values)
     rows = await cursor.fetchall()
@@ -173,13 +235,12 @@ async def _run_on_sqlite(fairy, sql: str, values: list, _standalone: bool) -> tu
     return rows, cursor.rowcount, coltypes
 
 
-async def _run_on_asyncpg(fairy, sql: str, values: list, standalone: bool) -> tuple:
+async def _run_on_asyncpg(adapted, sql: str, values: list, standalone: bool) -> tuple:
     # SQLAlchemy's asyncpg adapter, awaited directly: it begins the transaction if this is
     # its first statement, keeps the prepared statement, and turns asyncpg's errors into
     # its DB-API's, as it does under SQLAlchemy's own execution. Standalone before its
     # transaction began (the adapter begins one at a statement, never before), the
     # statement runs in autocommit, and the next one begins the transaction.
-    adapted = fairy.dbapi_connection
     if standalone and adapted._transaction is None and not adapted.autocommit:
         adapted.autocommit = True
         try:

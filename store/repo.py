@@ -12,14 +12,15 @@ from sqlalchemy.engine import Engine, Transaction
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from store.db import READ_ONLY, connection_unit, joined_session, sessions_engine
-from store.driver_statements import DriverStatement
+from store.driver_statements import DriverStatement, LazyUnit
 from store.sqlite_driver import quick_statements
 
 DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 # What a unit of work's statements run on: its session, or its connection
-# (store.db.connection_unit) where the path is written in Core.
-Executor = AsyncSession | AsyncConnection
+# (store.db.connection_unit) where the path is written in Core, or a unit that opens its
+# connection when a statement needs its transaction (store.driver_statements.LazyUnit).
+Executor = AsyncSession | AsyncConnection | LazyUnit
 
 
 def engine_of(executor: Executor) -> Engine:

@@ -78,15 +78,19 @@ async def registering_the_callers_phone(conn) -> None:
 
 
 async def until_waiting_for_locks(conn, count: int = 1) -> None:
-    """Until `count` of the app's statements wait for a lock. Asked of `conn` in its
-    transaction: the activity it reads is read afresh each time."""
-    for _ in range(500):
-        waiting = await conn.scalar(text(
-            "SELECT count(*) FROM pg_stat_activity, pg_stat_clear_snapshot() "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-        if waiting >= count:
-            return
-        await asyncio.sleep(0.01)
+    """Until `count` of the app's statements wait for a lock. Asked on a connection of
+    its own, each time in a transaction of its own: asked inside the transaction `conn`
+    holds, PostgreSQL's view of the activity missed a connection the app opened after
+    that transaction began."""
+    async with conn.engine.connect() as watcher:
+        watcher = await watcher.execution_options(isolation_level="AUTOCOMMIT")
+        for _ in range(500):
+            waiting = await watcher.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+            if waiting >= count:
+                return
+            await asyncio.sleep(0.01)
     raise AssertionError(f"{count} answers never waited for a lock")
 
 

@@ -1,0 +1,191 @@
+"""PostgreSQL connections of an engine lent for one statement that runs on its own.
+
+Most webhooks read a row or two and write one, each statement committing as it runs
+(store.driver_statements, `standalone`). Through a connection unit such a statement
+costs SQLAlchemy's pool checkout and return, its Connection and a greenlet each way: on
+PostgreSQL two to three times the driver's own CPU for it (`bench/unit_cost.py --db
+postgres`). These connections are the driver's, made and set up by the engine's dialect
+(its type codecs) and then detached from the engine's pool; lending one is taking it
+from a list, and its statements run in autocommit.
+
+A connection whose statement fails as a lost connection is closed, and so is every idle
+one (the database may have restarted under them all); one is replaced after
+`RECYCLE_SECONDS` as the engine's pool replaces its own. `engine.dispose()` closes them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
+
+# A statement holds its connection for one round trip: a few serve the statements a
+# process has in flight at once between its transactions' connections.
+SPARE_CONNECTIONS = 6
+RECYCLE_SECONDS = 1800  # as the engine's own pool (store.db.make_engine)
+WAIT_SECONDS = 30  # for one to come back when all are lent: the engine pool's own wait
+
+
+class SpareConnections:
+    def __init__(self, engine: AsyncEngine, size: int = SPARE_CONNECTIONS, *,
+                 recycle_seconds: float = RECYCLE_SECONDS,
+                 wait_seconds: float = WAIT_SECONDS):
+        self._engine, self._size = engine, size
+        self._recycle_seconds, self._wait_seconds = recycle_seconds, wait_seconds
+        self._idle: deque[tuple[float, Any]] = deque()  # (made at, adapted connection)
+        self._open = 0  # idle, lent or being made
+        self._waiting: deque[asyncio.Future] = deque()
+        self._closed = False
+
+    @asynccontextmanager
+    async def lend(self) -> AsyncIterator[Any]:
+        """A connection (SQLAlchemy's adapter of the driver's) in autocommit for one
+        statement. An error out of the block that says the connection is lost closes it,
+        and so does any error that is not the database's answer (the reply may have been
+        cut short)."""
+        made, adapted = await self._take()
+        try:
+            yield adapted
+        except exc.DBAPIError as error:
+            if error.connection_invalidated:
+                self._discard(adapted)
+                self._close_idle()
+            else:
+                self._give_back(made, adapted)
+            raise
+        except BaseException:
+            self._discard(adapted)
+            raise
+        self._give_back(made, adapted)
+
+    async def _take(self) -> tuple[float, Any]:
+        while True:
+            while self._idle:
+                made, adapted = self._idle.pop()  # the last returned: its pages are warm
+                if time.monotonic() - made < self._recycle_seconds and not _is_closed(adapted):
+                    return made, adapted
+                await self._close(adapted)
+            if self._open < self._size:
+                return await self._make()
+            try:
+                handed = await self._wait()
+            except TimeoutError:
+                raise exc.TimeoutError(
+                    f"all {self._size} spare connections were busy for "
+                    f"{self._wait_seconds} s"
+                ) from None
+            if handed is not None:
+                return handed
+
+    async def _make(self) -> tuple[float, Any]:
+        self._open += 1
+        try:
+            fairy = await self._engine.raw_connection()
+            fairy.detach()
+        except BaseException:
+            self._open -= 1
+            self._wake_one_to_make()
+            raise
+        adapted = fairy.dbapi_connection
+        adapted.autocommit = True
+        return time.monotonic(), adapted
+
+    async def _wait(self) -> tuple[float, Any] | None:
+        """A connection handed back; None: one was closed, so this caller may make one."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            async with asyncio.timeout(self._wait_seconds):
+                return await waiter
+        except _MakeOne:
+            return None
+        except BaseException:
+            # Timed out or cancelled: what was handed to this caller meanwhile goes on.
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+            elif waiter.done() and not waiter.cancelled():
+                if waiter.exception() is None:
+                    self._give_back(*waiter.result())
+                else:
+                    self._wake_one_to_make()
+            raise
+
+    def _give_back(self, made: float, adapted: Any) -> None:
+        if self._closed:
+            self._discard(adapted)
+            return
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result((made, adapted))
+                return
+        self._idle.append((made, adapted))
+
+    async def _close(self, adapted: Any) -> None:
+        """Closes an idle connection as the database expects (one that is past its time)."""
+        self._open -= 1
+        try:
+            await adapted.driver_connection.close(timeout=5)
+        except Exception:  # noqa: BLE001 - closing for good: a broken one is let go
+            adapted.driver_connection.terminate()
+        self._wake_one_to_make()
+
+    def _discard(self, adapted: Any) -> None:
+        """Drops a connection whose state is not known (lost, or cut mid-statement)."""
+        self._open -= 1
+        adapted.driver_connection.terminate()
+        self._wake_one_to_make()
+
+    def _wake_one_to_make(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(_MakeOne())
+                return
+
+    def _close_idle(self) -> None:
+        while self._idle:
+            self._discard(self._idle.pop()[1])
+
+    async def close(self) -> None:
+        """Closes the idle connections; one lent now is closed when it comes back."""
+        self._closed = True
+        while self._idle:
+            await self._close(self._idle.pop()[1])
+
+
+class _MakeOne(Exception):
+    """Told to a waiter: a connection was closed, so it may make one."""
+
+
+def _is_closed(adapted: Any) -> bool:
+    return adapted.driver_connection.is_closed()
+
+
+_SPARES: WeakKeyDictionary[Engine, SpareConnections] = WeakKeyDictionary()
+
+
+def spare_connections(engine: AsyncEngine) -> SpareConnections | None:
+    """The engine's spare connections; None where it has none (SQLite: one writer,
+    whose connection is the unit's own)."""
+    sync = engine.sync_engine
+    spares = _SPARES.get(sync)
+    if spares is None and sync.dialect.name == "postgresql":
+        spares = _SPARES[sync] = SpareConnections(engine)
+        if not event.contains(sync, "engine_disposed", _close_spares):
+            event.listen(sync, "engine_disposed", _close_spares)
+    return spares
+
+
+def _close_spares(engine: Engine) -> None:
+    spares = _SPARES.pop(engine, None)
+    if spares is not None:
+        await_only(spares.close())  # in engine.dispose()'s greenlet
