@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from store.db import connection_unit
-from store.spare_connections import spare_connections
+from store.spare_connections import Lent, spare_connections
 from store.sqlite_driver import OneTripCursor, quick_statements
 
 
@@ -80,23 +80,32 @@ class DriverStatement:
 class LazyUnit:
     """A unit of work whose connection unit (store.db.connection_unit) opens at the first
     statement that needs it: one in its transaction, or SQLAlchemy's execution. On
-    PostgreSQL a statement run standalone before then takes one of the engine's spare
-    connections for its round trip (store.spare_connections), with no SQLAlchemy
-    connection, transaction or greenlet: a turn that reads the call and moves it on is
-    two such statements. On SQLite the unit opens at the first statement (its
-    connection is the one writer's)."""
+    PostgreSQL the statements run standalone before then run on one of the engine's
+    spare connections (store.spare_connections), taken at the first and held until the
+    unit ends or opens its connection, with no SQLAlchemy connection, transaction or
+    greenlet: a turn that reads the call and moves it on is two such statements on one
+    backend. On SQLite the unit opens at the first statement (its connection is the one
+    writer's)."""
 
     def __init__(self, engine: AsyncEngine):
         self.engine, self.sync_engine, self.dialect = engine, engine.sync_engine, engine.dialect
         self._spares = spare_connections(engine)
+        self._spare: Lent | None = None
         self._stack = AsyncExitStack()
+        self._stack.callback(self._hand_back_spare)
         self.opened: AsyncConnection | None = None  # the connection unit, once opened
 
     async def connection(self) -> AsyncConnection:
-        """The unit's connection, opened if it was not."""
+        """The unit's connection, opened if it was not (the spare one handed back)."""
         if self.opened is None:
+            self._hand_back_spare()
             self.opened = await self._stack.enter_async_context(connection_unit(self.engine))
         return self.opened
+
+    def _hand_back_spare(self, error: BaseException | None = None) -> None:
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            self._spares.hand_back(spare, error)
 
     async def execute(self, statement: Executable, params: dict | None = None) -> Result:
         """SQLAlchemy's execution of `statement`, in the unit's transaction."""
@@ -107,8 +116,13 @@ class LazyUnit:
         if standalone and self.opened is None and self._spares is not None:
             compiled = statement.compiled(self.dialect, params)
             if compiled is not None:
-                async with self._spares.lend() as adapted:
-                    return await compiled.run(self.dialect, adapted, params)
+                if self._spare is None:
+                    self._spare = await self._spares.take()
+                try:
+                    return await compiled.run(self.dialect, self._spare.adapted, params)
+                except BaseException as error:
+                    self._hand_back_spare(error)
+                    raise
         return await statement.run(await self.connection(), params, standalone=standalone)
 
 

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -27,9 +28,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 
-# A statement holds its connection for one round trip: a few serve the statements a
-# process has in flight at once between its transactions' connections.
-SPARE_CONNECTIONS = 6
+from store.db import POOL_SIZE
+
+# As many as the pool holds: PostgreSQL's backends spent up to half as much CPU again a
+# turn when half as many served the same statements (`bench/ivr_turns.py --scenario
+# latency`). They are opened only as statements in flight need them.
+SPARE_CONNECTIONS = POOL_SIZE
 RECYCLE_SECONDS = 1800  # as the engine's own pool (store.db.make_engine)
 WAIT_SECONDS = 30  # for one to come back when all are lent: the engine pool's own wait
 
@@ -47,29 +51,39 @@ class SpareConnections:
 
     @asynccontextmanager
     async def lend(self) -> AsyncIterator[Any]:
-        """A connection (SQLAlchemy's adapter of the driver's) in autocommit for one
-        statement. An error out of the block that says the connection is lost closes it,
-        and so does any error that is not the database's answer (the reply may have been
-        cut short)."""
-        made, adapted = await self._take()
+        """A connection (SQLAlchemy's adapter of the driver's) in autocommit for the
+        statements run in the block; handed back as `hand_back` says."""
+        lent = await self.take()
         try:
-            yield adapted
-        except exc.DBAPIError as error:
-            if error.connection_invalidated:
-                self._discard(adapted)
-                self._close_idle()
-            else:
-                self._give_back(made, adapted)
+            yield lent.adapted
+        except BaseException as error:
+            self.hand_back(lent, error)
             raise
-        except BaseException:
-            self._discard(adapted)
-            raise
-        self._give_back(made, adapted)
+        self.hand_back(lent)
+
+    async def take(self) -> Lent:
+        """A connection in autocommit, for `hand_back` when its holder is done."""
+        return Lent(*await self._take())
+
+    def hand_back(self, lent: Lent, error: BaseException | None = None) -> None:
+        """Takes a connection back for the next holder. `error`: what its last statement
+        raised; one that says the connection is lost closes it (and the idle ones), and
+        so does any error that is not the database's answer (the reply may have been cut
+        short)."""
+        if error is None or (isinstance(error, exc.DBAPIError)
+                             and not error.connection_invalidated):
+            self._give_back(lent.made, lent.adapted)
+            return
+        self._discard(lent.adapted)
+        if isinstance(error, exc.DBAPIError):
+            self._close_idle()
 
     async def _take(self) -> tuple[float, Any]:
         while True:
             while self._idle:
-                made, adapted = self._idle.pop()  # the last returned: its pages are warm
+                # The longest idle first, so the statements spread over the backends:
+                # crowded onto the most recently used few, they cost PostgreSQL more CPU.
+                made, adapted = self._idle.popleft()
                 if time.monotonic() - made < self._recycle_seconds and not _is_closed(adapted):
                     return made, adapted
                 await self._close(adapted)
@@ -160,6 +174,12 @@ class SpareConnections:
         self._closed = True
         while self._idle:
             await self._close(self._idle.pop()[1])
+
+
+@dataclass(frozen=True)
+class Lent:
+    made: float  # when it was opened (time.monotonic())
+    adapted: Any  # SQLAlchemy's adapter of the asyncpg connection
 
 
 class _MakeOne(Exception):
