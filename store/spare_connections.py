@@ -1,9 +1,10 @@
-"""PostgreSQL connections of an engine lent for one statement that runs on its own.
+"""PostgreSQL connections of an engine lent to a unit of work for the statements it runs
+on their own.
 
 Most webhooks read a row or two and write one, each statement committing as it runs
-(store.driver_statements, `standalone`). Through a connection unit such a statement
-costs SQLAlchemy's pool checkout and return, its Connection and a greenlet each way: on
-PostgreSQL two to three times the driver's own CPU for it (`bench/unit_cost.py --db
+(store.driver_statements, `standalone`). Through a connection unit such statements cost
+SQLAlchemy's pool checkout and return, its Connection and a greenlet each way: on
+PostgreSQL two to three times the driver's own CPU for them (`bench/unit_cost.py --db
 postgres`). These connections are the driver's, made and set up by the engine's dialect
 (its type codecs) and then detached from the engine's pool; lending one is taking it
 from a list, and its statements run in autocommit.
@@ -30,9 +31,8 @@ from sqlalchemy.util import await_only
 
 from store.db import POOL_SIZE
 
-# As many as the pool holds: PostgreSQL's backends spent up to half as much CPU again a
-# turn when half as many served the same statements (`bench/ivr_turns.py --scenario
-# latency`). They are opened only as statements in flight need them.
+# As many as the pool holds: a unit holds one from its first standalone statement to its
+# end, as a connection unit holds a pooled one. Opened only as units need them.
 SPARE_CONNECTIONS = POOL_SIZE
 RECYCLE_SECONDS = 1800  # as the engine's own pool (store.db.make_engine)
 WAIT_SECONDS = 30  # for one to come back when all are lent: the engine pool's own wait
