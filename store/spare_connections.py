@@ -81,8 +81,9 @@ class SpareConnections:
     async def _take(self) -> tuple[float, Any]:
         while True:
             while self._idle:
-                # The longest idle first, so the statements spread over the backends:
-                # crowded onto the most recently used few, they cost PostgreSQL more CPU.
+                # The longest idle first, as the engine's pool takes its own: lent one
+                # statement at a time, most recently returned first, statements crowded
+                # onto a few backends and cost PostgreSQL more CPU.
                 made, adapted = self._idle.popleft()
                 if time.monotonic() - made < self._recycle_seconds and not _is_closed(adapted):
                     return made, adapted
