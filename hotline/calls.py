@@ -146,13 +146,15 @@ class Turn:
 
 
 class _Effects:
-    """Carries out one turn's effects inside its transaction, on its connection. The
-    caller is read with the call's row; the effects most turns bring (a profile answer,
-    the offers, a wage report and its rights case) are keyed statements on it. The rarer
-    ones that take a slot, answer a pay check or check in work on the ORM (its Worker,
-    loaded when one of them needs it), in a session joined to the turn's transaction when
-    first needed. What they change of the caller's profile is held (`workers.Caller`)
-    for the move-on to write, and written first if another effect follows."""
+    """Carries out one turn's effects in its transaction, which the first effect that
+    writes (or needs the ORM) opens (`transaction`): holding a profile answer or listing
+    the offers opens none. The caller is read with the call's row; the effects most
+    turns bring (a profile answer, the offers, a wage report and its rights case) are
+    keyed statements on it. The rarer ones that take a slot, answer a pay check or check
+    in work on the ORM (its Worker, loaded when one of them needs it), in a session
+    joined to the turn's transaction when first needed. What they change of the
+    caller's profile is held (`workers.Caller`) for the move-on to write, and written
+    first if another effect follows."""
 
     def __init__(self, desk: CallDesk, unit: LazyUnit, call: CallRow,
                  caller: workers.Caller | None, now: datetime):
