@@ -80,12 +80,12 @@ class DriverStatement:
 class LazyUnit:
     """A unit of work whose connection unit (store.db.connection_unit) opens at the first
     statement that needs it: one in its transaction, or SQLAlchemy's execution. On
-    PostgreSQL the statements run standalone before then run on one of the engine's
-    spare connections (store.spare_connections), taken at the first and held until the
-    unit ends or opens its connection, with no SQLAlchemy connection, transaction or
-    greenlet: a turn that reads the call and moves it on is two such statements on one
-    backend. On SQLite the unit opens at the first statement (its connection is the one
-    writer's)."""
+    PostgreSQL, while it is not open, statements run standalone go to one of the
+    engine's spare connections (store.spare_connections), taken at the first and held
+    until the unit ends or opens its connection, with no SQLAlchemy connection,
+    transaction or greenlet: a turn that reads the call and moves it on is two such
+    statements on one backend. On SQLite the unit opens at the first statement (its
+    connection is the one writer's)."""
 
     def __init__(self, engine: AsyncEngine):
         self.engine, self.sync_engine, self.dialect = engine, engine.sync_engine, engine.dialect

@@ -6,7 +6,7 @@ Most webhooks read a row or two and write one, each statement committing as it r
 SQLAlchemy's pool checkout and return, its Connection and a greenlet each way: on
 PostgreSQL two to three times the driver's own CPU for them (`bench/unit_cost.py --db
 postgres`). These connections are the driver's, made and set up by the engine's dialect
-(its type codecs) and then detached from the engine's pool; lending one is taking it
+(its type codecs) and detached from the engine's pool; lending one is taking it
 from a list, and its statements run in autocommit.
 
 A connection whose statement fails as a lost connection is closed, and so is every idle
@@ -171,7 +171,7 @@ class SpareConnections:
             self._discard(self._idle.pop()[1])
 
     async def close(self) -> None:
-        """Closes the idle connections; one lent now is closed when it comes back."""
+        """Closes the idle connections; one lent out is closed when it comes back."""
         self._closed = True
         while self._idle:
             await self._close(self._idle.pop()[1])

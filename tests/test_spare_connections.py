@@ -185,6 +185,6 @@ async def test_callers_are_answered_after_the_database_dropped_every_connection(
         "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
     first = await post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="1"))
     assert first.status == 200
-    again = await post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="1"))
-    assert again.status == 200
-    assert "gather?t=2" in await again.text(), "the call did not go on"
+    retried = await post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="1"))
+    assert retried.status == 200
+    assert "gather?t=2" in await retried.text(), "the call did not go on"
