@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -38,56 +36,35 @@ RECYCLE_SECONDS = 1800  # as the engine's own pool (store.db.make_engine)
 WAIT_SECONDS = 30  # for one to come back when all are lent: the engine pool's own wait
 
 
+@dataclass(frozen=True)
+class Lent:
+    made: float  # when it was opened (time.monotonic())
+    adapted: Any  # SQLAlchemy's adapter of the asyncpg connection
+
+
 class SpareConnections:
     def __init__(self, engine: AsyncEngine, size: int = SPARE_CONNECTIONS, *,
                  recycle_seconds: float = RECYCLE_SECONDS,
                  wait_seconds: float = WAIT_SECONDS):
         self._engine, self._size = engine, size
         self._recycle_seconds, self._wait_seconds = recycle_seconds, wait_seconds
-        self._idle: deque[tuple[float, Any]] = deque()  # (made at, adapted connection)
+        self._idle: deque[Lent] = deque()
         self._open = 0  # idle, lent or being made
         self._waiting: deque[asyncio.Future] = deque()
         self._closed = False
 
-    @asynccontextmanager
-    async def lend(self) -> AsyncIterator[Any]:
-        """A connection (SQLAlchemy's adapter of the driver's) in autocommit for the
-        statements run in the block; handed back as `hand_back` says."""
-        lent = await self.take()
-        try:
-            yield lent.adapted
-        except BaseException as error:
-            self.hand_back(lent, error)
-            raise
-        self.hand_back(lent)
-
     async def take(self) -> Lent:
         """A connection in autocommit, for `hand_back` when its holder is done."""
-        return Lent(*await self._take())
-
-    def hand_back(self, lent: Lent, error: BaseException | None = None) -> None:
-        """Takes a connection back for the next holder. `error`: what its last statement
-        raised; one that says the connection is lost closes it (and the idle ones), and
-        so does any error that is not the database's answer (the reply may have been cut
-        short)."""
-        if error is None or (isinstance(error, exc.DBAPIError)
-                             and not error.connection_invalidated):
-            self._give_back(lent.made, lent.adapted)
-            return
-        self._discard(lent.adapted)
-        if isinstance(error, exc.DBAPIError):
-            self._close_idle()
-
-    async def _take(self) -> tuple[float, Any]:
         while True:
             while self._idle:
                 # The longest idle first, as the engine's pool takes its own: lent one
                 # statement at a time, most recently returned first, statements crowded
                 # onto a few backends and cost PostgreSQL more CPU.
-                made, adapted = self._idle.popleft()
-                if time.monotonic() - made < self._recycle_seconds and not _is_closed(adapted):
-                    return made, adapted
-                await self._close(adapted)
+                lent = self._idle.popleft()
+                if (time.monotonic() - lent.made < self._recycle_seconds
+                        and not lent.adapted.driver_connection.is_closed()):
+                    return lent
+                await self._close(lent)
             if self._open < self._size:
                 return await self._make()
             try:
@@ -100,7 +77,20 @@ class SpareConnections:
             if handed is not None:
                 return handed
 
-    async def _make(self) -> tuple[float, Any]:
+    def hand_back(self, lent: Lent, error: BaseException | None = None) -> None:
+        """Takes a connection back for the next holder. `error`: what its last statement
+        raised; one that says the connection is lost closes it (and the idle ones), and
+        so does any error that is not the database's answer (the reply may have been cut
+        short)."""
+        if error is None or (isinstance(error, exc.DBAPIError)
+                             and not error.connection_invalidated):
+            self._give_back(lent)
+            return
+        self._discard(lent)
+        if isinstance(error, exc.DBAPIError):
+            self._close_idle()
+
+    async def _make(self) -> Lent:
         self._open += 1
         try:
             fairy = await self._engine.raw_connection()
@@ -111,9 +101,9 @@ class SpareConnections:
             raise
         adapted = fairy.dbapi_connection
         adapted.autocommit = True
-        return time.monotonic(), adapted
+        return Lent(time.monotonic(), adapted)
 
-    async def _wait(self) -> tuple[float, Any] | None:
+    async def _wait(self) -> Lent | None:
         """A connection handed back; None: one was closed, so this caller may make one."""
         waiter = asyncio.get_running_loop().create_future()
         self._waiting.append(waiter)
@@ -128,35 +118,35 @@ class SpareConnections:
                 self._waiting.remove(waiter)
             elif waiter.done() and not waiter.cancelled():
                 if waiter.exception() is None:
-                    self._give_back(*waiter.result())
+                    self._give_back(waiter.result())
                 else:
                     self._wake_one_to_make()
             raise
 
-    def _give_back(self, made: float, adapted: Any) -> None:
+    def _give_back(self, lent: Lent) -> None:
         if self._closed:
-            self._discard(adapted)
+            self._discard(lent)
             return
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
-                waiter.set_result((made, adapted))
+                waiter.set_result(lent)
                 return
-        self._idle.append((made, adapted))
+        self._idle.append(lent)
 
-    async def _close(self, adapted: Any) -> None:
+    async def _close(self, lent: Lent) -> None:
         """Closes an idle connection as the database expects (one that is past its time)."""
         self._open -= 1
         try:
-            await adapted.driver_connection.close(timeout=5)
+            await lent.adapted.driver_connection.close(timeout=5)
         except Exception:  # noqa: BLE001 - closing for good: a broken one is let go
-            adapted.driver_connection.terminate()
+            lent.adapted.driver_connection.terminate()
         self._wake_one_to_make()
 
-    def _discard(self, adapted: Any) -> None:
+    def _discard(self, lent: Lent) -> None:
         """Drops a connection whose state is not known (lost, or cut mid-statement)."""
         self._open -= 1
-        adapted.driver_connection.terminate()
+        lent.adapted.driver_connection.terminate()
         self._wake_one_to_make()
 
     def _wake_one_to_make(self) -> None:
@@ -168,27 +158,17 @@ class SpareConnections:
 
     def _close_idle(self) -> None:
         while self._idle:
-            self._discard(self._idle.pop()[1])
+            self._discard(self._idle.pop())
 
     async def close(self) -> None:
         """Closes the idle connections; one lent out is closed when it comes back."""
         self._closed = True
         while self._idle:
-            await self._close(self._idle.pop()[1])
-
-
-@dataclass(frozen=True)
-class Lent:
-    made: float  # when it was opened (time.monotonic())
-    adapted: Any  # SQLAlchemy's adapter of the asyncpg connection
+            await self._close(self._idle.pop())
 
 
 class _MakeOne(Exception):
     """Told to a waiter: a connection was closed, so it may make one."""
-
-
-def _is_closed(adapted: Any) -> bool:
-    return adapted.driver_connection.is_closed()
 
 
 _SPARES: WeakKeyDictionary[Engine, SpareConnections] = WeakKeyDictionary()

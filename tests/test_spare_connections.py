@@ -57,9 +57,15 @@ async def made(engine):
 
 async def backend_on(spares: SpareConnections, statement: DriverStatement = BACKEND) -> int:
     """The server process of the spare connection that ran `statement`."""
-    async with spares.lend() as adapted:
-        return (await statement.compiled(spares_dialect(spares), {}).run(
-            spares_dialect(spares), adapted, {})).one().pid
+    lent = await spares.take()
+    try:
+        pid = (await statement.compiled(spares_dialect(spares), {}).run(
+            spares_dialect(spares), lent.adapted, {})).one().pid
+    except BaseException as error:
+        spares.hand_back(lent, error)
+        raise
+    spares.hand_back(lent)
+    return pid
 
 
 def spares_dialect(spares: SpareConnections):
@@ -137,10 +143,11 @@ async def test_a_cancelled_statement_or_wait_loses_no_connection(made, admin):
 
 async def test_a_wait_cancelled_as_a_connection_is_handed_to_it_passes_it_on(made):
     spares = made(size=1)
-    async with spares.lend():
-        waiting = asyncio.create_task(backend_on(spares))
-        await asyncio.sleep(0.01)
-    waiting.cancel()  # handed the connection as the block ended, not yet resumed
+    held = await spares.take()
+    waiting = asyncio.create_task(backend_on(spares))
+    await asyncio.sleep(0.01)
+    spares.hand_back(held)
+    waiting.cancel()  # handed the connection as it came back, not yet resumed
     with pytest.raises(asyncio.CancelledError):
         await waiting
     await asyncio.wait_for(backend_on(spares), 2)
