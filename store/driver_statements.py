@@ -27,6 +27,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Executable, Result, exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -119,7 +120,8 @@ class LazyUnit:
                 if self._spare is None:
                     self._spare = await self._spares.take()
                 try:
-                    return await compiled.run(self.dialect, self._spare.adapted, params)
+                    return await compiled.run(self.dialect, self._spare.adapted, params,
+                                              prepared=self._spare.prepared)
                 except BaseException as error:
                     self._hand_back_spare(error)
                     raise
@@ -200,11 +202,12 @@ class _Compiled:
     runner: Callable
     _processors: tuple | None = field(default=None)  # per column; from the first result
 
-    async def run(self, dialect: Dialect, adapted, params: dict, standalone: bool = False
-                  ) -> DriverResult:
+    async def run(self, dialect: Dialect, adapted, params: dict, standalone: bool = False,
+                  *, prepared: dict | None = None) -> DriverResult:
         """Runs on `adapted`, SQLAlchemy's adapter of a driver connection; a failure is
         raised as SQLAlchemy's DBAPIError, `connection_invalidated` if the connection is
-        lost (for its holder to drop)."""
+        lost (for its holder to drop). `prepared`: the statements an asyncpg connection
+        in autocommit keeps prepared (a spare one's), for asyncpg to run directly."""
         values = []
         for given, own, processor in self.parameters:
             if given is None:
@@ -216,7 +219,12 @@ class _Compiled:
             values.append(processor(value) if processor is not None else value)
         dbapi = dialect.loaded_dbapi
         try:
-            rows, rowcount, coltypes = await self.runner(adapted, self.sql, values, standalone)
+            if prepared is None:
+                rows, rowcount, coltypes = await self.runner(adapted, self.sql, values,
+                                                             standalone)
+            else:
+                rows, rowcount, coltypes = await _run_prepared(adapted, prepared, self.sql,
+                                                               values)
         except dbapi.Error as error:
             raise exc.DBAPIError.instance(
                 self.sql, values, error, dbapi.Error,
@@ -269,6 +277,50 @@ async def _execute_on_asyncpg(adapted, sql: str, values: list) -> tuple:
     await cursor._prepare_and_execute(sql, values)
     coltypes = [column[1] for column in cursor.description or ()]
     return list(cursor._rows), cursor.rowcount, coltypes
+
+
+# Past this many statements prepared on a connection (an IN list of many lengths) the
+# oldest is let go: asyncpg closes a prepared statement once nothing holds it. As many as
+# SQLAlchemy's adapter keeps by default.
+PREPARED_PER_CONNECTION = 100
+
+
+async def _run_prepared(adapted, prepared: dict, sql: str, values: list) -> tuple:
+    # What SQLAlchemy's adapter does for a statement in autocommit (prepare it once per
+    # connection, fetch, read the row count off the status), on asyncpg directly: without
+    # the adapter's cursor, lock, LRU bookkeeping and description, which cost more CPU
+    # than asyncpg's own run of a keyed statement.
+    try:
+        try:
+            statement, coltypes = await _prepared(adapted, prepared, sql)
+            rows = await statement.fetch(*values)
+        except _STALE:
+            # The schema changed under the prepared statement (a migration while serving):
+            # it did not run, so it is prepared afresh and run once more, as asyncpg does
+            # with its own statement cache outside a transaction.
+            prepared.pop(sql, None)
+            statement, coltypes = await _prepared(adapted, prepared, sql)
+            rows = await statement.fetch(*values)
+    except Exception as error:  # noqa: BLE001 - raised again, as the adapter's DB-API error
+        adapted._handle_exception(error)
+    count = (statement.get_statusmsg() or "").rpartition(" ")[2]  # "UPDATE 1", "INSERT 0 1"
+    return rows, int(count) if count.isdigit() else -1, coltypes
+
+
+_STALE = (asyncpg.exceptions.InvalidCachedStatementError,
+          asyncpg.exceptions.OutdatedSchemaCacheError)
+
+
+async def _prepared(adapted, prepared: dict, sql: str) -> tuple:
+    """The connection's prepared statement for `sql` and its columns' type ids."""
+    held = prepared.get(sql)
+    if held is None:
+        statement = await adapted.driver_connection.prepare(sql)
+        held = prepared[sql] = (
+            statement, [attribute.type.oid for attribute in statement.get_attributes()])
+        if len(prepared) > PREPARED_PER_CONNECTION:
+            del prepared[next(iter(prepared))]
+    return held
 
 
 _RUNNERS = {"aiosqlite": _run_on_sqlite, "asyncpg": _run_on_asyncpg}

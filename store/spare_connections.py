@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -40,6 +40,9 @@ WAIT_SECONDS = 30  # for one to come back when all are lent: the engine pool's o
 class Lent:
     made: float  # when it was opened (time.monotonic())
     adapted: Any  # SQLAlchemy's adapter of the asyncpg connection
+    # The statements prepared on it, by their SQL (store.driver_statements): PostgreSQL
+    # keeps a prepared statement per backend, so each connection keeps its own.
+    prepared: dict = field(default_factory=dict)
 
 
 class SpareConnections:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import exc, func, select, text
+from sqlalchemy import bindparam, column, exc, func, literal, select, table, text
 
 from gigline.app import create_app
+from store import driver_statements
 from store.db import database_unreachable, make_engine
 from store.driver_statements import DriverStatement, lazy_unit
 from store.spare_connections import SpareConnections, spare_connections
@@ -195,3 +196,55 @@ async def test_callers_are_answered_after_the_database_dropped_every_connection(
     retried = await post(client, "/twilio/voice/gather?t=1", voice_params("CA1", Digits="1"))
     assert retried.status == 200
     assert "gather?t=2" in await retried.text(), "the call did not go on"
+
+
+PREPARED_HERE = DriverStatement(select(
+    func.pg_backend_pid().label("pid"),
+    select(func.count()).select_from(table("pg_prepared_statements", column("statement")))
+    .where(column("statement").like(bindparam("like"))).scalar_subquery().label("prepared")))
+
+
+async def test_a_spare_connection_prepares_each_statement_once(engine):
+    """A statement run again on the same spare is not prepared again: PostgreSQL holds
+    one prepared statement for it on that backend, however many units ran it."""
+    seen = set()
+    for _ in range(5):
+        async with lazy_unit(engine) as unit:
+            row = (await unit.run(PREPARED_HERE, {"like": "%pg_prepared_statements%"},
+                                  standalone=True)).one()
+            seen.add((row.pid, row.prepared))
+    assert seen == {(next(iter(seen))[0], 1)}
+
+
+async def test_a_statement_prepared_before_a_migration_runs_after_it(engine, admin):
+    """A column's type changed while the hotline served (a migration): a statement a
+    spare prepared before it answers with the new type at the first run after, with no
+    error for the caller."""
+    await admin.execute(text("DROP TABLE IF EXISTS migrated"))
+    await admin.execute(text("CREATE TABLE migrated (id int PRIMARY KEY, size int)"))
+    await admin.execute(text("INSERT INTO migrated VALUES (1, 7)"))
+    things = table("migrated", column("id"), column("size"))
+    read = DriverStatement(select(things.c.size).where(things.c.id == bindparam("id")))
+    try:
+        async with lazy_unit(engine) as unit:
+            assert (await unit.run(read, {"id": 1}, standalone=True)).scalar() == 7
+        await admin.execute(text("ALTER TABLE migrated ALTER COLUMN size TYPE text"))
+        await admin.execute(text("UPDATE migrated SET size = 'seven' WHERE id = 1"))
+        async with lazy_unit(engine) as unit:
+            assert (await unit.run(read, {"id": 1}, standalone=True)).scalar() == "seven"
+    finally:
+        await admin.execute(text("DROP TABLE migrated"))
+
+
+async def test_statements_past_a_connections_limit_let_the_oldest_go(engine, monkeypatch):
+    """IN lists of many lengths are as many statements: a connection keeps at most
+    PREPARED_PER_CONNECTION of them prepared, at PostgreSQL too."""
+    monkeypatch.setattr(driver_statements, "PREPARED_PER_CONNECTION", 3)
+    for n in range(1, 8):
+        listed = DriverStatement(select(func.pg_backend_pid().label("pid")).where(
+            literal(1).in_(bindparam("ones", expanding=True))))
+        async with lazy_unit(engine) as unit:
+            await unit.run(listed, {"ones": [1] * n}, standalone=True)
+    async with lazy_unit(engine) as unit:
+        row = (await unit.run(PREPARED_HERE, {"like": "%IN (%"}, standalone=True)).one()
+    assert row.prepared == 3
