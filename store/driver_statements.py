@@ -22,8 +22,7 @@ is sent to it unchanged."""
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,21 +85,37 @@ class LazyUnit:
     until the unit ends or opens its connection, with no SQLAlchemy connection,
     transaction or greenlet: a turn that reads the call and moves it on is two such
     statements on one backend. On SQLite the unit opens at the first statement (its
-    connection is the one writer's)."""
+    connection is the one writer's).
+
+    Used as `async with lazy_unit(engine) as unit`: its connection unit, if it opened
+    one, commits on leaving and rolls back on an error."""
 
     def __init__(self, engine: AsyncEngine):
         self.engine, self.sync_engine, self.dialect = engine, engine.sync_engine, engine.dialect
         self._spares = spare_connections(engine)
         self._spare: Lent | None = None
-        self._stack = AsyncExitStack()
-        self._stack.callback(self._hand_back_spare)
+        self._opening = None  # connection_unit's context manager, once opened
         self.opened: AsyncConnection | None = None  # the connection unit, once opened
+
+    async def __aenter__(self) -> LazyUnit:
+        return self
+
+    async def __aexit__(self, kind, error, traceback) -> bool | None:
+        # A class of its own rather than a generator: a turn enters one or two, and
+        # contextlib's machinery cost more than the spare connection's statement. A spare
+        # still held here runs no statement (a failed one was handed back as it failed).
+        self._hand_back_spare()
+        if self._opening is not None:
+            return await self._opening.__aexit__(kind, error, traceback)
+        return None
 
     async def connection(self) -> AsyncConnection:
         """The unit's connection, opened if it was not (the spare one handed back)."""
         if self.opened is None:
             self._hand_back_spare()
-            self.opened = await self._stack.enter_async_context(connection_unit(self.engine))
+            opening = connection_unit(self.engine)
+            self.opened = await opening.__aenter__()
+            self._opening = opening
         return self.opened
 
     def _hand_back_spare(self, error: BaseException | None = None) -> None:
@@ -128,13 +143,9 @@ class LazyUnit:
         return await statement.run(await self.connection(), params, standalone=standalone)
 
 
-@asynccontextmanager
-async def lazy_unit(engine: AsyncEngine) -> AsyncIterator[LazyUnit]:
-    """A LazyUnit; its connection unit, if it opened one, commits on leaving and rolls
-    back on an error."""
-    unit = LazyUnit(engine)
-    async with unit._stack:
-        yield unit
+def lazy_unit(engine: AsyncEngine) -> LazyUnit:
+    """`async with lazy_unit(engine) as unit`: a LazyUnit of the engine."""
+    return LazyUnit(engine)
 
 
 _HELD = "gigline_driver_connection"
