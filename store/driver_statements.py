@@ -13,7 +13,8 @@ A statement run `standalone` before anything has begun the transaction at the da
 runs on its own and commits as it runs: on PostgreSQL no BEGIN or COMMIT is sent for it
 (each is a round trip, and a turn that only moves the call on needs no more than its
 read and its write). A `LazyUnit` runs such a statement on a spare connection of its
-own (store.spare_connections) until something needs the unit's transaction. SQLite
+own (store.spare_connections) until something needs the unit's transaction, as an
+asyncpg prepared statement that connection keeps. SQLite
 begins its write lock with a unit's first statement, whichever it is.
 
 What needs SQLAlchemy's execution (a Python-side column default, a callable parameter)
