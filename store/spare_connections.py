@@ -41,7 +41,9 @@ class Lent:
     made: float  # when it was opened (time.monotonic())
     adapted: Any  # SQLAlchemy's adapter of the asyncpg connection
     # The statements prepared on it, by their SQL (store.driver_statements): PostgreSQL
-    # keeps a prepared statement per backend, so each connection keeps its own.
+    # keeps a prepared statement per backend, so each connection keeps its own. A plain
+    # dict, not the adapter's LRU cache: that cache's bookkeeping on every statement is
+    # part of what running them on asyncpg directly saves.
     prepared: dict = field(default_factory=dict)
 
 
